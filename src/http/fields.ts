@@ -1,0 +1,144 @@
+// Field lines (RFC 9112 section 5): splitting one line into name and value, recognising the
+// fields the balancer acts on without decoding their names, and reading comma-separated lists.
+// Shared by the request and the response parser.
+
+import { HttpError } from '../errors.js';
+import { COLON, COMMA, TCHAR, equalsIgnoreCase, isOws, lower } from './chars.js';
+
+/**
+ * The fields the balancer reads or rewrites. Everything else is OTHER and passes through.
+ * Numbered so that a field's kind fits in one byte of a Uint8Array.
+ */
+export const Field = {
+  OTHER: 0,
+  HOST: 1,
+  CONTENT_LENGTH: 2,
+  TRANSFER_ENCODING: 3,
+  CONNECTION: 4,
+  KEEP_ALIVE: 5,
+  PROXY_CONNECTION: 6,
+  TE: 7,
+  UPGRADE: 8,
+  EXPECT: 9,
+  X_FORWARDED_FOR: 10,
+  X_FORWARDED_HOST: 11,
+  X_FORWARDED_PROTO: 12,
+} as const;
+export type FieldKind = (typeof Field)[keyof typeof Field];
+
+/**
+ * Which known field buf[start, end) names, compared case-insensitively (RFC 9110 5.1) on the
+ * bytes themselves: switching on the length first means most names are ruled out in one step.
+ */
+export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
+  switch (end - start) {
+    case 2:
+      return equalsIgnoreCase(buf, start, end, 'te') ? Field.TE : Field.OTHER;
+    case 4:
+      return equalsIgnoreCase(buf, start, end, 'host') ? Field.HOST : Field.OTHER;
+    case 6:
+      return equalsIgnoreCase(buf, start, end, 'expect') ? Field.EXPECT : Field.OTHER;
+    case 7:
+      return equalsIgnoreCase(buf, start, end, 'upgrade') ? Field.UPGRADE : Field.OTHER;
+    case 10:
+      if (equalsIgnoreCase(buf, start, end, 'connection')) return Field.CONNECTION;
+      return equalsIgnoreCase(buf, start, end, 'keep-alive') ? Field.KEEP_ALIVE : Field.OTHER;
+    case 14:
+      return equalsIgnoreCase(buf, start, end, 'content-length') ? Field.CONTENT_LENGTH : Field.OTHER;
+    case 15:
+      return equalsIgnoreCase(buf, start, end, 'x-forwarded-for') ? Field.X_FORWARDED_FOR : Field.OTHER;
+    case 16:
+      if (equalsIgnoreCase(buf, start, end, 'proxy-connection')) return Field.PROXY_CONNECTION;
+      return equalsIgnoreCase(buf, start, end, 'x-forwarded-host') ? Field.X_FORWARDED_HOST : Field.OTHER;
+    case 17:
+      if (equalsIgnoreCase(buf, start, end, 'transfer-encoding')) return Field.TRANSFER_ENCODING;
+      return equalsIgnoreCase(buf, start, end, 'x-forwarded-proto') ? Field.X_FORWARDED_PROTO : Field.OTHER;
+    default:
+      return Field.OTHER;
+  }
+}
+
+/**
+ * Splits the field line buf[start, end) (CRLF excluded) into name and value, per RFC 9112 5:
+ *
+ *   field-line = field-name ":" OWS field-value OWS
+ *
+ * Writes [nameEnd, valueStart, valueEnd] into `out` at `at` and returns undefined, or returns
+ * the error. The bytes were already checked to be LINE_CHARs by the head reader.
+ */
+export function splitFieldLine(buf: Buffer, start: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
+  // RFC 9112 5.2: obs-fold (a line starting with SP or HTAB, continuing the previous value) is
+  // obsolete; a server MUST reject it or replace it; we reject, as does llhttp in strict mode.
+  if (isOws(buf[start]!)) return new HttpError('OBS_FOLD', start - base);
+  let i = start;
+  while (i < end && TCHAR[buf[i]!] === 1) i++;
+  if (i === end) return new HttpError('MISSING_COLON', start - base);
+  if (buf[i] !== COLON) {
+    // RFC 9112 5.1: "No whitespace is allowed between the field name and colon ... A server
+    // MUST reject, with a response status code of 400 (Bad Request), any received request
+    // message that contains whitespace between a header field name and colon."
+    for (let j = i; j < end; j++) {
+      if (buf[j] === COLON) return new HttpError('BAD_FIELD_NAME', i - base);
+    }
+    return new HttpError('MISSING_COLON', start - base);
+  }
+  if (i === start) return new HttpError('EMPTY_FIELD_NAME', start - base);
+  const nameEnd = i;
+  // Leading and trailing OWS are not part of the value (RFC 9112 5.1).
+  i++;
+  while (i < end && isOws(buf[i]!)) i++;
+  let valueEnd = end;
+  while (valueEnd > i && isOws(buf[valueEnd - 1]!)) valueEnd--;
+  out[at] = nameEnd;
+  out[at + 1] = i;
+  out[at + 2] = valueEnd;
+  return undefined;
+}
+
+/**
+ * Finds the next non-empty element of the comma-separated list in buf[i, end) (RFC 9110 5.6.1:
+ * `#element`; empty elements and OWS around commas are allowed). Writes its bounds into
+ * element[0], element[1] and returns where to continue, or -1 when no element is left.
+ * Use: `for (let i = start; (i = nextListElement(buf, i, end, el)) >= 0; ) { ... }`
+ */
+export function nextListElement(buf: Buffer, i: number, end: number, element: Int32Array): number {
+  while (i < end && (isOws(buf[i]!) || buf[i] === COMMA)) i++;
+  if (i === end) return -1;
+  let j = i;
+  while (j < end && buf[j] !== COMMA) j++;
+  let e = j;
+  while (isOws(buf[e - 1]!)) e--;
+  element[0] = i;
+  element[1] = e;
+  return j;
+}
+
+/** Whether buf[start, end) is a token (RFC 9110 5.6.2). */
+export function isToken(buf: Buffer, start: number, end: number): boolean {
+  if (start === end) return false;
+  for (let i = start; i < end; i++) if (TCHAR[buf[i]!] !== 1) return false;
+  return true;
+}
+
+/**
+ * The value of a Content-Length field, RFC 9110 8.6: `Content-Length = 1*DIGIT`. Returns -1 for
+ * anything else: signs, spaces, hex, lists ("5, 5"), or a value past 2^53-1 that a
+ * JavaScript number cannot count exactly.
+ */
+export function parseContentLength(buf: Buffer, start: number, end: number): number {
+  if (start === end || end - start > 16) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+/** Lower-cased latin1 text of buf[start, end), for the rare names that must become strings. */
+export function lowerText(buf: Buffer, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(lower(buf[i]!));
+  return s;
+}

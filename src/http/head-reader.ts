@@ -1,0 +1,262 @@
+// The incremental half of head parsing, shared by requests and responses: it finds the lines of
+// a message head in bytes that arrive in pieces of any size, and enforces the line-level rules
+// and the size limits. What the lines mean is read by the subclasses, once the head is complete.
+//
+// A head (RFC 9112 section 2.1) is a start line and field lines, each ended by CRLF, then an
+// empty line:
+//
+//     GET /apple HTTP/1.1␍␊          <- start line
+//     Host: www.mango.com␍␊          <- field line
+//     ␍␊                              <- empty line: the head ends here, the body (if any) follows
+//
+// The reader is a small state machine. Its states, in the order they occur on the wire:
+//
+//   EMPTY_LINES  before the start line; a server SHOULD ignore at least one empty line (CRLF)
+//                received there (RFC 9112 2.2). Requests only.
+//   START_LINE   the bytes of the start line, up to its CR.
+//   FIELD_LINES  the bytes of one field line, up to its CR; an empty line ends the head.
+//
+// Inside every state, a CR must be followed by LF; that one-byte wait ("sawCR") may straddle
+// two pieces. Every byte of a line must be a LINE_CHAR (chars.ts); anything else (NUL, a bare
+// LF, other controls) is rejected where it is found.
+//
+// Zero copies in the common case: while a head arrives whole inside one piece, its lines are
+// offsets into that piece. Only when a piece ends in the middle of a head are the bytes seen so
+// far copied into a scratch buffer owned by the reader (allocated once, at most `maxHead` bytes),
+// and later pieces are appended there until the head is complete. Scanning resumes where it
+// stopped; no byte is looked at twice by this stage.
+
+import { HttpError, type ErrorCode } from '../errors.js';
+import { CR, LF, LINE_CHAR } from './chars.js';
+
+/** Size limits of a head. Zero is not allowed for any of them. */
+export interface HeadLimits {
+  /** Longest start line, CRLF excluded (request line: 414 past it). */
+  maxStartLine: number;
+  /** Largest head, all bytes from the first one to the final CRLF (431 past it). */
+  maxHead: number;
+  /** Most field lines in one head (431 past it). */
+  maxFields: number;
+}
+
+const EMPTY_LINES = 0;
+const START_LINE = 1;
+const FIELD_LINES = 2;
+
+/**
+ * The lines of a complete head, as offsets into `buf`: line k runs from lines[2k] to lines[2k+1]
+ * (the offset of its CR). Line 0 is the start line, lines 1..count-1 are the field lines.
+ * Valid until the next call of `execute` on the same reader.
+ */
+export interface HeadLines {
+  buf: Buffer;
+  /** Offset of the first byte of the message (empty lines before the start line included). */
+  start: number;
+  /** Offset just past the empty line that ends the head. */
+  end: number;
+  offsets: Int32Array;
+  count: number;
+}
+
+export abstract class HeadReader<Head> {
+  private readonly limits: HeadLimits;
+  private readonly lines: HeadLines;
+  private readonly tooLong: ErrorCode;
+  private readonly tooLarge: ErrorCode;
+
+  private state = EMPTY_LINES;
+  private sawCR = false;
+  /** True while a head has begun but is not complete. */
+  private inHead = false;
+  /** Offsets in the buffer being scanned: where this message and the current line start. */
+  private headStart = 0;
+  private lineStart = 0;
+
+  /** Holds a head that arrived in more than one piece; `filled` bytes of it are valid. */
+  private scratch: Buffer | null = null;
+  private filled = 0;
+  private inScratch = false;
+
+  constructor(limits: HeadLimits, errors: { tooLong: ErrorCode; tooLarge: ErrorCode }) {
+    this.limits = limits;
+    this.tooLong = errors.tooLong;
+    this.tooLarge = errors.tooLarge;
+    this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
+  }
+
+  /** Requests may be preceded by empty lines; responses may not. */
+  protected abstract readonly skipsEmptyLines: boolean;
+
+  /** Reads the meaning of a complete head's lines: a parsed head, or the first error found. */
+  protected abstract parse(lines: HeadLines): Head | HttpError;
+
+  /**
+   * Feeds the bytes chunk[start..]. Returns
+   *   - null: every byte was taken into a head that is not complete yet; feed the next piece;
+   *   - a parsed head: complete; `consumed` bytes of `chunk` (from `start`) belonged to it;
+   *   - an HttpError: the head is malformed; stop reading this connection.
+   * After a head or an error the reader is ready for the next message.
+   */
+  execute(chunk: Buffer, start: number): Head | HttpError | null {
+    let buf: Buffer;
+    let from: number;
+    let end: number;
+    let copied = 0;
+    if (this.inScratch) {
+      // The head began in an earlier piece: append what fits to the scratch buffer.
+      const scratch = this.scratch!;
+      copied = Math.min(scratch.length - this.filled, chunk.length - start);
+      chunk.copy(scratch, this.filled, start, start + copied);
+      buf = scratch;
+      from = this.filled;
+      end = this.filled += copied;
+    } else {
+      buf = chunk;
+      from = start;
+      end = chunk.length;
+      if (!this.inHead) this.begin(start);
+    }
+
+    const at = this.scan(buf, from, end);
+    if (at instanceof HttpError) return this.fail(at);
+    if (at >= 0) {
+      // Complete. How much of *this* chunk did the head take?
+      this.consumed = this.inScratch ? at - from : at - start;
+      this.lines.buf = buf;
+      this.lines.start = this.headStart;
+      this.lines.end = at;
+      const head = this.parse(this.lines);
+      this.inHead = false;
+      this.inScratch = false;
+      return head;
+    }
+    // Incomplete. If scanning stopped at the head limit while more bytes were there, the head
+    // is too large; if the bytes simply ran out, wait for more.
+    if (this.position === this.headStart + this.limits.maxHead) {
+      const more = this.inScratch ? copied < chunk.length - start : this.position < end;
+      if (more) return this.fail(new HttpError(this.tooLarge, this.limits.maxHead));
+    }
+    if (!this.inScratch) this.moveToScratch(buf, end);
+    return null;
+  }
+
+  /** Bytes of the last chunk fed to `execute` that belonged to the head it returned. */
+  consumed = 0;
+
+  /** Forgets any partial head (e.g. the connection is reused for something else). */
+  reset(): void {
+    this.inHead = false;
+    this.inScratch = false;
+  }
+
+  /** Where scanning stopped, in the buffer being scanned. */
+  private position = 0;
+
+  private begin(start: number): void {
+    this.inHead = true;
+    this.state = this.skipsEmptyLines ? EMPTY_LINES : START_LINE;
+    this.sawCR = false;
+    this.headStart = this.lineStart = start;
+    this.lines.count = 0;
+  }
+
+  private fail(err: HttpError): HttpError {
+    this.inHead = false;
+    this.inScratch = false;
+    return err;
+  }
+
+  /**
+   * The state machine. Scans buf[i, end) and returns the offset just past the head's final
+   * CRLF, -1 if more bytes are needed, or the error found. Never reads past the head limit.
+   */
+  private scan(buf: Buffer, i: number, end: number): number | HttpError {
+    const limits = this.limits;
+    const headLimit = this.headStart + limits.maxHead;
+    const stop = end < headLimit ? end : headLimit;
+    const offsets = this.lines.offsets;
+
+    while (i < stop) {
+      if (this.sawCR) {
+        // RFC 9112 2.2: a CR not followed by LF is invalid (a "bare CR").
+        if (buf[i] !== LF) return this.error('BARE_CR', i);
+        this.sawCR = false;
+        const lineEnd = i - 1; // the CR
+        i++;
+        if (this.state === EMPTY_LINES) {
+          // An empty line before the start line: ignored (RFC 9112 2.2).
+        } else if (this.state === START_LINE) {
+          offsets[0] = this.lineStart;
+          offsets[1] = lineEnd;
+          this.lines.count = 1;
+          this.state = FIELD_LINES;
+        } else if (lineEnd === this.lineStart) {
+          return i; // the empty line: end of the head (RFC 9112 2.1)
+        } else {
+          const n = this.lines.count;
+          if (n > limits.maxFields) return this.error('TOO_MANY_FIELDS', this.lineStart);
+          offsets[2 * n] = this.lineStart;
+          offsets[2 * n + 1] = lineEnd;
+          this.lines.count = n + 1;
+        }
+        this.lineStart = i;
+        continue;
+      }
+
+      if (this.state === EMPTY_LINES) {
+        if (buf[i] === CR) {
+          this.sawCR = true;
+          i++;
+          continue;
+        }
+        this.state = START_LINE;
+        this.lineStart = i;
+      }
+
+      // The bytes of one line, as far as they go: the hot loop.
+      let lineLimit = stop;
+      if (this.state === START_LINE) {
+        const startLineLimit = this.lineStart + limits.maxStartLine;
+        if (startLineLimit < lineLimit) lineLimit = startLineLimit;
+      }
+      while (i < lineLimit && LINE_CHAR[buf[i]!] === 1) i++;
+      if (i === stop) break;
+
+      const b = buf[i]!;
+      if (b === CR) {
+        this.sawCR = true;
+        i++;
+      } else if (LINE_CHAR[b] === 1) {
+        // The scan stopped on a valid byte, so it stopped at the start line's limit.
+        return this.error(this.tooLong, i);
+      } else if (b === LF) {
+        // RFC 9112 2.2: a recipient MAY accept a bare LF as a line terminator; we do not, since
+        // the next hop may not, and a head read two ways is how request smuggling begins.
+        return this.error('BARE_LF', i);
+      } else {
+        // NUL, DEL or another control (RFC 9110 5.5: such a value is invalid).
+        return this.error('BAD_CHARACTER', i);
+      }
+    }
+    this.position = i;
+    return -1;
+  }
+
+  private error(code: ErrorCode, at: number): HttpError {
+    return new HttpError(code, at - this.headStart);
+  }
+
+  /** The piece ends inside a head: keep its bytes so far, with every offset moved to match. */
+  private moveToScratch(buf: Buffer, end: number): void {
+    const delta = this.headStart;
+    if (this.scratch === null) this.scratch = Buffer.allocUnsafe(this.limits.maxHead);
+    buf.copy(this.scratch, 0, delta, end);
+    this.filled = end - delta;
+    const offsets = this.lines.offsets;
+    for (let k = 0; k < 2 * this.lines.count; k++) offsets[k]! -= delta;
+    this.lineStart -= delta;
+    this.position -= delta;
+    this.headStart = 0;
+    this.inScratch = true;
+  }
+}

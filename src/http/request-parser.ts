@@ -1,0 +1,436 @@
+// The request head parser: from raw bytes to what the balancer needs to route and forward a
+// request: method, target, version, Host, the body's framing, keep-alive, and the field lines
+// (as offsets into the bytes, never copied). Pure: no sockets, no timers.
+//
+// Parsing happens in two stages (see head-reader.ts for the first):
+//   1. HeadReader finds the head's lines in bytes that arrive in pieces, byte by byte rules.
+//   2. `parse` below reads the complete lines, in this order:
+//        parseRequestLine   method SP request-target SP HTTP-version      (RFC 9112 3)
+//        splitFieldLine     field-name ":" OWS field-value OWS            (RFC 9112 5)
+//        readField          Host, Content-Length, Transfer-Encoding, Connection, Expect
+//        decideFraming      how long the body is                          (RFC 9112 6.3)
+// Every rejection carries the contract's status (errors.ts).
+//
+// A request is returned as a RequestHead, valid until the parser's next `execute`.
+
+import { HttpError } from '../errors.js';
+import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
+import { Field, fieldKind, isToken, lowerText, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
+
+/** How the length of a request body is known (RFC 9112 6.3). */
+export const Body = {
+  /** No body: neither Content-Length nor Transfer-Encoding. */
+  NONE: 0,
+  /** Exactly `contentLength` bytes follow the head. */
+  LENGTH: 1,
+  /** A chunked body follows; ChunkedScanner finds its end. */
+  CHUNKED: 2,
+} as const;
+export type BodyKind = (typeof Body)[keyof typeof Body];
+
+/** The four forms of request-target (RFC 9112 3.2). */
+export const TargetForm = {
+  /** `/path?query`, the usual one. */
+  ORIGIN: 0,
+  /** `http://host:port/path`: what clients send to proxies; we route by its authority. */
+  ABSOLUTE: 1,
+  /** `*`, for a server-wide OPTIONS. */
+  ASTERISK: 2,
+} as const;
+export type TargetFormKind = (typeof TargetForm)[keyof typeof TargetForm];
+
+/** Offsets of one field, 4 entries per field in RequestHead.fields. */
+export const FIELD_STRIDE = 4;
+/** fields[FIELD_STRIDE * k + ...]: the field line's first byte, end of the name, value bounds. */
+export const F_LINE = 0;
+export const F_NAME_END = 1;
+export const F_VALUE = 2;
+export const F_VALUE_END = 3;
+
+export interface RequestHead {
+  /** The method as sent (case-sensitive, RFC 9110 9.1). Common methods are shared constants. */
+  method: string;
+  /** The request-target exactly as sent. */
+  target: string;
+  targetForm: TargetFormKind;
+  /** The target in origin form (`/path?query`): what routing matches and what the backend gets. */
+  path: string;
+  /** The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 and any higher 1.x (RFC 9110 2.5). */
+  minor: 0 | 1;
+  /** Host for routing: lower case, without port. Empty when the request carried no Host (HTTP/1.0). */
+  host: string;
+  /** host[:port] as the client sent it (from an absolute-form target if there was one), or ''. */
+  authority: string;
+  body: BodyKind;
+  /** The body's length when `body` is Body.LENGTH, else 0. */
+  contentLength: number;
+  /** Whether the connection persists after this exchange (RFC 9112 9.3). */
+  keepAlive: boolean;
+  /** `Expect: 100-continue` (RFC 9110 10.1.1). */
+  expectContinue: boolean;
+  /** Field names listed in Connection other than close / keep-alive (lower case), or null. */
+  connectionOptions: string[] | null;
+
+  /** The bytes: the head runs from buf[start] (the request line) to buf[end] (after the empty line). */
+  buf: Buffer;
+  start: number;
+  end: number;
+  /** Offset of the request line's CR. */
+  requestLineEnd: number;
+  /** FIELD_STRIDE offsets per field line, `fieldCount` of them; `kinds[k]` says which field it is. */
+  fields: Int32Array;
+  kinds: Uint8Array;
+  fieldCount: number;
+}
+
+/** Defaults of the `limits:` config section. */
+export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
+  maxStartLine: 8 * 1024,
+  maxHead: 16 * 1024,
+  maxFields: 100,
+};
+
+/** Methods recognised without decoding: their names are shared string constants. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'];
+const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
+
+/** The transfer codings registered with IANA that a request may apply before chunked. */
+const KNOWN_CODINGS = ['compress', 'deflate', 'gzip', 'x-compress', 'x-gzip'];
+
+export class RequestParser extends HeadReader<RequestHead> {
+  protected readonly skipsEmptyLines = true;
+  private readonly fields: Int32Array;
+  private readonly kinds: Uint8Array;
+  private readonly element = new Int32Array(2);
+
+  constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS) {
+    super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' });
+    this.fields = new Int32Array(FIELD_STRIDE * limits.maxFields);
+    this.kinds = new Uint8Array(limits.maxFields);
+  }
+
+  protected parse(lines: HeadLines): RequestHead | HttpError {
+    const { buf, offsets } = lines;
+    const base = lines.start;
+    const head: RequestHead = {
+      method: '',
+      target: '',
+      targetForm: TargetForm.ORIGIN,
+      path: '',
+      minor: 1,
+      host: '',
+      authority: '',
+      body: Body.NONE,
+      contentLength: 0,
+      keepAlive: true,
+      expectContinue: false,
+      connectionOptions: null,
+      buf,
+      start: offsets[0]!,
+      end: lines.end,
+      requestLineEnd: offsets[1]!,
+      fields: this.fields,
+      kinds: this.kinds,
+      fieldCount: lines.count - 1,
+    };
+    const lineError = parseRequestLine(buf, offsets[0]!, offsets[1]!, head, base);
+    if (lineError) return lineError;
+
+    // State gathered over the field lines for the checks at the end.
+    let hostCount = 0;
+    let lengthCount = 0;
+    let teCount = 0;
+    let teChunkedLast = false;
+    let teChunkedCount = 0;
+    let teUnknown = false;
+    let teMalformed = false;
+    let connClose = false;
+    let connKeepAlive = false;
+
+    const fields = this.fields;
+    const el = this.element;
+    for (let k = 1; k < lines.count; k++) {
+      const lineStart = offsets[2 * k]!;
+      const at = FIELD_STRIDE * (k - 1);
+      const splitError = splitFieldLine(buf, lineStart, offsets[2 * k + 1]!, fields, at + 1, base);
+      if (splitError) return splitError;
+      fields[at + F_LINE] = lineStart;
+      const vs = fields[at + F_VALUE]!;
+      const ve = fields[at + F_VALUE_END]!;
+      const kind = fieldKind(buf, lineStart, fields[at + F_NAME_END]!);
+      this.kinds[k - 1] = kind;
+      switch (kind) {
+        case Field.HOST:
+          // RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+          // HTTP/1.1 request message that lacks a Host header field and to any request message
+          // that contains more than one Host header field line or a Host header field with an
+          // invalid field value."
+          if (++hostCount > 1) return new HttpError('DUPLICATE_HOST', lineStart - base);
+          if (!isValidHost(buf, vs, ve)) return new HttpError('BAD_HOST', vs - base);
+          if (head.targetForm !== TargetForm.ABSOLUTE) {
+            head.authority = text(buf, vs, ve);
+            head.host = routingHost(head.authority);
+          }
+          break;
+        case Field.CONTENT_LENGTH: {
+          // RFC 9110 8.6 allows a list of identical values to be collapsed; we refuse any
+          // repetition instead, as llhttp does, so no hop can count the body differently.
+          if (++lengthCount > 1) return new HttpError('DUPLICATE_CONTENT_LENGTH', lineStart - base);
+          const n = parseContentLength(buf, vs, ve);
+          if (n < 0) return new HttpError('BAD_CONTENT_LENGTH', vs - base);
+          head.contentLength = n;
+          break;
+        }
+        case Field.TRANSFER_ENCODING: {
+          // RFC 9112 6.1: Transfer-Encoding = #transfer-coding, and several field lines form one
+          // list, in order. transfer-coding = token *( OWS ";" OWS transfer-parameter )
+          teCount++;
+          let elements = 0;
+          for (let i = vs; (i = nextListElement(buf, i, ve, el)) >= 0; elements++) {
+            const coding = readTransferCoding(buf, el[0]!, el[1]!);
+            if (coding === Coding.MALFORMED) teMalformed = true;
+            else if (coding === Coding.UNKNOWN) teUnknown = true;
+            else if (coding === Coding.CHUNKED) teChunkedCount++;
+            teChunkedLast = coding === Coding.CHUNKED;
+          }
+          if (elements === 0) teMalformed = true;
+          break;
+        }
+        case Field.CONNECTION:
+          // RFC 9110 7.6.1: Connection lists options; each named field is hop-by-hop too.
+          for (let i = vs; (i = nextListElement(buf, i, ve, el)) >= 0; ) {
+            if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) connClose = true;
+            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) connKeepAlive = true;
+            else if (isToken(buf, el[0]!, el[1]!)) (head.connectionOptions ??= []).push(lowerText(buf, el[0]!, el[1]!));
+          }
+          break;
+        case Field.EXPECT:
+          if (equalsIgnoreCase(buf, vs, ve, '100-continue')) head.expectContinue = true;
+          break;
+      }
+    }
+
+    // RFC 9112 3.2 (quoted above): Host is required in HTTP/1.1.
+    if (hostCount === 0 && head.minor === 1) return new HttpError('MISSING_HOST', head.start - base);
+
+    // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+    head.keepAlive = !connClose && (head.minor === 1 || connKeepAlive);
+
+    const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1 && !teMalformed;
+    return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, base);
+  }
+}
+
+/**
+ * RFC 9112 6.3, how the length of a request's body is determined, in the RFC's order.
+ */
+function decideFraming(
+  head: RequestHead,
+  hasLength: boolean,
+  hasTransferEncoding: boolean,
+  chunkedOnceAndLast: boolean,
+  unknownCoding: boolean,
+  base: number,
+): RequestHead | HttpError {
+  const at = head.start - base;
+  if (hasTransferEncoding) {
+    // RFC 9112 6.1: "A server that receives a request message with a transfer coding it does
+    // not understand SHOULD respond with 501 (Not Implemented)."
+    if (unknownCoding) return new HttpError('UNKNOWN_TRANSFER_CODING', at);
+    // RFC 9112 6.3 (3): "If a message is received with both a Transfer-Encoding and a
+    // Content-Length header field, the Transfer-Encoding overrides the Content-Length. Such a
+    // message might indicate an attempt to perform request smuggling ... or response splitting
+    // ... and ought to be handled as an error." We answer 400 and close.
+    if (hasLength) return new HttpError('TE_WITH_CL', at);
+    // RFC 9112 6.1: "A server or client that receives an HTTP/1.0 message containing a
+    // Transfer-Encoding header field MUST treat the message as if the framing is faulty."
+    if (head.minor === 0) return new HttpError('TE_ON_HTTP10', at);
+    // RFC 9112 6.3 (4): "If a Transfer-Encoding header field is present in a request and the
+    // chunked transfer coding is not the final encoding, the message body length cannot be
+    // determined reliably; the server MUST respond with the 400 (Bad Request) status code and
+    // then close the connection."
+    if (!chunkedOnceAndLast) return new HttpError('TE_NOT_CHUNKED', at);
+    head.body = Body.CHUNKED;
+    head.contentLength = 0;
+  } else if (hasLength) {
+    // RFC 9112 6.3 (6): the body is exactly Content-Length octets (zero means none).
+    head.body = head.contentLength > 0 ? Body.LENGTH : Body.NONE;
+  }
+  // RFC 9112 6.3 (7): a request with neither has no body.
+  return head;
+}
+
+/**
+ * request-line = method SP request-target SP HTTP-version   (RFC 9112 3)
+ * Fills method, target, targetForm, path, minor and, for an absolute-form target, host and
+ * authority. `start` is the line's first byte, `end` its CR.
+ */
+function parseRequestLine(buf: Buffer, start: number, end: number, head: RequestHead, base: number): HttpError | undefined {
+  // method = token (RFC 9110 9.1), case-sensitive.
+  let i = start;
+  while (i < end && TCHAR[buf[i]!] === 1) i++;
+  if (i === start || i === end) return new HttpError('BAD_REQUEST_LINE', start - base);
+  if (buf[i] !== SP) return new HttpError('BAD_METHOD', i - base);
+  head.method = methodName(buf, start, i);
+
+  // request-target: no whitespace inside (RFC 9112 3.2); exactly one SP before and after.
+  const targetStart = ++i;
+  while (i < end && TARGET_CHAR[buf[i]!] === 1) i++;
+  if (i === targetStart) return new HttpError('BAD_REQUEST_LINE', i - base);
+  // RFC 9112 3 and 2.3: a request line without an HTTP-version is HTTP/0.9, which we refuse.
+  if (i === end) return new HttpError('MISSING_VERSION', i - base);
+  if (buf[i] !== SP) return new HttpError('BAD_TARGET', i - base);
+  const targetEnd = i++;
+
+  const versionError = parseHttpVersion(buf, i, end, head, base);
+  if (versionError) return versionError;
+  return parseRequestTarget(buf, targetStart, targetEnd, head, base);
+}
+
+/**
+ * HTTP-version = HTTP-name "/" DIGIT "." DIGIT, HTTP-name = %s"HTTP"   (RFC 9112 2.3)
+ * Case-sensitive. A major version other than 1 gets 505; 1.x with x > 1 is read as 1.1.
+ */
+function parseHttpVersion(buf: Buffer, i: number, end: number, head: RequestHead, base: number): HttpError | undefined {
+  for (let j = i; j < end; j++) {
+    if (buf[j] === SP) return new HttpError('BAD_REQUEST_LINE', j - base);
+  }
+  if (
+    end - i !== 8 ||
+    buf[i] !== 0x48 || // H
+    buf[i + 1] !== 0x54 || // T
+    buf[i + 2] !== 0x54 || // T
+    buf[i + 3] !== 0x50 || // P
+    buf[i + 4] !== 0x2f || // /
+    !isDigit(buf[i + 5]!) ||
+    buf[i + 6] !== 0x2e || // .
+    !isDigit(buf[i + 7]!)
+  ) {
+    return new HttpError('BAD_VERSION', i - base);
+  }
+  if (buf[i + 5] !== 0x31) return new HttpError('UNSUPPORTED_VERSION', i - base);
+  head.minor = buf[i + 7] === 0x30 ? 0 : 1;
+  return undefined;
+}
+
+/**
+ * request-target = origin-form / absolute-form / authority-form / asterisk-form (RFC 9112 3.2)
+ */
+function parseRequestTarget(buf: Buffer, start: number, end: number, head: RequestHead, base: number): HttpError | undefined {
+  const target = text(buf, start, end);
+  head.target = target;
+  const first = buf[start];
+  if (first === 0x2f /* / */) {
+    // origin-form = absolute-path [ "?" query ]
+    head.path = target;
+    return undefined;
+  }
+  if (head.method === 'CONNECT') {
+    // authority-form belongs to CONNECT, which asks for a tunnel: a gateway in front of web
+    // servers has no business opening tunnels to arbitrary places (RFC 9110 9.3.6).
+    return new HttpError('METHOD_NOT_IMPLEMENTED', start - base);
+  }
+  if (first === 0x2a /* * */ && end - start === 1) {
+    // asterisk-form: only for a server-wide OPTIONS (RFC 9112 3.2.4).
+    if (head.method !== 'OPTIONS') return new HttpError('BAD_TARGET_FORM', start - base);
+    head.targetForm = TargetForm.ASTERISK;
+    head.path = target;
+    return undefined;
+  }
+  // absolute-form = absolute-URI (RFC 9112 3.2.2); a server MUST accept it. We take the http and
+  // https schemes, case-insensitively (RFC 3986 3.1).
+  const schemeEnd = schemeLength(buf, start, end);
+  if (schemeEnd < 0) return new HttpError('BAD_TARGET_FORM', start - base);
+  const authorityStart = schemeEnd;
+  let i = authorityStart;
+  while (i < end && buf[i] !== 0x2f && buf[i] !== 0x3f /* ? */ && buf[i] !== 0x23 /* # */) i++;
+  // RFC 9110 4.2.1: an http URI with an empty host is invalid; userinfo ("user@") is deprecated
+  // and a recipient SHOULD treat it as an error (RFC 9110 4.2.4). HOST_CHAR excludes "@".
+  if (i === authorityStart || !isValidHost(buf, authorityStart, i)) return new HttpError('BAD_TARGET', authorityStart - base);
+  head.targetForm = TargetForm.ABSOLUTE;
+  // RFC 9112 3.2.2: "the server MUST ignore the received Host header field (if any) and
+  // instead use the host information of the request-target."
+  head.authority = text(buf, authorityStart, i);
+  head.host = routingHost(head.authority);
+  head.path = i === end ? '/' : buf[i] === 0x2f ? text(buf, i, end) : '/' + text(buf, i, end);
+  return undefined;
+}
+
+/** Length up to the end of "http://" or "https://" at buf[start], or -1. */
+function schemeLength(buf: Buffer, start: number, end: number): number {
+  const n = end - start;
+  if (n >= 7 && lower(buf[start]!) === 0x68 && equalsIgnoreCase(buf, start, start + 7, 'http://')) return start + 7;
+  if (n >= 8 && equalsIgnoreCase(buf, start, start + 8, 'https://')) return start + 8;
+  return -1;
+}
+
+/**
+ * Host = uri-host [ ":" port ]   (RFC 9110 7.2)
+ * uri-host is an IP-literal in brackets or a reg-name / IPv4 address; port = *DIGIT.
+ * An empty value is valid (RFC 9110 7.2: for a target without authority).
+ */
+function isValidHost(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  if (i < end && buf[i] === 0x5b /* [ */) {
+    while (i < end && buf[i] !== 0x5d /* ] */) {
+      const b = buf[i]!;
+      if (HOST_CHAR[b] !== 1 || b === 0x5b) return false;
+      i++;
+    }
+    if (i === end) return false;
+    i++;
+  } else {
+    while (i < end && buf[i] !== 0x3a /* : */) {
+      const b = buf[i]!;
+      if (HOST_CHAR[b] !== 1 || b === 0x5b || b === 0x5d) return false;
+      i++;
+    }
+  }
+  if (i === end) return true;
+  if (buf[i] !== 0x3a) return false;
+  for (i++; i < end; i++) if (!isDigit(buf[i]!)) return false;
+  return true;
+}
+
+/** The routing key of an authority: lower case, port removed ("WWW.Mango.com:8080" -> "www.mango.com"). */
+export function routingHost(authority: string): string {
+  let end = authority.length;
+  const colon = authority.lastIndexOf(':');
+  if (colon >= 0 && authority.indexOf(']', colon) < 0) end = colon;
+  const host = end === authority.length ? authority : authority.slice(0, end);
+  return host.toLowerCase();
+}
+
+function methodName(buf: Buffer, start: number, end: number): string {
+  for (let m = 0; m < METHODS.length; m++) {
+    const bytes = METHOD_BYTES[m]!;
+    if (bytes.length === end - start && buf[start] === bytes[0] && bytes.compare(buf, start, end) === 0) return METHODS[m]!;
+  }
+  return text(buf, start, end);
+}
+
+const Coding = { CHUNKED: 0, OTHER_KNOWN: 1, UNKNOWN: 2, MALFORMED: 3 } as const;
+
+/**
+ * Classifies one transfer-coding list element buf[start, end):
+ *   transfer-coding = token *( OWS ";" OWS transfer-parameter )   (RFC 9112 6.1, RFC 9110 10.1.4)
+ * chunked takes no parameters: "chunked;x=1" is malformed, not chunked.
+ */
+function readTransferCoding(buf: Buffer, start: number, end: number): (typeof Coding)[keyof typeof Coding] {
+  let nameEnd = start;
+  while (nameEnd < end && TCHAR[buf[nameEnd]!] === 1) nameEnd++;
+  if (nameEnd === start) return Coding.MALFORMED;
+  if (equalsIgnoreCase(buf, start, nameEnd, 'chunked')) return nameEnd === end ? Coding.CHUNKED : Coding.MALFORMED;
+  if (nameEnd !== end) {
+    let i = nameEnd;
+    while (i < end && isOws(buf[i]!)) i++;
+    if (buf[i] !== 0x3b /* ; */) return Coding.MALFORMED;
+  }
+  for (const coding of KNOWN_CODINGS) if (equalsIgnoreCase(buf, start, nameEnd, coding)) return Coding.OTHER_KNOWN;
+  return Coding.UNKNOWN;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}

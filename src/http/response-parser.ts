@@ -1,0 +1,161 @@
+// The response head parser, for what backends send back: the status, how the body is framed
+// (RFC 9112 6.3) and whether the backend connection can be reused. Same two stages as requests:
+// HeadReader finds the lines, `parse` reads them. Pure: no sockets, no timers.
+
+import { HttpError } from '../errors.js';
+import { SP, equalsIgnoreCase } from './chars.js';
+import { Field, fieldKind, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
+
+/** How the end of a response body is found (RFC 9112 6.3). */
+export const ResponseBody = {
+  /** No body: a response to HEAD, a 1xx, 204 or 304 (RFC 9112 6.3 rule 1). */
+  NONE: 0,
+  /** Exactly `contentLength` bytes. */
+  LENGTH: 1,
+  /** Chunked; ChunkedScanner finds the end. */
+  CHUNKED: 2,
+  /** Neither length nor chunked: the body ends when the backend closes (rule 8). */
+  UNTIL_CLOSE: 3,
+} as const;
+export type ResponseBodyKind = (typeof ResponseBody)[keyof typeof ResponseBody];
+
+export interface ResponseHead {
+  status: number;
+  /** 0 for HTTP/1.0, 1 for 1.1 and later 1.x. */
+  minor: 0 | 1;
+  body: ResponseBodyKind;
+  contentLength: number;
+  /** Whether the backend keeps the connection open after this response (RFC 9112 9.3). */
+  keepAlive: boolean;
+  /** The head's bytes: buf[start, end); offsets of every field line and which field it is. */
+  buf: Buffer;
+  start: number;
+  end: number;
+  /** Offset of the status line's CR. */
+  statusLineEnd: number;
+  /** Per field line: its first byte and its CR (2 entries per field). */
+  lines: Int32Array;
+  kinds: Uint8Array;
+  fieldCount: number;
+}
+
+/** Backends may send larger heads than we accept from clients (big Set-Cookie lists). */
+export const DEFAULT_RESPONSE_LIMITS: HeadLimits = {
+  maxStartLine: 8 * 1024,
+  maxHead: 64 * 1024,
+  maxFields: 256,
+};
+
+export class ResponseParser extends HeadReader<ResponseHead> {
+  protected readonly skipsEmptyLines = false;
+  private readonly split = new Int32Array(3);
+  private readonly element = new Int32Array(2);
+  private readonly lineOffsets: Int32Array;
+  private readonly kinds: Uint8Array;
+  /** Whether the request being answered was HEAD: then no body follows, whatever the head says. */
+  requestWasHead = false;
+
+  constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS) {
+    super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE' });
+    this.lineOffsets = new Int32Array(2 * limits.maxFields);
+    this.kinds = new Uint8Array(limits.maxFields);
+  }
+
+  protected parse(lines: HeadLines): ResponseHead | HttpError {
+    const { buf, offsets } = lines;
+    const base = lines.start;
+    const lineStart = offsets[0]!;
+    const lineEnd = offsets[1]!;
+    const head: ResponseHead = {
+      status: 0,
+      minor: 1,
+      body: ResponseBody.UNTIL_CLOSE,
+      contentLength: 0,
+      keepAlive: true,
+      buf,
+      start: lineStart,
+      end: lines.end,
+      statusLineEnd: lineEnd,
+      lines: this.lineOffsets,
+      kinds: this.kinds,
+      fieldCount: lines.count - 1,
+    };
+    // status-line = HTTP-version SP status-code SP [ reason-phrase ]   (RFC 9112 4)
+    // status-code = 3DIGIT. A missing SP after the code is tolerated, as most clients do.
+    const i = lineStart;
+    if (
+      lineEnd - i < 12 ||
+      buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f ||
+      buf[i + 5] !== 0x31 || buf[i + 6] !== 0x2e || !isDigit(buf[i + 7]!) ||
+      buf[i + 8] !== SP || !isDigit(buf[i + 9]!) || !isDigit(buf[i + 10]!) || !isDigit(buf[i + 11]!) ||
+      (lineEnd > i + 12 && buf[i + 12] !== SP)
+    ) {
+      return new HttpError('BAD_STATUS_LINE', 0);
+    }
+    head.minor = buf[i + 7] === 0x30 ? 0 : 1;
+    head.status = (buf[i + 9]! - 0x30) * 100 + (buf[i + 10]! - 0x30) * 10 + (buf[i + 11]! - 0x30);
+    if (head.status < 100) return new HttpError('BAD_STATUS_LINE', 9);
+
+    let lengthCount = 0;
+    let chunked = false;
+    let hasTransferEncoding = false;
+    let close = false;
+    let keepAlive = false;
+    const split = this.split;
+    const el = this.element;
+    for (let k = 1; k < lines.count; k++) {
+      const ls = offsets[2 * k]!;
+      const le = offsets[2 * k + 1]!;
+      const err = splitFieldLine(buf, ls, le, split, 0, base);
+      if (err) return new HttpError('BAD_RESPONSE', err.offset);
+      this.lineOffsets[2 * (k - 1)] = ls;
+      this.lineOffsets[2 * (k - 1) + 1] = le;
+      const kind = fieldKind(buf, ls, split[0]!);
+      this.kinds[k - 1] = kind;
+      const vs = split[1]!;
+      const ve = split[2]!;
+      if (kind === Field.CONTENT_LENGTH) {
+        const n = parseContentLength(buf, vs, ve);
+        // Differing or malformed lengths: we cannot know where the body ends (RFC 9112 6.3 rule 5).
+        if (n < 0 || (lengthCount++ > 0 && n !== head.contentLength)) return new HttpError('BAD_RESPONSE', vs - base);
+        head.contentLength = n;
+      } else if (kind === Field.TRANSFER_ENCODING) {
+        hasTransferEncoding = true;
+        // Only the final coding matters for framing (RFC 9112 6.3 rule 4).
+        for (let j = vs; (j = nextListElement(buf, j, ve, el)) >= 0; ) chunked = equalsIgnoreCase(buf, el[0]!, el[1]!, 'chunked');
+      } else if (kind === Field.CONNECTION) {
+        for (let j = vs; (j = nextListElement(buf, j, ve, el)) >= 0; ) {
+          if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) close = true;
+          else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) keepAlive = true;
+        }
+      }
+    }
+    head.keepAlive = !close && (head.minor === 1 || keepAlive);
+
+    // RFC 9112 6.3, in order.
+    const status = head.status;
+    if (this.requestWasHead || status < 200 || status === 204 || status === 304) {
+      // Rule 1: no body, whatever the fields say.
+      head.body = ResponseBody.NONE;
+    } else if (hasTransferEncoding) {
+      // Rule 3: Transfer-Encoding with Content-Length is how response splitting works; we refuse
+      // to guess. Rule 4: chunked last means chunked; anything else is read until close.
+      if (lengthCount > 0) return new HttpError('BAD_RESPONSE', 0);
+      head.body = chunked ? ResponseBody.CHUNKED : ResponseBody.UNTIL_CLOSE;
+      if (!chunked) head.keepAlive = false;
+    } else if (lengthCount > 0) {
+      // Rule 6.
+      head.body = ResponseBody.LENGTH;
+    } else {
+      // Rule 8: read until the backend closes; the connection cannot be reused.
+      head.body = ResponseBody.UNTIL_CLOSE;
+      head.keepAlive = false;
+    }
+    return head;
+  }
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
+}
