@@ -1,0 +1,64 @@
+// One backend server as the balancer sees it at run time: its address, whether it is up, and the
+// idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it.
+
+/** The least a pooled connection must offer: being taken out of the pool or closed. */
+export interface Pooled {
+  /** Whether the connection can still carry a request (not closed, no unexpected bytes). */
+  readonly reusable: boolean;
+  destroy(): void;
+}
+
+/** How long a server that refused a connection is left alone when no health check runs. */
+export const DEFAULT_HOLD_OFF_MS = 10_000;
+
+export class Backend<C extends Pooled = Pooled> {
+  /** Whether the server takes requests. Passive failures and the health checker set it. */
+  up = true;
+  /** While down from a passive failure with no health checker to bring it back: when to retry. */
+  retryAt = 0;
+  /** Idle connections, the most recently used last (reused first: it is the least likely stale). */
+  readonly idle: C[] = [];
+  /** Names of the pools that list this server, for log lines. */
+  readonly pools: string[] = [];
+  /** Requests sent to this server, and the ones that failed at the connection level. */
+  requests = 0;
+  failures = 0;
+
+  constructor(
+    /** Address to connect to (an IP address once resolved). */
+    readonly host: string,
+    readonly port: number,
+    /** "host:port" as the config wrote it. */
+    readonly label: string,
+  ) {}
+
+  /** "127.0.0.1:8081", the name used in logs. */
+  get name(): string {
+    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  /** Whether a request may be sent here now: up, or down but its hold-off is over. */
+  available(now: number): boolean {
+    return this.up || (this.retryAt !== 0 && now >= this.retryAt);
+  }
+
+  /** Takes the most recently pooled connection that is still usable, or null. */
+  takeIdle(): C | null {
+    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+      if (c.reusable) return c;
+      c.destroy();
+    }
+    return null;
+  }
+
+  /** Removes a pooled connection that closed while idle. */
+  forget(connection: C): void {
+    const i = this.idle.indexOf(connection);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Closes every idle connection (shutdown, or the server went down). */
+  closeIdle(): void {
+    for (const c of this.idle.splice(0)) c.destroy();
+  }
+}

@@ -1,0 +1,173 @@
+// Rewriting heads on their way through: the request head sent to a backend and the response head
+// sent back to the client. Pure functions over the parsed heads; each builds one buffer.
+//
+// What changes (interface.md, "Headers the balancer adds"; RFC 9110 7.6.1):
+//   - hop-by-hop fields are removed, in both directions (HOP_BY_HOP below);
+//   - X-Forwarded-For / -Host / -Proto are set on requests;
+//   - an absolute-form request line becomes origin-form, and Host takes its authority;
+//   - Connection is set to say what this hop does: keep-alive for HTTP/1.0, close when we close.
+// Everything else, and the body, passes through byte for byte.
+
+import { Field } from './fields.js';
+import { equalsIgnoreCase } from './chars.js';
+import { F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, TargetForm, type RequestHead } from './request-parser.js';
+import type { ResponseHead } from './response-parser.js';
+
+/**
+ * Hop-by-hop fields: they describe one connection, not the message, so a proxy MUST remove them
+ * before forwarding (RFC 9110 7.6.1). Indexed by field kind.
+ */
+const HOP_BY_HOP = (() => {
+  const t = new Uint8Array(32);
+  t[Field.CONNECTION] = 1; // lists this connection's options, and more hop-by-hop names
+  t[Field.KEEP_ALIVE] = 1; // parameters of a persistent connection (RFC 7230 A.1.2)
+  t[Field.PROXY_CONNECTION] = 1; // a non-standard Connection some clients still send
+  t[Field.TE] = 1; // transfer codings the sender accepts on this connection (RFC 9110 10.1.4)
+  t[Field.UPGRADE] = 1; // a protocol switch is asked of the next hop only (RFC 9110 7.8)
+  return t;
+})();
+
+/** Request fields we replace with our own values. */
+const REPLACED = (() => {
+  const t = new Uint8Array(32);
+  t[Field.X_FORWARDED_FOR] = 1;
+  t[Field.X_FORWARDED_HOST] = 1;
+  t[Field.X_FORWARDED_PROTO] = 1;
+  return t;
+})();
+
+const CRLF = 0x0a0d; // little-endian "\r\n" for writeUInt16LE
+
+/** What the balancer knows about the client connection a request came on. */
+export interface ClientInfo {
+  /** The client's address ("192.0.2.7", "2001:db8::1"). */
+  address: string;
+  /** "http" or "https": the scheme the client used to reach us. */
+  proto: string;
+  /** Whether the client is a trusted proxy: its X-Forwarded-* values are kept and extended. */
+  trusted: boolean;
+}
+
+/**
+ * The head to send to a backend for `head`, as one buffer. With a trusted client, an incoming
+ * X-Forwarded-For gets the client's address appended and incoming -Host / -Proto are kept.
+ */
+export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer {
+  const { buf, fields, kinds, fieldCount } = head;
+  const absolute = head.targetForm === TargetForm.ABSOLUTE;
+  const options = head.connectionOptions;
+
+  // Which fields go through; and what the kept X-Forwarded-* of a trusted client say.
+  let forwardedFor = '';
+  let keepHost = false;
+  let keepProto = false;
+  let hostStart = 0;
+  let hostEnd = 0;
+  let size = head.end - head.start + 128 + client.address.length + client.proto.length + head.authority.length;
+  const drop = dropScratch(fieldCount);
+  for (let k = 0; k < fieldCount; k++) {
+    const kind = kinds[k]!;
+    const at = FIELD_STRIDE * k;
+    let dropped = HOP_BY_HOP[kind] === 1 || (absolute && kind === Field.HOST);
+    if (REPLACED[kind] === 1) {
+      dropped = true;
+      if (client.trusted) {
+        if (kind === Field.X_FORWARDED_FOR) {
+          const value = buf.toString('latin1', fields[at + F_VALUE]!, fields[at + F_VALUE_END]!);
+          forwardedFor = forwardedFor === '' ? value : `${forwardedFor}, ${value}`;
+        } else if (kind === Field.X_FORWARDED_HOST) {
+          keepHost = true;
+          dropped = false;
+        } else {
+          keepProto = true;
+          dropped = false;
+        }
+      }
+    } else if (kind === Field.HOST) {
+      hostStart = fields[at + F_VALUE]!;
+      hostEnd = fields[at + F_VALUE_END]!;
+    } else if (options !== null && kind === Field.OTHER && isListed(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, options)) {
+      dropped = true;
+    }
+    drop[k] = dropped ? 1 : 0;
+  }
+  size += forwardedFor.length;
+
+  const out = Buffer.allocUnsafe(size);
+  let n = 0;
+  // The request line: as sent, or rebuilt in origin form (RFC 9112 3.2.2).
+  if (absolute) {
+    n += out.write(`${head.method} ${head.path} HTTP/1.${head.minor}\r\n`, n, 'latin1');
+    n += out.write(`Host: ${head.authority}\r\n`, n, 'latin1');
+  } else {
+    n += buf.copy(out, n, head.start, head.requestLineEnd + 2);
+  }
+  // Field lines are contiguous in the head: copy each run of kept lines in one go.
+  const fieldsEnd = head.end - 2;
+  let runStart = -1;
+  for (let k = 0; k < fieldCount; k++) {
+    const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
+    if (drop[k] === 1) {
+      if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
+      runStart = -1;
+    } else if (runStart < 0) runStart = lineStart;
+  }
+  if (runStart >= 0) n += buf.copy(out, n, runStart, fieldsEnd);
+
+  // X-Forwarded-*: the de-facto standard fields (interface.md).
+  n += out.write('X-Forwarded-For: ', n, 'latin1');
+  if (forwardedFor !== '') n += out.write(`${forwardedFor}, `, n, 'latin1');
+  n += out.write(client.address, n, 'latin1');
+  if (!keepHost && (absolute || hostEnd > hostStart)) {
+    n += out.write('\r\nX-Forwarded-Host: ', n, 'latin1');
+    n += absolute ? out.write(head.authority, n, 'latin1') : buf.copy(out, n, hostStart, hostEnd);
+  }
+  if (!keepProto) {
+    n += out.write('\r\nX-Forwarded-Proto: ', n, 'latin1');
+    n += out.write(client.proto, n, 'latin1');
+  }
+  // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
+  if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
+  n = out.writeUInt16LE(CRLF, n);
+  n = out.writeUInt16LE(CRLF, n);
+  return out.subarray(0, n);
+}
+
+/**
+ * The head to send to the client for a backend's response: hop-by-hop fields removed, and a
+ * Connection field saying what we do with the client connection: `close` when it ends after this
+ * response, `keep-alive` for an HTTP/1.0 client whose connection persists, nothing otherwise.
+ * Returns the backend's bytes unchanged when nothing needs to change.
+ */
+export function buildClientHead(head: ResponseHead, connection: 'close' | 'keep-alive' | null): Buffer {
+  const { buf, lines, kinds, fieldCount } = head;
+  let dropped = 0;
+  for (let k = 0; k < fieldCount; k++) dropped += HOP_BY_HOP[kinds[k]!]!;
+  if (dropped === 0 && connection === null) return buf.subarray(head.start, head.end);
+
+  const out = Buffer.allocUnsafe(head.end - head.start + 32);
+  let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
+  let runStart = -1;
+  for (let k = 0; k < fieldCount; k++) {
+    const lineStart = lines[2 * k]!;
+    if (HOP_BY_HOP[kinds[k]!] === 1) {
+      if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
+      runStart = -1;
+    } else if (runStart < 0) runStart = lineStart;
+  }
+  if (runStart >= 0) n += buf.copy(out, n, runStart, head.end - 2);
+  if (connection !== null) n += out.write(`Connection: ${connection}\r\n`, n, 'latin1');
+  n = out.writeUInt16LE(CRLF, n);
+  return out.subarray(0, n);
+}
+
+let scratch = new Uint8Array(128);
+function dropScratch(count: number): Uint8Array {
+  if (scratch.length < count) scratch = new Uint8Array(count);
+  return scratch;
+}
+
+function isListed(buf: Buffer, start: number, end: number, names: string[]): boolean {
+  for (const name of names) if (equalsIgnoreCase(buf, start, end, name)) return true;
+  return false;
+}

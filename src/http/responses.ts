@@ -1,0 +1,51 @@
+// The responses the balancer makes itself (interface.md, "Responses the balancer makes itself"),
+// built once as bytes so that answering one costs a single write.
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+/** Bodies differ from the reason phrase only for 503. */
+const BODIES: Record<number, string> = {
+  503: 'No backend servers available.',
+};
+
+const cache = new Map<number, Buffer>();
+
+/**
+ * The complete response for `status`. `close` adds `Connection: close` (the connection ends after
+ * it); `headOnly` leaves the body out, as a response to HEAD must (RFC 9110 9.3.2).
+ */
+export function errorResponse(status: number, close: boolean, headOnly = false): Buffer {
+  const key = status * 4 + (close ? 2 : 0) + (headOnly ? 1 : 0);
+  let bytes = cache.get(key);
+  if (bytes === undefined) {
+    const reason = REASONS[status] ?? 'Error';
+    const body = BODIES[status] ?? reason;
+    bytes = Buffer.from(
+      `HTTP/1.1 ${status} ${reason}\r\n` +
+        'Content-Type: text/plain\r\n' +
+        `Content-Length: ${body.length}\r\n` +
+        (close ? 'Connection: close\r\n' : '') +
+        '\r\n' +
+        (headOnly ? '' : body),
+      'latin1',
+    );
+    cache.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** The reason phrase the balancer uses for a status it makes itself. */
+export function reasonOf(status: number): string {
+  return REASONS[status] ?? 'Error';
+}

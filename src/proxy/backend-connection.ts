@@ -1,0 +1,296 @@
+// One connection to a backend server: opened on demand, reused while the backend keeps it alive,
+// parked in its server's idle pool between requests. It reads the response to the request that
+// a client connection sent on it, and streams it back to that client while tracking where the
+// response ends (RFC 9112 6.3), so the connection can carry the next request.
+
+import net from 'node:net';
+import { HttpError } from '../errors.js';
+import type { Backend } from '../balancer/backend.js';
+import { ChunkedScanner } from '../http/chunked.js';
+import { buildClientHead } from '../http/forward.js';
+import { ResponseBody, ResponseParser } from '../http/response-parser.js';
+import { now, type Timed } from './deadlines.js';
+import type { ClientConnection } from './client-connection.js';
+import type { ProxyContext } from './context.js';
+
+const CONNECTING = 0;
+/** Carrying a request for `client`. */
+const ACTIVE = 1;
+/** In its server's idle pool. */
+const IDLE = 2;
+const CLOSED = 3;
+
+/** How long an idle pooled connection is kept: below the 5 s keep-alive of Node's http server,
+ * the most common backend, so that we close first and never reuse a connection it is closing. */
+export const POOL_IDLE_MS = 4000;
+
+/** Why a backend connection failed, for the client connection to decide what to do. */
+export const Failure = {
+  /** Could not connect (refused, unreachable, connect timeout): nothing was sent. */
+  CONNECT: 0,
+  /** The request was (partly) sent and not one byte of response came back. */
+  NO_RESPONSE: 1,
+} as const;
+export type FailureKind = (typeof Failure)[keyof typeof Failure];
+
+export class BackendConnection implements Timed {
+  deadline = 0;
+  /** The client connection whose request this carries, while ACTIVE. */
+  client: ClientConnection | null = null;
+  /** Whether this connection already carried a response: then a failure may mean it was stale. */
+  reused = false;
+
+  private state = CONNECTING;
+  private readonly socket: net.Socket;
+  private readonly parser = new ResponseParser();
+  private chunked: ChunkedScanner | null = null;
+  /** For the current exchange: whether any byte of response came, and whether its head went out. */
+  private gotBytes = false;
+  private headSent = false;
+  private bodyKind: number = ResponseBody.NONE;
+  private remaining = 0;
+  private keepAlive = false;
+
+  constructor(
+    readonly backend: Backend<BackendConnection>,
+    private readonly ctx: ProxyContext,
+    client: ClientConnection,
+  ) {
+    this.client = client;
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
+    this.socket.on('connect', this.onConnect);
+    this.socket.on('data', this.onData);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('error', this.onError);
+    this.socket.on('close', this.onClose);
+    this.socket.on('drain', this.onDrain);
+    this.deadline = now() + ctx.timeouts.connect;
+    ctx.deadlines.add(this);
+  }
+
+  /** A pooled connection can be reused while it is open and idle. */
+  get reusable(): boolean {
+    return this.state === IDLE && !this.socket.destroyed && this.socket.readyState === 'open';
+  }
+
+  /** Starts carrying `client`'s request: sends the head (and any body bytes that came with it). */
+  send(client: ClientConnection, head: Buffer, requestWasHead: boolean): void {
+    this.client = client;
+    this.state = ACTIVE;
+    this.gotBytes = false;
+    this.headSent = false;
+    this.parser.requestWasHead = requestWasHead;
+    this.deadline = now() + this.ctx.timeouts.server;
+    this.socket.write(head);
+  }
+
+  /** Writes request body bytes; false when the backend's buffer is full (wait for drain). */
+  write(bytes: Buffer): boolean {
+    this.deadline = now() + this.ctx.timeouts.server;
+    return this.socket.write(bytes);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /** Back into the server's idle pool, or closed when it cannot carry another request. */
+  release(reusable: boolean): void {
+    this.client = null;
+    if (!reusable || this.state !== ACTIVE || this.ctx.closing) {
+      this.destroy();
+      return;
+    }
+    this.state = IDLE;
+    this.reused = true;
+    this.socket.resume();
+    this.deadline = now() + POOL_IDLE_MS;
+    this.backend.idle.push(this);
+  }
+
+  destroy(): void {
+    if (this.state === CLOSED) return;
+    this.state = CLOSED;
+    this.client = null;
+    this.deadline = 0;
+    this.ctx.deadlines.delete(this);
+    this.backend.forget(this);
+    this.socket.destroy();
+  }
+
+  onTimeout(): void {
+    const client = this.client;
+    if (this.state === CONNECTING) {
+      this.fail(Failure.CONNECT, 'connect timeout');
+    } else if (this.state === ACTIVE && client !== null) {
+      // timeouts.server: no response head in time, or the response stalled.
+      this.destroy();
+      if (this.headSent) client.abort();
+      else client.respondFromProxy(504);
+    } else {
+      this.destroy(); // idle too long in the pool
+    }
+  }
+
+  private readonly onConnect = (): void => {
+    this.state = ACTIVE;
+    this.ctx.markUp(this.backend);
+    this.client!.onBackendReady(this);
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    const client = this.client;
+    if (this.state !== ACTIVE || client === null) {
+      // Bytes while idle: nothing was asked, so the connection is out of step. Drop it.
+      this.destroy();
+      return;
+    }
+    this.gotBytes = true;
+    this.deadline = now() + this.ctx.timeouts.server;
+    let at = 0;
+    if (!this.headSent) {
+      at = this.readHead(client, chunk);
+      if (at < 0) return;
+    }
+    this.forwardBody(client, chunk, at);
+  };
+
+  /**
+   * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112
+   * 6.3: they precede the final response); the final one is rewritten and sent. Returns where
+   * the body starts in `chunk`, or -1 when the chunk was used up or the exchange ended.
+   */
+  private readHead(client: ClientConnection, chunk: Buffer): number {
+    let at = 0;
+    for (;;) {
+      const head = this.parser.execute(chunk, at);
+      if (head === null) return -1;
+      if (head instanceof HttpError) {
+        this.ctx.logger.warn(`server ${this.backend.name}: ${head.message}, answering 502`);
+        this.destroy();
+        client.respondFromProxy(502);
+        return -1;
+      }
+      at += this.parser.consumed;
+      if (head.status < 200) {
+        if (head.status === 101) {
+          // We never forward Upgrade, so a switch of protocols was not asked for.
+          this.ctx.logger.warn(`server ${this.backend.name}: unexpected 101, answering 502`);
+          this.destroy();
+          client.respondFromProxy(502);
+          return -1;
+        }
+        client.write(buildClientHead(head, null));
+        continue;
+      }
+      this.headSent = true;
+      this.bodyKind = head.body;
+      this.remaining = head.contentLength;
+      this.keepAlive = head.keepAlive;
+      client.write(buildClientHead(head, client.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE)));
+      if (head.body === ResponseBody.CHUNKED) (this.chunked ??= new ChunkedScanner()).reset();
+      return at;
+    }
+  }
+
+  /** Streams body bytes to the client, up to the end of the response. */
+  private forwardBody(client: ClientConnection, chunk: Buffer, at: number): void {
+    const length = chunk.length;
+    let end = length;
+    let ended = false;
+    switch (this.bodyKind) {
+      case ResponseBody.NONE:
+        end = at;
+        ended = true;
+        break;
+      case ResponseBody.LENGTH:
+        if (length - at >= this.remaining) {
+          end = at + this.remaining;
+          ended = true;
+        }
+        this.remaining -= end - at;
+        break;
+      case ResponseBody.CHUNKED: {
+        const found = this.chunked!.scan(chunk, at, length);
+        if (found instanceof HttpError) {
+          // The status line is out; all we can do is stop, so the client sees a cut response.
+          this.ctx.logger.warn(`server ${this.backend.name}: bad chunked body (${found.message})`);
+          this.destroy();
+          client.abort();
+          return;
+        }
+        if (found >= 0) {
+          end = found;
+          ended = true;
+        }
+        break;
+      }
+      // UNTIL_CLOSE: everything, until the backend closes.
+    }
+    if (end > at) {
+      const ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
+      if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
+    }
+    // Bytes after the end of a response we asked for one at a time mean the backend is out of
+    // step: such a connection is not reused.
+    if (ended) this.finish(client, this.keepAlive && end === length);
+  }
+
+  private finish(client: ClientConnection, reusable: boolean): void {
+    this.deadline = 0;
+    this.headSent = false;
+    client.onResponseDone(this, reusable);
+  }
+
+  private readonly onEnd = (): void => {
+    const client = this.client;
+    if (this.state === ACTIVE && client !== null && this.headSent && this.bodyKind === ResponseBody.UNTIL_CLOSE) {
+      // RFC 9112 6.3 rule 8: the backend closing is the end of this response.
+      this.finish(client, false);
+      this.destroy();
+      return;
+    }
+    this.onError(null);
+  };
+
+  private readonly onError = (err: Error | null): void => {
+    const client = this.client;
+    const state = this.state;
+    if (state === CLOSED) return;
+    if (client === null || state === IDLE) {
+      this.destroy(); // closed while pooled: just forget it
+      return;
+    }
+    const reason = err === null ? 'connection closed' : describe(err);
+    if (state === CONNECTING) this.fail(Failure.CONNECT, reason);
+    else if (!this.gotBytes) this.fail(Failure.NO_RESPONSE, reason);
+    else {
+      this.destroy();
+      if (this.headSent) client.abort(); // the status is out: cut the response
+      else client.respondFromProxy(502);
+    }
+  };
+
+  private readonly onClose = (): void => {
+    if (this.state !== CLOSED) this.onError(null);
+  };
+
+  private readonly onDrain = (): void => {
+    this.client?.onBackendDrain();
+  };
+
+  private fail(kind: FailureKind, reason: string): void {
+    const client = this.client!;
+    this.destroy();
+    client.onBackendFailed(this, kind, reason);
+  }
+}
+
+function describe(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined ? code : err.message;
+}

@@ -1,0 +1,477 @@
+// One client connection and its loop: read a request head, route it, pick a server round robin,
+// send the head and then the body as it arrives, relay the response (backend-connection.ts), and
+// take the next request. Every request is routed on its own; pipelined requests wait their turn,
+// so responses go out in request order (RFC 9112 9.3.2).
+//
+// States:
+//   READ_HEAD   waiting for (the rest of) a request head; timeouts.header / timeouts.idle apply
+//   CONNECTING  head parsed and routed; waiting for a backend connection (client reading paused)
+//   FORWARDING  head sent; body bytes flow to the backend, the response flows back
+//   CLOSING     the connection ends after what is written; incoming bytes are discarded
+//   CLOSED      the socket is gone
+
+import type net from 'node:net';
+import { HttpError } from '../errors.js';
+import { ChunkedScanner } from '../http/chunked.js';
+import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
+import { Body, RequestParser, type RequestHead } from '../http/request-parser.js';
+import { errorResponse } from '../http/responses.js';
+import { BackendConnection, Failure, type FailureKind } from './backend-connection.js';
+import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
+import { now, type Timed } from './deadlines.js';
+
+const READ_HEAD = 0;
+const CONNECTING = 1;
+const FORWARDING = 2;
+const CLOSING = 3;
+const CLOSED = 4;
+
+/** What a client deadline is for. */
+const IDLE = 0;
+const HEADER = 1;
+const LINGER = 2;
+
+/** How long a closing connection may take to be closed by the client before we cut it. */
+const LINGER_MS = 2000;
+
+/** One request and its response, from the head being parsed to the response's last byte. */
+class Exchange {
+  /** Servers already tried, so that a retry goes elsewhere (null until a first failure). */
+  tried: ProxyBackend[] | null = null;
+  backend: BackendConnection | null = null;
+  /** Request body bytes still to send (Content-Length), and the scanner for a chunked one. */
+  remaining: number;
+  chunked: ChunkedScanner | null = null;
+  /** Whether the whole request (head and body) has been sent to the backend. */
+  requestSent = false;
+  /** Whether we wait for the backend's drain before reading more of the body. */
+  waitingForDrain = false;
+  /** Set when the response head goes out. */
+  status = 0;
+  closeAfter = false;
+  /** A stale pooled connection failed: the next try opens a new connection. */
+  fresh = false;
+  /** A server took the request and failed it: when none is left, that is a 502, not a 503. */
+  failedAfterSend = false;
+  readonly started = now();
+
+  constructor(
+    readonly method: string,
+    readonly host: string,
+    readonly path: string,
+    readonly minor: 0 | 1,
+    readonly keepAlive: boolean,
+    readonly body: number,
+    contentLength: number,
+    readonly pool: ProxyPool,
+    /** The head as the backend gets it, kept for a retry. */
+    readonly upstreamHead: Buffer,
+  ) {
+    this.remaining = contentLength;
+  }
+
+  /** Whether all of the request has been read from the client (it may not be sent yet). */
+  get received(): boolean {
+    return this.body === Body.NONE || this.requestSent;
+  }
+
+  /** RFC 9110 9.2.2: idempotent methods may be retried; we also require no body to replay. */
+  get retriable(): boolean {
+    return this.body === Body.NONE && (this.method === 'GET' || this.method === 'HEAD' || this.method === 'OPTIONS');
+  }
+}
+
+export class ClientConnection implements Timed {
+  deadline = 0;
+  private deadlineKind = IDLE;
+  private state = READ_HEAD;
+  private readonly parser: RequestParser;
+  private readonly info: ClientInfo;
+  private exchange: Exchange | null = null;
+  /** Bytes received but not processed yet (a body, or pipelined requests), from `pendingAt`. */
+  private pending: Buffer | null = null;
+  private pendingAt = 0;
+  /** The client sent FIN: finish the exchange in flight, then close. */
+  private ended = false;
+  /** Whether some bytes of the next head have arrived. */
+  private headStarted = false;
+  /** True while readHeads runs: an exchange answered at once lets its loop go on. */
+  private reading = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly ctx: ProxyContext,
+  ) {
+    const limits = ctx.limits;
+    this.parser = new RequestParser({ maxStartLine: limits.maxRequestLine, maxHead: limits.maxHead, maxFields: limits.maxFields });
+    const address = clientAddress(socket);
+    this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address) };
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    ctx.clients.add(this);
+    ctx.deadlines.add(this);
+    // A new connection must send its first head within timeouts.header.
+    this.setDeadline(HEADER, ctx.timeouts.header);
+  }
+
+  /** Whether the connection is between requests (shutdown closes those at once). */
+  get idle(): boolean {
+    return this.state === READ_HEAD && !this.headStarted;
+  }
+
+  // --- socket events ---
+
+  private readonly onData = (chunk: Buffer): void => {
+    switch (this.state) {
+      case READ_HEAD:
+        this.readHeads(chunk, 0);
+        break;
+      case FORWARDING:
+        if (!this.exchange!.requestSent) this.forwardBody(chunk, 0);
+        else this.hold(chunk, 0);
+        break;
+      case CONNECTING:
+        this.hold(chunk, 0);
+        break;
+      // CLOSING: discard.
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    // Half-close: a request in flight still gets its response; otherwise we are done.
+    if (this.state === READ_HEAD || this.state === CLOSING) this.close();
+    else if (this.exchange!.received) this.exchange!.closeAfter = true;
+    else this.abort(); // the request was cut short
+  };
+
+  private readonly onError = (): void => {
+    this.abort();
+  };
+
+  private readonly onClose = (): void => {
+    this.abort();
+  };
+
+  private readonly onDrain = (): void => {
+    this.exchange?.backend?.resume();
+  };
+
+  onTimeout(): void {
+    if (this.deadlineKind === HEADER && this.headStarted) {
+      // A head that takes longer than timeouts.header: slowloris, or a client gone quiet.
+      this.respondAndClose(408);
+    } else {
+      // An idle keep-alive connection, one that never sent a byte, or a linger that ran out.
+      this.abort();
+    }
+  }
+
+  // --- reading requests ---
+
+  /**
+   * Parses heads from buf[at..] and starts their exchanges, until one has to wait for a backend.
+   * Requests answered at once (404, 503) are answered in a loop, not by recursion, however many
+   * arrive pipelined in one piece.
+   */
+  private readHeads(buf: Buffer, at: number): void {
+    this.reading = true;
+    for (;;) {
+      if (at === buf.length || this.state !== READ_HEAD) break;
+      if (!this.headStarted) {
+        this.headStarted = true;
+        this.setDeadline(HEADER, this.ctx.timeouts.header);
+      }
+      const head = this.parser.execute(buf, at);
+      if (head === null) break;
+      if (head instanceof HttpError) {
+        // Nothing after bad bytes can be trusted to be framed right: answer and close.
+        this.ctx.logger.debug(`client ${this.info.address}: ${head.code} ${head.message} (byte ${head.offset})`);
+        this.respondAndClose(head.status);
+        break;
+      }
+      at += this.parser.consumed;
+      this.headStarted = false;
+      this.startExchange(head, buf, at);
+      if (this.state !== READ_HEAD) break;
+      // Answered at once: go on with what followed the request.
+      const pending = this.takePending();
+      if (pending === null) break;
+      buf = pending;
+      at = this.pendingAt;
+    }
+    this.reading = false;
+    if (this.state === READ_HEAD) this.socket.resume();
+  }
+
+  /** Routes a parsed head and sets off to a backend; or answers at once (404). */
+  private startExchange(head: RequestHead, buf: Buffer, at: number): void {
+    const pool = this.ctx.router.route(head.host, head.path);
+    if (pool === null) {
+      if (at < buf.length) this.hold(buf, at);
+      this.answerLocally(head, 404);
+      return;
+    }
+    this.exchange = new Exchange(
+      head.method,
+      head.host,
+      head.path,
+      head.minor,
+      head.keepAlive && !this.ended,
+      head.body,
+      head.contentLength,
+      pool,
+      buildUpstreamHead(head, this.info),
+    );
+    if (head.body === Body.CHUNKED) this.exchange.chunked = new ChunkedScanner();
+    this.state = CONNECTING;
+    this.deadline = 0; // the backend's deadlines govern until the response is done
+    // Whatever came after the head (body, pipelined requests) waits for the backend.
+    if (at < buf.length) this.hold(buf, at);
+    else this.socket.pause();
+    this.connect();
+  }
+
+  /** Sends the exchange's request to the next server of its pool, or answers 503 / 502. */
+  private connect(): void {
+    const ex = this.exchange!;
+    const server = ex.pool.pick(now(), ex.tried);
+    if (server === null) {
+      // Every server is down or was tried: 503 if none took the connection, 502 if one took
+      // the request and failed it (interface.md, "Responses the balancer makes itself").
+      this.respondFromProxy(ex.failedAfterSend ? 502 : 503);
+      return;
+    }
+    (ex.tried ??= []).push(server);
+    server.requests++;
+    const pooled = ex.fresh ? null : server.takeIdle();
+    if (pooled !== null) this.onBackendReady(pooled);
+    else ex.backend = new BackendConnection(server, this.ctx, this);
+  }
+
+  /** A backend connection is ready (new or from the pool): send the request. */
+  onBackendReady(backend: BackendConnection): void {
+    const ex = this.exchange!;
+    ex.backend = backend;
+    this.state = FORWARDING;
+    backend.send(this, ex.upstreamHead, ex.method === 'HEAD');
+    if (ex.body === Body.NONE) ex.requestSent = true;
+    const pending = this.takePending();
+    if (pending !== null) this.forwardBody(pending, this.pendingAt);
+    else if (!ex.requestSent) this.socket.resume();
+  }
+
+  /** Sends request body bytes from buf[at..] to the backend; keeps what follows the body. */
+  private forwardBody(buf: Buffer, at: number): void {
+    const ex = this.exchange!;
+    if (ex.requestSent) {
+      this.hold(buf, at);
+      return;
+    }
+    const length = buf.length;
+    let end = length;
+    if (ex.chunked === null) {
+      if (length - at >= ex.remaining) {
+        end = at + ex.remaining;
+        ex.requestSent = true;
+      }
+      ex.remaining -= end - at;
+    } else {
+      const found = ex.chunked.scan(buf, at, length);
+      if (found instanceof HttpError) {
+        // The head went out already; the backend must not see a body we cannot frame.
+        this.ctx.logger.debug(`client ${this.info.address}: ${found.code} in chunked body`);
+        ex.backend!.destroy();
+        ex.backend = null;
+        this.respondAndClose(found.status);
+        return;
+      }
+      if (found >= 0) {
+        end = found;
+        ex.requestSent = true;
+      }
+    }
+    if (end > at && !ex.backend!.write(at === 0 && end === length ? buf : buf.subarray(at, end))) {
+      ex.waitingForDrain = true;
+      this.socket.pause();
+    }
+    if (ex.requestSent) {
+      if (end < length) this.hold(buf, end);
+    } else if (!ex.waitingForDrain) {
+      this.socket.resume();
+    }
+  }
+
+  /** The backend took the body bytes it had buffered: read more of the body. */
+  onBackendDrain(): void {
+    const ex = this.exchange;
+    if (ex !== null && ex.waitingForDrain) {
+      ex.waitingForDrain = false;
+      if (!ex.requestSent && this.state === FORWARDING) this.socket.resume();
+    }
+  }
+
+  // --- the response ---
+
+  /**
+   * The response head is about to go out. Returns what the Connection field must say to the
+   * client: close when this connection ends after the response, keep-alive for a persistent
+   * HTTP/1.0 client, nothing otherwise.
+   */
+  responseStarts(status: number, untilClose: boolean): 'close' | 'keep-alive' | null {
+    const ex = this.exchange!;
+    ex.status = status;
+    ex.closeAfter ||= !ex.keepAlive || untilClose || !ex.received || this.ctx.closing;
+    if (ex.closeAfter) return 'close';
+    return ex.minor === 0 ? 'keep-alive' : null;
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.socket.write(bytes);
+  }
+
+  /** The response is complete: release the backend connection and take the next request. */
+  onResponseDone(backend: BackendConnection, reusable: boolean): void {
+    const ex = this.exchange!;
+    backend.release(reusable && ex.requestSent);
+    this.logAccess(ex, ex.status, backend.backend.name);
+    this.exchange = null;
+    if (ex.closeAfter || !ex.received || this.ended) {
+      this.close();
+      return;
+    }
+    this.nextRequest();
+  }
+
+  /** A backend connection failed before sending any response byte: retry or answer. */
+  onBackendFailed(backend: BackendConnection, kind: FailureKind, reason: string): void {
+    const ex = this.exchange!;
+    ex.backend = null;
+    if (kind === Failure.CONNECT) {
+      // Passive health: a server that refuses connections is out at once (interface.md).
+      this.ctx.markDown(backend.backend, `connect ${reason}`);
+      this.connect();
+    } else if (backend.reused && ex.retriable) {
+      // Most likely a pooled connection the backend had closed: try again on a new one.
+      ex.tried!.pop();
+      ex.fresh = true;
+      ex.failedAfterSend = true;
+      this.connect();
+    } else if (ex.retriable) {
+      this.ctx.logger.warn(`server ${backend.backend.name}: ${reason} before any response, retrying ${ex.method} ${ex.path}`);
+      ex.failedAfterSend = true;
+      this.connect();
+    } else {
+      this.ctx.logger.warn(`server ${backend.backend.name}: ${reason} before any response to ${ex.method} ${ex.path}`);
+      this.respondFromProxy(502);
+    }
+  }
+
+  /**
+   * Answers the exchange in flight with a response of our own (502, 503, 504) and closes the
+   * connection unless the request was complete and persistent.
+   */
+  respondFromProxy(status: number): void {
+    const ex = this.exchange!;
+    const server = ex.tried?.[ex.tried.length - 1]?.name ?? '-';
+    if (ex.backend !== null) ex.backend.destroy();
+    this.exchange = null;
+    const close = !ex.keepAlive || !ex.received || this.ended || this.ctx.closing || status === 504;
+    this.socket.write(errorResponse(status, close, ex.method === 'HEAD'));
+    this.logAccess(ex, status, server);
+    if (close) this.close();
+    else this.nextRequest();
+  }
+
+  /** The response was cut short after its head went out: nothing to do but close. */
+  abort(): void {
+    if (this.state === CLOSED) return;
+    this.state = CLOSED;
+    const ex = this.exchange;
+    this.exchange = null;
+    if (ex !== null && ex.backend !== null) ex.backend.destroy();
+    this.pending = null;
+    this.ctx.clients.delete(this);
+    this.ctx.deadlines.delete(this);
+    this.socket.destroy();
+  }
+
+  // --- helpers ---
+
+  /** A request we answer ourselves (404): keep-alive when it had no body to skip. */
+  private answerLocally(head: RequestHead, status: number): void {
+    const close = !head.keepAlive || head.body !== Body.NONE || this.ended || this.ctx.closing;
+    this.socket.write(errorResponse(status, close, head.method === 'HEAD'));
+    if (this.ctx.logger.enabled('info')) {
+      this.ctx.logger.access(`${this.info.address} ${head.method} ${head.host || '-'} ${head.path} ${status} - 0ms`);
+    }
+    if (close) this.close();
+    else this.setDeadline(IDLE, this.ctx.timeouts.idle);
+  }
+
+  private respondAndClose(status: number): void {
+    const ex = this.exchange;
+    if (ex !== null && ex.backend !== null) ex.backend.destroy();
+    this.exchange = null;
+    this.socket.write(errorResponse(status, true));
+    this.close();
+  }
+
+  /** Back to reading heads: first whatever was received meanwhile, then the socket. */
+  private nextRequest(): void {
+    this.state = READ_HEAD;
+    this.setDeadline(IDLE, this.ctx.timeouts.idle);
+    if (this.reading) return; // readHeads' loop goes on with the pending bytes
+    const pending = this.takePending();
+    if (pending !== null) this.readHeads(pending, this.pendingAt);
+    if (this.state === READ_HEAD) this.socket.resume();
+  }
+
+  /** Ends the connection after what was written; bytes that still come are discarded. */
+  private close(): void {
+    if (this.state >= CLOSING) return;
+    this.state = CLOSING;
+    this.pending = null;
+    this.socket.end();
+    this.socket.resume();
+    this.setDeadline(LINGER, LINGER_MS);
+  }
+
+  /** Keeps buf[at..] for later and stops reading: one exchange at a time. */
+  private hold(buf: Buffer, at: number): void {
+    if (this.pending !== null) {
+      // Only when bytes were already waiting (rare: reading is paused while they are).
+      buf = Buffer.concat([this.pending.subarray(this.pendingAt), buf.subarray(at)]);
+      at = 0;
+    }
+    this.pending = buf;
+    this.pendingAt = at;
+    this.socket.pause();
+  }
+
+  private takePending(): Buffer | null {
+    const pending = this.pending;
+    this.pending = null;
+    return pending;
+  }
+
+  private setDeadline(kind: number, ms: number): void {
+    this.deadlineKind = kind;
+    this.deadline = now() + ms;
+  }
+
+  private logAccess(ex: Exchange, status: number, server: string): void {
+    if (!this.ctx.logger.enabled('info')) return;
+    const ms = Math.round(now() - ex.started);
+    this.ctx.logger.access(`${this.info.address} ${ex.method} ${ex.host || '-'} ${ex.path} ${status} ${server} ${ms}ms`);
+  }
+}
+
+/** The client's address, with the IPv4-mapped prefix of a dual-stack socket removed. */
+function clientAddress(socket: net.Socket): string {
+  const address = socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

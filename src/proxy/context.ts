@@ -1,0 +1,35 @@
+// What every connection of the proxy shares: the configuration in force, the routes, the timer
+// wheel, the logger, and how to report a backend's passive failure or recovery.
+
+import type { Backend } from '../balancer/backend.js';
+import type { Pool } from '../balancer/pool.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Router } from '../router.js';
+import type { BackendConnection } from './backend-connection.js';
+import type { ClientConnection } from './client-connection.js';
+import type { Deadlines } from './deadlines.js';
+
+export type ProxyBackend = Backend<BackendConnection>;
+export type ProxyPool = Pool<ProxyBackend>;
+
+export interface ProxyContext {
+  timeouts: Config['timeouts'];
+  limits: Config['limits'];
+  /** Routes of the configuration in force; replaced whole on reload. */
+  router: Router<ProxyPool>;
+  readonly deadlines: Deadlines;
+  readonly logger: Logger;
+  /** The scheme clients use to reach this listener: "http" (or "https" behind TLS). */
+  readonly proto: string;
+  /** Client connections that are open, for shutdown. */
+  readonly clients: Set<ClientConnection>;
+  /** True once the proxy is shutting down: connections close after their current exchange. */
+  closing: boolean;
+  /** Whether X-Forwarded-* from this address are to be trusted and extended. */
+  isTrusted(address: string): boolean;
+  /** A connection to `backend` failed: take it out of rotation (passive health). */
+  markDown(backend: ProxyBackend, reason: string): void;
+  /** A connection to `backend` succeeded. */
+  markUp(backend: ProxyBackend): void;
+}
