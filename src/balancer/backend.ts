@@ -8,14 +8,9 @@ export interface Pooled {
   destroy(): void;
 }
 
-/** How long a server that refused a connection is left alone when no health check runs. */
-export const DEFAULT_HOLD_OFF_MS = 10_000;
-
 export class Backend<C extends Pooled = Pooled> {
-  /** Whether the server takes requests. Passive failures and the health checker set it. */
+  /** Whether the server takes requests. The health checker and passive failures set it. */
   up = true;
-  /** While down from a passive failure with no health checker to bring it back: when to retry. */
-  retryAt = 0;
   /** Idle connections, the most recently used last (reused first: it is the least likely stale). */
   readonly idle: C[] = [];
   /** Names of the pools that list this server, for log lines. */
@@ -35,11 +30,6 @@ export class Backend<C extends Pooled = Pooled> {
   /** "127.0.0.1:8081", the name used in logs. */
   get name(): string {
     return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
-  }
-
-  /** Whether a request may be sent here now: up, or down but its hold-off is over. */
-  available(now: number): boolean {
-    return this.up || (this.retryAt !== 0 && now >= this.retryAt);
   }
 
   /** Takes the most recently pooled connection that is still usable, or null. */

@@ -14,15 +14,15 @@ export class Pool<B extends Backend = Backend> {
   ) {}
 
   /**
-   * The next server in round-robin order that is available and not in `tried`; null when every
-   * server is down or was tried already. Each call moves the round robin one step.
+   * The next server in round-robin order that is up and not in `tried`; null when every server
+   * is down or was tried already. Each call moves the round robin one step.
    */
-  pick(now: number, tried: readonly B[] | null): B | null {
+  pick(tried: readonly B[] | null): B | null {
     const n = this.servers.length;
     const start = this.order.next(n);
     for (let k = 0; k < n; k++) {
       const server = this.servers[(start + k) % n]!;
-      if (server.available(now) && (tried === null || !tried.includes(server))) return server;
+      if (server.up && (tried === null || !tried.includes(server))) return server;
     }
     return null;
   }

@@ -138,7 +138,6 @@ export class BackendConnection implements Timed {
 
   private readonly onConnect = (): void => {
     this.state = ACTIVE;
-    this.ctx.markUp(this.backend);
     this.client!.onBackendReady(this);
   };
 

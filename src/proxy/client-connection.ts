@@ -238,7 +238,7 @@ export class ClientConnection implements Timed {
   /** Sends the exchange's request to the next server of its pool, or answers 503 / 502. */
   private connect(): void {
     const ex = this.exchange!;
-    const server = ex.pool.pick(now(), ex.tried);
+    const server = ex.pool.pick(ex.tried);
     if (server === null) {
       // Every server is down or was tried: 503 if none took the connection, 502 if one took
       // the request and failed it (interface.md, "Responses the balancer makes itself").

@@ -30,6 +30,4 @@ export interface ProxyContext {
   isTrusted(address: string): boolean;
   /** A connection to `backend` failed: take it out of rotation (passive health). */
   markDown(backend: ProxyBackend, reason: string): void;
-  /** A connection to `backend` succeeded. */
-  markUp(backend: ProxyBackend): void;
 }

@@ -3,23 +3,24 @@
 
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import { Backend, DEFAULT_HOLD_OFF_MS } from '../balancer/backend.js';
+import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
 import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
+import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { Router } from '../router.js';
 import type { BackendConnection } from './backend-connection.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
-import { Deadlines, now, resolutionFor } from './deadlines.js';
+import { Deadlines, resolutionFor } from './deadlines.js';
 
 export class ProxyServer {
   private readonly server: net.Server;
   private readonly ctx: ProxyContext;
   /** Every server of the configuration, one Backend per distinct address. */
   private backends: ProxyBackend[] = [];
-  /** How long a server that refused a connection stays out before it is tried again. */
-  holdOff = DEFAULT_HOLD_OFF_MS;
+  /** The health checker's main-thread side; null until listening. */
+  health: HealthMonitor | null = null;
 
   constructor(
     private readonly config: Config,
@@ -37,7 +38,6 @@ export class ProxyServer {
       closing: false,
       isTrusted: (address) => config.trustedProxies.length > 0 && isTrustedProxy(address, config.trustedProxies),
       markDown: (backend, reason) => this.markDown(backend, reason),
-      markUp: (backend) => this.markUp(backend),
     };
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onConnection(socket));
     if (config.limits.maxConnections > 0) this.server.maxConnections = config.limits.maxConnections;
@@ -46,6 +46,8 @@ export class ProxyServer {
   /** Resolves the servers' host names, builds the routes and starts listening. */
   async listen(): Promise<net.AddressInfo> {
     await this.buildRoutes(this.config);
+    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger);
+    await this.health.start();
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -64,7 +66,7 @@ export class ProxyServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const client of this.ctx.clients) if (client.idle) client.abort();
     for (const backend of this.backends) backend.closeIdle();
-    await closed;
+    await Promise.all([closed, this.health?.stop()]);
     this.ctx.deadlines.stop();
   }
 
@@ -109,20 +111,14 @@ export class ProxyServer {
     this.ctx.router = new Router(hosts, paths, fallback);
   }
 
+  /** Passive health: a server that refused a connection is out at once, until `rise` passes. */
   private markDown(backend: ProxyBackend, reason: string): void {
     backend.failures++;
-    backend.retryAt = this.holdOff > 0 ? now() + this.holdOff : 0;
+    this.health?.markDown(backend);
     if (!backend.up) return;
     backend.up = false;
     backend.closeIdle();
     this.logger.warn(`server ${backend.name} (pool ${backend.pools.join(', ')}) DOWN: ${reason}`);
-  }
-
-  private markUp(backend: ProxyBackend): void {
-    if (backend.up) return;
-    backend.up = true;
-    backend.retryAt = 0;
-    this.logger.info(`server ${backend.name} (pool ${backend.pools.join(', ')}) UP`);
   }
 }
 

@@ -1,0 +1,113 @@
+// The main thread's side of health checking: it starts the checker's worker thread, applies the
+// flips it posts to the servers, tells it of passive failures, and restarts it if it crashes
+// (the servers keep their last known state meanwhile).
+
+import { Worker } from 'node:worker_threads';
+import type { Backend } from '../balancer/backend.js';
+import type { Logger } from '../log.js';
+import type { CheckOptions } from './checker.js';
+import type { FromMain, HealthWorkerData, ToMain } from './worker.js';
+
+/** The worker's file: worker.js once built, worker.ts when the sources run directly (tests). */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
+/** How long to wait before starting a crashed worker again. */
+const RESTART_DELAY_MS = 100;
+
+export class HealthMonitor {
+  /** The running worker, or null while stopped or restarting. */
+  worker: Worker | null = null;
+  /** Thread id of the current worker, as it reported it. */
+  threadId = 0;
+  /** Every check result, when `onCheck` is set (tests, debug logs). */
+  onCheck: ((server: Backend, ok: boolean, reason: string, at: number) => void) | null = null;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly servers: readonly Backend[],
+    private readonly options: CheckOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the worker; resolves once it runs. */
+  start(): Promise<void> {
+    const data: HealthWorkerData = {
+      targets: this.servers.map((s) => ({ host: s.host, port: s.port })),
+      options: this.options,
+      up: this.servers.map((s) => s.up),
+      reportChecks: this.onCheck !== null || this.logger.enabled('debug'),
+    };
+    const worker = new Worker(WORKER_URL, { workerData: data });
+    this.worker = worker;
+    worker.unref();
+    worker.on('message', (message: ToMain) => this.onMessage(message));
+    worker.on('error', (err) => this.logger.error(`health checker crashed: ${err.message}`));
+    worker.on('exit', (code) => this.onExit(worker, code));
+    return new Promise((resolve) => {
+      const onReady = (message: ToMain): void => {
+        if (message.type !== 'ready') return;
+        worker.off('message', onReady);
+        resolve();
+      };
+      worker.on('message', onReady);
+      worker.once('exit', () => resolve());
+    });
+  }
+
+  /** A passive failure: the worker must see `rise` passes before the server comes back. */
+  markDown(server: Backend): void {
+    const index = this.servers.indexOf(server);
+    if (index >= 0) this.post({ type: 'down', index });
+  }
+
+  /** Stops the worker and waits for it to end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.post({ type: 'stop' });
+    // A probe in flight may hold the thread until its timeout; don't wait for that.
+    const bound = setTimeout(() => void worker.terminate(), 200);
+    await exited;
+    clearTimeout(bound);
+  }
+
+  private post(message: FromMain): void {
+    this.worker?.postMessage(message);
+  }
+
+  private onMessage(message: ToMain): void {
+    if (message.type === 'ready') {
+      this.threadId = message.threadId;
+      this.logger.info(`health checker running in worker thread ${message.threadId}`);
+      return;
+    }
+    const server = this.servers[message.index]!;
+    if (message.type === 'check') {
+      this.logger.debug(`check ${server.name}: ${message.reason}`);
+      this.onCheck?.(server, message.ok, message.reason, message.at);
+      return;
+    }
+    server.up = message.up;
+    const name = `server ${server.name} (pool ${server.pools.join(', ')})`;
+    if (message.up) this.logger.info(`${name} UP`);
+    else {
+      server.closeIdle();
+      this.logger.warn(`${name} DOWN: ${message.reason}`);
+    }
+  }
+
+  private onExit(worker: Worker, code: number): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    if (this.stopping) return;
+    this.logger.error(`health checker exited (code ${code}); restarting it, servers keep their last known state`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.start();
+    }, RESTART_DELAY_MS);
+  }
+}

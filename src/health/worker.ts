@@ -1,0 +1,54 @@
+// The health checker's thread. It runs the schedule (checker.ts) away from the proxy's event
+// loop, so a slow or hanging backend never delays a request, and posts only what changed.
+//
+// Messages to the main thread:  { type: 'flip', index, up, reason }
+//                               { type: 'check', index, ok, reason, at }   (only when asked)
+//                               { type: 'ready', threadId }
+// Messages from the main thread: { type: 'down', index }   (a passive failure)
+//                                { type: 'stop' }
+
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { HealthChecker, type CheckOptions } from './checker.js';
+import { probe, type ProbeTarget } from './probe.js';
+
+export interface HealthWorkerData {
+  targets: ProbeTarget[];
+  options: CheckOptions;
+  /** Each server's state when the worker starts (a restarted worker keeps the last known). */
+  up: boolean[];
+  /** Whether to post every check, not only flips. */
+  reportChecks: boolean;
+}
+
+export type ToMain =
+  | { type: 'ready'; threadId: number }
+  | { type: 'flip'; index: number; up: boolean; reason: string }
+  | { type: 'check'; index: number; ok: boolean; reason: string; at: number };
+
+export type FromMain = { type: 'down'; index: number } | { type: 'stop' };
+
+/* c8 ignore next 2 -- only false when this file is imported outside a worker, by mistake */
+const port = parentPort;
+if (port !== null) {
+  const data = workerData as HealthWorkerData;
+  const post = (message: ToMain): void => port.postMessage(message);
+  const checker = new HealthChecker(
+    data.targets,
+    data.options,
+    probe,
+    {
+      flip: (index, up, reason) => post({ type: 'flip', index, up, reason }),
+      check: data.reportChecks ? (index, r) => post({ type: 'check', index, ok: r.ok, reason: r.reason, at: Date.now() }) : undefined,
+    },
+    data.up,
+  );
+  port.on('message', (message: FromMain) => {
+    if (message.type === 'down') checker.markDown(message.index);
+    else {
+      checker.stop();
+      port.close();
+    }
+  });
+  post({ type: 'ready', threadId });
+  checker.start();
+}
