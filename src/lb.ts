@@ -1,0 +1,255 @@
+#!/usr/bin/env node
+// The command line: `lb [CONFIG] [options]`. Reads options and the config, then prints help, the
+// version or a --check summary, or starts the balancer and stops it on SIGINT/SIGTERM.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import mri from 'mri';
+import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
+
+const USAGE = `Usage: lb [CONFIG] [options]
+
+An HTTP/1.1 load balancer. CONFIG is the YAML configuration (default ./lb.yaml).
+
+Options:
+  -p, --port N           override the port of \`listen\`
+  -H, --host ADDR        override the address of \`listen\`
+  -c, --check            load and validate CONFIG, print a summary or the errors, exit 0 / 1
+  -w, --workers N        processes sharing the listener; 0 = one per core (default 1)
+  -l, --log-level LEVEL  ${LOG_LEVELS.join(', ')} (default info)
+  -h, --help             print this help
+  -v, --version          print the version
+`;
+
+/** Every option, short name to long name; mri rejects anything else. */
+const ALIASES = { p: 'port', H: 'host', c: 'check', w: 'workers', l: 'log-level', h: 'help', v: 'version' };
+
+/** The streams the command line prints to: process.stdout/stderr, or a test's collectors. */
+export interface CliIo {
+  stdout: LogOutput;
+  stderr: LogOutput;
+}
+
+/** What runCli needs of the balancer (src/proxy/proxy-server.ts's ProxyServer). */
+export interface Balancer {
+  /** Resolves server host names, binds the listener; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting, closes idle connections, ends the health checker. */
+  close(): Promise<void>;
+}
+
+export type CreateBalancer = (config: Config, logger: Logger) => Balancer | Promise<Balancer>;
+
+/** A balancer that is listening, and its logger. */
+export interface Running {
+  server: Balancer;
+  logger: Logger;
+}
+
+/** Either the exit code (help, version, check, any error) or a running balancer. */
+export type CliResult = { code: number } | Running;
+
+/** Thrown for a mistake on the command line; printed as `lb: <message>`. */
+class UsageError extends Error {}
+
+/** The real balancer, loaded only when one is started (help, version and --check never need it). */
+const createProxyServer: CreateBalancer = async (config, logger) => {
+  const { ProxyServer } = await import('./proxy/proxy-server.js');
+  return new ProxyServer(config, logger);
+};
+
+/**
+ * Runs the command line `argv` (without "node lb.js"). Resolves with `{code}` when there is nothing
+ * left to run, having printed help, the version, the --check summary or one `lb: <reason>` line to
+ * stderr; or with the running balancer, having logged `listening on http://host:port`.
+ */
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  createBalancer: CreateBalancer = createProxyServer,
+): Promise<CliResult> {
+  let server: Balancer | undefined;
+  try {
+    const options = parseOptions(argv);
+    if (options.help) {
+      io.stdout.write(USAGE);
+      return { code: 0 };
+    }
+    if (options.version) {
+      io.stdout.write(`${readVersion()}\n`);
+      return { code: 0 };
+    }
+    const config = loadConfig(options.file);
+    if (options.host !== undefined) config.listen.host = options.host;
+    if (options.port !== undefined) config.listen.port = options.port;
+    if (options.check) {
+      io.stdout.write(describeConfig(config));
+      return { code: 0 };
+    }
+
+    const logger = new Logger(options.logLevel, io.stdout, io.stderr);
+    if (options.workers !== 1) {
+      logger.warn(`--workers ${options.workers} is not implemented yet; running one process`);
+    }
+    server = await createBalancer(config, logger);
+    const address = await server.listen();
+    logger.info(`listening on http://${formatAddress(address)}`);
+    return { server, logger };
+  } catch (err) {
+    io.stderr.write(`lb: ${reason(err)}\n`);
+    await server?.close().catch(() => {});
+    return { code: 1 };
+  }
+}
+
+/**
+ * Stops the balancer on the first SIGINT or SIGTERM: close(), flush the log, exit 0 (1 if closing
+ * failed). A second signal while closing exits 1 at once.
+ */
+export function stopOnSignals({ server, logger }: Running, proc: SignalSource = process): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting`);
+      logger.flush();
+      proc.exit(1);
+      return;
+    }
+    stopping = true;
+    logger.info(`${signal}: closing`);
+    server.close().then(
+      () => {
+        logger.info('closed');
+        logger.flush();
+        proc.exit(0);
+      },
+      (err: unknown) => {
+        logger.error(`closing: ${reason(err)}`);
+        logger.flush();
+        proc.exit(1);
+      },
+    );
+  };
+  proc.on('SIGINT', onSignal);
+  proc.on('SIGTERM', onSignal);
+}
+
+/** What stopOnSignals needs of `process`. */
+export interface SignalSource {
+  on(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  exit(code: number): void;
+}
+
+interface Options {
+  file: string;
+  port: number | undefined;
+  host: string | undefined;
+  check: boolean;
+  workers: number;
+  logLevel: LogLevel;
+  help: boolean;
+  version: boolean;
+}
+
+/** Reads and validates argv; throws UsageError. */
+function parseOptions(argv: string[]): Options {
+  let unknown: string | undefined;
+  const args = mri(argv, {
+    alias: ALIASES,
+    boolean: ['check', 'help', 'version'],
+    string: ['port', 'host', 'workers', 'log-level'],
+    unknown: (flag) => {
+      unknown = flag;
+    },
+  });
+  // mri returns the unknown callback's result (undefined) instead of the parsed options.
+  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown} (see lb --help)`);
+
+  if (args._.length > 1) throw new UsageError(`expected one CONFIG file, got ${args._.length}: ${args._.join(' ')}`);
+  const logLevel = optionValue(args, 'log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const port = optionValue(args, 'port');
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65535)) {
+    throw new UsageError(`--port: expected a port number 0..65535, got "${port}"`);
+  }
+  const workers = optionValue(args, 'workers') ?? '1';
+  if (!/^\d+$/.test(workers)) throw new UsageError(`--workers: expected a whole number >= 0, got "${workers}"`);
+  const host = optionValue(args, 'host');
+
+  return {
+    file: String(args._[0] ?? './lb.yaml'),
+    port: port === undefined ? undefined : Number(port),
+    // "*" and "" are all interfaces, as in the config; brackets around an IPv6 address are optional.
+    host: host === undefined ? undefined : host.replace(/^\[(.*)\]$/, '$1').replace(/^\*$/, ''),
+    check: args.check === true,
+    workers: Number(workers),
+    logLevel: logLevel as LogLevel,
+    help: args.help === true,
+    version: args.version === true,
+  };
+}
+
+/** A string option's value: the last one when repeated; an option given without a value is an error. */
+function optionValue(args: Record<string, unknown>, name: string): string | undefined {
+  const raw = args[name];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? String(raw[raw.length - 1]) : String(raw);
+  if (value === '') throw new UsageError(`--${name} needs a value`);
+  return value;
+}
+
+/** "mango-lb 0.1.0", from the package.json next to src/ and dist/. */
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  return `${pkg.name} ${pkg.version}`;
+}
+
+function formatAddress({ address, port, family }: AddressInfo): string {
+  return family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * One line for any error: the config's or command line's own message; `listen EADDRINUSE
+ * 127.0.0.1:8080` or `getaddrinfo ENOTFOUND nosuch.host` for a system error; otherwise the first
+ * line of the message. Never a stack trace.
+ */
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err instanceof ConfigError || err instanceof UsageError) return err.message;
+  const sys = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (sys.syscall !== undefined && sys.code !== undefined) {
+    const target = sys.address ?? sys.hostname;
+    const where = target === undefined ? '' : ` ${target}${sys.port === undefined ? '' : `:${sys.port}`}`;
+    return `${sys.syscall} ${sys.code}${where}`;
+  }
+  return err.message.split('\n', 1)[0]!;
+}
+
+/** What main() needs of `process`. */
+export interface Program extends CliIo, SignalSource {
+  argv: string[];
+  exitCode?: number | string | undefined;
+}
+
+/**
+ * The program: runs the command line of `proc`; sets its exit code when there is nothing left to
+ * run, or stops the running balancer on SIGINT/SIGTERM.
+ */
+export async function main(proc: Program = process, createBalancer?: CreateBalancer): Promise<void> {
+  const result = await runCli(proc.argv.slice(2), proc, createBalancer);
+  if ('code' in result) proc.exitCode = result.code;
+  else stopOnSignals(result, proc);
+}
+
+// Run when this file is the program: `node dist/lb.js`, or the `lb` bin, a symlink to it (hence the
+// realpath: argv[1] keeps the symlink's path, import.meta.url is the file's real one).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  await main();
+}

@@ -1,0 +1,370 @@
+// The command line: help, version, --check and every usage error in-process with collected output;
+// starting and stopping with a stand-in balancer and fake signals; and a few real `lb` processes.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync, symlinkSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
+import { Logger } from '../src/log.js';
+
+const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
+const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  name: string;
+  version: string;
+};
+
+/** An output that keeps what was written. */
+class Collector {
+  text = '';
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+function io() {
+  return { stdout: new Collector(), stderr: new Collector() };
+}
+
+/** Runs the command line in-process; for commands that finish (help, version, check, errors). */
+async function cli(argv: string[]) {
+  const out = io();
+  const result = await runCli(argv, out, () => {
+    throw new Error('this command should not start a balancer');
+  });
+  return { code: 'code' in result ? result.code : NaN, stdout: out.stdout.text, stderr: out.stderr.text };
+}
+
+/** A stand-in for ProxyServer that records what it was asked. */
+class FakeBalancer implements Balancer {
+  config: unknown;
+  logger: Logger | undefined;
+  closed = 0;
+  constructor(
+    private readonly address: AddressInfo | Error,
+    private readonly closeError?: Error,
+  ) {}
+  async listen(): Promise<AddressInfo> {
+    if (this.address instanceof Error) throw this.address;
+    return this.address;
+  }
+  async close(): Promise<void> {
+    this.closed++;
+    if (this.closeError) throw this.closeError;
+  }
+}
+
+function factory(balancer: FakeBalancer): CreateBalancer {
+  return (config, logger) => {
+    balancer.config = config;
+    balancer.logger = logger;
+    return balancer;
+  };
+}
+
+const LOOPBACK: AddressInfo = { address: '127.0.0.1', family: 'IPv4', port: 8080 };
+
+/** A system error as Node makes them. */
+function systemError(props: Record<string, unknown>): Error {
+  return Object.assign(new Error(`${props.syscall} ${props.code}: details`), props);
+}
+
+t.test('--help and --version', async (t) => {
+  for (const flag of ['-h', '--help']) {
+    const { code, stdout, stderr } = await cli([flag, 'whatever.yaml']);
+    t.equal(code, 0, flag);
+    t.match(stdout, /^Usage: lb \[CONFIG\] \[options\]\n/);
+    for (const option of ['--port', '--host', '--check', '--workers', '--log-level', '--help', '--version']) {
+      t.match(stdout, option);
+    }
+    t.equal(stderr, '');
+  }
+  for (const flag of ['-v', '--version']) {
+    t.strictSame(await cli([flag]), { code: 0, stdout: `${PKG.name} ${PKG.version}\n`, stderr: '' }, flag);
+  }
+});
+
+t.test('--check prints the summary, with -p and -H applied', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:8080\nservers: [localhost:8081]\n' });
+  const file = join(dir, 'lb.yaml');
+  const check = async (...args: string[]) => {
+    const r = await cli([file, ...args]);
+    t.equal(r.code, 0);
+    t.equal(r.stderr, '');
+    return r.stdout.split('\n')[0];
+  };
+  t.equal(await check('--check'), 'listen       127.0.0.1:8080');
+  t.equal(await check('-c', '-p', '9090'), 'listen       127.0.0.1:9090');
+  t.equal(await check('-c', '--port=0', '--host', 'localhost'), 'listen       localhost:0');
+  t.equal(await check('-c', '-H', '*'), 'listen       *:8080 (all interfaces)');
+  t.equal(await check('-c', '-H', '[::1]'), 'listen       [::1]:8080');
+  t.equal(await check('-c', '-H', '::1'), 'listen       [::1]:8080');
+  t.equal(await check('-c', '-p', '1', '-p', '2'), 'listen       127.0.0.1:2', 'a repeated option: the last one counts');
+  t.equal(await check('-c', '-w', '8', '-l', 'debug'), 'listen       127.0.0.1:8080', '--workers and --log-level are accepted');
+  const { stdout } = await cli([file, '--check']);
+  t.match(stdout, /\ndefault {6}\(requests not matched above\)\n {2}localhost:8081\n/);
+});
+
+t.test('CONFIG defaults to ./lb.yaml', async (t) => {
+  t.chdir(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }));
+  const { code, stdout } = await cli(['--check']);
+  t.equal(code, 0);
+  t.match(stdout, /^listen {7}127\.0\.0\.1:8080\n/);
+});
+
+t.test('usage and config errors: one line on stderr, exit 1', async (t) => {
+  const dir = t.testdir({
+    'good.yaml': 'servers: [localhost:8081]\n',
+    'bad.yaml': 'servers: [localhost:8081]\ntimeout: {}\n',
+  });
+  const good = join(dir, 'good.yaml');
+  const cases: [string[], string][] = [
+    [[good, '--frobnicate'], 'unknown option --frobnicate (see lb --help)'],
+    [[good, '-x'], 'unknown option -x (see lb --help)'],
+    [[good, 'other.yaml'], `expected one CONFIG file, got 2: ${good} other.yaml`],
+    [[good, '-l', 'verbose'], '--log-level: expected one of debug, info, warn, error, silent, got "verbose"'],
+    [[good, '-p', 'http'], '--port: expected a port number 0..65535, got "http"'],
+    [[good, '-p', '65536'], '--port: expected a port number 0..65535, got "65536"'],
+    [[good, '-p', '-1'], 'unknown option -1 (see lb --help)'],
+    [[good, '--port'], '--port needs a value'],
+    [[good, '-H'], '--host needs a value'],
+    [[good, '-w', '--check'], '--workers needs a value'],
+    [[good, '-w', 'many'], '--workers: expected a whole number >= 0, got "many"'],
+    [[good, '-w', '1.5'], '--workers: expected a whole number >= 0, got "1.5"'],
+    [[join(dir, 'missing.yaml')], `cannot read ${join(dir, 'missing.yaml')}: ENOENT: no such file or directory`],
+    [[join(dir, 'bad.yaml'), '--check'], `${join(dir, 'bad.yaml')}:2:1: unknown key "timeout" (did you mean "timeouts"?)`],
+  ];
+  for (const [argv, message] of cases) {
+    t.strictSame(await cli(argv), { code: 1, stdout: '', stderr: `lb: ${message}\n` }, argv.slice(1).join(' '));
+  }
+});
+
+t.test('run: starts the balancer and logs where it listens', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' });
+  const file = join(dir, 'lb.yaml');
+
+  const balancer = new FakeBalancer(LOOPBACK);
+  const out = io();
+  const result = await runCli([file, '-p', '0'], out, factory(balancer));
+  t.ok('server' in result);
+  const running = result as Running;
+  t.equal(running.server, balancer);
+  t.equal(running.logger, balancer.logger);
+  t.equal(running.logger.level, 'info');
+  t.match(balancer.config, { listen: { host: '127.0.0.1', port: 0 }, servers: { name: 'default' } });
+  t.match(out.stdout.text, /^\S+Z INFO listening on http:\/\/127\.0\.0\.1:8080\n$/);
+  t.equal(out.stderr.text, '');
+
+  const v6 = io();
+  await runCli([file], v6, factory(new FakeBalancer({ address: '::', family: 'IPv6', port: 8080 })));
+  t.match(v6.stdout.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
+
+  const quiet = io();
+  const q = (await runCli([file, '--log-level', 'warn'], quiet, factory(new FakeBalancer(LOOPBACK)))) as Running;
+  t.equal(q.logger.level, 'warn');
+  t.equal(quiet.stdout.text, '', 'no info line at warn');
+});
+
+t.test('run: --workers other than 1 warns and runs one process', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }), 'lb.yaml');
+  for (const [workers, warning] of [
+    ['1', ''],
+    ['0', '--workers 0 is not implemented yet; running one process'],
+    ['4', '--workers 4 is not implemented yet; running one process'],
+  ] as const) {
+    const out = io();
+    const result = await runCli([file, '-w', workers], out, factory(new FakeBalancer(LOOPBACK)));
+    t.ok('server' in result, `-w ${workers} runs`);
+    t.equal(out.stderr.text.replace(/^\S+ WARN /, '').trim(), warning, `-w ${workers}`);
+  }
+});
+
+t.test('run: startup errors are one line, exit 1, and the balancer is closed', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }), 'lb.yaml');
+  const cases: [FakeBalancer, string][] = [
+    [
+      new FakeBalancer(systemError({ code: 'EADDRINUSE', syscall: 'listen', address: '127.0.0.1', port: 8080 })),
+      'listen EADDRINUSE 127.0.0.1:8080',
+    ],
+    [
+      new FakeBalancer(systemError({ code: 'EACCES', syscall: 'listen', address: '/run/lb.sock' })),
+      'listen EACCES /run/lb.sock',
+    ],
+    [
+      new FakeBalancer(systemError({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'nosuch.host' })),
+      'getaddrinfo ENOTFOUND nosuch.host',
+    ],
+    [new FakeBalancer(systemError({ code: 'EMFILE', syscall: 'accept' })), 'accept EMFILE'],
+    [new FakeBalancer(new Error('first line\n    at stack (x.js:1:1)')), 'first line'],
+    [new FakeBalancer(Object.assign(new Error('coded'), { code: 'ERR_X' })), 'coded'],
+    [new FakeBalancer(new Error('and close fails too'), new Error('close failed')), 'and close fails too'],
+  ];
+  for (const [balancer, message] of cases) {
+    const out = io();
+    t.strictSame(await runCli([file], out, factory(balancer)), { code: 1 }, message);
+    t.equal(out.stderr.text, `lb: ${message}\n`);
+    t.equal(balancer.closed, 1, 'closed');
+  }
+
+  const thrower = io();
+  const result = await runCli([file], thrower, () => {
+    throw 'not an Error';
+  });
+  t.strictSame(result, { code: 1 });
+  t.equal(thrower.stderr.text, 'lb: not an Error\n', 'a thrown non-Error, before any balancer exists');
+});
+
+/** A stand-in for `process`: signals are emitted by the test, exit() resolves `exited`. */
+class FakeProcess extends EventEmitter {
+  exitCode: number | string | undefined;
+  stdout = new Collector();
+  stderr = new Collector();
+  codes: number[] = [];
+  exited: Promise<number>;
+  #resolve!: (code: number) => void;
+  constructor(public argv: string[] = ['node', 'lb.js']) {
+    super();
+    this.exited = new Promise((resolve) => (this.#resolve = resolve));
+  }
+  exit(code: number): void {
+    this.codes.push(code);
+    this.#resolve(code);
+  }
+}
+
+t.test('stopOnSignals: close, flush, exit 0', async (t) => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const proc = new FakeProcess();
+    const logger = new Logger('info', proc.stdout, proc.stderr);
+    const server = new FakeBalancer(LOOPBACK);
+    stopOnSignals({ server, logger }, proc);
+    logger.access('GET / 200');
+    proc.emit(signal, signal);
+    t.equal(await proc.exited, 0, signal);
+    t.equal(server.closed, 1);
+    t.strictSame(
+      proc.stdout.text.split('\n').map((line) => line.split(' ').slice(1).join(' ')),
+      ['ACCESS GET / 200', `INFO ${signal}: closing`, 'INFO closed', ''],
+      'pending access lines are written before exit',
+    );
+  }
+});
+
+t.test('stopOnSignals: a failing close exits 1', async (t) => {
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  stopOnSignals({ server: new FakeBalancer(LOOPBACK, new Error('stuck')), logger }, proc);
+  proc.emit('SIGTERM', 'SIGTERM');
+  t.equal(await proc.exited, 1);
+  t.match(proc.stderr.text, / ERROR closing: stuck\n$/);
+});
+
+t.test('stopOnSignals: a second signal while closing exits 1 at once', async (t) => {
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  const server = new FakeBalancer(LOOPBACK);
+  server.close = () => new Promise(() => {}); // never closes
+  stopOnSignals({ server, logger }, proc);
+  proc.emit('SIGTERM', 'SIGTERM');
+  proc.emit('SIGINT', 'SIGINT');
+  t.equal(await proc.exited, 1);
+  t.match(proc.stderr.text, / WARN SIGINT again: exiting without waiting\n$/);
+});
+
+t.test('main: sets the exit code, or runs until a signal', async (t) => {
+  const help = new FakeProcess(['node', 'lb.js', '--help']);
+  await main(help);
+  t.equal(help.exitCode, 0);
+  t.match(help.stdout.text, /^Usage/);
+
+  const bad = new FakeProcess(['node', 'lb.js', '--nope']);
+  await main(bad);
+  t.equal(bad.exitCode, 1);
+
+  const file = join(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }), 'lb.yaml');
+  const run = new FakeProcess(['node', 'lb.js', file]);
+  const balancer = new FakeBalancer(LOOPBACK);
+  await main(run, factory(balancer));
+  t.equal(run.exitCode, undefined, 'still running');
+  run.emit('SIGINT', 'SIGINT');
+  t.equal(await run.exited, 0);
+  t.equal(balancer.closed, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Real processes: `node <tap's TypeScript loader> src/lb.ts ...`.
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `lb` with `args`; `until` resolves with the output so far once stdout matches a pattern. */
+function lb(args: string[], cwd?: string) {
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const w of waiters) {
+      const m = stdout.match(w.pattern);
+      if (m) w.resolve(m);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exit = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const until = (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      waiters.push({ pattern, resolve });
+      void exit.then((e) => reject(new Error(`lb exited (${e.code}) before ${pattern}: ${e.stdout}${e.stderr}`)));
+    });
+  return { child, exit, until };
+}
+
+t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });
+  const { code, stdout, stderr } = await lb([LB, 'lb.yaml'], dir).exit;
+  t.equal(code, 1);
+  t.equal(stdout, '');
+  t.equal(stderr, 'lb: lb.yaml:2:5: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"\n');
+});
+
+t.test('process: runs through a symlink, as the npm bin does', async (t) => {
+  const dir = t.testdir({});
+  symlinkSync(LB, join(dir, 'lb'));
+  const { code, stdout, stderr } = await lb([join(dir, 'lb'), '--version']).exit;
+  t.strictSame({ code, stdout, stderr }, { code: 0, stdout: `${PKG.name} ${PKG.version}\n`, stderr: '' });
+});
+
+t.test('process: listens, then stops on SIGTERM with exit code 0', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:0\nservers: [127.0.0.1:9]\n' });
+  const proc = lb([LB, '--log-level', 'info'], dir);
+  const [, port] = await proc.until(/INFO listening on http:\/\/127\.0\.0\.1:(\d+)\n/);
+  t.ok(Number(port) > 0, `bound port ${port}`);
+  proc.child.kill('SIGTERM');
+  const { code, stdout } = await proc.exit;
+  t.equal(code, 0);
+  t.match(stdout, /INFO SIGTERM: closing\n.*INFO closed\n$/);
+});
+
+t.test('process: a port in use is one line and exit 1', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const { port } = taken.address() as AddressInfo;
+  const dir = t.testdir({ 'lb.yaml': 'servers: [127.0.0.1:9]\n' });
+  const { code, stderr } = await lb([LB, '-p', String(port)], dir).exit;
+  t.equal(code, 1);
+  // The balancer's own log lines (health checks started before the bind) may come too.
+  t.strictSame(
+    stderr.split('\n').filter((line) => line.startsWith('lb:')),
+    [`lb: listen EADDRINUSE 127.0.0.1:${port}`],
+  );
+  t.notMatch(stderr, /^\s+at /m, 'no stack trace');
+});

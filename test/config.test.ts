@@ -1,0 +1,460 @@
+// The config reader: every default, every message (with its line and column), the value parsers
+// and the trusted-proxy matcher.
+
+import t from 'tap';
+import { join } from 'node:path';
+import {
+  describeConfig,
+  isTrustedProxy,
+  loadConfig,
+  parseConfig,
+  parseDuration,
+  type Config,
+} from '../src/config.js';
+
+/** Lines joined with "\n", so that a case reads like the file it stands for. */
+const yaml = (...lines: string[]) => lines.join('\n') + '\n';
+
+const DEFAULT_REST = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  admin: null,
+  healthcheck: { path: '/healthcheck', interval: 5000, timeout: 1000, rise: 2, fall: 2 },
+  timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000 },
+  limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 },
+  trustedProxies: [],
+};
+
+const server = (name: string) => {
+  const colon = name.lastIndexOf(':');
+  return { host: name.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(name.slice(colon + 1)), name };
+};
+
+t.test('the simplest configs are valid as they are, with every default', async (t) => {
+  t.strictSame(parseConfig('servers: [localhost:8081]\n', 'lb.yaml'), {
+    ...DEFAULT_REST,
+    hosts: [],
+    paths: [],
+    servers: { name: 'default', servers: [server('localhost:8081')] },
+  });
+  t.strictSame(
+    parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
+    {
+      ...DEFAULT_REST,
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')] }],
+      paths: [],
+      servers: null,
+    },
+  );
+  t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
+    ...DEFAULT_REST,
+    hosts: [],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')] }],
+    servers: null,
+  });
+});
+
+const FULL = yaml(
+  'listen: 0.0.0.0:80',
+  'admin: 127.0.0.1:9000',
+  'healthcheck:',
+  '  path: /health?full=1',
+  '  interval: 2s',
+  '  timeout: 250ms',
+  '  rise: 3',
+  '  fall: 1',
+  'timeouts:',
+  '  connect: 1s',
+  '  header: 1.5s',
+  '  idle: 1m',
+  '  server: 30000',
+  'limits:',
+  '  max_request_line: 4KiB',
+  '  max_head: 1MiB',
+  '  max_fields: 50',
+  '  max_connections: 1000',
+  'hosts:',
+  '  - host: WWW.Mango.com:8080',
+  '    servers:',
+  '      - localhost:8081',
+  '      - 10.0.0.2:8082',
+  '  - host: "[::1]"',
+  '    servers: ["[::1]:8083"]',
+  'paths:',
+  '  - path: /mango/',
+  '    servers: [localhost:8081]',
+  '  - path: /',
+  '    servers: [localhost:8082]',
+  'servers:',
+  '  - localhost:8084',
+  'trusted_proxies: [10.0.0.0/8, "::1", 192.168.1.7]',
+);
+
+t.test('a config with every key', async (t) => {
+  t.strictSame(parseConfig(FULL, 'lb.yaml'), {
+    listen: { host: '0.0.0.0', port: 80 },
+    admin: { host: '127.0.0.1', port: 9000 },
+    healthcheck: { path: '/health?full=1', interval: 2000, timeout: 250, rise: 3, fall: 1 },
+    timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000 },
+    limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
+    hosts: [
+      { name: 'www.mango.com', servers: [server('localhost:8081'), server('10.0.0.2:8082')] },
+      { name: '[::1]', servers: [server('[::1]:8083')] },
+    ],
+    paths: [
+      { name: '/mango', servers: [server('localhost:8081')] },
+      { name: '/', servers: [server('localhost:8082')] },
+    ],
+    servers: { name: 'default', servers: [server('localhost:8084')] },
+    trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
+  } satisfies Config);
+});
+
+t.test('listen and admin addresses', async (t) => {
+  const listen = (v: string) => parseConfig(yaml('servers: [a:1]', `listen: ${v}`), 'lb.yaml').listen;
+  const admin = (v: string) => parseConfig(yaml('servers: [a:1]', `admin: ${v}`), 'lb.yaml').admin;
+  t.strictSame(listen('8080'), { host: '', port: 8080 }, 'a bare port: all interfaces');
+  t.strictSame(listen('"8080"'), { host: '', port: 8080 }, 'a bare port as a string');
+  t.strictSame(listen('"*:8080"'), { host: '', port: 8080 });
+  t.strictSame(listen('":8080"'), { host: '', port: 8080 });
+  t.strictSame(listen('localhost:0'), { host: 'localhost', port: 0 }, 'port 0: any free port');
+  t.strictSame(listen('"[::]:8080"'), { host: '::', port: 8080 });
+  t.strictSame(admin('9000'), { host: '127.0.0.1', port: 9000 }, 'a bare admin port stays on loopback');
+  t.strictSame(admin('"*:9000"'), { host: '', port: 9000 }, 'all interfaces when asked');
+  t.equal(admin(''), null, 'an empty value is no admin listener');
+});
+
+t.test('durations', async (t) => {
+  const cases: [unknown, number | null][] = [
+    ['250ms', 250],
+    ['2s', 2000],
+    ['1.5s', 1500],
+    ['.5s', 500],
+    ['1m', 60000],
+    ['1h', 3600000],
+    ['0s', 0],
+    ['750', 750],
+    [' 2s ', 2000],
+    [1200, 1200],
+    [0.4, 0],
+    [1.5, 2],
+    [-1, null],
+    [Infinity, null],
+    [NaN, null],
+    ['-1s', null],
+    ['2 s', null],
+    ['2sec', null],
+    ['1.s', null],
+    ['s', null],
+    ['', null],
+    [true, null],
+    [null, null],
+    [{}, null],
+  ];
+  for (const [input, ms] of cases) t.equal(parseDuration(input), ms, JSON.stringify(input) ?? String(input));
+});
+
+t.test('sizes and counts in limits', async (t) => {
+  const limits = (body: string) => parseConfig(yaml('servers: [a:1]', 'limits:', `  ${body}`), 'lb.yaml').limits;
+  t.equal(limits('max_head: 20000').maxHead, 20000);
+  t.equal(limits('max_head: "20000"').maxHead, 20000);
+  t.equal(limits('max_head: 512B').maxHead, 512);
+  t.equal(limits('max_head: 16KiB').maxHead, 16384);
+  t.equal(limits('max_head: 2MiB').maxHead, 2097152);
+  t.equal(limits('max_connections: 0').maxConnections, 0, '0 connections is unlimited');
+  t.equal(limits('max_fields: 1').maxFields, 1);
+  t.equal(limits('max_head:').maxHead, 16384, 'an empty value keeps the default');
+});
+
+/** What `fn` throws, as "Name: message", so that messages are compared whole. */
+function thrown(fn: () => unknown): string {
+  try {
+    fn();
+    return 'nothing thrown';
+  } catch (err) {
+    return `${(err as Error).name}: ${(err as Error).message}`;
+  }
+}
+
+type Asserts = Pick<typeof t, 'equal'>;
+
+/** Asserts that `text` fails with a ConfigError saying exactly `message`. */
+function fails(t: Asserts, text: string, message: string, name = message): void {
+  t.equal(thrown(() => parseConfig(text, 'lb.yaml')), `ConfigError: ${message}`, name);
+}
+
+t.test('the file as a whole', async (t) => {
+  const empty = 'lb.yaml: the file is empty; at least one of hosts, paths or servers is required';
+  fails(t, '', empty);
+  fails(t, '# only a comment\n', empty, 'only a comment');
+  fails(t, '~\n', empty, 'only a null');
+  fails(t, 'hello\n', 'lb.yaml:1:1: expected a mapping of settings');
+  fails(t, '- a:1\n', 'lb.yaml:1:1: expected a mapping of settings', 'a list');
+  fails(t, 'listen: 8080\n', 'lb.yaml: at least one of hosts, paths or servers is required');
+  fails(t, yaml('listen: 8080', 'hosts: []', 'paths:'), 'lb.yaml: at least one of hosts, paths or servers is required');
+});
+
+t.test('YAML syntax errors: the first line of the parser message, at its line and column', async (t) => {
+  fails(t, 'servers: [a:1\n', 'lb.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]');
+  fails(t, yaml('servers: [a:1]', 'servers: [b:1]'), 'lb.yaml:2:1: Map keys must be unique');
+  fails(t, yaml('servers: [a:1]', '\tlisten: 1'), 'lb.yaml:2:1: Tabs are not allowed as indentation');
+  fails(t, 'servers: "a:1\n', 'lb.yaml:2:1: Missing closing "quote');
+  t.match(thrown(() => parseConfig('servers: [a:1\n', '/etc/lb/lb.yaml')), /^ConfigError: \/etc\/lb\/lb.yaml:2:1: /, 'the file as given');
+});
+
+t.test('aliases are followed', async (t) => {
+  const c = parseConfig(yaml('servers: &all [a:1, b:2]', 'paths:', '  - path: /x', '    servers: *all'), 'lb.yaml');
+  t.strictSame(c.paths[0]!.servers, c.servers!.servers);
+  fails(t, 'servers: *nothing\n', 'lb.yaml:1:10: alias "*nothing" has no anchor "&nothing" before it');
+});
+
+t.test('unknown keys', async (t) => {
+  fails(t, yaml('healtcheck: {}', 'servers: [a:1]'), 'lb.yaml:1:1: unknown key "healtcheck" (did you mean "healthcheck"?)');
+  fails(
+    t,
+    yaml('servers: [a:1]', 'trustedProxies: []'),
+    'lb.yaml:2:1: unknown key "trustedProxies" (did you mean "trusted_proxies"?)',
+  );
+  fails(t, yaml('server: [a:1]'), 'lb.yaml:1:1: unknown key "server" (did you mean "servers"?)');
+  fails(
+    t,
+    yaml('servers: [a:1]', 'frobnicate: 1'),
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies',
+  );
+  fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
+  fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
+  fails(t, yaml('servers: [a:1]', 'healthcheck:', '  fail: 3'), 'lb.yaml:3:3: healthcheck: unknown key "fail" (did you mean "fall"?)');
+  fails(
+    t,
+    yaml('paths:', '  - path: /m', '    server: [a:1]'),
+    'lb.yaml:3:5: paths[0]: unknown key "server" (did you mean "servers"?)',
+  );
+  fails(
+    t,
+    yaml('servers: [a:1]', '? [x]', ': 1'),
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies',
+    'a key that is not a scalar',
+  );
+});
+
+t.test('sections of the wrong shape', async (t) => {
+  fails(t, yaml('servers: [a:1]', 'timeouts: 5s'), 'lb.yaml:2:11: timeouts: expected a mapping');
+  fails(t, yaml('servers: [a:1]', 'healthcheck: [1]'), 'lb.yaml:2:14: healthcheck: expected a mapping');
+  fails(t, yaml('servers: [a:1]', 'limits: 5'), 'lb.yaml:2:9: limits: expected a mapping');
+  fails(t, 'hosts: {}\n', 'lb.yaml:1:8: hosts: expected a list of {host, servers} entries');
+  fails(t, 'paths: /m\n', 'lb.yaml:1:8: paths: expected a list of {path, servers} entries');
+  fails(t, 'hosts: [a]\n', 'lb.yaml:1:9: hosts[0]: expected a mapping');
+  fails(t, yaml('servers: [a:1]', 'trusted_proxies: 10.0.0.1'), 'lb.yaml:2:18: trusted_proxies: expected a list of addresses or CIDRs');
+});
+
+t.test('listen and admin messages', async (t) => {
+  const listenHint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
+  fails(t, yaml('servers: [a:1]', 'listen: "a b"'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: 70000'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: "*:70000"'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: localhost:70000'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: true'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: "::1:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'IPv6 without brackets');
+  fails(t, yaml('servers: [a:1]', 'listen: "[nope]:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'not IPv6 in brackets');
+  const adminHint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
+  fails(t, yaml('servers: [a:1]', 'admin: [1]'), `lb.yaml:2:8: admin: ${adminHint}`);
+  fails(t, yaml('servers: [a:1]', 'admin: x:y'), `lb.yaml:2:8: admin: ${adminHint}`);
+});
+
+t.test('healthcheck, timeouts and limits messages', async (t) => {
+  const at = (section: string, line: string) => yaml('servers: [a:1]', `${section}:`, `  ${line}`);
+  const duration = 'expected a duration like "250ms", "2s", "1m" or a number of milliseconds';
+  fails(t, at('timeouts', 'connect: fast'), `lb.yaml:3:12: timeouts.connect: ${duration}`);
+  fails(t, yaml('servers: [a:1]', 'timeouts:', '    connect: fast'), `lb.yaml:3:14: timeouts.connect: ${duration}`);
+  fails(t, at('timeouts', 'header: -1'), `lb.yaml:3:11: timeouts.header: ${duration}`);
+  fails(t, at('timeouts', 'idle: [1s]'), `lb.yaml:3:9: timeouts.idle: ${duration}`);
+  fails(t, at('timeouts', 'server: 0'), 'lb.yaml:3:11: timeouts.server: expected a duration greater than 0');
+  fails(t, at('healthcheck', 'interval: 0s'), 'lb.yaml:3:13: healthcheck.interval: expected a duration greater than 0');
+  fails(t, at('healthcheck', 'timeout: 1 second'), `lb.yaml:3:12: healthcheck.timeout: ${duration}`);
+  fails(t, at('healthcheck', 'rise: 0'), 'lb.yaml:3:9: healthcheck.rise: expected a whole number of at least 1');
+  fails(t, at('healthcheck', 'fall: 1.5'), 'lb.yaml:3:9: healthcheck.fall: expected a whole number of at least 1');
+  fails(t, at('healthcheck', 'fall: "2"'), 'lb.yaml:3:9: healthcheck.fall: expected a whole number of at least 1');
+  fails(t, at('healthcheck', 'rise: {}'), 'lb.yaml:3:9: healthcheck.rise: expected a whole number of at least 1');
+  fails(t, at('healthcheck', 'path: health'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
+  fails(t, at('healthcheck', 'path: "/a b"'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
+  fails(t, at('healthcheck', 'path: [x]'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
+  const size = 'expected a size like "8KiB", "1MiB" or a number of bytes';
+  fails(t, at('limits', 'max_head: 16KB'), `lb.yaml:3:13: limits.max_head: ${size}`);
+  fails(t, at('limits', 'max_head: 1.5KiB'), `lb.yaml:3:13: limits.max_head: ${size}`);
+  fails(t, at('limits', 'max_request_line: -1'), `lb.yaml:3:21: limits.max_request_line: ${size}`);
+  fails(t, at('limits', 'max_request_line: 1.5'), `lb.yaml:3:21: limits.max_request_line: ${size}`);
+  fails(t, at('limits', 'max_head: true'), `lb.yaml:3:13: limits.max_head: ${size}`);
+  fails(t, at('limits', 'max_head: [1]'), `lb.yaml:3:13: limits.max_head: ${size}`);
+  fails(t, at('limits', 'max_head: 0'), 'lb.yaml:3:13: limits.max_head: expected a size greater than 0');
+  fails(t, at('limits', 'max_fields: 0'), 'lb.yaml:3:15: limits.max_fields: expected a whole number of at least 1');
+  fails(t, at('limits', 'max_connections: -1'), 'lb.yaml:3:20: limits.max_connections: expected a whole number of at least 0');
+});
+
+t.test('servers messages', async (t) => {
+  const hint = 'expected "host:port", e.g. "localhost:8081"';
+  fails(t, 'servers: [8081]\n', 'lb.yaml:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"');
+  fails(t, 'servers: ["8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
+  fails(t, 'servers: [localhost]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
+  fails(t, 'servers: [localhost:0]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 0');
+  fails(t, 'servers: [localhost:65536]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 65536');
+  fails(t, 'servers: [":8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'no host');
+  fails(t, 'servers: ["a..b:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an empty label');
+  fails(t, 'servers: ["[::1:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an unclosed bracket');
+  fails(t, 'servers: [[a:1]]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'a list, not a string');
+  fails(t, yaml('servers:', '  - a:1', '  - b:2', '  - a:1'), 'lb.yaml:4:5: servers[2]: duplicate server "a:1"');
+  fails(t, 'servers: []\n', 'lb.yaml:1:10: servers: expected at least one "host:port" server');
+  fails(t, 'servers: localhost:8081\n', 'lb.yaml:1:10: servers: expected a list of "host:port" servers');
+  t.strictSame(parseConfig('servers: [" a:1 ", "[fe80::1]:80"]\n', 'lb.yaml').servers!.servers, [
+    server('a:1'),
+    server('[fe80::1]:80'),
+  ]);
+});
+
+t.test('hosts messages', async (t) => {
+  fails(t, yaml('hosts:', '  - host: a', '  - host: b', '    servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "servers"');
+  fails(t, yaml('hosts:', '  - servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "host"');
+  fails(
+    t,
+    yaml('hosts:', '  - host: a', '    servers: [a:1]', '  - host: A:80', '    servers: [a:1]'),
+    'lb.yaml:4:11: hosts[1].host: duplicate host "a" (first at line 2)',
+  );
+  const hint = 'expected a host name like "www.mango.com"';
+  fails(t, yaml('hosts:', '  - host: a b', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "*.mango.com"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "[1:2]"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: {}', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: a', '    servers: []'), 'lb.yaml:3:14: hosts[0].servers: expected at least one "host:port" server');
+  fails(t, yaml('hosts:', '  - host: a', '    servers: [x]'), 'lb.yaml:3:15: hosts[0].servers[0]: expected "host:port", e.g. "localhost:8081"');
+  const names = parseConfig(
+    yaml('hosts:', '  - host: "[::1]:8080"', '    servers: [a:1]', '  - host: Mango.COM', '    servers: [a:1]'),
+    'lb.yaml',
+  ).hosts.map((p) => p.name);
+  t.strictSame(names, ['[::1]', 'mango.com']);
+});
+
+t.test('paths messages', async (t) => {
+  const hint = 'expected a path prefix starting with "/", e.g. "/mango"';
+  fails(t, yaml('paths:', '  - path: mango', '    servers: [a:1]'), `lb.yaml:2:11: paths[0].path: ${hint}`);
+  fails(t, yaml('paths:', '  - path: "/a b"', '    servers: [a:1]'), `lb.yaml:2:11: paths[0].path: ${hint}`);
+  fails(
+    t,
+    yaml('paths:', '  - path: /mango?x', '    servers: [a:1]'),
+    'lb.yaml:2:11: paths[0].path: a path prefix cannot hold a query ("?") or fragment ("#")',
+  );
+  fails(
+    t,
+    yaml('paths:', '  - path: /mango/', '    servers: [a:1]', '  - path: /mango', '    servers: [a:1]'),
+    'lb.yaml:4:11: paths[1].path: duplicate path "/mango" (first at line 2)',
+  );
+  fails(t, yaml('paths:', '  - path: /m'), 'lb.yaml:2:5: paths[0]: missing "servers"');
+  fails(t, yaml('paths:', '  - servers: [a:1]'), 'lb.yaml:2:5: paths[0]: missing "path"');
+  const names = parseConfig(
+    yaml('paths:', '  - path: //', '    servers: [a:1]', '  - path: /Mango//', '    servers: [a:1]'),
+    'lb.yaml',
+  ).paths.map((p) => p.name);
+  t.strictSame(names, ['/', '/Mango'], 'trailing slashes go, the root stays, case is kept');
+});
+
+t.test('trusted_proxies messages', async (t) => {
+  const hint = 'expected an IP address or CIDR, e.g. "10.0.0.0/8" or "::1"';
+  for (const bad of ['10.0.0.0/33', '::/129', '10.0.0.0/', '10.0.0.0/x', 'nope', '10.0.0.256', 'fe80::/-1']) {
+    fails(t, yaml('servers: [a:1]', `trusted_proxies: ["${bad}"]`), `lb.yaml:2:19: trusted_proxies[0]: ${hint}`, bad);
+  }
+  t.strictSame(
+    parseConfig(yaml('servers: [a:1]', 'trusted_proxies: [0.0.0.0/0, "::/0", "fe80::1%eth0"]'), 'lb.yaml').trustedProxies,
+    ['0.0.0.0/0', '::/0', 'fe80::1%eth0'],
+  );
+});
+
+t.test('isTrustedProxy', async (t) => {
+  const trusted = ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32', '::1', '172.16.0.0/12', 'not an address'];
+  const cases: [string, boolean][] = [
+    ['10.1.2.3', true],
+    ['11.0.0.1', false],
+    ['192.168.1.7', true],
+    ['192.168.1.8', false],
+    ['172.31.255.255', true],
+    ['172.32.0.0', false],
+    ['::ffff:10.9.9.9', true],
+    ['::ffff:192.168.1.7', true],
+    ['::FFFF:0a01:0203', true],
+    ['::ffff:11.0.0.1', false],
+    ['2001:db8:1::5', true],
+    ['2001:db9::1', false],
+    ['::1', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['::', false],
+    ['::2', false],
+    ['fe80::1%eth0', false],
+    ['', false],
+    ['garbage', false],
+  ];
+  for (const [address, expected] of cases) t.equal(isTrustedProxy(address, trusted), expected, address);
+  t.equal(isTrustedProxy('10.0.0.1', []), false, 'an empty list trusts no one');
+  t.equal(isTrustedProxy('10.0.0.1', ['10.0.0.1/8']), true, 'host bits in a CIDR are ignored');
+  t.equal(isTrustedProxy('10.0.0.1', ['::ffff:10.0.0.0/104']), true, 'an IPv4 address matches a mapped CIDR');
+  t.equal(isTrustedProxy('fe80::1%eth0', ['fe80::/10']), true, 'a zone is ignored');
+  t.equal(isTrustedProxy('1.2.3.4', ['0.0.0.0/0']), true);
+  t.equal(isTrustedProxy('2001::1', ['0.0.0.0/0']), false, '0.0.0.0/0 is every IPv4 address, not every address');
+  t.equal(isTrustedProxy('2001::1', ['::/0']), true);
+});
+
+t.test('loadConfig', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n', 'bad.yaml': 'servers: [8081]\n', sub: {} });
+  t.equal(loadConfig(join(dir, 'lb.yaml')).servers!.servers[0]!.name, 'localhost:8081');
+  t.equal(
+    thrown(() => loadConfig(join(dir, 'bad.yaml'))),
+    `ConfigError: ${join(dir, 'bad.yaml')}:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"`,
+  );
+  t.equal(
+    thrown(() => loadConfig(join(dir, 'missing.yaml'))),
+    `ConfigError: cannot read ${join(dir, 'missing.yaml')}: ENOENT: no such file or directory`,
+  );
+  t.equal(
+    thrown(() => loadConfig(join(dir, 'sub'))),
+    `ConfigError: cannot read ${join(dir, 'sub')}: EISDIR: illegal operation on a directory`,
+  );
+  t.match(thrown(() => loadConfig('a\0b')), /^ConfigError: cannot read a\0b: The argument 'path' must be/, 'not a system error');
+});
+
+t.test('describeConfig', async (t) => {
+  t.equal(
+    describeConfig(parseConfig(FULL, 'lb.yaml')),
+    [
+      'listen       0.0.0.0:80',
+      'admin        127.0.0.1:9000',
+      'host         www.mango.com',
+      '  localhost:8081',
+      '  10.0.0.2:8082',
+      'host         [::1]',
+      '  [::1]:8083',
+      'path         /mango',
+      '  localhost:8081',
+      'path         /',
+      '  localhost:8082',
+      'default      (requests not matched above)',
+      '  localhost:8084',
+      'healthcheck  GET /health?full=1 every 2s, timeout 250ms, rise 3, fall 1',
+      'timeouts     connect 1s, header 1500ms, idle 1m, server 30s',
+      'limits       request line 4KiB, head 1MiB, 50 fields, 1000 connections',
+      'trusted      10.0.0.0/8, ::1, 192.168.1.7',
+      '',
+    ].join('\n'),
+  );
+  t.equal(
+    describeConfig(
+      parseConfig(yaml('listen: 8080', 'paths:', '  - path: /', '    servers: [a:1]', 'limits: {max_head: 1000}'), 'lb.yaml'),
+    ),
+    [
+      'listen       *:8080 (all interfaces)',
+      'admin        off',
+      'path         /',
+      '  a:1',
+      'healthcheck  GET /healthcheck every 5s, timeout 1s, rise 2, fall 2',
+      'timeouts     connect 3s, header 10s, idle 1m, server 1m',
+      'limits       request line 8KiB, head 1000B, 100 fields, unlimited connections',
+      'trusted      none',
+      '',
+    ].join('\n'),
+  );
+  t.match(describeConfig(parseConfig(yaml('listen: "[::1]:80"', 'servers: [a:1]'), 'lb.yaml')), /^listen {7}\[::1\]:80\n/);
+});

@@ -1,0 +1,143 @@
+// The logger: levels, line format, batching of access lines and flush.
+
+import t from 'tap';
+import { LOG_LEVELS, Logger, type LogLevel } from '../src/log.js';
+
+/** An output that records each write() separately. */
+class Collector {
+  writes: string[] = [];
+  write(chunk: string): boolean {
+    this.writes.push(chunk);
+    return true;
+  }
+  get text(): string {
+    return this.writes.join('');
+  }
+}
+
+const T0 = Date.parse('2026-11-21T14:00:00.000Z');
+
+/** A logger on a clock the test moves, writing to two collectors. */
+function setup(level: LogLevel) {
+  const out = new Collector();
+  const err = new Collector();
+  const clock = { now: T0 };
+  const logger = new Logger(level, out, err, () => clock.now);
+  return { out, err, clock, logger };
+}
+
+/** Resolves after the current event-loop turn's immediates have run. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+t.test('line format and streams', async (t) => {
+  const { out, err, logger } = setup('debug');
+  logger.debug('d');
+  logger.info('listening on http://127.0.0.1:8080');
+  logger.warn('w');
+  logger.error('e');
+  t.strictSame(out.writes, [
+    '2026-11-21T14:00:00.000Z DEBUG d\n',
+    '2026-11-21T14:00:00.000Z INFO listening on http://127.0.0.1:8080\n',
+  ]);
+  t.strictSame(err.writes, ['2026-11-21T14:00:00.000Z WARN w\n', '2026-11-21T14:00:00.000Z ERROR e\n']);
+});
+
+t.test('each level writes itself and the more severe ones', async (t) => {
+  const written: Record<string, string> = {};
+  for (const level of LOG_LEVELS) {
+    const { out, err, logger } = setup(level);
+    logger.debug('debug');
+    logger.info('info');
+    logger.warn('warn');
+    logger.error('error');
+    logger.access('access');
+    logger.flush();
+    written[level] = (out.text + err.text).replace(/^\S+ \S+ /gm, '').trim().split('\n').join(' ');
+  }
+  t.strictSame(written, {
+    debug: 'debug info access warn error',
+    info: 'info access warn error',
+    warn: 'warn error',
+    error: 'error',
+    silent: '',
+  });
+  const { logger } = setup('warn');
+  t.strictSame(
+    LOG_LEVELS.map((level) => logger.enabled(level)),
+    [false, false, true, true, false],
+    'enabled(): nothing is ever written at "silent"',
+  );
+  t.equal(logger.level, 'warn');
+});
+
+t.test('access lines are batched: one write per event-loop turn, in order', async (t) => {
+  const { out, clock, logger } = setup('info');
+  logger.access('GET /a 200');
+  logger.access('GET /b 200');
+  clock.now += 1;
+  logger.access('GET /c 404');
+  t.strictSame(out.writes, [], 'nothing written during the turn');
+  await nextTurn();
+  t.strictSame(out.writes, [
+    '2026-11-21T14:00:00.000Z ACCESS GET /a 200\n' +
+      '2026-11-21T14:00:00.000Z ACCESS GET /b 200\n' +
+      '2026-11-21T14:00:00.001Z ACCESS GET /c 404\n',
+  ]);
+  logger.access('GET /d 200');
+  await nextTurn();
+  t.equal(out.writes.length, 2, 'a later turn is a new batch');
+  t.equal(out.writes[1], '2026-11-21T14:00:00.001Z ACCESS GET /d 200\n');
+  await nextTurn();
+  t.equal(out.writes.length, 2, 'no empty writes once the batch is out');
+});
+
+t.test('flush writes the pending batch at once, and only once', async (t) => {
+  const { out, logger } = setup('info');
+  logger.flush();
+  t.strictSame(out.writes, [], 'nothing pending: no write');
+  logger.access('one');
+  logger.access('two');
+  logger.flush();
+  t.strictSame(out.writes, ['2026-11-21T14:00:00.000Z ACCESS one\n2026-11-21T14:00:00.000Z ACCESS two\n']);
+  await nextTurn();
+  t.equal(out.writes.length, 1, 'the scheduled write was cancelled');
+});
+
+t.test('other lines to the same output come after the pending access lines', async (t) => {
+  const { out, logger } = setup('debug');
+  logger.access('first');
+  logger.info('second');
+  logger.access('third');
+  logger.debug('fourth');
+  await nextTurn();
+  t.strictSame(
+    out.text.split('\n').map((line) => line.split(' ').slice(1).join(' ')),
+    ['ACCESS first', 'INFO second', 'ACCESS third', 'DEBUG fourth', ''],
+  );
+});
+
+t.test('the timestamp is formatted once per millisecond', async (t) => {
+  const { out, clock, logger } = setup('info');
+  let formatted = 0;
+  const toISOString = Date.prototype.toISOString;
+  Date.prototype.toISOString = function (this: Date) {
+    formatted++;
+    return toISOString.call(this);
+  };
+  t.teardown(() => {
+    Date.prototype.toISOString = toISOString;
+  });
+  for (let i = 0; i < 100; i++) logger.access(`request ${i}`);
+  clock.now += 1;
+  logger.access('request 100');
+  logger.flush();
+  t.equal(formatted, 2);
+  t.equal(out.text.split('\n').length, 102);
+});
+
+t.test('defaults to process.stdout, process.stderr and Date.now', async (t) => {
+  const logger = new Logger('info');
+  t.equal(logger.out, process.stdout);
+  t.equal(logger.err, process.stderr);
+  t.equal(logger.now, Date.now);
+});
