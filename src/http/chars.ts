@@ -29,9 +29,10 @@ export const LINE_CHAR = table((b) => b === 0x09 || (b >= 0x20 && b <= 0x7e) || 
 
 /**
  * request-target characters (RFC 9112 3.2, RFC 3986 appendix A): printable ASCII, no space.
- * We are strict: controls, SP, DEL and bytes >= 0x80 are rejected, as HAProxy does.
+ * We are strict: controls, SP, DEL and bytes >= 0x80 are rejected, as HAProxy does, and so is
+ * "#": a fragment is never part of a request-target (RFC 9112 3.2).
  */
-export const TARGET_CHAR = table((b) => b >= 0x21 && b <= 0x7e);
+export const TARGET_CHAR = table((b) => b >= 0x21 && b <= 0x7e && b !== 0x23);
 
 /**
  * Host field value (RFC 9110 7.2, RFC 3986 3.2.2):

@@ -63,6 +63,7 @@ export abstract class HeadReader<Head> {
   private readonly lines: HeadLines;
   private readonly tooLong: ErrorCode;
   private readonly tooLarge: ErrorCode;
+  private readonly malformed: ErrorCode | null;
 
   private state = EMPTY_LINES;
   private sawCR = false;
@@ -77,10 +78,16 @@ export abstract class HeadReader<Head> {
   private filled = 0;
   private inScratch = false;
 
-  constructor(limits: HeadLimits, errors: { tooLong: ErrorCode; tooLarge: ErrorCode }) {
+  /**
+   * @param errors the codes for a start line over its limit and a head over its limits, and,
+   *   when set, one code for every malformed line (responses: the client gets 502 whatever the
+   *   backend did wrong).
+   */
+  constructor(limits: HeadLimits, errors: { tooLong: ErrorCode; tooLarge: ErrorCode; malformed?: ErrorCode }) {
     this.limits = limits;
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
+    this.malformed = errors.malformed ?? null;
     this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
   }
 
@@ -194,7 +201,7 @@ export abstract class HeadReader<Head> {
           return i; // the empty line: end of the head (RFC 9112 2.1)
         } else {
           const n = this.lines.count;
-          if (n > limits.maxFields) return this.error('TOO_MANY_FIELDS', this.lineStart);
+          if (n > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, this.lineStart);
           offsets[2 * n] = this.lineStart;
           offsets[2 * n + 1] = lineEnd;
           this.lines.count = n + 1;
@@ -243,7 +250,8 @@ export abstract class HeadReader<Head> {
   }
 
   private error(code: ErrorCode, at: number): HttpError {
-    return new HttpError(code, at - this.headStart);
+    const limit = code === this.tooLong || code === this.tooLarge;
+    return new HttpError(this.malformed !== null && !limit ? this.malformed : code, at - this.headStart);
   }
 
   /** The piece ends inside a head: keep its bytes so far, with every offset moved to match. */

@@ -206,7 +206,9 @@ export class RequestParser extends HeadReader<RequestHead> {
           }
           break;
         case Field.EXPECT:
-          if (equalsIgnoreCase(buf, vs, ve, '100-continue')) head.expectContinue = true;
+          // RFC 9110 10.1.1: "A server that receives a 100-continue expectation in an HTTP/1.0
+          // request MUST ignore that expectation."
+          if (head.minor === 1 && equalsIgnoreCase(buf, vs, ve, '100-continue')) head.expectContinue = true;
           break;
       }
     }
@@ -318,6 +320,11 @@ function parseHttpVersion(buf: Buffer, i: number, end: number, head: RequestHead
  * request-target = origin-form / absolute-form / authority-form / asterisk-form (RFC 9112 3.2)
  */
 function parseRequestTarget(buf: Buffer, start: number, end: number, head: RequestHead, base: number): HttpError | undefined {
+  if (head.method === 'CONNECT') {
+    // CONNECT (with its authority-form target) asks for a tunnel: a gateway in front of web
+    // servers has no business opening tunnels to arbitrary places (RFC 9110 9.3.6).
+    return new HttpError('METHOD_NOT_IMPLEMENTED', start - base);
+  }
   const target = text(buf, start, end);
   head.target = target;
   const first = buf[start];
@@ -325,11 +332,6 @@ function parseRequestTarget(buf: Buffer, start: number, end: number, head: Reque
     // origin-form = absolute-path [ "?" query ]
     head.path = target;
     return undefined;
-  }
-  if (head.method === 'CONNECT') {
-    // authority-form belongs to CONNECT, which asks for a tunnel: a gateway in front of web
-    // servers has no business opening tunnels to arbitrary places (RFC 9110 9.3.6).
-    return new HttpError('METHOD_NOT_IMPLEMENTED', start - base);
   }
   if (first === 0x2a /* * */ && end - start === 1) {
     // asterisk-form: only for a server-wide OPTIONS (RFC 9112 3.2.4).
@@ -373,6 +375,7 @@ function schemeLength(buf: Buffer, start: number, end: number): number {
 function isValidHost(buf: Buffer, start: number, end: number): boolean {
   let i = start;
   if (i < end && buf[i] === 0x5b /* [ */) {
+    i++;
     while (i < end && buf[i] !== 0x5d /* ] */) {
       const b = buf[i]!;
       if (HOST_CHAR[b] !== 1 || b === 0x5b) return false;

@@ -57,7 +57,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
   requestWasHead = false;
 
   constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS) {
-    super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE' });
+    super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE', malformed: 'BAD_RESPONSE' });
     this.lineOffsets = new Int32Array(2 * limits.maxFields);
     this.kinds = new Uint8Array(limits.maxFields);
   }
@@ -140,8 +140,9 @@ export class ResponseParser extends HeadReader<ResponseHead> {
       head.body = ResponseBody.NONE;
     } else if (hasTransferEncoding) {
       // Rule 3: Transfer-Encoding with Content-Length is how response splitting works; we refuse
-      // to guess. Rule 4: chunked last means chunked; anything else is read until close.
-      if (lengthCount > 0) return new HttpError('BAD_RESPONSE', 0);
+      // to guess. RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is
+      // faulty. Rule 4: chunked last means chunked; anything else is read until close.
+      if (lengthCount > 0 || head.minor === 0) return new HttpError('BAD_RESPONSE', 0);
       head.body = chunked ? ResponseBody.CHUNKED : ResponseBody.UNTIL_CLOSE;
       if (!chunked) head.keepAlive = false;
     } else if (lengthCount > 0) {
