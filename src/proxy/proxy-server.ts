@@ -46,8 +46,6 @@ export class ProxyServer {
   /** Resolves the servers' host names, builds the routes and starts listening. */
   async listen(): Promise<net.AddressInfo> {
     await this.buildRoutes(this.config);
-    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger);
-    await this.health.start();
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -57,6 +55,9 @@ export class ProxyServer {
       });
     });
     this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
+    // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
+    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger);
+    await this.health.start();
     return this.server.address() as net.AddressInfo;
   }
 

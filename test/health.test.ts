@@ -1,0 +1,395 @@
+// Health: the rise/fall state machine, the schedule with a scripted probe, the probe against real
+// sockets, the worker thread, and the balancer keeping every client request answered while a
+// backend dies and comes back.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
+import t from 'tap';
+import { Backend } from '../src/balancer/backend.js';
+import { HealthChecker } from '../src/health/checker.js';
+import { HealthState } from '../src/health/health-state.js';
+import { HealthMonitor } from '../src/health/monitor.js';
+import { probe, type ProbeResult } from '../src/health/probe.js';
+import { HOST, LogCapture, closedPort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
+
+const APP = fileURLToPath(new URL('../servers/app.js', import.meta.url));
+
+t.test('HealthState', async (t) => {
+  t.test('a first failure takes a server out at once', async (t) => {
+    const s = new HealthState(2, 3);
+    t.equal(s.observe(false), true);
+    t.equal(s.up, false);
+  });
+  t.test('after a first pass, it takes `fall` failures in a row', async (t) => {
+    const s = new HealthState(2, 3);
+    t.same([true, false, false, true, false, false].map((ok) => s.observe(ok)), [false, false, false, false, false, false]);
+    t.equal(s.up, true, 'a pass in between resets the count');
+    t.equal(s.observe(false), true, 'the third failure in a row flips');
+    t.equal(s.up, false);
+  });
+  t.test('`rise` passes in a row bring it back', async (t) => {
+    const s = new HealthState(3, 1);
+    s.observe(false);
+    t.same([true, true, false, true, true].map((ok) => s.observe(ok)), [false, false, false, false, false]);
+    t.equal(s.observe(true), true);
+    t.equal(s.up, true);
+  });
+  t.test('forceDown: out now, back after `rise` passes', async (t) => {
+    const s = new HealthState(2, 2);
+    s.observe(true);
+    t.equal(s.forceDown(), true);
+    t.equal(s.forceDown(), false, 'already down: no flip');
+    t.equal(s.observe(true), false);
+    t.equal(s.observe(true), true);
+  });
+});
+
+t.test('HealthChecker runs one probe per server per round, concurrently, never two at once', async (t) => {
+  const targets = [
+    { host: 'a', port: 1 },
+    { host: 'b', port: 2 },
+  ];
+  // Server a fails twice then passes; server b's first probe hangs until released.
+  const script: Record<string, boolean[]> = { a: [false, false, true, true] };
+  let releaseB: (r: ProbeResult) => void = () => {};
+  const started: string[] = [];
+  const fakeProbe = (target: { host: string }): Promise<ProbeResult> => {
+    started.push(target.host);
+    if (target.host === 'b' && started.filter((h) => h === 'b').length === 1) return new Promise((resolve) => (releaseB = resolve));
+    if (target.host === 'b') return Promise.resolve({ ok: true, reason: 'status 200' });
+    const ok = script.a!.shift() ?? true;
+    return Promise.resolve({ ok, reason: ok ? 'status 200' : 'status 500' });
+  };
+  const flips: string[] = [];
+  const checks: string[] = [];
+  const checker = new HealthChecker(targets, { path: '/h', interval: 10, timeout: 5, rise: 2, fall: 2 }, fakeProbe, {
+    flip: (i, up, reason) => flips.push(`${targets[i]!.host} ${up ? 'UP' : 'DOWN'} ${reason}`),
+    check: (i, r) => checks.push(`${targets[i]!.host} ${r.reason}`),
+  });
+  checker.start();
+  await waitFor('server a to come back', () => flips.length === 2);
+  t.same(flips, ['a DOWN status 500', 'a UP status 200']);
+  t.equal(started.filter((h) => h === 'b').length, 1, 'b is not checked again while its check hangs');
+  releaseB({ ok: true, reason: 'status 200' });
+  await waitFor('b to be checked again', () => started.filter((h) => h === 'b').length >= 2);
+  checker.markDown(1);
+  await waitFor('b to come back after rise passes', () => flips.includes('b UP status 200'));
+  checker.stop();
+  const count = checks.length;
+  releaseB({ ok: true, reason: 'status 200' });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(checks.length, count, 'nothing is reported after stop');
+});
+
+t.test('HealthChecker starts servers in the state it is given', async (t) => {
+  const flips: boolean[] = [];
+  const checker = new HealthChecker([{ host: 'a', port: 1 }], { path: '/', interval: 1000, timeout: 5, rise: 1, fall: 1 }, async () => ({ ok: true, reason: 'status 200' }), { flip: (_, up) => flips.push(up) }, [false]);
+  checker.round();
+  await waitFor('the flip', () => flips.length === 1);
+  t.same(flips, [true], 'a server known down comes up on a pass');
+  checker.stop();
+});
+
+t.test('probe', async (t) => {
+  const servers: net.Server[] = [];
+  t.teardown(() => servers.forEach((s) => s.close()));
+  /** A raw server answering each connection with `bytes` (or doing what `handle` says). */
+  async function raw(handle: (socket: net.Socket) => void): Promise<{ host: string; port: number }> {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      handle(socket);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    return { host: HOST, port: (server.address() as net.AddressInfo).port };
+  }
+  const answer = (text: string) => (socket: net.Socket) => socket.once('data', () => socket.end(text));
+
+  t.same(await probe(await raw(answer('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK')), '/h', 1000), { ok: true, reason: 'status 200' });
+  t.same(await probe(await raw(answer('HTTP/1.0 302 Found\r\n\r\n')), '/h', 1000), { ok: true, reason: 'status 302' });
+  t.same(await probe(await raw(answer('HTTP/1.1 500 Internal Server Error\r\n\r\n')), '/h', 1000), { ok: false, reason: 'status 500' });
+  t.same(await probe(await raw(answer('HTTP/1.1 199 Odd\r\n\r\n')), '/h', 1000), { ok: false, reason: 'status 199' });
+  t.same(await probe(await raw(answer('SSH-2.0-OpenSSH_9.2\r\n')), '/h', 1000), { ok: false, reason: 'invalid status line' });
+  t.same(await probe(await raw(answer('garbage that is long enough')), '/h', 1000), { ok: false, reason: 'invalid status line' });
+  t.same(await probe(await raw((s) => s.once('data', () => s.end())), '/h', 1000), { ok: false, reason: 'closed without a response' });
+  t.same(await probe(await raw((s) => s.once('data', () => s.resetAndDestroy())), '/h', 1000), { ok: false, reason: 'ECONNRESET' });
+  t.same(await probe(await raw(() => {}), '/h', 50), { ok: false, reason: 'timeout after 50ms' });
+  t.same(await probe({ host: HOST, port: await closedPort() }, '/h', 1000), { ok: false, reason: 'connect ECONNREFUSED' });
+
+  t.test('the status line may arrive in pieces', async (t) => {
+    const target = await raw((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 2');
+        setImmediate(() => s.end('04 No Content\r\n\r\n'));
+      }),
+    );
+    t.same(await probe(target, '/h', 1000), { ok: true, reason: 'status 204' });
+  });
+  t.test('the request is a plain GET of the path with a Host', async (t) => {
+    let seen = '';
+    const target = await raw((s) =>
+      s.once('data', (d: Buffer) => {
+        seen = d.toString('latin1');
+        s.end('HTTP/1.1 200 OK\r\n\r\n');
+      }),
+    );
+    await probe(target, '/healthcheck', 1000);
+    t.match(seen, new RegExp(`^GET /healthcheck HTTP/1\\.1\\r\\nHost: 127\\.0\\.0\\.1:${target.port}\\r\\n`));
+  });
+});
+
+t.test('HealthMonitor', async (t) => {
+  t.test('runs in a worker thread, which keeps checking while the main thread is blocked', async (t) => {
+    const log = new LogCapture('debug');
+    const server = new Backend(HOST, await closedPort(), 'x');
+    server.pools.push('p');
+    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }, log.logger);
+    const checks: number[] = [];
+    monitor.onCheck = (_s, _ok, _reason, at) => checks.push(at);
+    await within(monitor.start(), 'the worker to start');
+    t.teardown(() => monitor.stop());
+    t.not(monitor.threadId, 0);
+    t.not(monitor.threadId, threadId);
+    t.ok(log.matching(`health checker running in worker thread ${monitor.threadId}`).length === 1);
+    await waitFor('a first check', () => checks.length > 0);
+    const blockedFrom = Date.now();
+    while (Date.now() - blockedFrom < 300); // block this thread's event loop on purpose
+    const blockedUntil = Date.now();
+    await waitFor('the checks made meanwhile to arrive', () => checks.some((at) => at > blockedUntil));
+    const during = checks.filter((at) => at > blockedFrom && at < blockedUntil);
+    t.ok(during.length >= 3, `the worker went on checking while the main thread was blocked: ${during.length} checks`);
+    t.equal(server.up, false);
+    t.ok(log.matching('DEBUG check').length > 0, 'each check is logged at debug level');
+  });
+
+  t.test('a crashed worker is restarted and servers keep their last known state', async (t) => {
+    const log = new LogCapture('info');
+    const server = new Backend(HOST, await closedPort(), 'x');
+    server.pools.push('p');
+    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    await monitor.start();
+    t.teardown(() => monitor.stop());
+    await waitFor('the server to go down', () => !server.up);
+    const first = monitor.threadId;
+    await monitor.worker!.terminate();
+    t.equal(server.up, false, 'the last known state stays while the worker is gone');
+    await log.waitFor('health checker exited');
+    await waitFor('a new worker', () => monitor.threadId !== first);
+    t.equal(log.matching('DOWN').length, 1, 'the restarted worker starts from the known state: no second DOWN');
+  });
+
+  t.test('a passive failure needs `rise` passes to come back', async (t) => {
+    const log = new LogCapture('info');
+    const target = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\n\r\n')));
+    await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
+    t.teardown(() => target.close());
+    const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
+    server.pools.push('p');
+    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }, log.logger);
+    const passes: number[] = [];
+    monitor.onCheck = (_s, ok) => ok && passes.push(Date.now());
+    await monitor.start();
+    t.teardown(() => monitor.stop());
+    await waitFor('a first pass', () => passes.length > 0);
+    server.up = false;
+    monitor.markDown(server);
+    const before = passes.length;
+    await log.waitFor(' UP');
+    t.ok(passes.length - before >= 3, `came back after ${passes.length - before} passes`);
+    t.equal(server.up, true);
+  });
+});
+
+/** Keep-alive GETs from `clients` concurrent clients until `stop()`; every outcome counted. */
+function load(port: number, host: string, clients: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const stats = { ok: 0, failed: [] as string[], byServer: new Map<string, number>(), running: true };
+  const loops: Promise<void>[] = [];
+  for (let c = 0; c < clients; c++) {
+    loops.push(
+      (async () => {
+        // Bounded: at most 20,000 requests per client.
+        for (let i = 0; i < 20_000 && stats.running; i++) {
+          await new Promise<void>((resolve) => {
+            const req = http.get({ host: HOST, port, path: '/', agent, headers: { host } }, (res) => {
+              res.resume();
+              res.on('end', () => {
+                const server = String(res.headers['x-server']);
+                if (res.statusCode === 200) {
+                  stats.ok++;
+                  stats.byServer.set(server, (stats.byServer.get(server) ?? 0) + 1);
+                } else stats.failed.push(`status ${res.statusCode}`);
+                resolve();
+              });
+            });
+            req.on('error', (err) => {
+              stats.failed.push(err.message);
+              resolve();
+            });
+          });
+        }
+      })(),
+    );
+  }
+  return {
+    stats,
+    count: (server: string) => stats.byServer.get(server) ?? 0,
+    async stop() {
+      stats.running = false;
+      await within(Promise.all(loops), 'the load to stop', 10_000);
+      agent.destroy();
+    },
+  };
+}
+
+/** A stub backend in its own process, so that it can be killed. */
+async function spawnApp(name: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [APP, '--name', name, '--port', String(port), '--host', HOST], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await waitEvent(child.stdout!, 'data', `${name} to listen`);
+  return child;
+}
+
+proxyTest(t, 'a backend killed under load: no client sees an error; it comes back when restarted', async (t, h) => {
+  const steady = await h.backend('steady');
+  const port = await closedPort();
+  let victim = await spawnApp('victim', port);
+  t.teardown(() => victim.kill('SIGKILL'));
+  const proxy = await h.proxy(`
+healthcheck: { interval: 100ms, timeout: 200ms, rise: 2, fall: 2 }
+servers: [${steady.address}, ${HOST}:${port}]
+`);
+  const traffic = load(proxy.port, 'any.test', 4);
+  await waitFor('both servers to serve', () => traffic.count('victim') > 50 && traffic.count('steady') > 50, 10_000);
+
+  const killedAt = Date.now();
+  victim.kill('SIGKILL');
+  await waitEvent(victim, 'exit', 'the victim to die');
+  await proxy.log.waitFor(`server ${HOST}:${port} (pool default) DOWN`);
+  const excludedAfter = Date.now() - killedAt;
+  const atDown = traffic.count('victim');
+  const steadyAtDown = traffic.count('steady');
+  await waitFor('more requests after the kill', () => traffic.count('steady') > steadyAtDown + 200, 10_000);
+  t.equal(traffic.count('victim'), atDown, 'the dead server gets nothing once it is out');
+
+  victim = await spawnApp('victim', port);
+  const restartedAt = Date.now();
+  await proxy.log.waitFor(`server ${HOST}:${port} (pool default) UP`, 10_000);
+  const readmittedAfter = Date.now() - restartedAt;
+  await waitFor('the victim to get traffic again', () => traffic.count('victim') > atDown + 20, 10_000);
+  await traffic.stop();
+
+  t.same(traffic.stats.failed, [], 'zero failed client requests');
+  t.ok(traffic.stats.ok > 500, `${traffic.stats.ok} requests answered`);
+  t.comment(`excluded ${excludedAfter} ms after the kill; readmitted ${readmittedAfter} ms after the restart; ${traffic.stats.ok} requests, ${traffic.stats.failed.length} failed`);
+  t.ok(readmittedAfter >= 100, 'readmission waits for rise x interval');
+});
+
+proxyTest(t, 'a health endpoint answering 500 takes the server out; 200 brings it back', async (t, h) => {
+  const [a, b] = await h.backends('a', 'b');
+  const proxy = await h.proxy(`
+healthcheck: { interval: 50ms, timeout: 500ms, rise: 2, fall: 2 }
+servers: [${a!.address}, ${b!.address}]
+`);
+  b!.setHealthy(false);
+  await proxy.log.waitFor(`server ${b!.address} (pool default) DOWN: status 500`);
+  const client = await h.client(proxy);
+  for (let i = 0; i < 4; i++) {
+    const res = await client.get('/', 'x');
+    t.equal(res.header('x-server'), 'a', 'only the healthy server answers');
+  }
+  b!.setHealthy(true);
+  await proxy.log.waitFor(`server ${b!.address} (pool default) UP`);
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i++) seen.add(String((await client.get('/', 'x')).header('x-server')));
+  t.same([...seen].sort(), ['a', 'b']);
+});
+
+proxyTest(t, 'a health endpoint slower than the timeout counts as a failure', async (t, h) => {
+  const a = await h.backend('a');
+  const proxy = await h.proxy(`
+healthcheck: { path: "/slow?ms=400", interval: 50ms, timeout: 100ms, rise: 2, fall: 1 }
+servers: [${a.address}]
+`);
+  await proxy.log.waitFor(`server ${a.address} (pool default) DOWN: timeout after 100ms`);
+  const res = await (await h.client(proxy)).get('/', 'x');
+  t.equal(res.status, 503);
+});
+
+/**
+ * A raw backend's connection handler that answers health checks (GET /healthcheck) with 200 and
+ * hands every other connection to `handle`; `used` counts those other connections.
+ */
+function withHealthcheck(handle: (socket: net.Socket) => void) {
+  const stats = { used: 0 };
+  const onConnection = (socket: net.Socket) => {
+    socket.once('data', (first: Buffer) => {
+      if (first.toString('latin1').startsWith('GET /healthcheck ')) {
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      stats.used++;
+      handle(socket);
+      socket.emit('data', first);
+    });
+  };
+  return { stats, onConnection };
+}
+
+proxyTest(t, 'a pooled connection the backend closed is retried on a new one: no client error', async (t, h) => {
+  // The backend answers the first request on each connection with keep-alive, then closes the
+  // connection the moment a second request arrives on it, without a byte of answer: exactly
+  // what a backend that closed an idle connection looks like to the request sent on it.
+  let closedOnReuse = 0;
+  const backend = withHealthcheck((socket) => {
+    let heads = 0;
+    socket.on('data', () => {
+      if (++heads === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      else {
+        closedOnReuse++;
+        socket.destroy();
+      }
+    });
+  });
+  const raw = await h.rawBackend(backend.onConnection);
+  const proxy = await h.proxy(`
+healthcheck: { interval: 10s }
+servers: [${raw.address}]
+`);
+  const client = await h.client(proxy);
+  for (let i = 0; i < 5; i++) {
+    const res = await client.get(`/${i}`, 'x');
+    t.equal(res.status, 200, `request ${i}`);
+  }
+  t.equal(closedOnReuse, 4, 'every request after the first was sent on a pooled connection first');
+  t.equal(backend.stats.used, 5, 'and then retried on a new connection');
+});
+
+proxyTest(t, 'a backend that closes idle connections quickly causes no client errors', async (t, h) => {
+  const a = await h.backend('a', { keepAliveTimeout: 1 });
+  const proxy = await h.proxy(`
+healthcheck: { interval: 10s }
+servers: [${a.address}]
+`);
+  const traffic = load(proxy.port, 'x', 4);
+  await waitFor('500 requests', () => traffic.stats.ok + traffic.stats.failed.length >= 500, 10_000);
+  await traffic.stop();
+  t.same(traffic.stats.failed, []);
+});
+
+proxyTest(t, 'a POST whose backend resets mid-request gets 502 and is not retried', async (t, h) => {
+  const resetter = withHealthcheck((socket) => socket.once('data', () => socket.resetAndDestroy()));
+  const other = withHealthcheck((socket) => socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')));
+  const proxy = await h.proxy(`
+healthcheck: { interval: 10s }
+servers: [${(await h.rawBackend(resetter.onConnection)).address}, ${(await h.rawBackend(other.onConnection)).address}]
+`);
+  const client = await h.client(proxy);
+  await client.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(1000)}`);
+  const res = await client.read();
+  t.equal(res.status, 502);
+  t.equal(resetter.stats.used, 1);
+  t.equal(other.stats.used, 0, 'not retried on the other server');
+});
