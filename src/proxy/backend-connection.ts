@@ -50,6 +50,8 @@ export class BackendConnection implements Timed {
   private bodyKind: number = ResponseBody.NONE;
   private remaining = 0;
   private keepAlive = false;
+  /** The final response head, rewritten for the client, until it goes out with the first body bytes. */
+  private headOut: Buffer | null = null;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -73,14 +75,22 @@ export class BackendConnection implements Timed {
     return this.state === IDLE && !this.socket.destroyed && this.socket.readyState === 'open';
   }
 
-  /** Starts carrying `client`'s request: sends the head (and any body bytes that came with it). */
-  send(client: ClientConnection, head: Buffer, requestWasHead: boolean): void {
+  /**
+   * Starts carrying `client`'s request: sends the head. Body bytes written right after it, in
+   * the same turn, leave with it in one write (the socket is corked until the next tick).
+   */
+  send(client: ClientConnection, head: Buffer, requestWasHead: boolean, bodyFollows: boolean): void {
     this.client = client;
     this.state = ACTIVE;
     this.gotBytes = false;
     this.headSent = false;
+    this.headOut = null;
     this.parser.requestWasHead = requestWasHead;
     this.deadline = now() + this.ctx.timeouts.server;
+    if (bodyFollows) {
+      this.socket.cork();
+      process.nextTick(uncork, this.socket);
+    }
     this.socket.write(head);
   }
 
@@ -190,7 +200,8 @@ export class BackendConnection implements Timed {
       this.bodyKind = head.body;
       this.remaining = head.contentLength;
       this.keepAlive = head.keepAlive;
-      client.write(buildClientHead(head, client.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE)));
+      // Held until the body bytes of this piece are known: head and body leave in one write.
+      this.headOut = buildClientHead(head, client.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE));
       if (head.body === ResponseBody.CHUNKED) (this.chunked ??= new ChunkedScanner()).reset();
       return at;
     }
@@ -216,10 +227,10 @@ export class BackendConnection implements Timed {
       case ResponseBody.CHUNKED: {
         const found = this.chunked!.scan(chunk, at, length);
         if (found instanceof HttpError) {
-          // The status line is out; all we can do is stop, so the client sees a cut response.
           this.ctx.logger.warn(`server ${this.backend.name}: bad chunked body (${found.message})`);
           this.destroy();
-          client.abort();
+          if (this.headOut !== null) client.respondFromProxy(502);
+          else client.abort(); // the status line is out: all we can do is cut the response
           return;
         }
         if (found >= 0) {
@@ -230,10 +241,19 @@ export class BackendConnection implements Timed {
       }
       // UNTIL_CLOSE: everything, until the backend closes.
     }
-    if (end > at) {
-      const ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
-      if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
+    const head = this.headOut;
+    let ok = true;
+    if (head !== null && end - at <= JOIN_LIMIT) {
+      this.headOut = null;
+      ok = client.write(joinHeadAndBody(head, chunk, at, end));
+    } else if (end > at) {
+      if (head !== null) {
+        this.headOut = null;
+        client.write(head);
+      }
+      ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
     }
+    if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
     // step: such a connection is not reused.
     if (ended) this.finish(client, this.keepAlive && end === length);
@@ -287,6 +307,23 @@ export class BackendConnection implements Timed {
     this.destroy();
     client.onBackendFailed(this, kind, reason);
   }
+}
+
+function uncork(socket: net.Socket): void {
+  socket.uncork();
+}
+
+/** Below this, body bytes are copied behind the head so that both go out in one write (one syscall). */
+const JOIN_LIMIT = 16 * 1024;
+
+/** The head followed by the (small) body[start, end), in one buffer. */
+function joinHeadAndBody(head: Buffer, body: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  if (n === 0) return head;
+  const out = Buffer.allocUnsafe(head.length + n);
+  head.copy(out, 0);
+  body.copy(out, head.length, start, end);
+  return out;
 }
 
 function describe(err: Error): string {

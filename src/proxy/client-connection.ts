@@ -229,9 +229,9 @@ export class ClientConnection implements Timed {
     if (head.body === Body.CHUNKED) this.exchange.chunked = new ChunkedScanner();
     this.state = CONNECTING;
     this.deadline = 0; // the backend's deadlines govern until the response is done
-    // Whatever came after the head (body, pipelined requests) waits for the backend.
+    // Whatever came after the head (body, pipelined requests) waits for the backend; so does
+    // anything that arrives meanwhile (onData holds it).
     if (at < buf.length) this.hold(buf, at);
-    else this.socket.pause();
     this.connect();
   }
 
@@ -257,9 +257,9 @@ export class ClientConnection implements Timed {
     const ex = this.exchange!;
     ex.backend = backend;
     this.state = FORWARDING;
-    backend.send(this, ex.upstreamHead, ex.method === 'HEAD');
-    if (ex.body === Body.NONE) ex.requestSent = true;
     const pending = this.takePending();
+    backend.send(this, ex.upstreamHead, ex.method === 'HEAD', pending !== null && ex.body !== Body.NONE);
+    if (ex.body === Body.NONE) ex.requestSent = true;
     if (pending !== null) this.forwardBody(pending, this.pendingAt);
     else if (!ex.requestSent) this.socket.resume();
   }
