@@ -15,14 +15,19 @@ export class Pool<B extends Backend = Backend> {
 
   /**
    * The next server in round-robin order that is up and not in `tried`; null when every server
-   * is down or was tried already. Each call moves the round robin one step.
+   * is down or was tried already. A down server's turn goes to the servers that are up, evenly:
+   * with a, b, c and b down, requests go a, c, a, c.
    */
   pick(tried: readonly B[] | null): B | null {
     const n = this.servers.length;
-    const start = this.order.next(n);
+    const start = this.order.start(n);
     for (let k = 0; k < n; k++) {
-      const server = this.servers[(start + k) % n]!;
-      if (server.up && (tried === null || !tried.includes(server))) return server;
+      const index = (start + k) % n;
+      const server = this.servers[index]!;
+      if (server.up && (tried === null || !tried.includes(server))) {
+        this.order.taken(index, n);
+        return server;
+      }
     }
     return null;
   }

@@ -91,6 +91,8 @@ export class HealthMonitor {
       this.onCheck?.(server, message.ok, message.reason, message.at);
       return;
     }
+    // A passive failure may have taken the server out already.
+    if (server.up === message.up) return;
     server.up = message.up;
     const name = `server ${server.name} (pool ${server.pools.join(', ')})`;
     if (message.up) this.logger.info(`${name} UP`);

@@ -23,8 +23,21 @@ export const Field = {
   X_FORWARDED_FOR: 10,
   X_FORWARDED_HOST: 11,
   X_FORWARDED_PROTO: 12,
+  /** A field that the message's Connection field names: hop-by-hop too (RFC 9110 7.6.1). */
+  LISTED_IN_CONNECTION: 13,
 } as const;
 export type FieldKind = (typeof Field)[keyof typeof Field];
+
+/**
+ * Where a parsed head keeps its field lines: FIELD_STRIDE numbers per field, in an Int32Array,
+ * offsets into the head's buffer. The name runs from F_LINE to F_NAME_END, the value (OWS
+ * trimmed) from F_VALUE to F_VALUE_END; the line itself ends in CRLF before the next F_LINE.
+ */
+export const FIELD_STRIDE = 4;
+export const F_LINE = 0;
+export const F_NAME_END = 1;
+export const F_VALUE = 2;
+export const F_VALUE_END = 3;
 
 /**
  * Which known field buf[start, end) names, compared case-insensitively (RFC 9110 5.1) on the
@@ -134,6 +147,20 @@ export function parseContentLength(buf: Buffer, start: number, end: number): num
     n = n * 10 + d;
   }
   return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+/**
+ * Marks the fields whose names `options` lists (lower case, from a Connection field) as
+ * LISTED_IN_CONNECTION: the sender says they belong to this connection only (RFC 9110 7.6.1).
+ */
+export function markConnectionOptions(buf: Buffer, fields: Int32Array, kinds: Uint8Array, count: number, options: readonly string[]): void {
+  for (let k = 0; k < count; k++) {
+    if (kinds[k] !== Field.OTHER) continue;
+    const at = FIELD_STRIDE * k;
+    for (const name of options) {
+      if (equalsIgnoreCase(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, name)) kinds[k] = Field.LISTED_IN_CONNECTION;
+    }
+  }
 }
 
 /** Lower-cased latin1 text of buf[start, end), for the rare names that must become strings. */

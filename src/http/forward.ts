@@ -8,9 +8,8 @@
 //   - Connection is set to say what this hop does: keep-alive for HTTP/1.0, close when we close.
 // Everything else, and the body, passes through byte for byte.
 
-import { Field } from './fields.js';
-import { equalsIgnoreCase } from './chars.js';
-import { F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, TargetForm, type RequestHead } from './request-parser.js';
+import { F_LINE, F_VALUE, F_VALUE_END, FIELD_STRIDE, Field } from './fields.js';
+import { TargetForm, type RequestHead } from './request-parser.js';
 import type { ResponseHead } from './response-parser.js';
 
 /**
@@ -24,6 +23,7 @@ const HOP_BY_HOP = (() => {
   t[Field.PROXY_CONNECTION] = 1; // a non-standard Connection some clients still send
   t[Field.TE] = 1; // transfer codings the sender accepts on this connection (RFC 9110 10.1.4)
   t[Field.UPGRADE] = 1; // a protocol switch is asked of the next hop only (RFC 9110 7.8)
+  t[Field.LISTED_IN_CONNECTION] = 1; // named by Connection: "this connection only"
   return t;
 })();
 
@@ -55,7 +55,6 @@ export interface ClientInfo {
 export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer {
   const { buf, fields, kinds, fieldCount } = head;
   const absolute = head.targetForm === TargetForm.ABSOLUTE;
-  const options = head.connectionOptions;
 
   // Which fields go through; and what the kept X-Forwarded-* of a trusted client say.
   let forwardedFor = '';
@@ -86,8 +85,6 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
     } else if (kind === Field.HOST) {
       hostStart = fields[at + F_VALUE]!;
       hostEnd = fields[at + F_VALUE_END]!;
-    } else if (options !== null && kind === Field.OTHER && isListed(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, options)) {
-      dropped = true;
     }
     drop[k] = dropped ? 1 : 0;
   }
@@ -140,7 +137,7 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  * Returns the backend's bytes unchanged when nothing needs to change.
  */
 export function buildClientHead(head: ResponseHead, connection: 'close' | 'keep-alive' | null): Buffer {
-  const { buf, lines, kinds, fieldCount } = head;
+  const { buf, fields, kinds, fieldCount } = head;
   let dropped = 0;
   for (let k = 0; k < fieldCount; k++) dropped += HOP_BY_HOP[kinds[k]!]!;
   if (dropped === 0 && connection === null) return buf.subarray(head.start, head.end);
@@ -149,7 +146,7 @@ export function buildClientHead(head: ResponseHead, connection: 'close' | 'keep-
   let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
-    const lineStart = lines[2 * k]!;
+    const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
     if (HOP_BY_HOP[kinds[k]!] === 1) {
       if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
       runStart = -1;
@@ -165,9 +162,4 @@ let scratch = new Uint8Array(128);
 function dropScratch(count: number): Uint8Array {
   if (scratch.length < count) scratch = new Uint8Array(count);
   return scratch;
-}
-
-function isListed(buf: Buffer, start: number, end: number, names: string[]): boolean {
-  for (const name of names) if (equalsIgnoreCase(buf, start, end, name)) return true;
-  return false;
 }

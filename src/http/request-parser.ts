@@ -15,7 +15,7 @@
 
 import { HttpError } from '../errors.js';
 import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
-import { Field, fieldKind, isToken, lowerText, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, fieldKind, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
 import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
 
 /** How the length of a request body is known (RFC 9112 6.3). */
@@ -40,13 +40,7 @@ export const TargetForm = {
 } as const;
 export type TargetFormKind = (typeof TargetForm)[keyof typeof TargetForm];
 
-/** Offsets of one field, 4 entries per field in RequestHead.fields. */
-export const FIELD_STRIDE = 4;
-/** fields[FIELD_STRIDE * k + ...]: the field line's first byte, end of the name, value bounds. */
-export const F_LINE = 0;
-export const F_NAME_END = 1;
-export const F_VALUE = 2;
-export const F_VALUE_END = 3;
+export { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END } from './fields.js';
 
 export interface RequestHead {
   /** The method as sent (case-sensitive, RFC 9110 9.1). Common methods are shared constants. */
@@ -212,6 +206,8 @@ export class RequestParser extends HeadReader<RequestHead> {
           break;
       }
     }
+
+    if (head.connectionOptions !== null) markConnectionOptions(buf, fields, this.kinds, head.fieldCount, head.connectionOptions);
 
     // RFC 9112 3.2 (quoted above): Host is required in HTTP/1.1.
     if (hostCount === 0 && head.minor === 1) return new HttpError('MISSING_HOST', head.start - base);

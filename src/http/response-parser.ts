@@ -4,7 +4,7 @@
 
 import { HttpError } from '../errors.js';
 import { SP, equalsIgnoreCase } from './chars.js';
-import { Field, fieldKind, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { FIELD_STRIDE, F_NAME_END, F_LINE, F_VALUE, F_VALUE_END, Field, fieldKind, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
 import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
 
 /** How the end of a response body is found (RFC 9112 6.3). */
@@ -34,8 +34,8 @@ export interface ResponseHead {
   end: number;
   /** Offset of the status line's CR. */
   statusLineEnd: number;
-  /** Per field line: its first byte and its CR (2 entries per field). */
-  lines: Int32Array;
+  /** FIELD_STRIDE offsets per field line (fields.ts), `fieldCount` of them; `kinds[k]` says which field it is. */
+  fields: Int32Array;
   kinds: Uint8Array;
   fieldCount: number;
 }
@@ -49,16 +49,15 @@ export const DEFAULT_RESPONSE_LIMITS: HeadLimits = {
 
 export class ResponseParser extends HeadReader<ResponseHead> {
   protected readonly skipsEmptyLines = false;
-  private readonly split = new Int32Array(3);
   private readonly element = new Int32Array(2);
-  private readonly lineOffsets: Int32Array;
+  private readonly fields: Int32Array;
   private readonly kinds: Uint8Array;
   /** Whether the request being answered was HEAD: then no body follows, whatever the head says. */
   requestWasHead = false;
 
   constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS) {
     super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE', malformed: 'BAD_RESPONSE' });
-    this.lineOffsets = new Int32Array(2 * limits.maxFields);
+    this.fields = new Int32Array(FIELD_STRIDE * limits.maxFields);
     this.kinds = new Uint8Array(limits.maxFields);
   }
 
@@ -77,7 +76,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
       start: lineStart,
       end: lines.end,
       statusLineEnd: lineEnd,
-      lines: this.lineOffsets,
+      fields: this.fields,
       kinds: this.kinds,
       fieldCount: lines.count - 1,
     };
@@ -102,19 +101,19 @@ export class ResponseParser extends HeadReader<ResponseHead> {
     let hasTransferEncoding = false;
     let close = false;
     let keepAlive = false;
-    const split = this.split;
+    let options: string[] | null = null;
+    const fields = this.fields;
     const el = this.element;
     for (let k = 1; k < lines.count; k++) {
       const ls = offsets[2 * k]!;
-      const le = offsets[2 * k + 1]!;
-      const err = splitFieldLine(buf, ls, le, split, 0, base);
+      const at = FIELD_STRIDE * (k - 1);
+      const err = splitFieldLine(buf, ls, offsets[2 * k + 1]!, fields, at + F_NAME_END, base);
       if (err) return new HttpError('BAD_RESPONSE', err.offset);
-      this.lineOffsets[2 * (k - 1)] = ls;
-      this.lineOffsets[2 * (k - 1) + 1] = le;
-      const kind = fieldKind(buf, ls, split[0]!);
+      fields[at + F_LINE] = ls;
+      const kind = fieldKind(buf, ls, fields[at + F_NAME_END]!);
       this.kinds[k - 1] = kind;
-      const vs = split[1]!;
-      const ve = split[2]!;
+      const vs = fields[at + F_VALUE]!;
+      const ve = fields[at + F_VALUE_END]!;
       if (kind === Field.CONTENT_LENGTH) {
         const n = parseContentLength(buf, vs, ve);
         // Differing or malformed lengths: we cannot know where the body ends (RFC 9112 6.3 rule 5).
@@ -128,9 +127,11 @@ export class ResponseParser extends HeadReader<ResponseHead> {
         for (let j = vs; (j = nextListElement(buf, j, ve, el)) >= 0; ) {
           if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) close = true;
           else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) keepAlive = true;
+          else if (isToken(buf, el[0]!, el[1]!)) (options ??= []).push(lowerText(buf, el[0]!, el[1]!));
         }
       }
     }
+    if (options !== null) markConnectionOptions(buf, fields, this.kinds, head.fieldCount, options);
     head.keepAlive = !close && (head.minor === 1 || keepAlive);
 
     // RFC 9112 6.3, in order.

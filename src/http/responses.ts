@@ -21,12 +21,16 @@ const BODIES: Record<number, string> = {
 
 const cache = new Map<number, Buffer>();
 
+/** What the Connection field of a response says about the client connection, if anything. */
+export type ConnectionField = 'close' | 'keep-alive' | null;
+
 /**
- * The complete response for `status`. `close` adds `Connection: close` (the connection ends after
- * it); `headOnly` leaves the body out, as a response to HEAD must (RFC 9110 9.3.2).
+ * The complete response for `status`. `connection` is written as the Connection field: "close"
+ * when the connection ends after it, "keep-alive" for an HTTP/1.0 client whose connection
+ * persists; `headOnly` leaves the body out, as a response to HEAD must (RFC 9110 9.3.2).
  */
-export function errorResponse(status: number, close: boolean, headOnly = false): Buffer {
-  const key = status * 4 + (close ? 2 : 0) + (headOnly ? 1 : 0);
+export function errorResponse(status: number, connection: ConnectionField, headOnly = false): Buffer {
+  const key = status * 8 + (connection === 'close' ? 4 : connection === 'keep-alive' ? 2 : 0) + (headOnly ? 1 : 0);
   let bytes = cache.get(key);
   if (bytes === undefined) {
     const reason = REASONS[status] ?? 'Error';
@@ -35,7 +39,7 @@ export function errorResponse(status: number, close: boolean, headOnly = false):
       `HTTP/1.1 ${status} ${reason}\r\n` +
         'Content-Type: text/plain\r\n' +
         `Content-Length: ${body.length}\r\n` +
-        (close ? 'Connection: close\r\n' : '') +
+        (connection === null ? '' : `Connection: ${connection}\r\n`) +
         '\r\n' +
         (headOnly ? '' : body),
       'latin1',

@@ -100,10 +100,6 @@ export class BackendConnection implements Timed {
     return this.socket.write(bytes);
   }
 
-  pause(): void {
-    this.socket.pause();
-  }
-
   resume(): void {
     this.socket.resume();
   }
@@ -135,7 +131,7 @@ export class BackendConnection implements Timed {
   onTimeout(): void {
     const client = this.client;
     if (this.state === CONNECTING) {
-      this.fail(Failure.CONNECT, 'connect timeout');
+      this.fail(Failure.CONNECT, 'timeout');
     } else if (this.state === ACTIVE && client !== null) {
       // timeouts.server: no response head in time, or the response stalled.
       this.destroy();
@@ -193,7 +189,8 @@ export class BackendConnection implements Timed {
           client.respondFromProxy(502);
           return -1;
         }
-        client.write(buildClientHead(head, null));
+        // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
+        if (client.takesInterimResponses) client.write(buildClientHead(head, null));
         continue;
       }
       this.headSent = true;

@@ -15,7 +15,7 @@ import { HttpError } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
 import { Body, RequestParser, type RequestHead } from '../http/request-parser.js';
-import { errorResponse } from '../http/responses.js';
+import { errorResponse, type ConnectionField } from '../http/responses.js';
 import { BackendConnection, Failure, type FailureKind } from './backend-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { now, type Timed } from './deadlines.js';
@@ -321,12 +321,16 @@ export class ClientConnection implements Timed {
    * client: close when this connection ends after the response, keep-alive for a persistent
    * HTTP/1.0 client, nothing otherwise.
    */
-  responseStarts(status: number, untilClose: boolean): 'close' | 'keep-alive' | null {
+  responseStarts(status: number, untilClose: boolean): ConnectionField {
     const ex = this.exchange!;
     ex.status = status;
     ex.closeAfter ||= !ex.keepAlive || untilClose || !ex.received || this.ctx.closing;
-    if (ex.closeAfter) return 'close';
-    return ex.minor === 0 ? 'keep-alive' : null;
+    return connectionField(ex.closeAfter, ex.minor);
+  }
+
+  /** Whether the client may be sent interim (1xx) responses: not an HTTP/1.0 one (RFC 9110 15.2). */
+  get takesInterimResponses(): boolean {
+    return this.exchange!.minor === 1;
   }
 
   write(bytes: Buffer): boolean {
@@ -380,7 +384,7 @@ export class ClientConnection implements Timed {
     if (ex.backend !== null) ex.backend.destroy();
     this.exchange = null;
     const close = !ex.keepAlive || !ex.received || this.ended || this.ctx.closing || status === 504;
-    this.socket.write(errorResponse(status, close, ex.method === 'HEAD'));
+    this.socket.write(errorResponse(status, connectionField(close, ex.minor), ex.method === 'HEAD'));
     this.logAccess(ex, status, server);
     if (close) this.close();
     else this.nextRequest();
@@ -404,7 +408,7 @@ export class ClientConnection implements Timed {
   /** A request we answer ourselves (404): keep-alive when it had no body to skip. */
   private answerLocally(head: RequestHead, status: number): void {
     const close = !head.keepAlive || head.body !== Body.NONE || this.ended || this.ctx.closing;
-    this.socket.write(errorResponse(status, close, head.method === 'HEAD'));
+    this.socket.write(errorResponse(status, connectionField(close, head.minor), head.method === 'HEAD'));
     if (this.ctx.logger.enabled('info')) {
       this.ctx.logger.access(`${this.info.address} ${head.method} ${head.host || '-'} ${head.path} ${status} - 0ms`);
     }
@@ -416,7 +420,7 @@ export class ClientConnection implements Timed {
     const ex = this.exchange;
     if (ex !== null && ex.backend !== null) ex.backend.destroy();
     this.exchange = null;
-    this.socket.write(errorResponse(status, true));
+    this.socket.write(errorResponse(status, 'close'));
     this.close();
   }
 
@@ -468,6 +472,16 @@ export class ClientConnection implements Timed {
     const ms = Math.round(now() - ex.started);
     this.ctx.logger.access(`${this.info.address} ${ex.method} ${ex.host || '-'} ${ex.path} ${status} ${server} ${ms}ms`);
   }
+}
+
+/**
+ * What a response's Connection field must say (RFC 9112 9.3, 9.6): "close" when the connection
+ * ends after it; "keep-alive" to an HTTP/1.0 client whose connection persists, since HTTP/1.0
+ * closes by default; nothing to an HTTP/1.1 client, for which persistence is the default.
+ */
+function connectionField(close: boolean, minor: 0 | 1): ConnectionField {
+  if (close) return 'close';
+  return minor === 0 ? 'keep-alive' : null;
 }
 
 /** The client's address, with the IPv4-mapped prefix of a dual-stack socket removed. */

@@ -118,10 +118,11 @@ function normalizeHead(head: RequestHead | ResponseHead, consumed: number, messa
   }
   const fields: [string, string][] = [];
   for (let k = 0; k < head.fieldCount; k++) {
-    // A response gives each line's bounds; split it at the first colon and trim OWS.
-    const line = b.toString('latin1', head.lines[2 * k]!, head.lines[2 * k + 1]!);
-    const colon = line.indexOf(':');
-    fields.push([line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')]);
+    const f = FIELD_STRIDE * k;
+    fields.push([
+      b.toString('latin1', head.fields[f + F_LINE]!, head.fields[f + F_NAME_END]!),
+      b.toString('latin1', head.fields[f + F_VALUE]!, head.fields[f + F_VALUE_END]!),
+    ]);
   }
   return {
     status: head.status,

@@ -1,0 +1,236 @@
+// Head rewriting (src/http/forward.ts), pure: parse a head with the real parsers, rewrite it, and
+// compare the bytes that would go out. Request heads gain X-Forwarded-* and lose hop-by-hop
+// fields; response heads lose hop-by-hop fields and say what we do with the client connection.
+
+import t from 'tap';
+import { HttpError } from '../src/errors.js';
+import { buildClientHead, buildUpstreamHead, type ClientInfo } from '../src/http/forward.js';
+import { errorResponse, reasonOf } from '../src/http/responses.js';
+import { RequestParser, type RequestHead } from '../src/http/request-parser.js';
+import { ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
+
+const CLIENT: ClientInfo = { address: '192.0.2.7', proto: 'http', trusted: false };
+const TRUSTED: ClientInfo = { address: '10.0.0.1', proto: 'http', trusted: true };
+
+/** Parses a request head written with "\n" line ends (turned into CRLF). */
+function requestHead(text: string, maxFields = 100): RequestHead {
+  const parser = new RequestParser({ maxStartLine: 8192, maxHead: 65536, maxFields });
+  // A few bytes before the head, so that offsets that forget `start` would show.
+  const bytes = Buffer.from('\r\n' + text.replace(/\n/g, '\r\n'), 'latin1');
+  const head = parser.execute(bytes, 0);
+  if (head === null || head instanceof HttpError) throw new Error(`could not parse ${JSON.stringify(text)}: ${String(head)}`);
+  return head;
+}
+
+function responseHead(text: string, requestWasHead = false): ResponseHead {
+  const parser = new ResponseParser();
+  parser.requestWasHead = requestWasHead;
+  const bytes = Buffer.from(text.replace(/\n/g, '\r\n'), 'latin1');
+  const head = parser.execute(bytes, 0);
+  if (head === null || head instanceof HttpError) throw new Error(`could not parse ${JSON.stringify(text)}: ${String(head)}`);
+  return head;
+}
+
+/** The upstream head for `text`, as text with "\n" line ends. */
+function upstream(text: string, client: ClientInfo = CLIENT): string {
+  return buildUpstreamHead(requestHead(text), client).toString('latin1').replace(/\r\n/g, '\n');
+}
+
+function toClient(text: string, connection: 'close' | 'keep-alive' | null, requestWasHead = false): string {
+  return buildClientHead(responseHead(text, requestWasHead), connection).toString('latin1').replace(/\r\n/g, '\n');
+}
+
+t.test('buildUpstreamHead: the head as sent, plus X-Forwarded-For, -Host and -Proto', async (t) => {
+  t.equal(
+    upstream('GET /mango?x=1 HTTP/1.1\nHost: www.mango.com:8080\nAccept: */*\nX-Odd:   spaced  value \n\n'),
+    'GET /mango?x=1 HTTP/1.1\n' +
+      'Host: www.mango.com:8080\n' +
+      'Accept: */*\n' +
+      'X-Odd:   spaced  value \n' +
+      'X-Forwarded-For: 192.0.2.7\n' +
+      'X-Forwarded-Host: www.mango.com:8080\n' +
+      'X-Forwarded-Proto: http\n\n',
+  );
+});
+
+t.test('buildUpstreamHead: incoming X-Forwarded-* from an untrusted client are replaced', async (t) => {
+  t.equal(
+    upstream(
+      'GET / HTTP/1.1\nX-Forwarded-For: 6.6.6.6\nHost: a.com\nx-forwarded-host: evil.com\nX-FORWARDED-PROTO: https\nX-Forwarded-For: 7.7.7.7\n\n',
+    ),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+  );
+});
+
+t.test('buildUpstreamHead: a trusted proxy’s X-Forwarded-For is extended, its -Host and -Proto kept', async (t) => {
+  t.equal(
+    upstream(
+      'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: 198.51.100.1\nX-Forwarded-Host: www.mango.com\nX-Forwarded-For: 198.51.100.2, 198.51.100.3\nX-Forwarded-Proto: https\n\n',
+      TRUSTED,
+    ),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-Host: www.mango.com\nX-Forwarded-Proto: https\n' +
+      'X-Forwarded-For: 198.51.100.1, 198.51.100.2, 198.51.100.3, 10.0.0.1\n\n',
+    'several X-Forwarded-For lines make one list, in order, with the client last',
+  );
+  t.equal(
+    upstream('GET / HTTP/1.1\nHost: a.com\nX-Forwarded-Proto: https\n\n', TRUSTED),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-Proto: https\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-Host: a.com\n\n',
+    'a trusted client without X-Forwarded-For or -Host gets ours',
+  );
+  t.equal(
+    upstream('GET / HTTP/1.1\nHost: a.com\nX-Forwarded-Host: b.com\n\n', TRUSTED),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-Host: b.com\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-Proto: http\n\n',
+    'a trusted client without -Proto gets ours',
+  );
+});
+
+t.test('buildUpstreamHead: hop-by-hop fields and the names Connection lists are removed', async (t) => {
+  t.equal(
+    upstream(
+      'GET / HTTP/1.1\nHost: a.com\nConnection: X-Trace, keep-alive, x-other\nX-Trace: 1\nKeep-Alive: timeout=5\n' +
+        'TE: trailers\nUpgrade: h2c\nProxy-Connection: keep-alive\nX-OTHER: 2\nX-Kept: 3\nAccept: */*\n\n',
+    ),
+    'GET / HTTP/1.1\nHost: a.com\nX-Kept: 3\nAccept: */*\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+  );
+  t.equal(
+    upstream('GET / HTTP/1.1\nHost: a.com\nConnection: close\nX-Close: 1\n\n'),
+    'GET / HTTP/1.1\nHost: a.com\nX-Close: 1\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+    'Connection: close is this hop’s business: the backend connection stays reusable',
+  );
+});
+
+t.test('buildUpstreamHead: the body’s framing fields pass through unchanged', async (t) => {
+  t.equal(
+    upstream('POST /sha256 HTTP/1.1\nHost: a.com\nContent-Length: 10\n\n'),
+    'POST /sha256 HTTP/1.1\nHost: a.com\nContent-Length: 10\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+  );
+  t.equal(
+    upstream('POST /sha256 HTTP/1.1\nTransfer-Encoding: gzip, chunked\nHost: a.com\nExpect: 100-continue\n\n'),
+    'POST /sha256 HTTP/1.1\nTransfer-Encoding: gzip, chunked\nHost: a.com\nExpect: 100-continue\n' +
+      'X-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+  );
+});
+
+t.test('buildUpstreamHead: an absolute-form target becomes origin-form and its authority the Host', async (t) => {
+  t.equal(
+    upstream('GET http://www.Mango.com:8080/x?y=1 HTTP/1.1\nHost: other.com\nAccept: */*\n\n'),
+    'GET /x?y=1 HTTP/1.1\nHost: www.Mango.com:8080\nAccept: */*\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: www.Mango.com:8080\nX-Forwarded-Proto: http\n\n',
+  );
+  t.equal(
+    upstream('GET https://a.com HTTP/1.1\nHost: a.com\n\n'),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+    'no path: "/"',
+  );
+  t.equal(
+    upstream('OPTIONS http://a.com?q HTTP/1.0\n\n'),
+    'OPTIONS /?q HTTP/1.0\nHost: a.com\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\nConnection: keep-alive\n\n',
+    'a query right after the authority; HTTP/1.0 without Host',
+  );
+});
+
+t.test('buildUpstreamHead: HTTP/1.0 asks the backend to keep the connection; no Host, no X-Forwarded-Host', async (t) => {
+  t.equal(
+    upstream('GET /headers HTTP/1.0\nConnection: keep-alive\nAccept: */*\n\n'),
+    'GET /headers HTTP/1.0\nAccept: */*\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Proto: http\nConnection: keep-alive\n\n',
+  );
+  t.equal(
+    upstream('GET / HTTP/1.0\nHost: \n\n'),
+    'GET / HTTP/1.0\nHost: \nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Proto: http\nConnection: keep-alive\n\n',
+    'an empty Host is passed on but not copied',
+  );
+});
+
+t.test('buildUpstreamHead: an IPv6 client address and an https listener', async (t) => {
+  t.equal(
+    upstream('GET / HTTP/1.1\nHost: a.com\n\n', { address: '2001:db8::1', proto: 'https', trusted: false }),
+    'GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: 2001:db8::1\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: https\n\n',
+  );
+});
+
+t.test('buildUpstreamHead: long values and many fields are copied whole', async (t) => {
+  const many = Array.from({ length: 150 }, (_, i) => `X-F${i}: ${'v'.repeat(i)}`);
+  const text = `GET /${'p'.repeat(3000)} HTTP/1.1\nHost: ${'h'.repeat(200)}.com\n${many.join('\n')}\n\n`;
+  const out = buildUpstreamHead(requestHead(text, 200), CLIENT).toString('latin1').replace(/\r\n/g, '\n');
+  t.equal(
+    out,
+    `GET /${'p'.repeat(3000)} HTTP/1.1\nHost: ${'h'.repeat(200)}.com\n${many.join('\n')}\n` +
+      `X-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: ${'h'.repeat(200)}.com\nX-Forwarded-Proto: http\n\n`,
+  );
+  // Only hop-by-hop lines among many: each dropped, the rest kept in order.
+  const mixed = Array.from({ length: 140 }, (_, i) => (i % 3 === 0 ? `Keep-Alive: ${i}` : `X-M${i}: ${i}`));
+  const expected = mixed.filter((l) => !l.startsWith('Keep-Alive'));
+  t.equal(
+    buildUpstreamHead(requestHead(`GET / HTTP/1.1\n${mixed.join('\n')}\nHost: a.com\n\n`, 200), TRUSTED)
+      .toString('latin1')
+      .replace(/\r\n/g, '\n'),
+    `GET / HTTP/1.1\n${expected.join('\n')}\nHost: a.com\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n`,
+  );
+  const longForwardedFor = Array.from({ length: 300 }, (_, i) => `198.51.100.${i % 256}`).join(', ');
+  t.equal(
+    upstream(`GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: ${longForwardedFor}\n\n`, TRUSTED),
+    `GET / HTTP/1.1\nHost: a.com\nX-Forwarded-For: ${longForwardedFor}, 10.0.0.1\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n`,
+    'a long trusted X-Forwarded-For',
+  );
+});
+
+t.test('buildClientHead: nothing to change returns the backend’s bytes as they are', async (t) => {
+  const head = responseHead('HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\n\nok');
+  const out = buildClientHead(head, null);
+  t.equal(out.buffer, head.buf.buffer, 'no copy');
+  t.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: a\r\n\r\n');
+});
+
+t.test('buildClientHead: hop-by-hop fields removed, Connection says what this hop does', async (t) => {
+  const text = 'HTTP/1.1 200 OK\nConnection: keep-alive\nKeep-Alive: timeout=5\nContent-Length: 2\nUpgrade: h2c\nX-Server: a\nProxy-Connection: x\nTE: y\n\n';
+  t.equal(toClient(text, null), 'HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\n\n');
+  t.equal(toClient(text, 'close'), 'HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\nConnection: close\n\n');
+  t.equal(toClient(text, 'keep-alive'), 'HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\nConnection: keep-alive\n\n');
+  t.equal(toClient('HTTP/1.1 204 No Content\n\n', 'close'), 'HTTP/1.1 204 No Content\nConnection: close\n\n', 'no fields at all');
+  t.equal(
+    toClient('HTTP/1.0 200 OK\nConnection: close\nX-A: 1\n\n', 'close'),
+    'HTTP/1.0 200 OK\nX-A: 1\nConnection: close\n\n',
+    'the status line is kept as the backend wrote it',
+  );
+  t.equal(
+    toClient('HTTP/1.1 100 Continue\n\n', null),
+    'HTTP/1.1 100 Continue\n\n',
+    'an interim response passes as it is',
+  );
+});
+
+t.test('buildClientHead: response fields named in Connection are hop-by-hop too', async (t) => {
+  // RFC 9110 7.6.1: "Intermediaries MUST parse a received Connection header field before a
+  // message is forwarded and, for each connection-option in this field, remove any header or
+  // trailer field(s) from the message with the same name as the connection-option".
+  t.equal(
+    toClient('HTTP/1.1 200 OK\nConnection: X-Backend-Secret\nX-Backend-Secret: 42\nContent-Length: 0\n\n', null),
+    'HTTP/1.1 200 OK\nContent-Length: 0\n\n',
+  );
+});
+
+// The responses the proxy makes itself (src/http/responses.ts): what interface.md's table says.
+t.test('errorResponse: status, reason, text/plain body, Content-Length, and Connection: close when asked', async (t) => {
+  const table: [number, string, string][] = [
+    [400, 'Bad Request', 'Bad Request'],
+    [404, 'Not Found', 'Not Found'],
+    [408, 'Request Timeout', 'Request Timeout'],
+    [414, 'URI Too Long', 'URI Too Long'],
+    [431, 'Request Header Fields Too Large', 'Request Header Fields Too Large'],
+    [501, 'Not Implemented', 'Not Implemented'],
+    [502, 'Bad Gateway', 'Bad Gateway'],
+    [503, 'Service Unavailable', 'No backend servers available.'],
+    [504, 'Gateway Timeout', 'Gateway Timeout'],
+    [505, 'HTTP Version Not Supported', 'HTTP Version Not Supported'],
+  ];
+  for (const [status, reason, body] of table) {
+    const head = `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n`;
+    t.equal(errorResponse(status, null).toString('latin1'), `${head}\r\n${body}`, `${status}`);
+    t.equal(errorResponse(status, 'close').toString('latin1'), `${head}Connection: close\r\n\r\n${body}`, `${status}, closing`);
+    t.equal(errorResponse(status, 'keep-alive').toString('latin1'), `${head}Connection: keep-alive\r\n\r\n${body}`, `${status}, to a persistent HTTP/1.0 client`);
+    t.equal(errorResponse(status, null, true).toString('latin1'), `${head}\r\n`, `${status} to a HEAD: no body`);
+    t.equal(reasonOf(status), reason);
+  }
+  t.equal(errorResponse(503, 'close'), errorResponse(503, 'close'), 'built once, then the same bytes');
+  t.equal(errorResponse(599, null).toString('latin1'), 'HTTP/1.1 599 Error\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nError', 'a status not in the table');
+  t.equal(reasonOf(599), 'Error');
+});
