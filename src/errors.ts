@@ -55,6 +55,7 @@ export const ERRORS = {
   BAD_CONTENT_LENGTH: { status: 400, reason: 'Content-Length is not 1*DIGIT' },
   DUPLICATE_CONTENT_LENGTH: { status: 400, reason: 'more than one Content-Length' },
   TE_NOT_CHUNKED: { status: 400, reason: 'Transfer-Encoding does not end in a single chunked' },
+  BAD_TRANSFER_ENCODING: { status: 400, reason: 'Transfer-Encoding is not a clean list of codings' },
   UNKNOWN_TRANSFER_CODING: { status: 501, reason: 'unknown transfer coding' },
   TE_ON_HTTP10: { status: 400, reason: 'Transfer-Encoding on an HTTP/1.0 message' },
   // --- chunked bodies (RFC 9112 section 7.1) ---

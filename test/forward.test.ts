@@ -53,6 +53,12 @@ t.test('buildUpstreamHead: the head as sent, plus X-Forwarded-For, -Host and -Pr
   );
 });
 
+t.test('buildUpstreamHead: HTTP/1.2 is sent on as HTTP/1.1, our own version (RFC 9110 2.5)', async (t) => {
+  t.equal(upstream('GET / HTTP/1.2\nHost: a\n\n').split('\n')[0], 'GET / HTTP/1.1');
+  t.equal(upstream('GET / HTTP/1.9\nHost: a\n\n').split('\n')[0], 'GET / HTTP/1.1');
+  t.equal(upstream('GET / HTTP/1.0\nHost: a\n\n').split('\n')[0], 'GET / HTTP/1.0', 'HTTP/1.0 stays: the backend must not answer it in chunks');
+});
+
 t.test('buildUpstreamHead: incoming X-Forwarded-* from an untrusted client are replaced', async (t) => {
   t.equal(
     upstream(

@@ -98,6 +98,9 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
     n += out.write(`Host: ${head.authority}\r\n`, n, 'latin1');
   } else {
     n += buf.copy(out, n, head.start, head.requestLineEnd + 2);
+    // HTTP/1.2 and later 1.x are read as 1.1 (RFC 9110 2.5), and an intermediary sends its own
+    // version: the minor digit, just before the CRLF, becomes 1.
+    if (head.minor === 1) out[n - 3] = 0x31;
   }
   // Field lines are contiguous in the head: copy each run of kept lines in one go.
   const fieldsEnd = head.end - 2;

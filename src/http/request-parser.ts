@@ -152,6 +152,9 @@ export class RequestParser extends HeadReader<RequestHead> {
       fields[at + F_LINE] = lineStart;
       const vs = fields[at + F_VALUE]!;
       const ve = fields[at + F_VALUE_END]!;
+      // The framing fields must end where their value ends: trailing whitespace is valid OWS
+      // (RFC 9112 5.1), but llhttp rejects it there, and framing is no place for two readings.
+      const trailingSpace = ve !== offsets[2 * k + 1]!;
       const kind = fieldKind(buf, lineStart, fields[at + F_NAME_END]!);
       this.kinds[k - 1] = kind;
       switch (kind) {
@@ -172,7 +175,7 @@ export class RequestParser extends HeadReader<RequestHead> {
           // repetition instead, as llhttp does, so no hop can count the body differently.
           if (++lengthCount > 1) return new HttpError('DUPLICATE_CONTENT_LENGTH', lineStart - base);
           const n = parseContentLength(buf, vs, ve);
-          if (n < 0) return new HttpError('BAD_CONTENT_LENGTH', vs - base);
+          if (n < 0 || trailingSpace) return new HttpError('BAD_CONTENT_LENGTH', vs - base);
           head.contentLength = n;
           break;
         }
@@ -188,7 +191,7 @@ export class RequestParser extends HeadReader<RequestHead> {
             else if (coding === Coding.CHUNKED) teChunkedCount++;
             teChunkedLast = coding === Coding.CHUNKED;
           }
-          if (elements === 0) teMalformed = true;
+          if (elements === 0 || trailingSpace || hasEmptyElement(buf, vs, ve)) teMalformed = true;
           break;
         }
         case Field.CONNECTION:
@@ -215,8 +218,8 @@ export class RequestParser extends HeadReader<RequestHead> {
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     head.keepAlive = !connClose && (head.minor === 1 || connKeepAlive);
 
-    const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1 && !teMalformed;
-    return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, base);
+    const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1;
+    return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, teMalformed, base);
   }
 }
 
@@ -229,10 +232,12 @@ function decideFraming(
   hasTransferEncoding: boolean,
   chunkedOnceAndLast: boolean,
   unknownCoding: boolean,
+  malformedCoding: boolean,
   base: number,
 ): RequestHead | HttpError {
   const at = head.start - base;
   if (hasTransferEncoding) {
+    if (malformedCoding) return new HttpError('BAD_TRANSFER_ENCODING', at);
     // RFC 9112 6.1: "A server that receives a request message with a transfer coding it does
     // not understand SHOULD respond with 501 (Not Implemented)."
     if (unknownCoding) return new HttpError('UNKNOWN_TRANSFER_CODING', at);
@@ -407,6 +412,19 @@ function methodName(buf: Buffer, start: number, end: number): string {
     if (bytes.length === end - start && buf[start] === bytes[0] && bytes.compare(buf, start, end) === 0) return METHODS[m]!;
   }
   return text(buf, start, end);
+}
+
+/** Whether the list in buf[start, end) has an empty element ("chunked ,", ", gzip"). */
+function hasEmptyElement(buf: Buffer, start: number, end: number): boolean {
+  let sawElement = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b === 0x2c /* , */) {
+      if (!sawElement) return true;
+      sawElement = false;
+    } else if (!isOws(b)) sawElement = true;
+  }
+  return !sawElement;
 }
 
 const Coding = { CHUNKED: 0, OTHER_KNOWN: 1, UNKNOWN: 2, MALFORMED: 3 } as const;
