@@ -119,6 +119,21 @@ t.test('probe', async (t) => {
   t.same(await probe(await raw(() => {}), '/h', 50), { ok: false, reason: 'timeout after 50ms' });
   t.same(await probe({ host: HOST, port: await closedPort() }, '/h', 1000), { ok: false, reason: 'connect ECONNREFUSED' });
 
+  t.test('an IPv6 server gets its address in brackets in Host', async (t) => {
+    let seen = '';
+    const server = net.createServer((s) =>
+      s.once('data', (d: Buffer) => {
+        seen = d.toString('latin1');
+        s.end('HTTP/1.1 200 OK\r\n\r\n');
+      }),
+    );
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    t.same(await probe({ host: '::1', port }, '/h', 1000), { ok: true, reason: 'status 200' });
+    t.match(seen, `Host: [::1]:${port}\r\n`);
+  });
+
   t.test('the status line may arrive in pieces', async (t) => {
     const target = await raw((s) =>
       s.once('data', () => {
@@ -179,6 +194,21 @@ t.test('HealthMonitor', async (t) => {
     await log.waitFor('health checker exited');
     await waitFor('a new worker', () => monitor.threadId !== first);
     t.equal(log.matching('DOWN').length, 1, 'the restarted worker starts from the known state: no second DOWN');
+  });
+
+  t.test('a flip to the state a server is already in is not logged again', async (t) => {
+    const log = new LogCapture('info');
+    const server = new Backend(HOST, await closedPort(), 'x');
+    server.pools.push('p');
+    server.up = false; // as a refused connection would have left it, just before the first check
+    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const checks: boolean[] = [];
+    monitor.onCheck = (_s, ok) => checks.push(ok);
+    monitor.markDown(new Backend(HOST, 1, 'not-monitored')); // a server it does not check: ignored
+    await monitor.start();
+    t.teardown(() => monitor.stop());
+    await waitFor('two failed checks', () => checks.length >= 2);
+    t.same(log.matching('DOWN'), [], 'no DOWN line: it was down already');
   });
 
   t.test('a passive failure needs `rise` passes to come back', async (t) => {

@@ -46,7 +46,8 @@ export function probe(target: ProbeTarget, path: string, timeout: number): Promi
         done(status >= 200 && status < 400, `status ${status}`);
       } else if (head.length >= 13 || head.includes('\n')) done(false, 'invalid status line');
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => done(false, `${connected ? '' : 'connect '}${err.code ?? err.message}`));
-    socket.on('close', () => done(false, connected ? 'closed without a response' : 'connect failed'));
+    // A socket's errors carry a code: "connect ECONNREFUSED", "ECONNRESET".
+    socket.on('error', (err: NodeJS.ErrnoException) => done(false, `${connected ? '' : 'connect '}${err.code}`));
+    socket.on('close', () => done(false, 'closed without a response'));
   });
 }

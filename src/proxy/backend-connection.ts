@@ -276,9 +276,8 @@ export class BackendConnection implements Timed {
   private readonly onError = (err: Error | null): void => {
     const client = this.client;
     const state = this.state;
-    if (state === CLOSED) return;
     if (client === null || state === IDLE) {
-      this.destroy(); // closed while pooled: just forget it
+      this.destroy(); // closed while pooled (or closed already): just forget it
       return;
     }
     const reason = err === null ? 'connection closed' : describe(err);
@@ -291,8 +290,9 @@ export class BackendConnection implements Timed {
     }
   };
 
+  /** Closed without an error or an end seen first: handled as a close (a no-op once destroyed). */
   private readonly onClose = (): void => {
-    if (this.state !== CLOSED) this.onError(null);
+    this.onError(null);
   };
 
   private readonly onDrain = (): void => {
@@ -323,7 +323,8 @@ function joinHeadAndBody(head: Buffer, body: Buffer, start: number, end: number)
   return out;
 }
 
+/** "ECONNRESET": socket errors carry a code; the message is only a fallback. */
 function describe(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code !== undefined ? code : err.message;
+  /* c8 ignore next -- every error a net.Socket emits has a code */
+  return (err as NodeJS.ErrnoException).code ?? err.message;
 }

@@ -446,11 +446,13 @@ export class ClientConnection implements Timed {
 
   /** Keeps buf[at..] for later and stops reading: one exchange at a time. */
   private hold(buf: Buffer, at: number): void {
+    /* c8 ignore start -- reading is paused while bytes wait, so none can arrive behind them; this
+       only keeps them in order should that ever change */
     if (this.pending !== null) {
-      // Only when bytes were already waiting (rare: reading is paused while they are).
       buf = Buffer.concat([this.pending.subarray(this.pendingAt), buf.subarray(at)]);
       at = 0;
     }
+    /* c8 ignore stop */
     this.pending = buf;
     this.pendingAt = at;
     this.socket.pause();
