@@ -186,6 +186,32 @@ t.test('buildClientHead: nothing to change returns the backend’s bytes as they
   t.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: a\r\n\r\n');
 });
 
+t.test('buildClientHead: the first body bytes go behind the head, in the same buffer', async (t) => {
+  const bytes = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', 'latin1');
+  const parser = new ResponseParser();
+  const head = parser.execute(bytes, 0) as ResponseHead;
+  const at = parser.consumed;
+  const same = buildClientHead(head, null, bytes, at, bytes.length);
+  t.equal(same.buffer, bytes.buffer, 'unchanged and contiguous: the backend’s bytes, no copy');
+  t.equal(same.toString('latin1'), bytes.toString('latin1'));
+  t.equal(
+    buildClientHead(head, 'close', bytes, at, bytes.length).toString('latin1'),
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+  );
+  t.equal(buildClientHead(head, null, Buffer.from('xxhelloxx'), 2, 7).toString('latin1'), bytes.toString('latin1'), 'a body from another buffer is copied in');
+});
+
+t.test('buildClientHead: a head that came in pieces is copied, since its scratch buffer is reused', async (t) => {
+  const parser = new ResponseParser();
+  const text = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  t.equal(parser.execute(text.subarray(0, 10), 0), null);
+  const head = parser.execute(text.subarray(10), 0) as ResponseHead;
+  t.equal(head.scratch, true);
+  const out = buildClientHead(head, null);
+  t.not(out.buffer, head.buf.buffer, 'a copy');
+  t.equal(out.toString('latin1'), text.toString('latin1'));
+});
+
 t.test('buildClientHead: hop-by-hop fields removed, Connection says what this hop does', async (t) => {
   const text = 'HTTP/1.1 200 OK\nConnection: keep-alive\nKeep-Alive: timeout=5\nContent-Length: 2\nUpgrade: h2c\nX-Server: a\nProxy-Connection: x\nTE: y\n\n';
   t.equal(toClient(text, null), 'HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\n\n');

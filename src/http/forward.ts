@@ -137,15 +137,25 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  * The head to send to the client for a backend's response: hop-by-hop fields removed, and a
  * Connection field saying what we do with the client connection: `close` when it ends after this
  * response, `keep-alive` for an HTTP/1.0 client whose connection persists, nothing otherwise.
- * Returns the backend's bytes unchanged when nothing needs to change.
+ * The first body bytes, body[bodyStart, bodyEnd), may be given: they are placed right behind
+ * the head, so that both leave in one write. When nothing needs to change and the body follows
+ * the head in its buffer, the backend's bytes are returned as they are, without a copy.
  */
-export function buildClientHead(head: ResponseHead, connection: 'close' | 'keep-alive' | null): Buffer {
+export function buildClientHead(
+  head: ResponseHead,
+  connection: 'close' | 'keep-alive' | null,
+  body: Buffer = head.buf,
+  bodyStart = head.end,
+  bodyEnd = head.end,
+): Buffer {
   const { buf, fields, kinds, fieldCount } = head;
   let dropped = 0;
   for (let k = 0; k < fieldCount; k++) dropped += HOP_BY_HOP[kinds[k]!]!;
-  if (dropped === 0 && connection === null) return buf.subarray(head.start, head.end);
+  // Unchanged bytes can go as they are, unless they sit in the parser's scratch buffer: a write
+  // may wait in the socket's queue, and the next head that comes in pieces would overwrite them.
+  if (dropped === 0 && connection === null && body === buf && bodyStart === head.end && !head.scratch) return buf.subarray(head.start, bodyEnd);
 
-  const out = Buffer.allocUnsafe(head.end - head.start + 32);
+  const out = Buffer.allocUnsafe(head.end - head.start + 32 + (bodyEnd - bodyStart));
   let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
@@ -158,6 +168,7 @@ export function buildClientHead(head: ResponseHead, connection: 'close' | 'keep-
   if (runStart >= 0) n += buf.copy(out, n, runStart, head.end - 2);
   if (connection !== null) n += out.write(`Connection: ${connection}\r\n`, n, 'latin1');
   n = out.writeUInt16LE(CRLF, n);
+  n += body.copy(out, n, bodyStart, bodyEnd);
   return out.subarray(0, n);
 }
 

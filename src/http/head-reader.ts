@@ -54,6 +54,8 @@ export interface HeadLines {
   start: number;
   /** Offset just past the empty line that ends the head. */
   end: number;
+  /** Whether `buf` is the reader's scratch buffer, which the next split head overwrites. */
+  scratch: boolean;
   offsets: Int32Array;
   count: number;
 }
@@ -88,7 +90,7 @@ export abstract class HeadReader<Head> {
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
     this.malformed = errors.malformed ?? null;
-    this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
+    this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, scratch: false, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
   }
 
   /** Requests may be preceded by empty lines; responses may not. */
@@ -130,6 +132,7 @@ export abstract class HeadReader<Head> {
       // Complete. How much of *this* chunk did the head take?
       this.consumed = this.inScratch ? at - from : at - start;
       this.lines.buf = buf;
+      this.lines.scratch = this.inScratch;
       this.lines.start = this.headStart;
       this.lines.end = at;
       const head = this.parse(this.lines);

@@ -30,6 +30,8 @@ export interface ResponseHead {
   keepAlive: boolean;
   /** The head's bytes: buf[start, end); offsets of every field line and which field it is. */
   buf: Buffer;
+  /** Whether `buf` is the parser's scratch buffer (the head came in pieces): copy to keep. */
+  scratch: boolean;
   start: number;
   end: number;
   /** Offset of the status line's CR. */
@@ -73,6 +75,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
       contentLength: 0,
       keepAlive: true,
       buf,
+      scratch: lines.scratch,
       start: lineStart,
       end: lines.end,
       statusLineEnd: lineEnd,

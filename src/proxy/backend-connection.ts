@@ -8,7 +8,8 @@ import { HttpError } from '../errors.js';
 import type { Backend } from '../balancer/backend.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { buildClientHead } from '../http/forward.js';
-import { ResponseBody, ResponseParser } from '../http/response-parser.js';
+import { ResponseBody, ResponseParser, type ResponseHead } from '../http/response-parser.js';
+import type { ConnectionField } from '../http/responses.js';
 import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
@@ -50,8 +51,9 @@ export class BackendConnection implements Timed {
   private bodyKind: number = ResponseBody.NONE;
   private remaining = 0;
   private keepAlive = false;
-  /** The final response head, rewritten for the client, until it goes out with the first body bytes. */
-  private headOut: Buffer | null = null;
+  /** The final response head and what its Connection field says, until they go out with the first body bytes. */
+  private headOut: ResponseHead | null = null;
+  private connectionOut: ConnectionField = null;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -198,7 +200,8 @@ export class BackendConnection implements Timed {
       this.remaining = head.contentLength;
       this.keepAlive = head.keepAlive;
       // Held until the body bytes of this piece are known: head and body leave in one write.
-      this.headOut = buildClientHead(head, client.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE));
+      this.headOut = head;
+      this.connectionOut = client.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE);
       if (head.body === ResponseBody.CHUNKED) (this.chunked ??= new ChunkedScanner()).reset();
       return at;
     }
@@ -242,11 +245,11 @@ export class BackendConnection implements Timed {
     let ok = true;
     if (head !== null && end - at <= JOIN_LIMIT) {
       this.headOut = null;
-      ok = client.write(joinHeadAndBody(head, chunk, at, end));
+      ok = client.write(buildClientHead(head, this.connectionOut, chunk, at, end));
     } else if (end > at) {
       if (head !== null) {
         this.headOut = null;
-        client.write(head);
+        client.write(buildClientHead(head, this.connectionOut));
       }
       ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
     }
@@ -312,16 +315,6 @@ function uncork(socket: net.Socket): void {
 
 /** Below this, body bytes are copied behind the head so that both go out in one write (one syscall). */
 const JOIN_LIMIT = 16 * 1024;
-
-/** The head followed by the (small) body[start, end), in one buffer. */
-function joinHeadAndBody(head: Buffer, body: Buffer, start: number, end: number): Buffer {
-  const n = end - start;
-  if (n === 0) return head;
-  const out = Buffer.allocUnsafe(head.length + n);
-  head.copy(out, 0);
-  body.copy(out, head.length, start, end);
-  return out;
-}
 
 /** "ECONNRESET": socket errors carry a code; the message is only a fallback. */
 function describe(err: Error): string {
