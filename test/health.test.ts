@@ -114,6 +114,7 @@ t.test('probe', async (t) => {
   t.same(await probe(await raw(answer('HTTP/1.1 199 Odd\r\n\r\n')), '/h', 1000), { ok: false, reason: 'status 199' });
   t.same(await probe(await raw(answer('SSH-2.0-OpenSSH_9.2\r\n')), '/h', 1000), { ok: false, reason: 'invalid status line' });
   t.same(await probe(await raw(answer('garbage that is long enough')), '/h', 1000), { ok: false, reason: 'invalid status line' });
+  t.same(await probe(await raw(answer('BAD\r\n')), '/h', 1000), { ok: false, reason: 'invalid status line' });
   t.same(await probe(await raw((s) => s.once('data', () => s.end())), '/h', 1000), { ok: false, reason: 'closed without a response' });
   t.same(await probe(await raw((s) => s.once('data', () => s.resetAndDestroy())), '/h', 1000), { ok: false, reason: 'ECONNRESET' });
   t.same(await probe(await raw(() => {}), '/h', 50), { ok: false, reason: 'timeout after 50ms' });
@@ -198,17 +199,37 @@ t.test('HealthMonitor', async (t) => {
 
   t.test('a flip to the state a server is already in is not logged again', async (t) => {
     const log = new LogCapture('info');
-    const server = new Backend(HOST, await closedPort(), 'x');
+    // A server that answers its checks with 500, a little late.
+    const target = net.createServer((s) => s.once('data', () => setTimeout(() => s.end('HTTP/1.1 500 Oops\r\n\r\n'), 150)));
+    await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
+    t.teardown(() => target.close());
+    const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
     server.pools.push('p');
-    server.up = false; // as a refused connection would have left it, just before the first check
-    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 1000, rise: 1, fall: 1 }, log.logger);
     const checks: boolean[] = [];
     monitor.onCheck = (_s, ok) => checks.push(ok);
-    monitor.markDown(new Backend(HOST, 1, 'not-monitored')); // a server it does not check: ignored
     await monitor.start();
     t.teardown(() => monitor.stop());
-    await waitFor('two failed checks', () => checks.length >= 2);
+    // A refused connection takes it out before the first check's answer comes back.
+    server.up = false;
+    monitor.markDown(new Backend(HOST, 1, 'not-monitored')); // a server it does not check: ignored
+    await waitFor('the first check', () => checks.length >= 1);
+    await waitFor('its flip to be handled', () => log.lines.length > 1 || checks.length >= 2);
     t.same(log.matching('DOWN'), [], 'no DOWN line: it was down already');
+    t.equal(server.up, false);
+  });
+
+  t.test('stop() while a crashed worker waits to be restarted: it stays stopped', async (t) => {
+    const log = new LogCapture('info');
+    const server = new Backend(HOST, await closedPort(), 'x');
+    const monitor = new HealthMonitor([server], { path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    await monitor.start();
+    await monitor.worker!.terminate();
+    await log.waitFor('health checker exited');
+    await monitor.stop();
+    t.equal(monitor.worker, null);
+    await monitor.stop();
+    t.equal(monitor.worker, null, 'stopping twice is fine');
   });
 
   t.test('a passive failure needs `rise` passes to come back', async (t) => {
