@@ -22,7 +22,7 @@
 //   END_LF        the LF of the final empty line: the body ends after it
 
 import { HttpError, type ErrorCode } from '../errors.js';
-import { COLON, CR, HEX_VALUE, LF, LINE_CHAR, TCHAR } from './chars.js';
+import { COLON, CR, HEX_VALUE, LF, LINE_CHAR, TCHAR, lower } from './chars.js';
 
 const SIZE = 0;
 const EXTENSION = 1;
@@ -46,6 +46,23 @@ export interface ChunkedLimits {
 
 export const DEFAULT_CHUNKED_LIMITS: ChunkedLimits = { maxExtension: 4096, maxTrailers: 16 * 1024 };
 
+/** Field names that must not be trailers, one bit each, matched as the name's bytes arrive. */
+const FRAMING_NAMES = ['content-length', 'transfer-encoding'];
+const FRAMING_NAMES_ALL = (1 << FRAMING_NAMES.length) - 1;
+
+/** The framing names whose byte at `index` is `b` (lower case), as bits. */
+function framingNamesWith(b: number, index: number): number {
+  let bits = 0;
+  for (let n = 0; n < FRAMING_NAMES.length; n++) if (FRAMING_NAMES[n]!.charCodeAt(index) === b) bits |= 1 << n;
+  return bits;
+}
+
+/** Whether a name of `length` bytes that still matches `bits` is one of the framing names. */
+function isWholeFramingName(bits: number, length: number): boolean {
+  for (let n = 0; n < FRAMING_NAMES.length; n++) if ((bits & (1 << n)) !== 0 && FRAMING_NAMES[n]!.length === length) return true;
+  return false;
+}
+
 /** 16 hex digits are 64 bits; we also stop at 2^53-1 so the count stays an exact number. */
 const MAX_SIZE_DIGITS = 16;
 
@@ -59,6 +76,9 @@ export class ChunkedScanner {
   private extra = 0;
   /** Bytes of the body seen so far: error offsets count from the body's first byte. */
   private seen = 0;
+  /** The trailer name being read: its length, and which framing names it still matches (bits). */
+  private nameLength = 0;
+  private framingName = 0;
 
   constructor(private readonly limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS) {}
 
@@ -150,18 +170,24 @@ export class ChunkedScanner {
             break;
           }
           this.state = TRAILER_NAME;
+          this.nameLength = 0;
+          this.framingName = FRAMING_NAMES_ALL;
           // The name must not be empty.
           if (TCHAR[buf[i]!] !== 1) return this.error('BAD_TRAILER', start, i);
           break;
         case TRAILER_NAME: {
           const b = buf[i]!;
           if (TCHAR[b] === 1) {
+            this.framingName &= framingNamesWith(lower(b), this.nameLength++);
             i++;
             if (++this.extra > this.limits.maxTrailers) return this.error('BAD_TRAILER', start, i - 1);
             break;
           }
           // field-name ":" with no whitespace before the colon (RFC 9112 5.1).
           if (b !== COLON) return this.error('BAD_TRAILER', start, i);
+          // RFC 9110 6.5.1: a field may be a trailer only if its definition allows it; the framing
+          // fields never may. Whoever reads them there reads the body's length a second way.
+          if (isWholeFramingName(this.framingName, this.nameLength)) return this.error('BAD_TRAILER', start, i);
           this.state = TRAILER_VALUE;
           i++;
           break;
