@@ -530,7 +530,7 @@ proxyTest(t, 'timeouts.connect: a server that never completes the handshake is m
   // whole to the server that answers (nothing was sent to the first one).
   const body = Buffer.alloc(100_000, 7);
   await client.write(request('POST', '/sha256', { host: 'blackhole.test', headers: [['Content-Length', String(body.length)]] }));
-  await waitFor('the proxy to start connecting', () => serverOf(timed, { port: blackhole }).requests === 1);
+  await waitFor('the proxy to start connecting', () => serverOf(timed, { port: blackhole }).stats.requests === 1);
   await client.write(body.subarray(0, 1000));
   await client.write(body.subarray(1000));
   const res = await client.read();

@@ -1,6 +1,8 @@
 // One backend server as the balancer sees it at run time: its address, whether it is up, and the
 // idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it.
 
+import { Counters } from './stats.js';
+
 /** The least a pooled connection must offer: being taken out of the pool or closed. */
 export interface Pooled {
   /** Whether the connection can still carry a request (not closed, no unexpected bytes). */
@@ -15,9 +17,10 @@ export class Backend<C extends Pooled = Pooled> {
   readonly idle: C[] = [];
   /** Names of the pools that list this server, for log lines. */
   readonly pools: string[] = [];
-  /** Requests sent to this server, and the ones that failed at the connection level. */
-  requests = 0;
-  failures = 0;
+  /** What happened to the requests sent here. */
+  readonly stats = new Counters();
+  /** The last health check: passed or not, why, and when (ms since the epoch); null before the first. */
+  lastCheck: { ok: boolean; reason: string; at: number } | null = null;
 
   constructor(
     /** Address to connect to (an IP address once resolved). */

@@ -3,9 +3,12 @@
 
 import type { Backend } from './backend.js';
 import { RoundRobin } from './round-robin.js';
+import { Counters } from './stats.js';
 
 export class Pool<B extends Backend = Backend> {
   private readonly order = new RoundRobin();
+  /** What happened to the requests routed here. */
+  readonly stats = new Counters();
 
   constructor(
     /** "www.mango.com", "/mango" or "default". */

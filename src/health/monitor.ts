@@ -29,6 +29,8 @@ export class HealthMonitor {
     private readonly servers: readonly Backend[],
     private readonly options: CheckOptions,
     private readonly logger: Logger,
+    /** Whether every check's result is wanted (Backend.lastCheck), not only the flips. */
+    private readonly reportChecks = false,
   ) {}
 
   /** Starts the worker; resolves once it runs. */
@@ -37,7 +39,7 @@ export class HealthMonitor {
       targets: this.servers.map((s) => ({ host: s.host, port: s.port })),
       options: this.options,
       up: this.servers.map((s) => s.up),
-      reportChecks: this.onCheck !== null || this.logger.enabled('debug'),
+      reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),
     };
     const worker = new Worker(WORKER_URL, { workerData: data });
     this.worker = worker;
@@ -84,6 +86,7 @@ export class HealthMonitor {
     }
     const server = this.servers[message.index]!;
     if (message.type === 'check') {
+      server.lastCheck = { ok: message.ok, reason: message.reason, at: message.at };
       this.logger.debug(`check ${server.name}: ${message.reason}`);
       this.onCheck?.(server, message.ok, message.reason, message.at);
       return;

@@ -2,7 +2,8 @@
 // loop, so a slow or hanging backend never delays a request, and posts only what changed.
 //
 // Messages to the main thread:  { type: 'flip', index, up, reason }
-//                               { type: 'check', index, ok, reason, at }   (only when asked)
+//                               { type: 'check', index, ok, reason, at }   (only when asked: debug
+//                                 logs, or a status page that shows each server's last check)
 //                               { type: 'ready', threadId }
 // Messages from the main thread: { type: 'down', index }   (a passive failure)
 //                                { type: 'stop' }

@@ -39,6 +39,8 @@ class Exchange {
   /** Servers already tried, so that a retry goes elsewhere (null until a first failure). */
   tried: ProxyBackend[] | null = null;
   backend: BackendConnection | null = null;
+  /** The server the request is with now (counted in its in-flight requests), or null. */
+  server: ProxyBackend | null = null;
   /** Request body bytes still to send (Content-Length), and the scanner for a chunked one. */
   remaining: number;
   chunked: ChunkedScanner | null = null;
@@ -227,6 +229,8 @@ export class ClientConnection implements Timed {
       buildUpstreamHead(head, this.info),
     );
     if (head.body === Body.CHUNKED) this.exchange.chunked = new ChunkedScanner();
+    pool.stats.requests++;
+    pool.stats.inFlight++;
     this.state = CONNECTING;
     this.deadline = 0; // the backend's deadlines govern until the response is done
     // Whatever came after the head (body, pipelined requests) waits for the backend; so does
@@ -246,7 +250,9 @@ export class ClientConnection implements Timed {
       return;
     }
     (ex.tried ??= []).push(server);
-    server.requests++;
+    server.stats.requests++;
+    server.stats.inFlight++;
+    ex.server = server;
     const pooled = ex.fresh ? null : server.takeIdle();
     if (pooled !== null) this.onBackendReady(pooled);
     else ex.backend = new BackendConnection(server, this.ctx, this);
@@ -339,8 +345,7 @@ export class ClientConnection implements Timed {
   onResponseDone(backend: BackendConnection, reusable: boolean): void {
     const ex = this.exchange!;
     backend.release(reusable && ex.requestSent);
-    this.logAccess(ex, ex.status, backend.backend.name);
-    this.exchange = null;
+    this.finishExchange(ex, ex.status);
     if (ex.closeAfter || !ex.received || this.ended) {
       this.close();
       return;
@@ -352,6 +357,9 @@ export class ClientConnection implements Timed {
   onBackendFailed(backend: BackendConnection, kind: FailureKind, reason: string): void {
     const ex = this.exchange!;
     ex.backend = null;
+    ex.server = null;
+    backend.backend.stats.inFlight--;
+    backend.backend.stats.failures++;
     if (kind === Failure.CONNECT) {
       // Passive health: a server that refuses connections is out at once (interface.md).
       this.ctx.markDown(backend.backend, `connect ${reason}`);
@@ -378,12 +386,10 @@ export class ClientConnection implements Timed {
    */
   respondFromProxy(status: number): void {
     const ex = this.exchange!;
-    const server = ex.tried?.[ex.tried.length - 1]?.name ?? '-';
     if (ex.backend !== null) ex.backend.destroy();
-    this.exchange = null;
+    this.finishExchange(ex, status);
     const close = !ex.keepAlive || !ex.received || this.ended || this.ctx.closing || status === 504;
     this.socket.write(errorResponse(status, connectionField(close, ex.minor), ex.method === 'HEAD'));
-    this.logAccess(ex, status, server);
     if (close) this.close();
     else this.nextRequest();
   }
@@ -393,8 +399,10 @@ export class ClientConnection implements Timed {
     if (this.state === CLOSED) return;
     this.state = CLOSED;
     const ex = this.exchange;
-    this.exchange = null;
-    if (ex !== null && ex.backend !== null) ex.backend.destroy();
+    if (ex !== null) {
+      if (ex.backend !== null) ex.backend.destroy();
+      this.finishExchange(ex, 0); // cut short: no status the client could see whole
+    }
     this.pending = null;
     this.ctx.clients.delete(this);
     this.ctx.deadlines.delete(this);
@@ -417,8 +425,10 @@ export class ClientConnection implements Timed {
   /** A malformed request, a bad chunk, a head too slow: answer once, drop any backend, close. */
   private respondAndClose(status: number): void {
     const ex = this.exchange;
-    if (ex !== null && ex.backend !== null) ex.backend.destroy();
-    this.exchange = null;
+    if (ex !== null) {
+      if (ex.backend !== null) ex.backend.destroy();
+      this.finishExchange(ex, status);
+    }
     this.socket.write(errorResponse(status, 'close'));
     this.close();
   }
@@ -468,10 +478,16 @@ export class ClientConnection implements Timed {
     this.deadline = now() + ms;
   }
 
-  private logAccess(ex: Exchange, status: number, server: string): void {
+  /** The exchange is over, with `status` (0: cut short): count it, log it, forget it. */
+  private finishExchange(ex: Exchange, status: number): void {
+    this.exchange = null;
+    const ms = now() - ex.started;
+    ex.pool.stats.finished(status);
+    if (ex.server !== null) ex.server.stats.finished(status);
+    this.ctx.durations.observe(ms / 1000);
     if (!this.ctx.logger.enabled('info')) return;
-    const ms = Math.round(now() - ex.started);
-    this.ctx.logger.access(`${this.info.address} ${ex.method} ${ex.host || '-'} ${ex.path} ${status} ${server} ${ms}ms`);
+    const server = ex.tried === null ? '-' : ex.tried[ex.tried.length - 1]!.name;
+    this.ctx.logger.access(`${this.info.address} ${ex.method} ${ex.host || '-'} ${ex.path} ${status} ${server} ${Math.round(ms)}ms`);
   }
 }
 

@@ -2,6 +2,7 @@
 // wheel, the logger, and how to report a backend's passive failure or recovery.
 
 import type { Backend } from '../balancer/backend.js';
+import type { DurationHistogram } from '../balancer/stats.js';
 import type { Pool } from '../balancer/pool.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -22,8 +23,10 @@ export interface ProxyContext {
   readonly logger: Logger;
   /** The scheme clients use to reach this listener: "http" (or "https" behind TLS). */
   readonly proto: string;
-  /** Client connections that are open, for shutdown. */
+  /** Client connections that are open, for shutdown and the status page. */
   readonly clients: Set<ClientConnection>;
+  /** How long requests took, from their head to the end of their response. */
+  readonly durations: DurationHistogram;
   /** True once the proxy is shutting down: connections close after their current exchange. */
   closing: boolean;
   /** Whether X-Forwarded-* from this address are to be trusted and extended. */

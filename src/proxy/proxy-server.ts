@@ -5,6 +5,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
+import { DurationHistogram } from '../balancer/stats.js';
 import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,7 @@ export class ProxyServer {
   private readonly ctx: ProxyContext;
   /** Every server of the configuration, one Backend per distinct address. */
   private backends: ProxyBackend[] = [];
+  private poolList: ProxyPool[] = [];
   /** The health checker's main-thread side; null until listening. */
   health: HealthMonitor | null = null;
 
@@ -35,6 +37,7 @@ export class ProxyServer {
       logger,
       proto: 'http',
       clients: new Set(),
+      durations: new DurationHistogram(),
       closing: false,
       isTrusted: (address) => config.trustedProxies.length > 0 && isTrustedProxy(address, config.trustedProxies),
       markDown: (backend, reason) => this.markDown(backend, reason),
@@ -76,6 +79,21 @@ export class ProxyServer {
     return this.backends;
   }
 
+  /** The pools, in routing order: hosts, paths, then the default pool. */
+  get pools(): readonly ProxyPool[] {
+    return this.poolList;
+  }
+
+  /** How long requests took, over the process's life. */
+  get durations(): DurationHistogram {
+    return this.ctx.durations;
+  }
+
+  /** Client connections open now. */
+  get connections(): number {
+    return this.ctx.clients.size;
+  }
+
   /**
    * Builds Backend objects (one per distinct address, shared by the pools that list it), pools
    * and the router. Host names are resolved once here, so no request waits for DNS.
@@ -101,12 +119,12 @@ export class ProxyServer {
     for (const p of config.paths) paths.push({ prefix: p.name, pool: await makePool(p) });
     const fallback = config.servers === null ? null : await makePool(config.servers);
     this.backends = [...byLabel.values()];
+    this.poolList = [...hosts.map(([, pool]) => pool), ...paths.map((p) => p.pool), ...(fallback === null ? [] : [fallback])];
     this.ctx.router = new Router(hosts, paths, fallback);
   }
 
   /** Passive health: a server that refused a connection is out at once, until `rise` passes. */
   private markDown(backend: ProxyBackend, reason: string): void {
-    backend.failures++;
     this.health?.markDown(backend);
     if (!backend.up) return;
     backend.up = false;
