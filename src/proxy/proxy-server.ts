@@ -59,7 +59,7 @@ export class ProxyServer {
     });
     this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
     // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
-    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger);
+    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger, this.config.admin !== null);
     await this.health.start();
     return this.server.address() as net.AddressInfo;
   }
