@@ -28,6 +28,7 @@ function ok(input: string, over: Partial<RequestResult> = {}): RequestResult {
     contentLength: 0,
     keepAlive: true,
     expectContinue: false,
+    upgrade: false,
     connectionOptions: null,
     fieldCount: fields.length,
     consumed: Buffer.byteLength(input, 'latin1'),
@@ -260,9 +261,23 @@ run('valid requests', [
     name: 'Connection options list',
     input: head('GET / HTTP/1.1', 'Host: a', 'Connection: keep-alive, X-Trace ,, Upgrade', 'connection: TE,a/b'),
     expected: ok(head('GET / HTTP/1.1', 'Host: a', 'Connection: keep-alive, X-Trace ,, Upgrade', 'connection: TE,a/b'), {
-      connectionOptions: ['x-trace', 'upgrade', 'te'],
+      connectionOptions: ['x-trace', 'te'],
       fields: [['Host', 'a'], ['Connection', 'keep-alive, X-Trace ,, Upgrade'], ['connection', 'TE,a/b']],
     }),
+  },
+  {
+    name: 'Upgrade named by Connection: a protocol switch',
+    input: head('GET /chat HTTP/1.1', 'Host: a', 'Connection: Upgrade', 'Upgrade: websocket'),
+    expected: ok(head('GET /chat HTTP/1.1', 'Host: a', 'Connection: Upgrade', 'Upgrade: websocket'), {
+      target: '/chat',
+      upgrade: true,
+      fields: [['Host', 'a'], ['Connection', 'Upgrade'], ['Upgrade', 'websocket']],
+    }),
+  },
+  {
+    name: 'Upgrade not named by Connection: no switch',
+    input: head('GET / HTTP/1.1', 'Host: a', 'Upgrade: websocket'),
+    expected: ok(head('GET / HTTP/1.1', 'Host: a', 'Upgrade: websocket'), { fields: [['Host', 'a'], ['Upgrade', 'websocket']] }),
   },
   {
     name: 'one empty line before the request line',

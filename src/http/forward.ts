@@ -11,6 +11,7 @@
 import { F_LINE, F_VALUE, F_VALUE_END, FIELD_STRIDE, Field } from './fields.js';
 import { TargetForm, type RequestHead } from './request-parser.js';
 import type { ResponseHead } from './response-parser.js';
+import type { ConnectionField } from './responses.js';
 
 /**
  * Hop-by-hop fields: they describe one connection, not the message, so a proxy MUST remove them
@@ -26,6 +27,8 @@ const HOP_BY_HOP = (() => {
   t[Field.LISTED_IN_CONNECTION] = 1; // named by Connection: "this connection only"
   return t;
 })();
+
+const HOP_BY_HOP_BUT_UPGRADE = HOP_BY_HOP.map((v, kind) => (kind === Field.UPGRADE ? 0 : v));
 
 /** Request fields we replace with our own values. */
 const REPLACED = (() => {
@@ -67,7 +70,8 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   for (let k = 0; k < fieldCount; k++) {
     const kind = kinds[k]!;
     const at = FIELD_STRIDE * k;
-    let dropped = HOP_BY_HOP[kind] === 1 || (absolute && kind === Field.HOST);
+    // Upgrade is hop-by-hop, but a protocol switch is asked of the backend on the client's behalf.
+    let dropped = (HOP_BY_HOP[kind] === 1 && !(head.upgrade && kind === Field.UPGRADE)) || (absolute && kind === Field.HOST);
     if (REPLACED[kind] === 1) {
       dropped = true;
       if (client.trusted) {
@@ -128,6 +132,7 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   }
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
+  else if (head.upgrade) n += out.write('\r\nConnection: upgrade', n, 'latin1');
   n = out.writeUInt16LE(CRLF, n);
   n = out.writeUInt16LE(CRLF, n);
   return out.subarray(0, n);
@@ -143,14 +148,16 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  */
 export function buildClientHead(
   head: ResponseHead,
-  connection: 'close' | 'keep-alive' | null,
+  connection: ConnectionField,
   body: Buffer = head.buf,
   bodyStart = head.end,
   bodyEnd = head.end,
 ): Buffer {
   const { buf, fields, kinds, fieldCount } = head;
+  // A 101 keeps its Upgrade field: it names the protocol the client switches to.
+  const hop = connection === 'upgrade' ? HOP_BY_HOP_BUT_UPGRADE : HOP_BY_HOP;
   let dropped = 0;
-  for (let k = 0; k < fieldCount; k++) dropped += HOP_BY_HOP[kinds[k]!]!;
+  for (let k = 0; k < fieldCount; k++) dropped += hop[kinds[k]!]!;
   // Unchanged bytes can go as they are, unless they sit in the parser's scratch buffer: a write
   // may wait in the socket's queue, and the next head that comes in pieces would overwrite them.
   if (dropped === 0 && connection === null && body === buf && bodyStart === head.end && !head.scratch) return buf.subarray(head.start, bodyEnd);
@@ -160,7 +167,7 @@ export function buildClientHead(
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
     const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
-    if (HOP_BY_HOP[kinds[k]!] === 1) {
+    if (hop[kinds[k]!] === 1) {
       if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
       runStart = -1;
     } else if (runStart < 0) runStart = lineStart;

@@ -63,6 +63,8 @@ export interface RequestHead {
   keepAlive: boolean;
   /** `Expect: 100-continue` (RFC 9110 10.1.1). */
   expectContinue: boolean;
+  /** The client asks to switch protocols (`Connection: upgrade` and `Upgrade`, RFC 9110 7.8), e.g. WebSocket. */
+  upgrade: boolean;
   /** Field names listed in Connection other than close / keep-alive (lower case), or null. */
   connectionOptions: string[] | null;
 
@@ -119,6 +121,7 @@ export class RequestParser extends HeadReader<RequestHead> {
       contentLength: 0,
       keepAlive: true,
       expectContinue: false,
+      upgrade: false,
       connectionOptions: null,
       buf,
       start: offsets[0]!,
@@ -141,6 +144,8 @@ export class RequestParser extends HeadReader<RequestHead> {
     let teMalformed = false;
     let connClose = false;
     let connKeepAlive = false;
+    let connUpgrade = false;
+    let hasUpgrade = false;
 
     const fields = this.fields;
     const el = this.element;
@@ -199,8 +204,12 @@ export class RequestParser extends HeadReader<RequestHead> {
           for (let i = vs; (i = nextListElement(buf, i, ve, el)) >= 0; ) {
             if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) connClose = true;
             else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) connKeepAlive = true;
+            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'upgrade')) connUpgrade = true;
             else if (isToken(buf, el[0]!, el[1]!)) (head.connectionOptions ??= []).push(lowerText(buf, el[0]!, el[1]!));
           }
+          break;
+        case Field.UPGRADE:
+          hasUpgrade = true;
           break;
         case Field.EXPECT:
           // RFC 9110 10.1.1: "A server that receives a 100-continue expectation in an HTTP/1.0
@@ -217,6 +226,9 @@ export class RequestParser extends HeadReader<RequestHead> {
 
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     head.keepAlive = !connClose && (head.minor === 1 || connKeepAlive);
+    // RFC 9110 7.8: Upgrade counts only when Connection names it, and a server MUST ignore it in
+    // an HTTP/1.0 request.
+    head.upgrade = connUpgrade && hasUpgrade && head.minor === 1;
 
     const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1;
     return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, teMalformed, base);

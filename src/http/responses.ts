@@ -22,7 +22,7 @@ const BODIES: Record<number, string> = {
 const cache = new Map<number, Buffer>();
 
 /** What the Connection field of a response says about the client connection, if anything. */
-export type ConnectionField = 'close' | 'keep-alive' | null;
+export type ConnectionField = 'close' | 'keep-alive' | 'upgrade' | null;
 
 /**
  * The complete response for `status`. `connection` is written as the Connection field: "close"

@@ -19,7 +19,9 @@ const CONNECTING = 0;
 const ACTIVE = 1;
 /** In its server's idle pool. */
 const IDLE = 2;
-const CLOSED = 3;
+/** Switched protocols (101): bytes pass through both ways until either side closes. */
+const TUNNEL = 3;
+const CLOSED = 4;
 
 /** How long an idle pooled connection is kept: below the 5 s keep-alive of Node's http server,
  * the most common backend, so that we close first and never reuse a connection it is closing. */
@@ -51,6 +53,8 @@ export class BackendConnection implements Timed {
   private bodyKind: number = ResponseBody.NONE;
   private remaining = 0;
   private keepAlive = false;
+  /** In a tunnel: the backend ended its side, and the end was passed on to the client. */
+  private tunnelEnded = false;
   /** The final response head and what its Connection field says, until they go out with the first body bytes. */
   private headOut: ResponseHead | null = null;
   private connectionOut: ConnectionField = null;
@@ -98,8 +102,13 @@ export class BackendConnection implements Timed {
 
   /** Writes request body bytes; false when the backend's buffer is full (wait for drain). */
   write(bytes: Buffer): boolean {
-    this.deadline = now() + this.ctx.timeouts.server;
+    if (this.state === ACTIVE) this.deadline = now() + this.ctx.timeouts.server;
     return this.socket.write(bytes);
+  }
+
+  /** A tunnel's client half-closed: pass the end on. */
+  endTunnel(): void {
+    this.socket.end();
   }
 
   resume(): void {
@@ -151,6 +160,10 @@ export class BackendConnection implements Timed {
 
   private readonly onData = (chunk: Buffer): void => {
     const client = this.client;
+    if (this.state === TUNNEL) {
+      if (!client!.write(chunk)) this.socket.pause(); // the client's drain resumes us
+      return;
+    }
     if (this.state !== ACTIVE || client === null) {
       // Bytes while idle: nothing was asked, so the connection is out of step. Drop it.
       this.destroy();
@@ -185,10 +198,21 @@ export class BackendConnection implements Timed {
       at += this.parser.consumed;
       if (head.status < 200) {
         if (head.status === 101) {
-          // We never forward Upgrade, so a switch of protocols was not asked for.
-          this.ctx.logger.warn(`server ${this.backend.name}: unexpected 101, answering 502`);
-          this.destroy();
-          client.respondFromProxy(502);
+          if (!client.upgradeRequested) {
+            // A switch of protocols nobody asked for: the connection is out of step.
+            this.ctx.logger.warn(`server ${this.backend.name}: unexpected 101, answering 502`);
+            this.destroy();
+            client.respondFromProxy(502);
+            return -1;
+          }
+          // RFC 9110 15.2.2: after the 101's empty line, the connection speaks the new protocol;
+          // we pass its bytes through both ways, unchanged, until either side closes.
+          this.state = TUNNEL;
+          this.deadline = 0;
+          this.headSent = true;
+          client.responseStarts(101, true);
+          client.write(buildClientHead(head, 'upgrade', chunk, at, chunk.length));
+          client.startTunnel();
           return -1;
         }
         // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
@@ -267,6 +291,12 @@ export class BackendConnection implements Timed {
 
   private readonly onEnd = (): void => {
     const client = this.client;
+    if (this.state === TUNNEL) {
+      // The backend is done sending: pass the end on; the client's close ends the tunnel.
+      this.tunnelEnded = true;
+      client!.endTunnel();
+      return;
+    }
     if (this.state === ACTIVE && client !== null && this.headSent && this.bodyKind === ResponseBody.UNTIL_CLOSE) {
       // RFC 9112 6.3 rule 8: the backend closing is the end of this response.
       this.finish(client, false);
@@ -281,6 +311,11 @@ export class BackendConnection implements Timed {
     const state = this.state;
     if (client === null || state === IDLE) {
       this.destroy(); // closed while pooled (or closed already): just forget it
+      return;
+    }
+    if (state === TUNNEL) {
+      this.destroy();
+      if (!this.tunnelEnded || err !== null) client.abort();
       return;
     }
     const reason = err === null ? 'connection closed' : describe(err);

@@ -7,6 +7,7 @@
 //   READ_HEAD   waiting for (the rest of) a request head; timeouts.header / timeouts.idle apply
 //   CONNECTING  head parsed and routed; waiting for a backend connection (client reading paused)
 //   FORWARDING  head sent; body bytes flow to the backend, the response flows back
+//   TUNNEL      the backend switched protocols (101): bytes pass through both ways unchanged
 //   CLOSING     the connection ends after what is written; incoming bytes are discarded
 //   CLOSED      the socket is gone
 
@@ -23,8 +24,9 @@ import { now, type Timed } from './deadlines.js';
 const READ_HEAD = 0;
 const CONNECTING = 1;
 const FORWARDING = 2;
-const CLOSING = 3;
-const CLOSED = 4;
+const TUNNEL = 3;
+const CLOSING = 4;
+const CLOSED = 5;
 
 /** What a client deadline is for. */
 const IDLE = 0;
@@ -65,6 +67,8 @@ class Exchange {
     readonly keepAlive: boolean,
     readonly body: number,
     contentLength: number,
+    /** The client asked to switch protocols (WebSocket). */
+    readonly upgrade: boolean,
     readonly pool: ProxyPool,
     /** The head as the backend gets it, kept for a retry. */
     readonly upstreamHead: Buffer,
@@ -138,6 +142,9 @@ export class ClientConnection implements Timed {
       case CONNECTING:
         this.hold(chunk, 0);
         break;
+      case TUNNEL:
+        if (!this.exchange!.backend!.write(chunk)) this.socket.pause(); // the backend's drain resumes us
+        break;
       // CLOSING: discard.
     }
   };
@@ -145,7 +152,8 @@ export class ClientConnection implements Timed {
   private readonly onEnd = (): void => {
     this.ended = true;
     // Half-close: a request in flight still gets its response; otherwise we are done.
-    if (this.state === READ_HEAD || this.state === CLOSING) this.close();
+    if (this.state === TUNNEL) this.exchange!.backend!.endTunnel();
+    else if (this.state === READ_HEAD || this.state === CLOSING) this.close();
     else if (this.exchange!.received) this.exchange!.closeAfter = true;
     else this.abort(); // the request was cut short
   };
@@ -225,6 +233,7 @@ export class ClientConnection implements Timed {
       head.keepAlive && !this.ended,
       head.body,
       head.contentLength,
+      head.upgrade,
       pool,
       buildUpstreamHead(head, this.info),
     );
@@ -312,10 +321,35 @@ export class ClientConnection implements Timed {
   /** The backend took the body bytes it had buffered: read more of the body. */
   onBackendDrain(): void {
     const ex = this.exchange;
-    if (ex !== null && ex.waitingForDrain) {
+    if (this.state === TUNNEL) this.socket.resume();
+    else if (ex !== null && ex.waitingForDrain) {
       ex.waitingForDrain = false;
       if (!ex.requestSent && this.state === FORWARDING) this.socket.resume();
     }
+  }
+
+  /** Whether the request in flight asked to switch protocols. */
+  get upgradeRequested(): boolean {
+    return this.exchange!.upgrade;
+  }
+
+  /**
+   * The backend answered 101 and its head went out: from now on this connection is a tunnel.
+   * Bytes the client sent after its request (held meanwhile) go first.
+   */
+  startTunnel(): void {
+    this.state = TUNNEL;
+    this.deadline = 0; // a tunnel may be quiet for long; TCP keep-alive finds dead peers
+    this.socket.setKeepAlive(true, 60_000);
+    const pending = this.takePending();
+    if (pending !== null) this.exchange!.backend!.write(pending.subarray(this.pendingAt));
+    this.socket.resume();
+  }
+
+  /** The backend ended the tunnel: end ours too, and close if the client does not soon. */
+  endTunnel(): void {
+    this.socket.end();
+    this.setDeadline(LINGER, LINGER_MS);
   }
 
   // --- the response ---
@@ -397,11 +431,13 @@ export class ClientConnection implements Timed {
   /** The response was cut short after its head went out: nothing to do but close. */
   abort(): void {
     if (this.state === CLOSED) return;
+    const tunnel = this.state === TUNNEL;
     this.state = CLOSED;
     const ex = this.exchange;
     if (ex !== null) {
       if (ex.backend !== null) ex.backend.destroy();
-      this.finishExchange(ex, 0); // cut short: no status the client could see whole
+      // A tunnel ends by closing; any other exchange still open here was cut short (0).
+      this.finishExchange(ex, tunnel ? 101 : 0);
     }
     this.pending = null;
     this.ctx.clients.delete(this);

@@ -402,6 +402,13 @@ export class RawClient {
     if (got === null) throw new Error(`the connection ended after ${this.bytesReceived} of ${n} bytes`);
   }
 
+  /** Takes every byte received and not read yet (a tunnel's bytes, say). */
+  takeAll(): Buffer {
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [];
+    return all;
+  }
+
   /** Bytes received and not read yet. */
   get unread(): number {
     return this.chunks.reduce((n, c) => n + c.length, 0);

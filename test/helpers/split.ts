@@ -41,6 +41,7 @@ export interface RequestResult {
   contentLength: number;
   keepAlive: boolean;
   expectContinue: boolean;
+  upgrade: boolean;
   connectionOptions: string[] | null;
   fieldCount: number;
   /** Every field line as [name, value], recovered through the offsets the parser returned. */
@@ -110,6 +111,7 @@ function normalizeHead(head: RequestHead | ResponseHead, consumed: number, messa
       contentLength: head.contentLength,
       keepAlive: head.keepAlive,
       expectContinue: head.expectContinue,
+      upgrade: head.upgrade,
       connectionOptions: head.connectionOptions === null ? null : [...head.connectionOptions],
       fieldCount: head.fieldCount,
       fields,

@@ -1,0 +1,83 @@
+// GET /metrics: the counters in the Prometheus text exposition format, version 0.0.4
+// (https://prometheus.io/docs/instrumenting/exposition_formats/). Built per scrape from the
+// numbers the proxy keeps; every series is named `lb_...`.
+
+import type { Counters } from '../balancer/stats.js';
+import { CLASSES, cumulativeBuckets, responsesOf, type StatusSource } from './status.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * A label value as the format writes it between double quotes: "label_value can be any sequence
+ * of UTF-8 characters, but the backslash (\), double-quote ("), and line feed (\n) characters have
+ * to be escaped as \\, \", and \n, respectively."
+ */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+/** Collects the lines of one exposition, a family (HELP, TYPE, samples) at a time. */
+class Exposition {
+  private text = '';
+
+  /** Starts a metric family; its samples follow. */
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): this {
+    this.text += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+    return this;
+  }
+
+  /** One sample: `name{k="v",...} value`. Values are finite, so JavaScript's number syntax is Go's. */
+  sample(name: string, labels: Record<string, string>, value: number): this {
+    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+    this.text += `${name}${pairs.length === 0 ? '' : `{${pairs.join(',')}}`} ${value}\n`;
+    return this;
+  }
+
+  /** The requests of one server or pool, one sample per status class. */
+  byClass(name: string, labels: Record<string, string>, stats: Counters): this {
+    const responses = responsesOf(stats);
+    for (const cls of CLASSES) this.sample(name, { ...labels, class: cls }, responses[cls]);
+    return this;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** The whole exposition for `source`. */
+export function metricsOf(source: StatusSource): string {
+  const out = new Exposition();
+  const { servers, pools } = source;
+
+  out.family('lb_server_requests_total', 'counter', 'Requests a server finished, by status class (class "cut": ended before a status).');
+  for (const s of servers) out.byClass('lb_server_requests_total', { server: s.name }, s.stats);
+  out.family('lb_server_in_flight', 'gauge', 'Requests sent to a server and not finished yet.');
+  for (const s of servers) out.sample('lb_server_in_flight', { server: s.name }, s.stats.inFlight);
+  out.family('lb_server_failures_total', 'counter', 'Connections to a server that failed before a response: refused, reset, timed out.');
+  for (const s of servers) out.sample('lb_server_failures_total', { server: s.name }, s.stats.failures);
+  out.family('lb_server_up', 'gauge', 'Whether a server takes requests (1) or is out of rotation (0).');
+  for (const s of servers) out.sample('lb_server_up', { server: s.name }, s.up ? 1 : 0);
+
+  // Absent for a server not checked yet: no sample is better than a made-up one.
+  const checked = servers.filter((s) => s.lastCheck !== null);
+  out.family('lb_health_check_ok', 'gauge', 'Whether the last health check of a server passed (1) or failed (0).');
+  for (const s of checked) out.sample('lb_health_check_ok', { server: s.name }, s.lastCheck!.ok ? 1 : 0);
+  out.family('lb_health_check_timestamp_seconds', 'gauge', 'When the last health check of a server ended, in seconds since the epoch.');
+  for (const s of checked) out.sample('lb_health_check_timestamp_seconds', { server: s.name }, s.lastCheck!.at / 1000);
+
+  out.family('lb_pool_requests_total', 'counter', 'Requests a pool finished, by status class (class "cut": ended before a status).');
+  for (const p of pools) out.byClass('lb_pool_requests_total', { pool: p.name }, p.stats);
+  out.family('lb_pool_in_flight', 'gauge', 'Requests routed to a pool and not finished yet.');
+  for (const p of pools) out.sample('lb_pool_in_flight', { pool: p.name }, p.stats.inFlight);
+
+  out.family('lb_client_connections', 'gauge', 'Client connections open now.');
+  out.sample('lb_client_connections', {}, source.connections);
+
+  out.family('lb_request_duration_seconds', 'histogram', 'Time from a request head to the end of its response.');
+  const buckets = cumulativeBuckets(source.durations);
+  for (const b of buckets) out.sample('lb_request_duration_seconds_bucket', { le: String(b.le) }, b.count);
+  out.sample('lb_request_duration_seconds_sum', {}, source.durations.sum);
+  out.sample('lb_request_duration_seconds_count', {}, buckets[buckets.length - 1]!.count);
+  return out.toString();
+}

@@ -1,0 +1,134 @@
+// What the admin listener reports, as one plain snapshot: every pool and server with its state,
+// last health check and counters, and the request durations. Served as /status and drawn by the
+// status page. It only reads the counters the proxy keeps; nothing here runs per proxied request.
+
+import type { Backend } from '../balancer/backend.js';
+import type { Pool } from '../balancer/pool.js';
+import { DURATION_BUCKETS, type Counters, type DurationHistogram } from '../balancer/stats.js';
+
+/** What a status report is made from. ProxyServer is one. */
+export interface StatusSource {
+  /** Every server, once each (servers are shared by the pools that list them). */
+  readonly servers: readonly Backend[];
+  /** The pools, in routing order. */
+  readonly pools: readonly Pool[];
+  readonly durations: DurationHistogram;
+  /** Client connections open now. */
+  readonly connections: number;
+}
+
+/** Finished requests by status class; `cut`: ended before any status (reset, timed out, aborted). */
+export interface Responses {
+  '1xx': number;
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+  cut: number;
+}
+
+export interface PoolStatus {
+  /** "www.mango.com" (a host), "/mango" (a path prefix) or "default". */
+  name: string;
+  /** The `name`s of its servers, in round-robin order. */
+  servers: string[];
+  /** Requests routed to this pool (a retry counts once per server it went to). */
+  requests: number;
+  inFlight: number;
+  responses: Responses;
+}
+
+export interface ServerStatus {
+  /** "127.0.0.1:8081": the resolved address, as logs and /metrics name it. */
+  name: string;
+  /** "localhost:8081": as the config wrote it. */
+  label: string;
+  /** Names of the pools that list it. */
+  pools: string[];
+  up: boolean;
+  /** The last health check; null before the first one. `at` is an ISO 8601 time. */
+  lastCheck: { ok: boolean; reason: string; at: string } | null;
+  /** Requests sent to it, over all its pools. */
+  requests: number;
+  inFlight: number;
+  /** Connections that failed before a response: refused, reset, timed out. */
+  failures: number;
+  responses: Responses;
+}
+
+/** The request duration histogram; `le` in seconds, counts cumulative, the last bucket "+Inf". */
+export interface DurationsStatus {
+  buckets: { le: number | '+Inf'; count: number }[];
+  /** Seconds, over every request. */
+  sum: number;
+  count: number;
+}
+
+/** The body of GET /status. */
+export interface Status {
+  /** When this report was made (ISO 8601): the page measures "ago" and req/s against it. */
+  time: string;
+  /** Whole seconds since the balancer started. */
+  uptimeSeconds: number;
+  /** Client connections open now. */
+  connections: number;
+  pools: PoolStatus[];
+  servers: ServerStatus[];
+  durations: DurationsStatus;
+}
+
+/** The report on `source` at `now` (ms since the epoch) for a balancer started at `startedAt`. */
+export function statusOf(source: StatusSource, startedAt: number, now: number): Status {
+  return {
+    time: new Date(now).toISOString(),
+    uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
+    connections: source.connections,
+    pools: source.pools.map((pool) => ({
+      name: pool.name,
+      servers: pool.servers.map((s) => s.name),
+      requests: pool.stats.requests,
+      inFlight: pool.stats.inFlight,
+      responses: responsesOf(pool.stats),
+    })),
+    servers: source.servers.map((server) => ({
+      name: server.name,
+      label: server.label,
+      pools: [...server.pools],
+      up: server.up,
+      lastCheck: lastCheckOf(server),
+      requests: server.stats.requests,
+      inFlight: server.stats.inFlight,
+      failures: server.stats.failures,
+      responses: responsesOf(server.stats),
+    })),
+    durations: durationsOf(source.durations),
+  };
+}
+
+/** The status classes in the order of Counters.byClass[1..5], then the requests cut short (byClass[0]). */
+export const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'cut'] as const;
+
+/** Counters.byClass as named classes. */
+export function responsesOf(stats: Counters): Responses {
+  const c = stats.byClass;
+  return { '1xx': c[1]!, '2xx': c[2]!, '3xx': c[3]!, '4xx': c[4]!, '5xx': c[5]!, cut: c[0]! };
+}
+
+function lastCheckOf(server: Backend): ServerStatus['lastCheck'] {
+  const check = server.lastCheck;
+  return check === null ? null : { ok: check.ok, reason: check.reason, at: new Date(check.at).toISOString() };
+}
+
+/** The histogram made cumulative, as Prometheus reads it: bucket i counts every request <= its bound. */
+export function cumulativeBuckets(durations: DurationHistogram): DurationsStatus['buckets'] {
+  let count = 0;
+  return durations.counts.map((n, i) => {
+    count += n;
+    return { le: DURATION_BUCKETS[i] ?? '+Inf', count };
+  });
+}
+
+function durationsOf(durations: DurationHistogram): DurationsStatus {
+  const buckets = cumulativeBuckets(durations);
+  return { buckets, sum: durations.sum, count: buckets[buckets.length - 1]!.count };
+}

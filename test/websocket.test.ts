@@ -1,0 +1,130 @@
+// Upgrade (RFC 9110 7.8) through the proxy: a WebSocket handshake is forwarded with its upgrade
+// fields, and after the backend's 101 both connections become one tunnel until either closes.
+
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import t, { type Test } from 'tap';
+import { HOST, proxyTest, waitFor } from './helpers/net.js';
+
+/** The Sec-WebSocket-Accept for a key (RFC 6455 4.2.2). */
+const accept = (key: string) => createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+
+/** A backend that completes WebSocket handshakes and echoes every byte it gets after them. */
+async function echoBackend(t: Test) {
+  const seen: { headers: http.IncomingHttpHeaders }[] = [];
+  const sockets: net.Socket[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.url === '/healthcheck') return res.end('OK');
+    res.end('plain');
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    seen.push({ headers: req.headers });
+    sockets.push(socket);
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${accept(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+    );
+    if (head.length > 0) socket.write(head);
+    socket.on('data', (d) => socket.write(d));
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return { server, seen, sockets, address: `${HOST}:${(server.address() as net.AddressInfo).port}` };
+}
+
+const handshake = (key: string, extra = '') =>
+  `GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n` +
+  `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n${extra}\r\n`;
+
+proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes echo both ways', async (t, h) => {
+  const backend = await echoBackend(t);
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${backend.address}"]
+`);
+  const client = await h.client(proxy);
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const res = await client.send(Buffer.from(handshake(key)));
+  t.equal(res.status, 101);
+  t.equal(res.header('upgrade'), 'websocket');
+  t.equal(res.header('connection'), 'upgrade');
+  t.equal(res.header('sec-websocket-accept'), accept(key));
+  t.equal(backend.seen[0]!.headers.upgrade, 'websocket', 'the backend got Upgrade');
+  t.equal(backend.seen[0]!.headers.connection, 'upgrade', 'and Connection: upgrade, our own');
+  t.equal(backend.seen[0]!.headers['x-forwarded-for'], HOST);
+
+  // Frames are opaque to the proxy: any bytes, in any pieces, come back the same.
+  const payload = Buffer.alloc(300_000, 0).map((_, i) => (i * 7) & 0xff);
+  await client.write(payload);
+  await waitFor('the echo', () => client.unread >= payload.length);
+  const echoed = client.takeAll();
+  t.ok(echoed.equals(payload), 'the tunnel passes bytes unchanged both ways');
+
+  client.end();
+  await client.waitEnd();
+  await waitFor('the access line', () => proxy.log.matching(' GET ws.test /chat 101 ').length === 1);
+});
+
+proxyTest(t, 'bytes the client sends right behind its handshake reach the backend after the 101', async (t, h) => {
+  const backend = await echoBackend(t);
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${backend.address}"]
+`);
+  const client = await h.client(proxy);
+  await client.write(handshake('a2V5') + 'early bytes');
+  const res = await client.read();
+  t.equal(res.status, 101);
+  await waitFor('the early bytes, echoed', () => client.unread >= 'early bytes'.length);
+  t.equal(client.takeAll().toString(), 'early bytes');
+});
+
+proxyTest(t, 'Upgrade without Connection: upgrade, or on HTTP/1.0, is not a switch: a plain request', async (t, h) => {
+  const backend = await echoBackend(t);
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${backend.address}"]
+`);
+  const client = await h.client(proxy);
+  const res = await client.send(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n'));
+  t.same([res.status, res.text()], [200, 'plain']);
+  const old = await h.client(proxy);
+  const res10 = await old.send(Buffer.from('GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'));
+  t.same([res10.status, res10.text()], [200, 'plain']);
+  t.equal(backend.seen.length, 0, 'the backend saw no upgrade');
+});
+
+proxyTest(t, 'a backend that refuses the upgrade answers normally and the connection goes on', async (t, h) => {
+  const backend = await echoBackend(t);
+  backend.server.removeAllListeners('upgrade');
+  backend.server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+    socket.end('HTTP/1.1 426 Upgrade Required\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope');
+  });
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${backend.address}"]
+`);
+  const client = await h.client(proxy);
+  const res = await client.send(Buffer.from(handshake('eA==')));
+  t.same([res.status, res.text()], [426, 'nope']);
+  t.equal((await client.get('/', 'a')).text(), 'plain', 'the client connection is still usable');
+});
+
+proxyTest(t, 'the backend closing the tunnel closes the client connection, and the other way round', async (t, h) => {
+  const backend = await echoBackend(t);
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${backend.address}"]
+`);
+  const client = await h.client(proxy);
+  t.equal((await client.send(Buffer.from(handshake('eQ==')))).status, 101);
+  await waitFor('the backend socket', () => backend.sockets.length === 1);
+  backend.sockets[0]!.destroy();
+  await client.waitEnd();
+  t.pass('a reset backend ends the client connection');
+});
