@@ -56,6 +56,8 @@ export interface Timeouts {
   idle: number;
   /** `server`: a backend's response head, once the request is sent; then 504. Default 60s. */
   server: number;
+  /** `drain`: on SIGTERM / SIGINT, how long requests in flight may take to finish; then they are cut. Default 30s. */
+  drain: number;
 }
 
 /** `limits`: bounds on what one client may send or hold. Sizes are in bytes. */
@@ -124,7 +126,7 @@ const MIB = 1024 * KIB;
 const DEFAULTS = {
   listen: { host: '127.0.0.1', port: 8080 },
   healthcheck: { path: '/healthcheck', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
-  timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND },
+  timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
   limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
 } as const;
 
@@ -141,7 +143,7 @@ const TOP_KEYS = [
   'trusted_proxies',
 ] as const;
 const HEALTHCHECK_KEYS = ['path', 'interval', 'timeout', 'rise', 'fall'] as const;
-const TIMEOUT_KEYS = ['connect', 'header', 'idle', 'server'] as const;
+const TIMEOUT_KEYS = ['connect', 'header', 'idle', 'server', 'drain'] as const;
 const LIMIT_KEYS = ['max_request_line', 'max_head', 'max_fields', 'max_connections'] as const;
 const HOST_ENTRY_KEYS = ['host', 'servers'] as const;
 const PATH_ENTRY_KEYS = ['path', 'servers'] as const;
@@ -334,6 +336,7 @@ function readTimeouts(src: Source, node: Node | undefined): Timeouts {
     header: readDuration(src, fields.header, 'timeouts.header', d.header),
     idle: readDuration(src, fields.idle, 'timeouts.idle', d.idle),
     server: readDuration(src, fields.server, 'timeouts.server', d.server),
+    drain: readDuration(src, fields.drain, 'timeouts.drain', d.drain),
   };
 }
 
@@ -597,7 +600,7 @@ export function describeConfig(c: Config): string {
     `healthcheck  GET ${h.path} every ${formatDuration(h.interval)}, timeout ${formatDuration(h.timeout)}, ` +
       `rise ${h.rise}, fall ${h.fall}`,
     `timeouts     connect ${formatDuration(t.connect)}, header ${formatDuration(t.header)}, ` +
-      `idle ${formatDuration(t.idle)}, server ${formatDuration(t.server)}`,
+      `idle ${formatDuration(t.idle)}, server ${formatDuration(t.server)}, drain ${formatDuration(t.drain)}`,
     `limits       request line ${formatSize(l.maxRequestLine)}, head ${formatSize(l.maxHead)}, ` +
       `${l.maxFields} fields, ${l.maxConnections === 0 ? 'unlimited' : l.maxConnections} connections`,
     `trusted      ${c.trustedProxies.length === 0 ? 'none' : c.trustedProxies.join(', ')}`,

@@ -38,14 +38,20 @@ export interface Balancer {
   listen(): Promise<AddressInfo>;
   /** Stops accepting, closes idle connections, ends the health checker. */
   close(): Promise<void>;
+  /** Takes a new configuration for new requests; rejects, changing nothing, if it cannot. */
+  reload(config: Config): Promise<void>;
 }
 
 export type CreateBalancer = (config: Config, logger: Logger) => Balancer | Promise<Balancer>;
 
-/** A balancer that is listening, and its logger. */
+/** A balancer that is listening, its logger, and how to read its configuration again. */
 export interface Running {
   server: Balancer;
   logger: Logger;
+  /** Reads CONFIG again, with the command line's overrides; throws ConfigError. */
+  readConfig: () => Config;
+  /** The CONFIG file, for log lines. */
+  file: string;
 }
 
 /** Either the exit code (help, version, check, any error) or a running balancer. */
@@ -81,9 +87,13 @@ export async function runCli(
       io.stdout.write(`${readVersion()}\n`);
       return { code: 0 };
     }
-    const config = loadConfig(options.file);
-    if (options.host !== undefined) config.listen.host = options.host;
-    if (options.port !== undefined) config.listen.port = options.port;
+    const readConfig = (): Config => {
+      const config = loadConfig(options.file);
+      if (options.host !== undefined) config.listen.host = options.host;
+      if (options.port !== undefined) config.listen.port = options.port;
+      return config;
+    };
+    const config = readConfig();
     if (options.check) {
       io.stdout.write(describeConfig(config));
       return { code: 0 };
@@ -96,7 +106,7 @@ export async function runCli(
     server = await createBalancer(config, logger);
     const address = await server.listen();
     logger.info(`listening on http://${formatAddress(address)}`);
-    return { server, logger };
+    return { server, logger, readConfig, file: options.file };
   } catch (err) {
     io.stderr.write(`lb: ${reason(err)}\n`);
     await server?.close().catch(() => {});
@@ -105,10 +115,11 @@ export async function runCli(
 }
 
 /**
- * Stops the balancer on the first SIGINT or SIGTERM: close(), flush the log, exit 0 (1 if closing
- * failed). A second signal while closing exits 1 at once.
+ * Stops the balancer on the first SIGINT or SIGTERM: close() (which drains requests in flight),
+ * flush the log, exit 0 (1 if closing failed). A second signal while closing exits 1 at once.
+ * Reloads the configuration on SIGHUP.
  */
-export function stopOnSignals({ server, logger }: Running, proc: SignalSource = process): void {
+export function stopOnSignals({ server, logger, readConfig, file }: Running, proc: SignalSource = process): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -134,11 +145,26 @@ export function stopOnSignals({ server, logger }: Running, proc: SignalSource = 
   };
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
+  // SIGHUP: read the configuration again; a config that does not load leaves the running one.
+  proc.on('SIGHUP', () => {
+    if (stopping) return;
+    let config: Config;
+    try {
+      config = readConfig();
+    } catch (err) {
+      logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`);
+      return;
+    }
+    server.reload(config).then(
+      () => logger.info(`SIGHUP: reloaded ${file}`),
+      (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
+    );
+  });
 }
 
 /** What stopOnSignals needs of `process`. */
 export interface SignalSource {
-  on(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
   exit(code: number): void;
 }
 

@@ -2,7 +2,6 @@
 // starting and stopping with a stand-in balancer and fake signals; and a few real `lb` processes.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync, symlinkSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { Logger } from '../src/log.js';
+import { lb } from './helpers/lb-process.js';
 
 const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -297,35 +297,6 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
 
 // ---------------------------------------------------------------------------------------------
 // Real processes: `node <tap's TypeScript loader> src/lb.ts ...`.
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts `lb` with `args`; `until` resolves with the output so far once stdout matches a pattern. */
-function lb(args: string[], cwd?: string) {
-  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const w of waiters) {
-      const m = stdout.match(w.pattern);
-      if (m) w.resolve(m);
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exit = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  const until = (pattern: RegExp) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      waiters.push({ pattern, resolve });
-      void exit.then((e) => reject(new Error(`lb exited (${e.code}) before ${pattern}: ${e.stdout}${e.stderr}`)));
-    });
-  return { child, exit, until };
-}
 
 t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });

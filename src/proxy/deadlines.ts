@@ -18,7 +18,17 @@ export class Deadlines {
   private timer: NodeJS.Timeout | null = null;
 
   /** @param resolution how often deadlines are checked, in ms: timeouts fire up to this late. */
-  constructor(private readonly resolution: number) {}
+  constructor(private resolution: number) {}
+
+  /** Checks deadlines every `resolution` ms from now on (a reload changed the timeouts). */
+  setResolution(resolution: number): void {
+    if (resolution === this.resolution) return;
+    this.resolution = resolution;
+    if (this.timer === null) return;
+    this.stop();
+    this.timer = setInterval(this.tick, resolution);
+    this.timer.unref();
+  }
 
   add(item: Timed): void {
     this.items.add(item);

@@ -1,5 +1,6 @@
 // The balancer as a whole: it turns a Config into servers, pools and routes, listens with a
-// `node:net` server, hands each client connection to a ClientConnection, and shuts down cleanly.
+// `node:net` server, hands each client connection to a ClientConnection, takes a new Config
+// without dropping a request (reload), and shuts down cleanly (close).
 
 import dns from 'node:dns/promises';
 import net from 'node:net';
@@ -23,23 +24,23 @@ export class ProxyServer {
   private poolList: ProxyPool[] = [];
   /** The health checker's main-thread side; null until listening. */
   health: HealthMonitor | null = null;
+  private closing: Promise<void> | null = null;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     private readonly logger: Logger,
   ) {
-    const t = config.timeouts;
     this.ctx = {
-      timeouts: t,
+      timeouts: config.timeouts,
       limits: config.limits,
       router: new Router<ProxyPool>([], [], null),
-      deadlines: new Deadlines(resolutionFor(Math.min(t.connect, t.header, t.idle, t.server))),
+      deadlines: new Deadlines(resolutionOf(config)),
       logger,
       proto: 'http',
       clients: new Set(),
       durations: new DurationHistogram(),
       closing: false,
-      isTrusted: (address) => config.trustedProxies.length > 0 && isTrustedProxy(address, config.trustedProxies),
+      isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
       markDown: (backend, reason) => this.markDown(backend, reason),
     };
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx));
@@ -64,13 +65,53 @@ export class ProxyServer {
     return this.server.address() as net.AddressInfo;
   }
 
-  /** Stops accepting, closes idle connections, and lets exchanges in flight finish. */
-  async close(): Promise<void> {
+  /**
+   * A new configuration, for requests that arrive from now on: routes, pools, timeouts, limits,
+   * health checks. Exchanges in flight finish with what they started with; servers that remain
+   * keep their state (up or down, idle connections, counters). Nothing changes if it fails (a
+   * host name that does not resolve). The listening address needs a restart to change.
+   */
+  async reload(config: Config): Promise<void> {
+    const previous = this.backends;
+    await this.buildRoutes(config, new Map(previous.map((b) => [b.label, b])));
+    const { host, port } = this.config.listen;
+    if (config.listen.host !== host || (config.listen.port !== port && this.config.listen.port !== 0)) {
+      this.logger.warn(`reload: listen stays ${host || '*'}:${port}; a new address needs a restart`);
+    }
+    config.listen = this.config.listen;
+    this.config = config;
+    this.ctx.timeouts = config.timeouts;
+    this.ctx.limits = config.limits;
+    this.ctx.deadlines.setResolution(resolutionOf(config));
+    this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
+    for (const backend of previous) if (!this.backends.includes(backend)) backend.closeIdle();
+    // The checker follows the new server list; each server starts from the state it has.
+    const health = new HealthMonitor(this.backends, config.healthcheck, this.logger, config.admin !== null);
+    await Promise.all([this.health?.stop(), health.start()]);
+    this.health = health;
+  }
+
+  /**
+   * Stops accepting, closes idle connections, lets exchanges in flight finish (each connection
+   * closes after its response) for at most `timeouts.drain`, then cuts what is left, and stops
+   * the health checker. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
     this.ctx.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const client of this.ctx.clients) if (client.idle) client.abort();
     for (const backend of this.backends) backend.closeIdle();
+    const cut = setTimeout(() => {
+      this.logger.warn(`drain: ${this.ctx.clients.size} connection(s) still busy after ${this.ctx.timeouts.drain} ms, closing them`);
+      for (const client of this.ctx.clients) client.abort();
+    }, this.ctx.timeouts.drain);
     await Promise.all([closed, this.health?.stop()]);
+    clearTimeout(cut);
     this.ctx.deadlines.stop();
   }
 
@@ -98,14 +139,15 @@ export class ProxyServer {
    * Builds Backend objects (one per distinct address, shared by the pools that list it), pools
    * and the router. Host names are resolved once here, so no request waits for DNS.
    */
-  private async buildRoutes(config: Config): Promise<void> {
+  private async buildRoutes(config: Config, existing = new Map<string, ProxyBackend>()): Promise<void> {
     const byLabel = new Map<string, ProxyBackend>();
     const makePool = async (pool: PoolConfig): Promise<ProxyPool> => {
       const servers: ProxyBackend[] = [];
       for (const s of pool.servers) {
         let backend = byLabel.get(s.name);
         if (backend === undefined) {
-          backend = new Backend<BackendConnection>(await resolve(s.host), s.port, s.name);
+          backend = existing.get(s.name) ?? new Backend<BackendConnection>(await resolve(s.host), s.port, s.name);
+          backend.pools.length = 0;
           byLabel.set(s.name, backend);
         }
         if (!backend.pools.includes(pool.name)) backend.pools.push(pool.name);
@@ -131,6 +173,12 @@ export class ProxyServer {
     backend.closeIdle();
     this.logger.warn(`server ${backend.name} (pool ${backend.pools.join(', ')}) DOWN: ${reason}`);
   }
+}
+
+/** A timer resolution fine enough for the configuration's shortest timeout. */
+function resolutionOf(config: Config): number {
+  const t = config.timeouts;
+  return resolutionFor(Math.min(t.connect, t.header, t.idle, t.server));
 }
 
 /** An IP address for `host`: itself if it is one, else the first IPv4 address DNS gives. */

@@ -1,0 +1,45 @@
+// The balancer as a real process: `node <tap's TypeScript loader> src/lb.ts ARGS`, with its output
+// collected and a way to wait for a line. Children inherit tap's loader (and its coverage).
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** src/lb.ts, the program. */
+export const LB = fileURLToPath(new URL('../../src/lb.ts', import.meta.url));
+
+export interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `lb` with `args`; `until` resolves with the match once the output matches a pattern. */
+export function lb(args: string[], cwd?: string) {
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const check = () => {
+    for (const w of waiters) {
+      const m = (stdout + stderr).match(w.pattern);
+      if (m) w.resolve(m);
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    check();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    check();
+  });
+  const exit = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  /** The first match of `pattern` in the output (stdout and stderr) so far or to come. */
+  const until = (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      waiters.push({ pattern, resolve });
+      check();
+      void exit.then((e) => reject(new Error(`lb exited (${e.code}) before ${pattern}: ${e.stdout}${e.stderr}`)));
+    });
+  return { child, exit, until, output: () => stdout + stderr };
+}

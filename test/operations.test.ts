@@ -1,0 +1,127 @@
+// Operations, on the real program: SIGHUP reloads the configuration while a slow request in
+// flight completes; an invalid reload keeps the old configuration serving; SIGTERM lets a
+// request in flight finish, then exits 0; past timeouts.drain what is left is cut.
+
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { startApp, type App } from '../servers/app.js';
+import { parseConfig } from '../src/config.js';
+import { HOST, proxyTest, serverOf, within } from './helpers/net.js';
+import { LB, lb } from './helpers/lb-process.js';
+
+/** GET through the balancer; resolves with status, x-server and body. */
+function get(port: number, path: string, host: string): Promise<{ status: number; server: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: HOST, port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, server: String(res.headers['x-server']), body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function apps(t: Test, ...names: string[]): Promise<App[]> {
+  const out: App[] = [];
+  for (const name of names) out.push(await startApp({ name }));
+  t.teardown(() => Promise.all(out.map((a) => a.close())));
+  return out;
+}
+
+const yaml = (hosts: [string, App][]) =>
+  `listen: 127.0.0.1:0\nhealthcheck: { interval: 1m }\nhosts:\n` +
+  hosts.map(([host, app]) => `  - host: ${host}\n    servers: ["${HOST}:${app.port}"]\n`).join('');
+
+t.test('SIGHUP: an added host is routed, while a slow request in flight completes', async (t) => {
+  const [mango, apple] = await apps(t, 'mango', 'apple');
+  const dir = t.testdir({});
+  const file = join(dir, 'lb.yaml');
+  writeFileSync(file, yaml([['www.mango.com', mango!]]));
+  const proc = lb([LB, file]);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line'))[1]);
+
+  t.equal((await get(port, '/', 'www.apple.com')).status, 404, 'apple is not routed yet');
+  const slow = get(port, '/slow?ms=500', 'www.mango.com');
+  await within(proc.until(/ACCESS .* www\.apple\.com \/ 404/), 'the 404 to be logged');
+
+  writeFileSync(file, yaml([['www.mango.com', mango!], ['www.apple.com', apple!]]));
+  proc.child.kill('SIGHUP');
+  await within(proc.until(/SIGHUP: reloaded/), 'the reload');
+  const res = await get(port, '/', 'www.apple.com');
+  t.same([res.status, res.server], [200, 'apple'], 'the new host is routed');
+  const done = await slow;
+  t.same([done.status, done.server], [200, 'mango'], 'the request in flight completed undisturbed');
+
+  // An invalid config: the reason is logged and the old one keeps serving.
+  writeFileSync(file, 'hosts:\n  - host: www.apple.com\n    servers: [8083]\n');
+  proc.child.kill('SIGHUP');
+  await within(proc.until(/ERROR SIGHUP: .*lb\.yaml:3:15: .*; keeping the running configuration/), 'the rejected reload');
+  t.same((await get(port, '/', 'www.apple.com')).status, 200, 'still serving with the last good config');
+  t.same((await get(port, '/', 'www.mango.com')).status, 200);
+
+  proc.child.kill('SIGTERM');
+  t.equal((await proc.exit).code, 0);
+});
+
+t.test('SIGTERM: a request in flight finishes, new connections are refused, exit 0', async (t) => {
+  const [mango] = await apps(t, 'mango');
+  const dir = t.testdir({ 'lb.yaml': yaml([['www.mango.com', mango!]]) });
+  const proc = lb([LB, 'lb.yaml'], dir);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line'))[1]);
+  const slow = get(port, '/slow?ms=400', 'www.mango.com');
+  await new Promise<void>((resolve) => mango!.server.once('request', () => resolve()));
+  proc.child.kill('SIGTERM');
+  await within(proc.until(/SIGTERM: closing/), 'closing');
+  const res = await slow;
+  t.same([res.status, res.server], [200, 'mango'], 'the request in flight got its whole response');
+  const { code, stdout } = await proc.exit;
+  t.equal(code, 0);
+  t.match(stdout, /INFO closed\n$/);
+  await t.rejects(get(port, '/', 'www.mango.com'), 'the listener is gone');
+});
+
+t.test('SIGTERM: past timeouts.drain, requests still in flight are cut and the process exits', async (t) => {
+  const [mango] = await apps(t, 'mango');
+  const dir = t.testdir({ 'lb.yaml': yaml([['www.mango.com', mango!]]) + 'timeouts: { drain: 200ms }\n' });
+  const proc = lb([LB, 'lb.yaml'], dir);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line'))[1]);
+  const slow = get(port, '/slow?ms=5000', 'www.mango.com').catch((err: Error) => err);
+  await new Promise<void>((resolve) => mango!.server.once('request', () => resolve()));
+  const started = Date.now();
+  proc.child.kill('SIGTERM');
+  const { code, stderr } = await proc.exit;
+  t.equal(code, 0);
+  t.ok(Date.now() - started < 3000, 'did not wait for the slow request');
+  t.match(stderr, /drain: 1 connection\(s\) still busy after 200 ms, closing them/);
+  t.type(await slow, Error, 'the cut request saw its connection end');
+});
+
+proxyTest(t, 'reload in process: servers that remain keep their state; removed ones lose their idle connections', async (t, h) => {
+  const [a, b, c] = await h.backends('a', 'b', 'c');
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${a!.address}", "${b!.address}"]
+`);
+  const client = await h.client(proxy);
+  for (let i = 0; i < 2; i++) t.equal((await client.get('/', 'x')).status, 200);
+  const kept = serverOf(proxy, a!);
+  const removed = serverOf(proxy, b!);
+  t.equal(removed.idle.length, 1, 'b has a pooled connection');
+  kept.up = false; // as if its checks had failed
+
+  const next = parseConfig(`listen: 127.0.0.2:0\nhealthcheck: { interval: 1m }\nservers: ["${a!.address}", "${c!.address}"]\ntimeouts: { idle: 5s }\n`, 'next.yaml');
+  await proxy.server.reload(next);
+  t.equal(serverOf(proxy, a!), kept, 'the same server object: state, counters and connections kept');
+  t.equal(kept.up, false, 'still down until its checks say otherwise');
+  t.equal(removed.idle.length, 0, 'the removed server’s idle connections are closed');
+  t.same(proxy.server.servers.map((s) => s.port), [a!.port, c!.port]);
+  t.equal((await client.get('/', 'x')).header('x-server'), 'c', 'requests go to the servers that are up now');
+  t.ok(proxy.log.matching('reload: listen stays 127.0.0.1:').length === 1, 'a new listen address needs a restart');
+  await t.rejects(proxy.server.reload(parseConfig('servers: ["no-such-host.invalid:80"]\n', 'bad.yaml')), 'a name that does not resolve fails the reload');
+  t.same(proxy.server.servers.map((s) => s.port), [a!.port, c!.port], 'and changes nothing');
+});
