@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 
 /** One backend server. */
@@ -30,6 +31,20 @@ export interface ListenAddress {
   host: string;
   /** TCP port; 0 = any free port, chosen by the system (the bound one is logged). */
   port: number;
+}
+
+/** Where the listener's TLS certificate and key are (PEM files). */
+export interface TlsFiles {
+  /** `cert`: the certificate chain, PEM; a relative path is relative to the config file. */
+  cert: string;
+  /** `key`: its private key, PEM. */
+  key: string;
+}
+
+/** The client-facing listener: an address, and TLS when clients speak HTTPS. */
+export interface Listener extends ListenAddress {
+  /** `listen.tls`: terminate TLS here (backends still get plain HTTP); null = plain HTTP. */
+  tls: TlsFiles | null;
 }
 
 /** `healthcheck`: the active check of every server, run in a worker thread. */
@@ -76,9 +91,10 @@ export interface Limits {
 export interface Config {
   /**
    * `listen`: where clients connect. Default 127.0.0.1:8080. A bare port, "*:port" or ":port" =
-   * all interfaces (host ""). `--host` and `--port` override it.
+   * all interfaces (host ""). `--host` and `--port` override it. The long form
+   * `{address: "host:port", tls: {cert, key}}` adds TLS termination.
    */
-  listen: ListenAddress;
+  listen: Listener;
   /**
    * `admin`: where the status page, /status and /metrics are served. null (the default, or an empty
    * value) = no admin listener. A bare port binds 127.0.0.1 only, never all interfaces.
@@ -124,7 +140,7 @@ const MIB = 1024 * KIB;
 
 /** The defaults, as documented on {@link Config}. */
 const DEFAULTS = {
-  listen: { host: '127.0.0.1', port: 8080 },
+  listen: { host: '127.0.0.1', port: 8080, tls: null },
   healthcheck: { path: '/healthcheck', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
   timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
   limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
@@ -295,12 +311,29 @@ function readText(src: Source, node: Node, path: string, hint: string): string {
   return typeof node.value === 'string' ? node.value.trim() : String(node.value);
 }
 
-function readListen(src: Source, node: Node | undefined, path: string): ListenAddress {
+function readListen(src: Source, node: Node | undefined, path: string): Listener {
   if (node === undefined) return { ...DEFAULTS.listen };
+  let address: Node | undefined = node;
+  let tls: TlsFiles | null = null;
+  if (isMap(node)) {
+    // The long form: { address: "host:port", tls: { cert, key } }.
+    const fields = readMap(src, node, path, ['address', 'tls'] as const);
+    address = fields.address;
+    if (fields.tls !== undefined) {
+      const files = readMap(src, fields.tls, `${path}.tls`, ['cert', 'key'] as const);
+      const file = (key: 'cert' | 'key'): string => {
+        const value = files[key];
+        if (value === undefined) src.fail(fields.tls!, `${path}.tls`, `${key} is required: the path of a PEM file`);
+        return resolvePath(dirname(src.file), readText(src, value, `${path}.tls.${key}`, 'expected the path of a PEM file'));
+      };
+      tls = { cert: file('cert'), key: file('key') };
+    }
+    if (address === undefined) return { ...DEFAULTS.listen, tls };
+  }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
-  const listen = parseListen(readText(src, node, path, hint), '');
-  if (listen === null) src.fail(node, path, hint);
-  return listen;
+  const listen = parseListen(readText(src, address, path, hint), '');
+  if (listen === null) src.fail(address, path, hint);
+  return { ...listen, tls };
 }
 
 function readAdmin(src: Source, node: Node | undefined): ListenAddress | null {
@@ -588,7 +621,8 @@ export function describeConfig(c: Config): string {
   const t = c.timeouts;
   const h = c.healthcheck;
   const l = c.limits;
-  const lines = [`listen       ${formatListen(c.listen)}`, `admin        ${c.admin ? formatListen(c.admin) : 'off'}`];
+  const tls = c.listen.tls === null ? '' : `, TLS with ${c.listen.tls.cert}`;
+  const lines = [`listen       ${formatListen(c.listen)}${tls}`, `admin        ${c.admin ? formatListen(c.admin) : 'off'}`];
   const pool = (kind: string, p: Pool) => {
     lines.push(`${kind.padEnd(12)} ${p.name}`);
     for (const s of p.servers) lines.push(`  ${s.name}`);

@@ -133,13 +133,11 @@ export function stopOnSignals({ server, logger, readConfig, file }: Running, pro
     server.close().then(
       () => {
         logger.info('closed');
-        logger.flush();
-        proc.exit(0);
+        exitWhenWritten(logger, proc, 0);
       },
       (err: unknown) => {
         logger.error(`closing: ${reason(err)}`);
-        logger.flush();
-        proc.exit(1);
+        exitWhenWritten(logger, proc, 1);
       },
     );
   };
@@ -160,6 +158,26 @@ export function stopOnSignals({ server, logger, readConfig, file }: Running, pro
       (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
     );
   });
+}
+
+/**
+ * Exits once the log's lines are written: writes to a pipe are asynchronous, and process.exit()
+ * would drop the last ones (the drain warning, "closed").
+ */
+function exitWhenWritten(logger: Logger, proc: SignalSource, code: number): void {
+  logger.flush();
+  let pending = 1;
+  const done = (): void => {
+    if (--pending === 0) proc.exit(code);
+  };
+  for (const stream of [logger.out, logger.err]) {
+    // A real stream calls back once what was written before is out; a test's collector does not.
+    if (typeof (stream as Partial<NodeJS.WriteStream>).writableLength === 'number') {
+      pending++;
+      (stream as NodeJS.WriteStream).write('', done);
+    }
+  }
+  done();
 }
 
 /** What stopOnSignals needs of `process`. */

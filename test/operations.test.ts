@@ -97,7 +97,7 @@ t.test('SIGTERM: past timeouts.drain, requests still in flight are cut and the p
   const { code, stderr } = await proc.exit;
   t.equal(code, 0);
   t.ok(Date.now() - started < 3000, 'did not wait for the slow request');
-  t.match(stderr, /drain: 1 connection\(s\) still busy after 200 ms, closing them/);
+  t.match(stderr, /drain: [1-9]\d* connection\(s\) still busy after 200 ms, closing them/);
   t.type(await slow, Error, 'the cut request saw its connection end');
 });
 
@@ -125,3 +125,28 @@ servers: ["${a!.address}", "${b!.address}"]
   await t.rejects(proxy.server.reload(parseConfig('servers: ["no-such-host.invalid:80"]\n', 'bad.yaml')), 'a name that does not resolve fails the reload');
   t.same(proxy.server.servers.map((s) => s.port), [a!.port, c!.port], 'and changes nothing');
 });
+
+proxyTest(t, 'admin: configured, the status page listens beside the proxy and stops with it', async (t, h) => {
+  const [a] = await h.backends('a');
+  const proxy = await h.proxy(`
+admin: 127.0.0.1:0
+healthcheck: { interval: 1m }
+servers: ["${a!.address}"]
+`);
+  const [, port] = /status page on http:\/\/127\.0\.0\.1:(\d+)\//.exec(proxy.log.matching('status page on')[0]!)!;
+  const status = await new Promise<{ servers: { name: string; up: boolean }[] }>((resolve, reject) =>
+    http.get({ host: HOST, port: Number(port), path: '/status', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(JSON.parse(body)));
+    }).on('error', reject),
+  );
+  t.same(status.servers.map((s) => [s.name, s.up]), [[a!.address, true]]);
+  await proxy.server.reload(parseConfig(`admin: 127.0.0.1:1\nservers: ["${a!.address}"]\n`, 'next.yaml'));
+  t.equal(proxy.log.matching('reload: the admin listener stays as it was').length, 1);
+  await proxy.server.close();
+  await t.rejects(
+    new Promise((resolve, reject) => http.get({ host: HOST, port: Number(port), path: '/status', agent: false }, resolve).on('error', reject)),
+    'the admin listener closed with the proxy',
+  );
+}, { alive: false });

@@ -572,7 +572,7 @@ proxyTest(t, 'limits.max_connections: a connection past the limit is closed at o
 
   // Another proxy on the same port cannot listen.
   const config = parseConfig(`servers: [${q(backend)}]`, 'test.yaml');
-  config.listen = { host: HOST, port: proxy.port };
+  config.listen = { host: HOST, port: proxy.port, tls: null };
   const taken = new ProxyServer(config, new LogCapture().logger);
   await t.rejects(taken.listen(), { code: 'EADDRINUSE' });
   await within(taken.close(), 'the proxy that could not listen to close');

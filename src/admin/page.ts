@@ -72,7 +72,7 @@ export function renderDashboard(status: Status, previous: Status | null): string
       `<div class="pool-head"><h2>${esc(p.name)}</h2><span class="pool-up">${up} of ${p.servers.length} up</span>` +
       `<span class="pool-stats">requests <b>${p.requests}</b> · 5xx <b>${p.responses['5xx']}</b> · ` +
       `in flight <b>${p.inFlight}</b> · req/s <b>${rate(p.requests, poolsBefore.get(p.name))}</b></span></div>` +
-      '<table><thead><tr><th>server</th><th>state</th><th>last check</th><th class="num">requests</th>' +
+      '<table><thead><tr><th class="name">server</th><th class="state">state</th><th class="check">last check</th><th class="num">requests</th>' +
       '<th class="num">5xx</th><th class="num">failed</th><th class="num">in flight</th><th class="num">req/s</th></tr></thead>' +
       `<tbody>${p.servers.map(serverRow).join('')}</tbody></table></section>`
     );
@@ -121,10 +121,12 @@ main { display: grid; gap: 20px; padding: 24px 32px; max-width: 1280px; }
 .pool.down .pool-up { color: var(--down); font-weight: 600; }
 .pool-stats { margin-left: auto; color: var(--muted); font-variant-numeric: tabular-nums; }
 .pool-stats b { color: var(--text); font-weight: 600; }
-table { width: 100%; border-collapse: collapse; }
-th { text-align: left; padding: 6px 18px; }
-td { padding: 9px 18px; border-top: 1px solid var(--line); vertical-align: middle; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
+table { width: 100%; border-collapse: collapse; table-layout: fixed; }
+th { text-align: left; padding: 6px 18px; white-space: nowrap; }
+/* The same column widths in every pool's table, so that the cards line up. */
+th.name { width: 24%; } th.state { width: 10%; } th.check { width: 26%; } th.num { width: 8%; }
+td { padding: 9px 18px; border-top: 1px solid var(--line); vertical-align: middle; overflow-wrap: anywhere; }
+.num { text-align: right; font-variant-numeric: tabular-nums; padding-left: 6px; }
 td.name { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .label { display: block; color: var(--muted); font-size: 12px; }
 .badge { display: inline-block; min-width: 60px; padding: 2px 10px; border-radius: 999px; text-align: center;

@@ -21,8 +21,8 @@ export interface ProxyContext {
   router: Router<ProxyPool>;
   readonly deadlines: Deadlines;
   readonly logger: Logger;
-  /** The scheme clients use to reach this listener: "http" (or "https" behind TLS). */
-  readonly proto: string;
+  /** The scheme clients use to reach this listener: "http", or "https" with TLS. */
+  proto: string;
   /** Client connections that are open, for shutdown and the status page. */
   readonly clients: Set<ClientConnection>;
   /** How long requests took, from their head to the end of their response. */

@@ -3,11 +3,14 @@
 // without dropping a request (reload), and shuts down cleanly (close).
 
 import dns from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
+import { AdminServer } from '../admin/admin-server.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { Router } from '../router.js';
@@ -24,6 +27,9 @@ export class ProxyServer {
   private poolList: ProxyPool[] = [];
   /** The health checker's main-thread side; null until listening. */
   health: HealthMonitor | null = null;
+  /** The status page, /status and /metrics, when `admin` is configured. */
+  admin: AdminServer | null = null;
+  private readonly startedAt = Date.now();
   private closing: Promise<void> | null = null;
 
   constructor(
@@ -43,8 +49,27 @@ export class ProxyServer {
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
       markDown: (backend, reason) => this.markDown(backend, reason),
     };
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx));
+    this.server = this.createListener(config);
     if (config.limits.maxConnections > 0) this.server.maxConnections = config.limits.maxConnections;
+  }
+
+  /**
+   * The client-facing listener: plain TCP, or TLS when `listen.tls` is set (then clients speak
+   * HTTPS to us, backends still get plain HTTP, with X-Forwarded-Proto: https).
+   */
+  private createListener(config: Config): net.Server {
+    const tlsFiles = config.listen.tls;
+    if (tlsFiles === null) return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx));
+    this.ctx.proto = 'https';
+    // Without allowHalfOpen: a TLS client that gives up during the handshake (a certificate it
+    // rejects) would otherwise leave its half of the connection open for good.
+    const server = tls.createServer({ cert: readPem(tlsFiles.cert, 'cert'), key: readPem(tlsFiles.key, 'key') }, (socket) => {
+      socket.setNoDelay(true);
+      new ClientConnection(socket, this.ctx);
+    });
+    // A failed handshake concerns one client only.
+    server.on('tlsClientError', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
+    return server;
   }
 
   /** Resolves the servers' host names, builds the routes and starts listening. */
@@ -62,6 +87,11 @@ export class ProxyServer {
     // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
     this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger, this.config.admin !== null);
     await this.health.start();
+    if (this.config.admin !== null) {
+      this.admin = new AdminServer(() => this, { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
+      const at = await this.admin.listen();
+      this.logger.info(`status page on http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`);
+    }
     return this.server.address() as net.AddressInfo;
   }
 
@@ -78,7 +108,11 @@ export class ProxyServer {
     if (config.listen.host !== host || (config.listen.port !== port && this.config.listen.port !== 0)) {
       this.logger.warn(`reload: listen stays ${host || '*'}:${port}; a new address needs a restart`);
     }
+    if (JSON.stringify(config.admin) !== JSON.stringify(this.config.admin)) {
+      this.logger.warn('reload: the admin listener stays as it was; a new one needs a restart');
+    }
     config.listen = this.config.listen;
+    config.admin = this.config.admin;
     this.config = config;
     this.ctx.timeouts = config.timeouts;
     this.ctx.limits = config.limits;
@@ -110,7 +144,7 @@ export class ProxyServer {
       this.logger.warn(`drain: ${this.ctx.clients.size} connection(s) still busy after ${this.ctx.timeouts.drain} ms, closing them`);
       for (const client of this.ctx.clients) client.abort();
     }, this.ctx.timeouts.drain);
-    await Promise.all([closed, this.health?.stop()]);
+    await Promise.all([closed, this.health?.stop(), this.admin?.close()]);
     clearTimeout(cut);
     this.ctx.deadlines.stop();
   }
@@ -172,6 +206,15 @@ export class ProxyServer {
     backend.up = false;
     backend.closeIdle();
     this.logger.warn(`server ${backend.name} (pool ${backend.pools.join(', ')}) DOWN: ${reason}`);
+  }
+}
+
+/** A PEM file of `listen.tls`, or an error that names it. */
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`listen.tls.${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
   }
 }
 

@@ -649,7 +649,7 @@ export class Harness {
   /** The proxy, from a YAML config (listen forced to 127.0.0.1:0). */
   async proxy(yaml: string, options: ProxyOptions = {}): Promise<Proxy> {
     const config = parseConfig(yaml, 'test.yaml');
-    config.listen = { host: HOST, port: 0 };
+    config.listen = { host: HOST, port: 0, tls: null };
     options.configure?.(config);
     const log = new LogCapture(options.level ?? 'debug');
     const server = new ProxyServer(config, log.logger);
