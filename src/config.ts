@@ -126,6 +126,11 @@ export interface Config {
    * values are replaced. Empty (the default) = trust no one.
    */
   trustedProxies: string[];
+  /**
+   * `log.format`: the access log, one line per request on stdout: "text" (the default), a
+   * combined-style line; or "json", one object per line.
+   */
+  log: { format: 'text' | 'json' };
 }
 
 /** A configuration that cannot be read or is invalid. The message is one line: `file:line:col: where: what`. */
@@ -157,6 +162,7 @@ const TOP_KEYS = [
   'paths',
   'servers',
   'trusted_proxies',
+  'log',
 ] as const;
 const HEALTHCHECK_KEYS = ['path', 'interval', 'timeout', 'rise', 'fall'] as const;
 const TIMEOUT_KEYS = ['connect', 'header', 'idle', 'server', 'drain'] as const;
@@ -202,6 +208,7 @@ export function parseConfig(text: string, file: string): Config {
     paths: readPaths(src, top.paths),
     servers: top.servers ? { name: 'default', servers: readServers(src, top.servers, 'servers') } : null,
     trustedProxies: readTrustedProxies(src, top.trusted_proxies),
+    log: readLog(src, top.log),
   };
   if (config.hosts.length === 0 && config.paths.length === 0 && config.servers === null) {
     throw new ConfigError(`${file}: at least one of hosts, paths or servers is required`);
@@ -469,6 +476,15 @@ function readServers(src: Source, node: Node, path: string): ServerAddress[] {
     seen.add(name);
     return { ...address, name };
   });
+}
+
+function readLog(src: Source, node: Node | undefined): Config['log'] {
+  if (node === undefined) return { format: 'text' };
+  const fields = readMap(src, node, 'log', ['format'] as const);
+  if (fields.format === undefined) return { format: 'text' };
+  const format = readText(src, fields.format, 'log.format', 'expected "text" or "json"');
+  if (format !== 'text' && format !== 'json') src.fail(fields.format, 'log.format', 'expected "text" or "json"');
+  return { format };
 }
 
 function readTrustedProxies(src: Source, node: Node | undefined): string[] {

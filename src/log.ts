@@ -55,13 +55,13 @@ export class Logger {
   }
 
   /**
-   * One access line (written at info level, to `out`, as `<ISO time> ACCESS line`). Called once per
-   * proxied request, so it only appends to the pending batch; the batch is written at the end of
-   * this event-loop turn, in one write().
+   * One access line, as access-log.ts formatted it (written at info level, to `out`). Called once
+   * per proxied request, so it only appends to the pending batch; the batch is written at the end
+   * of this event-loop turn, in one write().
    */
-  access(line: string): void {
+  accessLine(line: string): void {
     if (!this.enabled('info')) return;
-    this.#pending += `${this.#timestamp()} ACCESS ${line}\n`;
+    this.#pending += `${line}\n`;
     if (this.#flushTimer === null) this.#flushTimer = setImmediate(this.#flushBatch);
   }
 

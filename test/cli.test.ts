@@ -241,13 +241,13 @@ t.test('stopOnSignals: close, flush, exit 0', async (t) => {
     const proc = new FakeProcess();
     const logger = new Logger('info', proc.stdout, proc.stderr);
     const server = new FakeBalancer(LOOPBACK);
-    stopOnSignals({ server, logger }, proc);
-    logger.access('GET / 200');
+    stopOnSignals({ server, logger, readConfig: () => { throw new Error('unused'); }, file: 'lb.yaml' }, proc);
+    logger.accessLine('ACCESS GET / 200');
     proc.emit(signal, signal);
     t.equal(await proc.exited, 0, signal);
     t.equal(server.closed, 1);
     t.strictSame(
-      proc.stdout.text.split('\n').map((line) => line.split(' ').slice(1).join(' ')),
+      proc.stdout.text.split('\n').map((line) => line.replace(/^\S+Z /, '')),
       ['ACCESS GET / 200', `INFO ${signal}: closing`, 'INFO closed', ''],
       'pending access lines are written before exit',
     );

@@ -16,12 +16,13 @@ import {
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
 
 const DEFAULT_REST = {
-  listen: { host: '127.0.0.1', port: 8080 },
+  listen: { host: '127.0.0.1', port: 8080, tls: null },
   admin: null,
   healthcheck: { path: '/healthcheck', interval: 5000, timeout: 1000, rise: 2, fall: 2 },
   timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000, drain: 30000 },
   limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 },
   trustedProxies: [],
+  log: { format: 'text' },
 };
 
 const server = (name: string) => {
@@ -88,11 +89,12 @@ const FULL = yaml(
   'servers:',
   '  - localhost:8084',
   'trusted_proxies: [10.0.0.0/8, "::1", 192.168.1.7]',
+  'log: { format: json }',
 );
 
 t.test('a config with every key', async (t) => {
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
-    listen: { host: '0.0.0.0', port: 80 },
+    listen: { host: '0.0.0.0', port: 80, tls: null },
     admin: { host: '127.0.0.1', port: 9000 },
     healthcheck: { path: '/health?full=1', interval: 2000, timeout: 250, rise: 3, fall: 1 },
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
@@ -107,11 +109,15 @@ t.test('a config with every key', async (t) => {
     ],
     servers: { name: 'default', servers: [server('localhost:8084')] },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
+    log: { format: 'json' },
   } satisfies Config);
 });
 
 t.test('listen and admin addresses', async (t) => {
-  const listen = (v: string) => parseConfig(yaml('servers: [a:1]', `listen: ${v}`), 'lb.yaml').listen;
+  const listen = (v: string) => {
+    const { host, port } = parseConfig(yaml('servers: [a:1]', `listen: ${v}`), 'lb.yaml').listen;
+    return { host, port };
+  };
   const admin = (v: string) => parseConfig(yaml('servers: [a:1]', `admin: ${v}`), 'lb.yaml').admin;
   t.strictSame(listen('8080'), { host: '', port: 8080 }, 'a bare port: all interfaces');
   t.strictSame(listen('"8080"'), { host: '', port: 8080 }, 'a bare port as a string');
@@ -219,7 +225,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies, log',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -232,7 +238,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies, log',
     'a key that is not a scalar',
   );
 });

@@ -50,13 +50,13 @@ t.test('each level writes itself and the more severe ones', async (t) => {
     logger.info('info');
     logger.warn('warn');
     logger.error('error');
-    logger.access('access');
+    logger.accessLine('GET / 200');
     logger.flush();
-    written[level] = (out.text + err.text).replace(/^\S+ \S+ /gm, '').trim().split('\n').join(' ');
+    written[level] = (out.text + err.text).replace(/^\S+Z \S+ /gm, '').trim().split('\n').join(' ');
   }
   t.strictSame(written, {
-    debug: 'debug info access warn error',
-    info: 'info access warn error',
+    debug: 'debug info GET / 200 warn error',
+    info: 'info GET / 200 warn error',
     warn: 'warn error',
     error: 'error',
     silent: '',
@@ -72,21 +72,19 @@ t.test('each level writes itself and the more severe ones', async (t) => {
 
 t.test('access lines are batched: one write per event-loop turn, in order', async (t) => {
   const { out, clock, logger } = setup('info');
-  logger.access('GET /a 200');
-  logger.access('GET /b 200');
+  logger.accessLine('GET /a 200');
+  logger.accessLine('GET /b 200');
   clock.now += 1;
-  logger.access('GET /c 404');
+  logger.accessLine('GET /c 404');
   t.strictSame(out.writes, [], 'nothing written during the turn');
   await nextTurn();
   t.strictSame(out.writes, [
-    '2026-11-21T14:00:00.000Z ACCESS GET /a 200\n' +
-      '2026-11-21T14:00:00.000Z ACCESS GET /b 200\n' +
-      '2026-11-21T14:00:00.001Z ACCESS GET /c 404\n',
+    'GET /a 200\nGET /b 200\nGET /c 404\n',
   ]);
-  logger.access('GET /d 200');
+  logger.accessLine('GET /d 200');
   await nextTurn();
   t.equal(out.writes.length, 2, 'a later turn is a new batch');
-  t.equal(out.writes[1], '2026-11-21T14:00:00.001Z ACCESS GET /d 200\n');
+  t.equal(out.writes[1], 'GET /d 200\n');
   await nextTurn();
   t.equal(out.writes.length, 2, 'no empty writes once the batch is out');
 });
@@ -95,23 +93,23 @@ t.test('flush writes the pending batch at once, and only once', async (t) => {
   const { out, logger } = setup('info');
   logger.flush();
   t.strictSame(out.writes, [], 'nothing pending: no write');
-  logger.access('one');
-  logger.access('two');
+  logger.accessLine('one');
+  logger.accessLine('two');
   logger.flush();
-  t.strictSame(out.writes, ['2026-11-21T14:00:00.000Z ACCESS one\n2026-11-21T14:00:00.000Z ACCESS two\n']);
+  t.strictSame(out.writes, ['one\ntwo\n']);
   await nextTurn();
   t.equal(out.writes.length, 1, 'the scheduled write was cancelled');
 });
 
 t.test('other lines to the same output come after the pending access lines', async (t) => {
   const { out, logger } = setup('debug');
-  logger.access('first');
+  logger.accessLine('ACCESS first');
   logger.info('second');
-  logger.access('third');
+  logger.accessLine('ACCESS third');
   logger.debug('fourth');
   await nextTurn();
   t.strictSame(
-    out.text.split('\n').map((line) => line.split(' ').slice(1).join(' ')),
+    out.text.split('\n').map((line) => line.replace(/^\S+Z /, '')),
     ['ACCESS first', 'INFO second', 'ACCESS third', 'DEBUG fourth', ''],
   );
 });
@@ -127,9 +125,9 @@ t.test('the timestamp is formatted once per millisecond', async (t) => {
   t.teardown(() => {
     Date.prototype.toISOString = toISOString;
   });
-  for (let i = 0; i < 100; i++) logger.access(`request ${i}`);
+  for (let i = 0; i < 100; i++) logger.info(`request ${i}`);
   clock.now += 1;
-  logger.access('request 100');
+  logger.info('request 100');
   logger.flush();
   t.equal(formatted, 2);
   t.equal(out.text.split('\n').length, 102);

@@ -557,9 +557,13 @@ proxyTest(t, 'config: a server listed in several pools is one server, with one s
 proxyTest(t, 'access log: one line per request with client, method, host, path, status, server', async (t, h) => {
   const client = await h.client(main);
   await client.get('/logged?x=1', 'log.test');
-  await waitFor('the access line', () => main.log.matching(' log.test ').length === 1);
+  await waitFor('the access line', () => main.log.matching('"log.test"').length === 1);
   const address = B.logged!.address.replace(/\./g, '\\.');
-  t.match(main.log.matching(' log.test ')[0], new RegExp(`ACCESS 127\\.0\\.0\\.1 GET log\\.test /logged\\?x=1 200 ${address} \\d+ms$`));
+  // Combined-style: client - - [time] "request line" status bytes "host" server duration
+  t.match(
+    main.log.matching('"log.test"')[0],
+    new RegExp(`^127\\.0\\.0\\.1 - - \\[\\d\\d/\\w{3}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0000\\] "GET /logged\\?x=1 HTTP/1\\.1" 200 \\d+ "log\\.test" ${address} \\d+ms$`),
+  );
 }, onMain);
 
 // ---------------------------------------------------------------------------------------------

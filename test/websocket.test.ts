@@ -67,7 +67,7 @@ servers: ["${backend.address}"]
 
   client.end();
   await client.waitEnd();
-  await waitFor('the access line', () => proxy.log.matching(' GET ws.test /chat 101 ').length === 1);
+  await waitFor('the access line', () => proxy.log.matching('"GET /chat HTTP/1.1" 101 ').length === 1);
 });
 
 proxyTest(t, 'bytes the client sends right behind its handshake reach the backend after the 101', async (t, h) => {

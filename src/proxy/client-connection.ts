@@ -57,6 +57,8 @@ class Exchange {
   fresh = false;
   /** A server took the request and failed it: when none is left, that is a 502, not a 503. */
   failedAfterSend = false;
+  /** Bytes sent to the client for this exchange, head included. */
+  bytes = 0;
   readonly started = now();
 
   constructor(
@@ -371,7 +373,9 @@ export class ClientConnection implements Timed {
     return this.exchange!.minor === 1;
   }
 
+  /** Response bytes for the client, counted for the access log. */
   write(bytes: Buffer): boolean {
+    this.exchange!.bytes += bytes.length;
     return this.socket.write(bytes);
   }
 
@@ -421,9 +425,11 @@ export class ClientConnection implements Timed {
   respondFromProxy(status: number): void {
     const ex = this.exchange!;
     if (ex.backend !== null) ex.backend.destroy();
-    this.finishExchange(ex, status);
     const close = !ex.keepAlive || !ex.received || this.ended || this.ctx.closing || status === 504;
-    this.socket.write(errorResponse(status, connectionField(close, ex.minor), ex.method === 'HEAD'));
+    const response = errorResponse(status, connectionField(close, ex.minor), ex.method === 'HEAD');
+    ex.bytes += response.length;
+    this.finishExchange(ex, status);
+    this.socket.write(response);
     if (close) this.close();
     else this.nextRequest();
   }
@@ -450,9 +456,12 @@ export class ClientConnection implements Timed {
   /** A request we answer ourselves (404): keep-alive when it had no body to skip. */
   private answerLocally(head: RequestHead, status: number): void {
     const close = !head.keepAlive || head.body !== Body.NONE || this.ended || this.ctx.closing;
-    this.socket.write(errorResponse(status, connectionField(close, head.minor), head.method === 'HEAD'));
-    if (this.ctx.logger.enabled('info')) {
-      this.ctx.logger.access(`${this.info.address} ${head.method} ${head.host || '-'} ${head.path} ${status} - 0ms`);
+    const response = errorResponse(status, connectionField(close, head.minor), head.method === 'HEAD');
+    this.socket.write(response);
+    const log = this.ctx.accessLog;
+    if (log.enabled) {
+      const { method, host, path, minor } = head;
+      log.write({ client: this.info.address, method, host, path, minor, status, server: '-', bytes: response.length, ms: 0 });
     }
     if (close) this.close();
     else this.setDeadline(IDLE, this.ctx.timeouts.idle);
@@ -461,11 +470,13 @@ export class ClientConnection implements Timed {
   /** A malformed request, a bad chunk, a head too slow: answer once, drop any backend, close. */
   private respondAndClose(status: number): void {
     const ex = this.exchange;
+    const response = errorResponse(status, 'close');
     if (ex !== null) {
       if (ex.backend !== null) ex.backend.destroy();
+      ex.bytes += response.length;
       this.finishExchange(ex, status);
     }
-    this.socket.write(errorResponse(status, 'close'));
+    this.socket.write(response);
     this.close();
   }
 
@@ -521,9 +532,11 @@ export class ClientConnection implements Timed {
     ex.pool.stats.finished(status);
     if (ex.server !== null) ex.server.stats.finished(status);
     this.ctx.durations.observe(ms / 1000);
-    if (!this.ctx.logger.enabled('info')) return;
+    const log = this.ctx.accessLog;
+    if (!log.enabled) return;
     const server = ex.tried === null ? '-' : ex.tried[ex.tried.length - 1]!.name;
-    this.ctx.logger.access(`${this.info.address} ${ex.method} ${ex.host || '-'} ${ex.path} ${status} ${server} ${Math.round(ms)}ms`);
+    const { method, host, path, minor, bytes } = ex;
+    log.write({ client: this.info.address, method, host, path, minor, status, server, bytes, ms });
   }
 }
 

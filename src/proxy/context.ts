@@ -1,6 +1,7 @@
 // What every connection of the proxy shares: the configuration in force, the routes, the timer
 // wheel, the logger, and how to report a backend's passive failure or recovery.
 
+import type { AccessLog } from '../access-log.js';
 import type { Backend } from '../balancer/backend.js';
 import type { DurationHistogram } from '../balancer/stats.js';
 import type { Pool } from '../balancer/pool.js';
@@ -21,6 +22,8 @@ export interface ProxyContext {
   router: Router<ProxyPool>;
   readonly deadlines: Deadlines;
   readonly logger: Logger;
+  /** One line per request, in the configured format; replaced on reload. */
+  accessLog: AccessLog;
   /** The scheme clients use to reach this listener: "http", or "https" with TLS. */
   proto: string;
   /** Client connections that are open, for shutdown and the status page. */

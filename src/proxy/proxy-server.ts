@@ -10,6 +10,7 @@ import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
+import { AccessLog } from '../access-log.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
@@ -42,6 +43,7 @@ export class ProxyServer {
       router: new Router<ProxyPool>([], [], null),
       deadlines: new Deadlines(resolutionOf(config)),
       logger,
+      accessLog: new AccessLog(logger, config.log.format),
       proto: 'http',
       clients: new Set(),
       durations: new DurationHistogram(),
@@ -116,6 +118,7 @@ export class ProxyServer {
     this.config = config;
     this.ctx.timeouts = config.timeouts;
     this.ctx.limits = config.limits;
+    if (config.log.format !== this.ctx.accessLog.format) this.ctx.accessLog = new AccessLog(this.logger, config.log.format);
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
     for (const backend of previous) if (!this.backends.includes(backend)) backend.closeIdle();
