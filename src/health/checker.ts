@@ -73,8 +73,9 @@ export class HealthChecker {
     const result = await this.probe(this.targets[i]!, this.options.path, this.options.timeout);
     this.busy[i] = false;
     if (this.stopped) return;
-    this.events.check?.(i, result);
+    // The flip first: whoever sees the check's result sees the state it led to.
     const state = this.states[i]!;
     if (state.observe(result.ok)) this.events.flip(i, state.up, result.reason);
+    this.events.check?.(i, result);
   }
 }
