@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
+import { parseConfig } from '../src/config.js';
 import { Logger } from '../src/log.js';
 import { lb } from './helpers/lb-process.js';
 
@@ -55,6 +56,10 @@ class FakeBalancer implements Balancer {
   async close(): Promise<void> {
     this.closed++;
     if (this.closeError) throw this.closeError;
+  }
+  reloaded = 0;
+  async reload(): Promise<void> {
+    this.reloaded++;
   }
 }
 
@@ -338,4 +343,19 @@ t.test('process: a port in use is one line and exit 1', async (t) => {
     [`lb: listen EADDRINUSE 127.0.0.1:${port}`],
   );
   t.notMatch(stderr, /^\s+at /m, 'no stack trace');
+});
+
+t.test('stopOnSignals: SIGHUP while closing is ignored', async (t) => {
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  const server = new FakeBalancer(LOOPBACK);
+  let reads = 0;
+  stopOnSignals({ server, logger, readConfig: () => (reads++, parseConfig('servers: [a:1]\n', 'lb.yaml')), file: 'lb.yaml' }, proc);
+  proc.emit('SIGHUP', 'SIGHUP');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same([reads, server.reloaded], [1, 1], 'a SIGHUP reloads');
+  proc.emit('SIGTERM', 'SIGTERM');
+  proc.emit('SIGHUP', 'SIGHUP');
+  t.equal(await proc.exited, 0);
+  t.same([reads, server.reloaded], [1, 1], 'not once closing has begun');
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import { parseConfig } from '../src/config.js';
-import { HOST, proxyTest, serverOf, within } from './helpers/net.js';
+import { HOST, proxyTest, serverOf, waitFor, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 
 /** GET through the balancer; resolves with status, x-server and body. */
@@ -114,28 +114,36 @@ servers: ["${a!.address}", "${b!.address}"]
   t.equal(removed.idle.length, 1, 'b has a pooled connection');
   kept.up = false; // as if its checks had failed
 
-  const next = parseConfig(`listen: 127.0.0.2:0\nhealthcheck: { interval: 1m }\nservers: ["${a!.address}", "${c!.address}"]\ntimeouts: { idle: 5s }\n`, 'next.yaml');
+  const next = parseConfig(
+    `listen: 127.0.0.2:0\nhealthcheck: { interval: 1m }\nservers: ["${a!.address}", "${c!.address}"]\n` +
+      'timeouts: { connect: 500ms }\nlimits: { max_connections: 10 }\nlog: { format: json }\n',
+    'next.yaml',
+  );
   await proxy.server.reload(next);
   t.equal(serverOf(proxy, a!), kept, 'the same server object: state, counters and connections kept');
   t.equal(kept.up, false, 'still down until its checks say otherwise');
   t.equal(removed.idle.length, 0, 'the removed server’s idle connections are closed');
   t.same(proxy.server.servers.map((s) => s.port), [a!.port, c!.port]);
   t.equal((await client.get('/', 'x')).header('x-server'), 'c', 'requests go to the servers that are up now');
+  await waitFor('a JSON access line', () => proxy.log.lines.some((l) => l.startsWith('{"time"') && l.includes('"server":"' + c!.address)));
+  t.pass('log.format json took effect for the next request');
   t.ok(proxy.log.matching('reload: listen stays 127.0.0.1:').length === 1, 'a new listen address needs a restart');
   await t.rejects(proxy.server.reload(parseConfig('servers: ["no-such-host.invalid:80"]\n', 'bad.yaml')), 'a name that does not resolve fails the reload');
+  await proxy.server.reload(parseConfig(`servers: ["${a!.address}", "${c!.address}"]\ntimeouts: { connect: 500ms }\nlog: { format: json }\n`, 'same.yaml'));
+  t.pass('a reload without limits.max_connections lifts the limit');
   t.same(proxy.server.servers.map((s) => s.port), [a!.port, c!.port], 'and changes nothing');
 });
 
 proxyTest(t, 'admin: configured, the status page listens beside the proxy and stops with it', async (t, h) => {
   const [a] = await h.backends('a');
   const proxy = await h.proxy(`
-admin: 127.0.0.1:0
+admin: "[::1]:0"
 healthcheck: { interval: 1m }
 servers: ["${a!.address}"]
 `);
-  const [, port] = /status page on http:\/\/127\.0\.0\.1:(\d+)\//.exec(proxy.log.matching('status page on')[0]!)!;
+  const [, port] = /status page on http:\/\/\[::1\]:(\d+)\//.exec(proxy.log.matching('status page on')[0]!)!;
   const status = await new Promise<{ servers: { name: string; up: boolean }[] }>((resolve, reject) =>
-    http.get({ host: HOST, port: Number(port), path: '/status', agent: false }, (res) => {
+    http.get({ host: '::1', port: Number(port), path: '/status', agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve(JSON.parse(body)));
@@ -146,7 +154,7 @@ servers: ["${a!.address}"]
   t.equal(proxy.log.matching('reload: the admin listener stays as it was').length, 1);
   await proxy.server.close();
   await t.rejects(
-    new Promise((resolve, reject) => http.get({ host: HOST, port: Number(port), path: '/status', agent: false }, resolve).on('error', reject)),
+    new Promise((resolve, reject) => http.get({ host: '::1', port: Number(port), path: '/status', agent: false }, resolve).on('error', reject)),
     'the admin listener closed with the proxy',
   );
 }, { alive: false });

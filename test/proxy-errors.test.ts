@@ -548,7 +548,7 @@ proxyTest(t, 'timeouts.connect: a server that never completes the handshake is m
 proxyTest(t, 'limits.max_connections: a connection past the limit is closed at once; listen on all interfaces', async (t, h) => {
   const backend = app.limited!;
   const proxy = await h.proxy(`listen: 0\nlimits: { max_connections: 1 }\nhealthcheck: { interval: 1m }\nservers: [${q(backend)}]`, {
-    configure: (c) => (c.listen = { host: '', port: 0 }),
+    configure: (c) => (c.listen = { host: '', port: 0, tls: null }),
   });
   const first = await h.client(proxy);
   t.equal((await first.get('/')).status, 200);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseConfig } from '../src/config.js';
+import { describeConfig, parseConfig } from '../src/config.js';
 import { Logger } from '../src/log.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { HOST, proxyTest, within } from './helpers/net.js';
@@ -72,6 +72,7 @@ proxyTest(t, 'a client that rejects the certificate leaves no connection open (r
 t.test('listen.tls in the config: paths relative to the config file; a missing file is one clear error', async (t) => {
   const config = parseConfig('listen:\n  address: 127.0.0.1:8443\n  tls:\n    cert: certs/c.pem\n    key: /abs/k.pem\nservers: ["127.0.0.1:1"]\n', '/etc/lb/lb.yaml');
   t.same(config.listen, { host: '127.0.0.1', port: 8443, tls: { cert: '/etc/lb/certs/c.pem', key: '/abs/k.pem' } });
+  t.match(describeConfig(config), /^listen +127\.0\.0\.1:8443, TLS with \/etc\/lb\/certs\/c\.pem$/m, '--check shows it');
   t.throws(() => parseConfig('listen:\n  tls: { cert: c.pem }\nservers: ["127.0.0.1:1"]\n', 'lb.yaml'), { message: 'lb.yaml:2:8: listen.tls: key is required: the path of a PEM file' });
   t.same(parseConfig('listen: { tls: { cert: c.pem, key: k.pem } }\nservers: ["127.0.0.1:1"]\n', '/x/lb.yaml').listen, { host: '127.0.0.1', port: 8080, tls: { cert: '/x/c.pem', key: '/x/k.pem' } }, 'the default address');
   const missing = parseConfig('listen: { address: 0, tls: { cert: nope.pem, key: nope.pem } }\nservers: ["127.0.0.1:1"]\n', '/nonexistent/lb.yaml');

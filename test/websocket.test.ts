@@ -128,3 +128,48 @@ servers: ["${backend.address}"]
   await client.waitEnd();
   t.pass('a reset backend ends the client connection');
 });
+
+proxyTest(t, 'backpressure in the tunnel, both ways: 8 MiB each way arrive whole while the other side is slow', async (t, h) => {
+  const size = 8 * 1024 * 1024;
+  let backendSocket: net.Socket | null = null;
+  let received = 0;
+  const server = http.createServer((req, res) => res.end(req.url === '/healthcheck' ? 'OK' : 'plain'));
+  server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => {
+    backendSocket = socket;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
+    socket.pause(); // does not read until told: the proxy must hold the client back
+    socket.on('data', (d: Buffer) => (received += d.length));
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => {
+    (backendSocket as net.Socket | null)?.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+servers: ["${HOST}:${(server.address() as net.AddressInfo).port}"]
+`);
+  const client = await h.client(proxy);
+  const res = await client.send(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n'));
+  t.equal(res.status, 101);
+
+  // Client to backend: the backend does not read, so the proxy stops reading the client.
+  const up = Buffer.alloc(size, 1);
+  let written = false;
+  client.socket.write(up, () => (written = true));
+  await waitFor('the client to be held back', () => client.socket.writableLength > 0);
+  t.notOk(written, 'not all of it went out while the backend did not read');
+  backendSocket!.resume();
+  await waitFor('all 8 MiB at the backend', () => received === size, 20_000);
+
+  // Backend to client: the client does not read, so the proxy stops reading the backend.
+  client.pause();
+  const down = Buffer.alloc(size, 2);
+  let sent = false;
+  backendSocket!.write(down, () => (sent = true));
+  await waitFor('the backend to be held back', () => backendSocket!.writableLength > 0);
+  t.notOk(sent, 'the backend could not send it all while the client did not read');
+  client.resume();
+  await waitFor('all 8 MiB at the client', () => client.unread >= size, 20_000);
+  t.ok(client.takeAll().equals(down), 'byte for byte');
+});

@@ -315,7 +315,8 @@ export class BackendConnection implements Timed {
     }
     if (state === TUNNEL) {
       this.destroy();
-      if (!this.tunnelEnded || err !== null) client.abort();
+      // After the backend's own end, the client's side closes by itself (or at its linger time).
+      if (!this.tunnelEnded) client.abort();
       return;
     }
     const reason = err === null ? 'connection closed' : describe(err);

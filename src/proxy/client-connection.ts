@@ -552,7 +552,8 @@ function connectionField(close: boolean, minor: 0 | 1): ConnectionField {
 
 /** The client's address, with the IPv4-mapped prefix of a dual-stack socket removed. */
 function clientAddress(socket: net.Socket): string {
-  /* c8 ignore next -- undefined only for a socket that closed before it was handed to us */
+  /* c8 ignore start -- undefined only for a socket that closed before it was handed to us */
   const address = socket.remoteAddress ?? '';
+  /* c8 ignore stop */
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
