@@ -161,7 +161,11 @@ export class BackendConnection implements Timed {
   private readonly onData = (chunk: Buffer): void => {
     const client = this.client;
     if (this.state === TUNNEL) {
-      if (!client!.write(chunk)) this.socket.pause(); // the client's drain resumes us
+      const written = client!.write(chunk);
+      // Backpressure: the client's drain resumes us.
+      if (!written) {
+        this.socket.pause();
+      }
       return;
     }
     if (this.state !== ACTIVE || client === null) {
@@ -316,7 +320,9 @@ export class BackendConnection implements Timed {
     if (state === TUNNEL) {
       this.destroy();
       // After the backend's own end, the client's side closes by itself (or at its linger time).
-      if (!this.tunnelEnded) client.abort();
+      if (!this.tunnelEnded) {
+        client.abort();
+      }
       return;
     }
     const reason = err === null ? 'connection closed' : describe(err);

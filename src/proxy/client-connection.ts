@@ -144,9 +144,14 @@ export class ClientConnection implements Timed {
       case CONNECTING:
         this.hold(chunk, 0);
         break;
-      case TUNNEL:
-        if (!this.exchange!.backend!.write(chunk)) this.socket.pause(); // the backend's drain resumes us
+      case TUNNEL: {
+        const written = this.exchange!.backend!.write(chunk);
+        // Backpressure: the backend's drain resumes us.
+        if (!written) {
+          this.socket.pause();
+        }
         break;
+      }
       // CLOSING: discard.
     }
   };
