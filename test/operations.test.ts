@@ -23,6 +23,21 @@ function get(port: number, path: string, host: string): Promise<{ status: number
   });
 }
 
+/** Resolves when `app` receives a request for /slow (not a health check). */
+function slowRequestArrived(app: App): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      const onRequest = (req: http.IncomingMessage) => {
+        if (!req.url!.startsWith('/slow')) return;
+        app.server.off('request', onRequest);
+        resolve();
+      };
+      app.server.on('request', onRequest);
+    }),
+    'the slow request to reach the backend',
+  );
+}
+
 async function apps(t: Test, ...names: string[]): Promise<App[]> {
   const out: App[] = [];
   for (const name of names) out.push(await startApp({ name }));
@@ -73,7 +88,7 @@ t.test('SIGTERM: a request in flight finishes, new connections are refused, exit
   t.teardown(() => proc.child.kill('SIGKILL'));
   const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line'))[1]);
   const slow = get(port, '/slow?ms=400', 'www.mango.com');
-  await new Promise<void>((resolve) => mango!.server.once('request', () => resolve()));
+  await slowRequestArrived(mango!);
   proc.child.kill('SIGTERM');
   await within(proc.until(/SIGTERM: closing/), 'closing');
   const res = await slow;
@@ -91,7 +106,7 @@ t.test('SIGTERM: past timeouts.drain, requests still in flight are cut and the p
   t.teardown(() => proc.child.kill('SIGKILL'));
   const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line'))[1]);
   const slow = get(port, '/slow?ms=5000', 'www.mango.com').catch((err: Error) => err);
-  await new Promise<void>((resolve) => mango!.server.once('request', () => resolve()));
+  await slowRequestArrived(mango!);
   const started = Date.now();
   proc.child.kill('SIGTERM');
   const { code, stderr } = await proc.exit;
@@ -150,7 +165,8 @@ servers: ["${a!.address}"]
     }).on('error', reject),
   );
   t.same(status.servers.map((s) => [s.name, s.up]), [[a!.address, true]]);
-  await proxy.server.reload(parseConfig(`admin: 127.0.0.1:1\nservers: ["${a!.address}"]\n`, 'next.yaml'));
+  // No client connection yet: the timer wheel is not running, and a new resolution waits for one.
+  await proxy.server.reload(parseConfig(`admin: 127.0.0.1:1\ntimeouts: { connect: 100ms }\nservers: ["${a!.address}"]\n`, 'next.yaml'));
   t.equal(proxy.log.matching('reload: the admin listener stays as it was').length, 1);
   await proxy.server.close();
   await t.rejects(

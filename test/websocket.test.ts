@@ -115,18 +115,24 @@ servers: ["${backend.address}"]
   t.equal((await client.get('/', 'a')).text(), 'plain', 'the client connection is still usable');
 });
 
-proxyTest(t, 'the backend closing the tunnel closes the client connection, and the other way round', async (t, h) => {
+proxyTest(t, 'the backend closing the tunnel closes the client connection: gracefully, or with a reset', async (t, h) => {
   const backend = await echoBackend(t);
   const proxy = await h.proxy(`
 healthcheck: { interval: 1m }
 servers: ["${backend.address}"]
 `);
-  const client = await h.client(proxy);
-  t.equal((await client.send(Buffer.from(handshake('eQ==')))).status, 101);
-  await waitFor('the backend socket', () => backend.sockets.length === 1);
-  backend.sockets[0]!.destroy();
-  await client.waitEnd();
-  t.pass('a reset backend ends the client connection');
+  for (const [how, end] of [
+    ['a graceful close (FIN)', (s: net.Socket) => s.end()],
+    ['a reset (RST)', (s: net.Socket) => s.resetAndDestroy()],
+  ] as const) {
+    const client = await h.client(proxy);
+    const before = backend.sockets.length;
+    t.equal((await client.send(Buffer.from(handshake('eQ==')))).status, 101);
+    await waitFor('the backend socket', () => backend.sockets.length === before + 1);
+    end(backend.sockets[before]!);
+    await client.waitEnd();
+    t.pass(`${how} of the backend ends the client connection`);
+  }
 });
 
 proxyTest(t, 'backpressure in the tunnel, both ways: 32 MiB each way arrive whole while the other side is slow', async (t, h) => {
