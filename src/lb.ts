@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import mri from 'mri';
+import { formatAddress } from './address.js';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 
@@ -253,10 +254,6 @@ function readVersion(): string {
     version: string;
   };
   return `${pkg.name} ${pkg.version}`;
-}
-
-function formatAddress({ address, port, family }: AddressInfo): string {
-  return family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /**

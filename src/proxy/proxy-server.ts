@@ -11,6 +11,7 @@ import { Pool } from '../balancer/pool.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
 import { AccessLog } from '../access-log.js';
+import { formatAddress } from '../address.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
@@ -92,7 +93,7 @@ export class ProxyServer {
     if (this.config.admin !== null) {
       this.admin = new AdminServer(() => this, { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
       const at = await this.admin.listen();
-      this.logger.info(`status page on http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`);
+      this.logger.info(`status page on http://${formatAddress(at)}/`);
     }
     return this.server.address() as net.AddressInfo;
   }
@@ -107,7 +108,7 @@ export class ProxyServer {
     const previous = this.backends;
     await this.buildRoutes(config, new Map(previous.map((b) => [b.label, b])));
     const { host, port } = this.config.listen;
-    if (config.listen.host !== host || (config.listen.port !== port && this.config.listen.port !== 0)) {
+    if (config.listen.host !== host || config.listen.port !== port) {
       this.logger.warn(`reload: listen stays ${host || '*'}:${port}; a new address needs a restart`);
     }
     if (JSON.stringify(config.admin) !== JSON.stringify(this.config.admin)) {
