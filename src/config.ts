@@ -658,7 +658,8 @@ export function describeConfig(c: Config): string {
   return lines.join('\n') + '\n';
 }
 
-function formatListen({ host, port }: ListenAddress): string {
+/** A listen address as --check and the logs write it: "127.0.0.1:8080", "[::1]:8080", "*:8080 (all interfaces)". */
+export function formatListen({ host, port }: ListenAddress): string {
   if (host === '') return `*:${port} (all interfaces)`;
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

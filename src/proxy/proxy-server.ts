@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
 import { DurationHistogram } from '../balancer/stats.js';
-import { isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
+import { formatListen, isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress } from '../address.js';
 import { AdminServer } from '../admin/admin-server.js';
@@ -109,7 +109,7 @@ export class ProxyServer {
     await this.buildRoutes(config, new Map(previous.map((b) => [b.label, b])));
     const { host, port } = this.config.listen;
     if (config.listen.host !== host || config.listen.port !== port) {
-      this.logger.warn(`reload: listen stays ${host || '*'}:${port}; a new address needs a restart`);
+      this.logger.warn(`reload: listen stays ${formatListen(this.config.listen)}; a new address needs a restart`);
     }
     if (JSON.stringify(config.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn('reload: the admin listener stays as it was; a new one needs a restart');
