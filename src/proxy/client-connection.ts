@@ -5,7 +5,7 @@
 //
 // States:
 //   READ_HEAD   waiting for (the rest of) a request head; timeouts.header / timeouts.idle apply
-//   CONNECTING  head parsed and routed; waiting for a backend connection (client reading paused)
+//   CONNECTING  head parsed and routed; waiting for a backend connection (bytes that arrive are held)
 //   FORWARDING  head sent; body bytes flow to the backend, the response flows back
 //   TUNNEL      the backend switched protocols (101): bytes pass through both ways unchanged
 //   CLOSING     the connection ends after what is written; incoming bytes are discarded
