@@ -1,0 +1,403 @@
+#!/usr/bin/env node
+// `npm run bench`: drives the same load, in interleaved rounds, against the backend directly, this
+// balancer, node-http-proxy and (when installed) HAProxy and nginx, for each scenario of
+// lib/scenarios.js; prints the medians as markdown tables and writes the raw results as JSON to
+// bench/results/. Everything runs on 127.0.0.1; every process started is stopped at the end, on
+// Ctrl-C and on errors. See bench/README.md.
+
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import mri from 'mri';
+import { startAppBackend, startFastBackend } from './lib/backends.js';
+import { wrkPostScript } from './lib/configs.js';
+import { runAutocannon, runWrk } from './lib/drivers.js';
+import { openIdleConnections } from './lib/idle.js';
+import { atExit, installCleanup, stopAll } from './lib/processes.js';
+import { median, renderReport, summarize, writeResults } from './lib/report.js';
+import { CONNECTIONS, SCENARIOS } from './lib/scenarios.js';
+import { isDisturbed, mayRepeat, waitForQuiet } from './lib/quiet.js';
+import { describeMachine, detectTools, gitRevision, groupRssKiB, INSTALL_HINT, startCpuMeter } from './lib/system.js';
+import { startTarget, TARGET_NAMES } from './lib/targets.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+
+const USAGE = `Usage: node bench/run.js [options]     (npm run bench builds first)
+
+Options:
+  -D, --driver NAME    wrk or autocannon, or both as "wrk,autocannon"
+                       (default: wrk when installed, else autocannon)
+  -r, --rounds N       interleaved rounds per scenario; the median is reported (default 2)
+  -d, --duration S     seconds each measurement runs (default 5)
+  -w, --warmup S       seconds of load per target before round 1, not counted (default 1)
+  -s, --scenario NAME  only this scenario; repeat or comma-separate for several
+                       (${SCENARIOS.map((s) => s.name).join(', ')})
+  -t, --target NAME    only these targets; repeat or comma-separate
+                       (${TARGET_NAMES.join(', ')})
+  -x, --without TOOL   act as if haproxy, nginx or wrk were not installed (repeat or
+                       comma-separate): tries the fallbacks, e.g. the node:net backend
+  -R, --report FILE    print the tables of an earlier run's bench/results/*.json, run nothing
+  -h, --help           this help
+`;
+
+/** Pause between two measurements, so that closing sockets of one do not meet the next. */
+const SETTLE_MS = 500;
+/** How many times a measurement that other processes disturbed may be repeated (lib/quiet.js). */
+const RETRIES = 1;
+
+function fail(/** @type {string} */ message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+/** Reads and checks the command line. */
+function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/system.js').Tools} */ tools) {
+  const args = mri(argv, {
+    string: ['driver', 'scenario', 'target', 'rounds', 'duration', 'warmup', 'without', 'report'],
+    boolean: ['help'],
+    // mri's `unknown` knows only names that have an alias.
+    alias: { D: 'driver', r: 'rounds', d: 'duration', w: 'warmup', s: 'scenario', t: 'target', x: 'without', R: 'report', h: 'help' },
+    unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
+  });
+  if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
+  if (args.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (args.report) {
+    // Only print the tables of an earlier run.
+    const report = JSON.parse(readFileSync(String(args.report), 'utf8'));
+    for (const row of report.rows) summarize(row);
+    process.stdout.write(renderReport(report));
+    process.exit(0);
+  }
+  const list = (/** @type {unknown} */ v) => [v ?? []].flat().flatMap((x) => String(x).split(',')).filter(Boolean);
+  const number = (/** @type {string} */ name, /** @type {number} */ dflt, /** @type {number} */ min) => {
+    const n = args[name] === undefined ? dflt : Number(args[name]);
+    if (!Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min}`);
+    return n;
+  };
+
+  for (const tool of list(args.without)) {
+    if (tool !== 'haproxy' && tool !== 'nginx' && tool !== 'wrk') fail(`--without takes haproxy, nginx or wrk, not ${tool}`);
+    tools[tool] = null;
+    delete tools.versions[tool];
+  }
+  const drivers = list(args.driver);
+  if (drivers.length === 0) drivers.push(tools.wrk ? 'wrk' : 'autocannon');
+  for (const d of drivers) {
+    if (d !== 'wrk' && d !== 'autocannon') fail(`--driver must be wrk or autocannon, not ${d}`);
+    if (d === 'wrk' && !tools.wrk) fail(`wrk is not installed (${INSTALL_HINT}); use --driver autocannon`);
+  }
+  const scenarioNames = list(args.scenario);
+  for (const s of scenarioNames) if (!SCENARIOS.some((x) => x.name === s)) fail(`unknown scenario ${s}`);
+  const targetNames = list(args.target);
+  for (const t of targetNames) if (!TARGET_NAMES.includes(t)) fail(`unknown target ${t}`);
+
+  return {
+    drivers,
+    rounds: Math.floor(number('rounds', 2, 1)),
+    duration: Math.floor(number('duration', 5, 1)),
+    warmup: Math.floor(number('warmup', 1, 0)),
+    scenarios: scenarioNames.length > 0 ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS,
+    targets: targetNames.length > 0 ? TARGET_NAMES.filter((t) => targetNames.includes(t)) : TARGET_NAMES,
+  };
+}
+
+/** Writes one progress line to stderr. */
+function say(/** @type {string} */ line) {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main() {
+  installCleanup();
+  const tools = detectTools();
+  const options = parseOptions(process.argv.slice(2), tools);
+  if (!existsSync(path.join(repo, 'dist', 'lb.js'))) fail('dist/lb.js is missing: run `npm run build` (npm run bench does)');
+
+  // Peers and drivers that are not installed are skipped, with a line saying how to get them.
+  const skipped = [];
+  const targets = options.targets.filter((t) => {
+    if ((t === 'haproxy' || t === 'nginx') && !tools[t]) {
+      skipped.push(t);
+      say(`skipping ${t}: not installed (${INSTALL_HINT})`);
+      return false;
+    }
+    return true;
+  });
+  if (!tools.wrk) say(`driving with autocannon only: wrk is not installed (${INSTALL_HINT})`);
+  if (!tools.nginx) say(`fast backend: the node:net responder, since nginx is not installed (${INSTALL_HINT})`);
+
+  const machine = describeMachine();
+  const revision = gitRevision(repo);
+  say(`balancer: dist/ built from ${revision ?? 'an unknown revision'}`);
+  say(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
+  for (const [tool, version] of Object.entries(tools.versions)) say(`${tool}: ${version}`);
+  const perTarget = options.rounds * (options.duration + SETTLE_MS / 1000 + 0.5) + options.warmup + SETTLE_MS / 1000;
+  const estimate = options.scenarios.length * options.drivers.length * targets.length * perTarget;
+  say(
+    `${options.scenarios.length} scenario(s) x ${targets.length} target(s) x ${options.drivers.join('+')} x ` +
+      `${options.rounds} round(s) of ${options.duration} s: about ${Math.ceil(estimate / 60)} min, ` +
+      `more while other processes keep the machine busy\n`,
+  );
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mango-bench-'));
+  // nginx's worker may run as another user (nobody, when started as root): it must be able to
+  // reach its files and temp directories under here.
+  chmodSync(dir, 0o755);
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  /** @type {import('./lib/report.js').Row[]} */
+  const rows = [];
+  /** @type {Record<string, string>} */
+  const logs = {};
+  const started = new Date();
+  /** @type {Record<'fast' | 'app', import('./lib/backends.js').Backend | null>} */
+  const backends = { fast: null, app: null };
+  try {
+    const needs = new Set(options.scenarios.map((s) => s.backend));
+    if (needs.has('fast')) backends.fast = await startFastBackend(tools.nginx, path.join(dir, 'fast'));
+    if (needs.has('app')) backends.app = await startAppBackend();
+    for (const b of Object.values(backends)) if (b) say(`backend ${b.role}: ${b.kind} on ports ${b.ports.join(', ')}`);
+
+    for (const scenario of options.scenarios) {
+      const backend = /** @type {import('./lib/backends.js').Backend} */ (backends[scenario.backend]);
+      say(`\n== ${scenario.name}: ${scenario.title} (backend ${backend.kind})`);
+      await runScenario(scenario, { backend, targets, tools, options, dir, rows, logs });
+    }
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const report = {
+    date: started.toISOString(),
+    revision,
+    machine: { ...machine, loadAverageAtEnd: os.loadavg() },
+    tools: tools.versions,
+    options: { ...options, scenarios: options.scenarios.map((s) => s.name), connections: CONNECTIONS },
+    targets,
+    skipped,
+    backends: { fast: backends.fast?.kind ?? null, app: backends.app?.kind ?? null },
+    rows,
+    logs,
+  };
+  process.stdout.write(renderReport(report));
+  const file = writeResults(path.join(here, 'results'), report);
+  say(`\nraw results: ${path.relative(process.cwd(), file)}`);
+}
+
+/**
+ * One scenario: starts every target in front of the scenario's backend, warms each up, runs
+ * the rounds (every target once per round, in order), and stops the targets.
+ * @param {import('./lib/scenarios.js').Scenario} scenario
+ * @param {{ backend: import('./lib/backends.js').Backend, targets: string[], tools: import('./lib/system.js').Tools,
+ *   options: ReturnType<typeof parseOptions>, dir: string, rows: import('./lib/report.js').Row[], logs: Record<string, string> }} ctx
+ */
+async function runScenario(scenario, { backend, targets, tools, options, dir, rows, logs }) {
+  const wrkScript = path.join(dir, `${scenario.name}.lua`);
+  if (scenario.bodyBytes > 0) writeFileSync(wrkScript, wrkPostScript(scenario.bodyBytes));
+
+  // Each target in its own process, fresh for every scenario.
+  /** @type {Map<string, import('./lib/targets.js').Target>} */
+  const running = new Map();
+  for (const name of targets) {
+    const targetDir = mkdtempSync(path.join(dir, `${scenario.name}-${name}-`));
+    chmodSync(targetDir, 0o755);
+    try {
+      running.set(name, await startTarget(name, { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools }));
+    } catch (err) {
+      const why = /** @type {Error} */ (err).message;
+      say(`  ${name}: could not start: ${why}`);
+      for (const driver of options.drivers) rows.push({ ...emptyRow(scenario, driver, name), failure: why });
+    }
+  }
+
+  for (const driver of options.drivers) {
+    /** @param {number} port @param {number} duration */
+    const drive = (port, duration) => {
+      /** @type {import('./lib/drivers.js').Load} */
+      const load = {
+        port,
+        path: scenario.path,
+        connections: CONNECTIONS,
+        duration,
+        method: scenario.method,
+        bodyBytes: scenario.bodyBytes,
+        closeEach: scenario.closeEach,
+        wrkScript: scenario.bodyBytes > 0 ? wrkScript : null,
+      };
+      return driver === 'wrk' ? runWrk(/** @type {string} */ (tools.wrk), load) : runAutocannon(load);
+    };
+
+    /** @type {Map<string, import('./lib/report.js').Row>} */
+    const byTarget = new Map();
+    for (const name of running.keys()) {
+      const row = emptyRow(scenario, driver, name);
+      byTarget.set(name, row);
+      rows.push(row);
+    }
+
+    for (const [name, target] of running) {
+      if (options.warmup === 0) break;
+      await drive(target.port, options.warmup).catch((err) => say(`  ${name}: warmup failed: ${err.message}`));
+      await sleep(SETTLE_MS);
+    }
+
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const [name, target] of running) {
+        const row = /** @type {import('./lib/report.js').Row} */ (byTarget.get(name));
+        if (row.failure) continue;
+        const label = `  ${driver} round ${round}/${options.rounds} ${name.padEnd(16)}`;
+        try {
+          const result = await measureUndisturbed(scenario, target, backend.pid, options.duration, () => drive(target.port, options.duration));
+          record(row, result);
+          say(`${label}${describe(result.m)}`);
+        } catch (err) {
+          row.failure = /** @type {Error} */ (err).message;
+          say(`${label}FAILED: ${row.failure}`);
+        }
+        if (target.exited()) {
+          row.failure = `${name} ${target.exitReason()} during the run`;
+          logs[`${scenario.name}/${name}`] = target.output();
+          say(`  ${name} ${target.exitReason().toUpperCase()} during the run. Its last output:\n${target.output() || '(none)'}`);
+        }
+        await sleep(SETTLE_MS);
+      }
+    }
+    for (const row of byTarget.values()) summarize(row);
+  }
+
+  for (const [name, target] of running) {
+    const output = target.output();
+    if (output) {
+      logs[`${scenario.name}/${name}`] = output;
+      say(`  ${name} wrote to stdout/stderr:\n    ${output.split('\n').slice(-10).join('\n    ')}`);
+    }
+    await target.stop();
+  }
+}
+
+/** One progress line's figures. */
+function describe(/** @type {import('./lib/drivers.js').Measurement} */ m) {
+  const cpu = m.cpu;
+  return (
+    `${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}` +
+    (m.errors > 0 ? ` ${JSON.stringify(m.errorDetail)}` : '') +
+    `  CPU % target ${cpu?.target ?? '-'} backend ${cpu?.backend ?? '-'} driver ${cpu?.driver ?? '-'} others ${cpu?.others ?? '-'}` +
+    (m.attempts && m.attempts > 1 ? `  (attempt ${m.attempts})` : '') +
+    (m.disturbed ? '  DISTURBED' : '')
+  );
+}
+
+/**
+ * @typedef {object} Result
+ * @property {import('./lib/drivers.js').Measurement} m
+ * @property {number | null} rssBefore   idle scenario: the target's RSS before the idle connections
+ * @property {number | null} rssDuring   idle scenario: after the load, idle connections still open
+ * @property {{ opened: number, failed: number, stillOpen: number } | null} idle
+ */
+
+/**
+ * Measures once, after waiting for other processes to be quiet; repeats a measurement they
+ * disturbed anyway, RETRIES times at most and while the run's budget for that lasts, and
+ * keeps the last, marked if it was disturbed.
+ * @param {import('./lib/scenarios.js').Scenario} scenario
+ * @param {import('./lib/targets.js').Target} target
+ * @param {number} backendPid
+ * @param {number} seconds  how long one measurement takes
+ * @param {() => Promise<import('./lib/drivers.js').Measurement>} drive
+ * @returns {Promise<Result>}
+ */
+async function measureUndisturbed(scenario, target, backendPid, seconds, drive) {
+  for (let attempt = 1; ; attempt++) {
+    await waitForQuiet(backendPid);
+    const result = await measureOnce(scenario, target, backendPid, drive);
+    result.m.attempts = attempt;
+    result.m.disturbed = isDisturbed(result.m.cpu);
+    if (!result.m.disturbed || attempt > RETRIES || !mayRepeat(seconds * 1000 + SETTLE_MS)) return result;
+    say(`  (${target.name}: other processes used ${result.m.cpu?.others}% of a core meanwhile: measuring again)`);
+    await sleep(SETTLE_MS);
+  }
+}
+
+/**
+ * One measurement of one target: the scenario's idle connections held open around it, the CPU
+ * each part used during it, and for the idle scenario the target's memory before the idle
+ * connections were opened and after the load.
+ * @param {import('./lib/scenarios.js').Scenario} scenario
+ * @param {import('./lib/targets.js').Target} target
+ * @param {number} backendPid
+ * @param {() => Promise<import('./lib/drivers.js').Measurement>} drive
+ * @returns {Promise<Result>}
+ */
+async function measureOnce(scenario, target, backendPid, drive) {
+  const rssBefore = scenario.idle > 0 ? groupRssKiB(target.pid) : null;
+  const idle = scenario.idle > 0 ? await openIdleConnections(target.port, scenario.idle, scenario.path) : null;
+  try {
+    if (idle && idle.failed > 0) say(`  ${target.name}: ${idle.failed} of ${scenario.idle} idle connections could not be opened`);
+    // `direct` is the backend itself: its CPU is the target's.
+    const direct = target.name === 'direct';
+    const meter = startCpuMeter(direct ? null : target.pid, backendPid);
+    const m = await drive();
+    m.cpu = meter.read();
+    if (direct) m.cpu.target = m.cpu.backend;
+    return {
+      m,
+      rssBefore,
+      rssDuring: idle ? groupRssKiB(target.pid) : null,
+      idle: idle ? { opened: idle.opened, failed: idle.failed, stillOpen: idle.stillOpen() } : null,
+    };
+  } finally {
+    idle?.close();
+  }
+}
+
+/**
+ * Adds a result to its row.
+ * @param {import('./lib/report.js').Row} row
+ * @param {Result} result
+ */
+function record(row, { m, rssBefore, rssDuring, idle }) {
+  row.rounds.push(m);
+  if (idle) {
+    (row.idle ??= []).push(idle);
+    (row.rssRounds ??= []).push({ before: rssBefore, during: rssDuring });
+    const known = (/** @type {(number | null)[]} */ xs) => /** @type {number[]} */ (xs.filter((x) => x !== null));
+    const before = known(row.rssRounds.map((r) => r.before));
+    const during = known(row.rssRounds.map((r) => r.during));
+    row.rssKiB = { before: before.length ? median(before) : null, during: during.length ? median(during) : null };
+  }
+}
+
+/**
+ * @param {import('./lib/scenarios.js').Scenario} scenario
+ * @param {string} driver
+ * @param {string} target
+ * @returns {import('./lib/report.js').Row}
+ */
+function emptyRow(scenario, driver, target) {
+  return {
+    scenario: scenario.name,
+    title: scenario.title,
+    driver,
+    target,
+    rounds: [],
+    rps: NaN,
+    p50: NaN,
+    p99: NaN,
+    errors: 0,
+    cpu: NaN,
+    perCore: NaN,
+    othersCpu: NaN,
+    roundsUsed: 0,
+    rssKiB: null,
+    rssRounds: null,
+    idle: null,
+    failure: null,
+  };
+}
+
+await main();
