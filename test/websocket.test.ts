@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import t, { type Test } from 'tap';
-import { HOST, proxyTest, waitFor } from './helpers/net.js';
+import { HOST, proxyTest, waitFor, type Harness } from './helpers/net.js';
 
 /** The Sec-WebSocket-Accept for a key (RFC 6455 4.2.2). */
 const accept = (key: string) => createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
@@ -37,16 +37,22 @@ async function echoBackend(t: Test) {
   return { server, seen, sockets, address: `${HOST}:${(server.address() as net.AddressInfo).port}` };
 }
 
-const handshake = (key: string, extra = '') =>
-  `GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n` +
-  `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n${extra}\r\n`;
-
-proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes echo both ways', async (t, h) => {
+/** An echo backend and a proxy in front of it. */
+async function echoThroughProxy(t: Test, h: Harness) {
   const backend = await echoBackend(t);
   const proxy = await h.proxy(`
 healthcheck: { interval: 1m }
 servers: ["${backend.address}"]
 `);
+  return { backend, proxy };
+}
+
+const handshake = (key: string, extra = '') =>
+  `GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n` +
+  `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n${extra}\r\n`;
+
+proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes echo both ways', async (t, h) => {
+  const { backend, proxy } = await echoThroughProxy(t, h);
   const client = await h.client(proxy);
   const key = 'dGhlIHNhbXBsZSBub25jZQ==';
   const res = await client.send(Buffer.from(handshake(key)));
@@ -71,11 +77,7 @@ servers: ["${backend.address}"]
 });
 
 proxyTest(t, 'bytes the client sends right behind its handshake reach the backend after the 101', async (t, h) => {
-  const backend = await echoBackend(t);
-  const proxy = await h.proxy(`
-healthcheck: { interval: 1m }
-servers: ["${backend.address}"]
-`);
+  const { backend, proxy } = await echoThroughProxy(t, h);
   const client = await h.client(proxy);
   await client.write(handshake('a2V5') + 'early bytes');
   const res = await client.read();
@@ -85,11 +87,7 @@ servers: ["${backend.address}"]
 });
 
 proxyTest(t, 'Upgrade without Connection: upgrade, or on HTTP/1.0, is not a switch: a plain request', async (t, h) => {
-  const backend = await echoBackend(t);
-  const proxy = await h.proxy(`
-healthcheck: { interval: 1m }
-servers: ["${backend.address}"]
-`);
+  const { backend, proxy } = await echoThroughProxy(t, h);
   const client = await h.client(proxy);
   const res = await client.send(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n'));
   t.same([res.status, res.text()], [200, 'plain']);
@@ -116,11 +114,7 @@ servers: ["${backend.address}"]
 });
 
 proxyTest(t, 'the backend closing the tunnel closes the client connection: gracefully, or with a reset', async (t, h) => {
-  const backend = await echoBackend(t);
-  const proxy = await h.proxy(`
-healthcheck: { interval: 1m }
-servers: ["${backend.address}"]
-`);
+  const { backend, proxy } = await echoThroughProxy(t, h);
   for (const [how, end] of [
     ['a graceful close (FIN)', (s: net.Socket) => s.end()],
     ['a reset (RST)', (s: net.Socket) => s.resetAndDestroy()],

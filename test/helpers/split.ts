@@ -74,6 +74,19 @@ const RESPONSE_BODIES = ['none', 'length', 'chunked', 'until-close'] as const;
 const JUNK = 0xff;
 const PAD = 3;
 
+/** A parsed head's field lines as [name, value] strings, recovered from its offsets. */
+function fieldsOf(head: { buf: Buffer; fields: Int32Array; fieldCount: number }): [string, string][] {
+  const out: [string, string][] = [];
+  for (let k = 0; k < head.fieldCount; k++) {
+    const f = FIELD_STRIDE * k;
+    out.push([
+      head.buf.toString('latin1', head.fields[f + F_LINE]!, head.fields[f + F_NAME_END]!),
+      head.buf.toString('latin1', head.fields[f + F_VALUE]!, head.fields[f + F_VALUE_END]!),
+    ]);
+  }
+  return out;
+}
+
 export function errorResult(err: HttpError): ErrorResult {
   return { error: err.code, status: err.status, offset: err.offset };
 }
@@ -89,16 +102,8 @@ function normalizeHead(head: RequestHead | ResponseHead, consumed: number, messa
   if (!headBytes.equals(sent)) {
     throw new Error(`head bytes ${JSON.stringify(headBytes.toString('latin1'))} are not the bytes sent ${JSON.stringify(sent.toString('latin1'))}`);
   }
-  const b = head.buf;
   if ('method' in head) {
-    const fields: [string, string][] = [];
-    for (let k = 0; k < head.fieldCount; k++) {
-      const f = FIELD_STRIDE * k;
-      fields.push([
-        b.toString('latin1', head.fields[f + F_LINE]!, head.fields[f + F_NAME_END]!),
-        b.toString('latin1', head.fields[f + F_VALUE]!, head.fields[f + F_VALUE_END]!),
-      ]);
-    }
+    const fields = fieldsOf(head);
     return {
       method: head.method,
       target: head.target,
@@ -118,14 +123,7 @@ function normalizeHead(head: RequestHead | ResponseHead, consumed: number, messa
       consumed,
     };
   }
-  const fields: [string, string][] = [];
-  for (let k = 0; k < head.fieldCount; k++) {
-    const f = FIELD_STRIDE * k;
-    fields.push([
-      b.toString('latin1', head.fields[f + F_LINE]!, head.fields[f + F_NAME_END]!),
-      b.toString('latin1', head.fields[f + F_VALUE]!, head.fields[f + F_VALUE_END]!),
-    ]);
-  }
+  const fields = fieldsOf(head);
   return {
     status: head.status,
     minor: head.minor,
