@@ -48,8 +48,3 @@ export function errorResponse(status: number, connection: ConnectionField, headO
   }
   return bytes;
 }
-
-/** The reason phrase the balancer uses for a status it makes itself. */
-export function reasonOf(status: number): string {
-  return REASONS[status] ?? 'Error';
-}
