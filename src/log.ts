@@ -33,25 +33,36 @@ export class Logger {
     readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * The most characters one batch of access lines may hold. Unbounded for one process. The
+   * workers of a cluster share one stdout: a pipe writes at most PIPE_BUF (4096) bytes at once
+   * without interleaving another writer's bytes, so each of them keeps its batches under that
+   * (access lines are ASCII: a character is a byte).
+   */
+  maxBatch = Infinity;
+
+  /** Written before every message but access lines: a cluster worker's "worker <pid>: ". */
+  prefix = '';
+
   /** Whether a line at `level` would be written (use it to skip building an expensive message). */
   enabled(level: LogLevel): boolean {
     return level !== 'silent' && RANK[level] >= RANK[this.level];
   }
 
   debug(msg: string): void {
-    if (this.enabled('debug')) this.#writeOut(`${this.#timestamp()} DEBUG ${msg}\n`);
+    if (this.enabled('debug')) this.#writeOut(`${this.#timestamp()} DEBUG ${this.prefix}${msg}\n`);
   }
 
   info(msg: string): void {
-    if (this.enabled('info')) this.#writeOut(`${this.#timestamp()} INFO ${msg}\n`);
+    if (this.enabled('info')) this.#writeOut(`${this.#timestamp()} INFO ${this.prefix}${msg}\n`);
   }
 
   warn(msg: string): void {
-    if (this.enabled('warn')) this.err.write(`${this.#timestamp()} WARN ${msg}\n`);
+    if (this.enabled('warn')) this.err.write(`${this.#timestamp()} WARN ${this.prefix}${msg}\n`);
   }
 
   error(msg: string): void {
-    if (this.enabled('error')) this.err.write(`${this.#timestamp()} ERROR ${msg}\n`);
+    if (this.enabled('error')) this.err.write(`${this.#timestamp()} ERROR ${this.prefix}${msg}\n`);
   }
 
   /**
@@ -61,6 +72,7 @@ export class Logger {
    */
   accessLine(line: string): void {
     if (!this.enabled('info')) return;
+    if (this.#pending.length + line.length >= this.maxBatch) this.flush();
     this.#pending += `${line}\n`;
     if (this.#flushTimer === null) this.#flushTimer = setImmediate(this.#flushBatch);
   }

@@ -9,10 +9,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { AdminServer, type AdminOptions } from '../src/admin/admin-server.js';
+import { AdminServer, reportOn, type AdminOptions } from '../src/admin/admin-server.js';
 import { escapeLabelValue, metricsOf } from '../src/admin/metrics.js';
 import { PAGE_CSP, renderDashboard, renderPage } from '../src/admin/page.js';
-import type { Status, StatusSource } from '../src/admin/status.js';
+import { addCounters, statusOf, type Status, type StatusSource } from '../src/admin/status.js';
 import { Backend } from '../src/balancer/backend.js';
 import { Pool } from '../src/balancer/pool.js';
 import { DurationHistogram } from '../src/balancer/stats.js';
@@ -61,7 +61,7 @@ function samples(text: string): Map<string, number> {
 /** An admin listener on 127.0.0.1, any port, closed in teardown. */
 async function startAdmin(t: Test, source: () => StatusSource, options: Partial<AdminOptions> = {}): Promise<{ admin: AdminServer; port: number; log: LogCapture }> {
   const log = new LogCapture();
-  const admin = new AdminServer(source, { host: HOST, port: 0, logger: log.logger, ...options });
+  const admin = new AdminServer(reportOn(source), { host: HOST, port: 0, logger: log.logger, ...options });
   const { port } = await admin.listen();
   t.teardown(() => admin.close());
   return { admin, port, log };
@@ -300,7 +300,7 @@ t.test('the listener', async (t) => {
     const reply = await fetchAdmin(port, '/metrics');
     t.equal(reply.status, 200);
     t.equal(reply.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-    t.equal(reply.body, metricsOf(source));
+    t.equal(reply.body, metricsOf(statusOf(source, 0, clock)));
   });
 
   t.test('GET /: the page, with its policy', async (t) => {
@@ -364,7 +364,7 @@ t.test('uptime counts from when the listener was made, by default', async (t) =>
 
 t.test('listen() rejects when the port is taken; later errors are logged', async (t) => {
   const { port, admin, log } = await startAdmin(t, madeUpSource);
-  const second = new AdminServer(madeUpSource, { host: HOST, port, logger: log.logger });
+  const second = new AdminServer(reportOn(madeUpSource), { host: HOST, port, logger: log.logger });
   await t.rejects(second.listen(), { code: 'EADDRINUSE' });
   admin['server'].emit('error', new Error('accept EMFILE'));
   t.match(log.lines, [/ERROR admin listener: accept EMFILE$/]);
@@ -372,7 +372,7 @@ t.test('listen() rejects when the port is taken; later errors are logged', async
 
 t.test('close() ends idle keep-alive connections too', async (t) => {
   const log = new LogCapture();
-  const admin = new AdminServer(madeUpSource, { host: HOST, port: 0, logger: log.logger });
+  const admin = new AdminServer(reportOn(madeUpSource), { host: HOST, port: 0, logger: log.logger });
   const { port } = await admin.listen();
   const socket = net.connect({ host: HOST, port });
   socket.write('GET /status HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -502,10 +502,10 @@ t.test('metricsOf: every family with HELP and TYPE, label values escaped', async
   const durations = new DurationHistogram();
   durations.observe(0.003);
   durations.observe(0.75);
-  const text = metricsOf({ servers: [server], pools: [pool], durations, connections: 2 });
+  const text = metricsOf(statusOf({ servers: [server], pools: [pool], durations, connections: 2 }, 0, 0));
   t.equal(text, EXPECTED_METRICS);
   // Every sample belongs to the family whose HELP and TYPE came last.
-  const unchecked = metricsOf(madeUpSource());
+  const unchecked = metricsOf(statusOf(madeUpSource(), 0, 0));
   let family = '';
   for (const line of unchecked.trimEnd().split('\n')) {
     const help = /^# HELP (\w+) /.exec(line);
@@ -576,4 +576,59 @@ lb_request_duration_seconds_count 2
 t.test('escapeLabelValue: backslash, double quote and line feed', async (t) => {
   t.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
   t.equal(escapeLabelValue('www.mango.com'), 'www.mango.com');
+});
+
+t.test('addCounters: a cluster’s report adds up its workers’ counters, by pool and server name', async (t) => {
+  const total = statusOf({ ...madeUpSource(), connections: 0 }, 0, 0);
+  // The primary proxies nothing itself: its own counters start at zero.
+  for (const p of total.pools) Object.assign(p, { requests: 0, inFlight: 0 }), Object.keys(p.responses).forEach((k) => (p.responses[k as '2xx'] = 0));
+  for (const s of total.servers) Object.assign(s, { requests: 0, inFlight: 0, failures: 0 }), Object.keys(s.responses).forEach((k) => (s.responses[k as '2xx'] = 0));
+  total.durations = { buckets: total.durations.buckets.map((b) => ({ ...b, count: 0 })), sum: 0, count: 0 };
+  const worker = statusOf(madeUpSource(), 0, 0);
+  addCounters(total, worker);
+  addCounters(total, worker);
+  t.same(
+    [total.pools[0]!.requests, total.pools[0]!.responses['2xx'], total.pools[0]!.responses.cut],
+    [24, 16, 2],
+    'pool counters summed',
+  );
+  t.same(
+    total.servers.map((s) => [s.requests, s.inFlight, s.failures, s.responses['5xx']]),
+    [
+      [24, 2, 0, 2],
+      [0, 0, 4, 0],
+    ],
+    'server counters summed',
+  );
+  t.same([total.connections, total.durations.count, total.durations.sum], [6, 10, 2 * 37.205]);
+  t.same(total.durations.buckets.map((b) => b.count), worker.durations.buckets.map((b) => 2 * b.count), 'every bucket');
+  t.same([total.servers[0]!.up, total.servers[1]!.up, total.servers[0]!.lastCheck], [true, false, worker.servers[0]!.lastCheck], 'state stays the total’s');
+
+  // A worker between two configurations: what it does not have adds nothing, what the total lacks is left out.
+  const other = statusOf(madeUpSource(), 0, 0);
+  other.pools[0]!.name = '/elsewhere';
+  other.servers[0]!.name = '10.9.9.9:80';
+  addCounters(total, other);
+  t.same([total.pools[0]!.requests, total.servers[0]!.requests, total.servers[1]!.failures], [24, 24, 6]);
+});
+
+t.test('a cluster’s report: the page counts the workers, /metrics has lb_workers; one process has neither', async (t) => {
+  const status = statusOf(madeUpSource(), 0, Date.UTC(2025, 0, 2));
+  t.notMatch(renderDashboard(status, null), 'id="workers"');
+  t.notMatch(metricsOf(status), 'lb_workers');
+  status.workers = [
+    { pid: 101, connections: 1, requests: 5 },
+    { pid: 102, connections: 2, requests: 7 },
+  ];
+  t.match(renderDashboard(status, null), '<div><dt>workers</dt><dd id="workers">2</dd></div>');
+  t.match(metricsOf(status), '# HELP lb_workers Worker processes that reported to this scrape (lb --workers).\n# TYPE lb_workers gauge\nlb_workers 2\n');
+});
+
+t.test('a report that rejects (a cluster’s) is a 500 too', async (t) => {
+  const log = new LogCapture();
+  const admin = new AdminServer(async () => Promise.reject(new Error('no worker answered')), { host: HOST, port: 0, logger: log.logger });
+  const { port } = await admin.listen();
+  t.teardown(() => admin.close());
+  t.same((await fetchAdmin(port, '/metrics')).status, 500);
+  t.match(log.lines, [/ERROR admin \/metrics: no worker answered$/]);
 });

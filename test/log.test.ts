@@ -89,6 +89,20 @@ t.test('access lines are batched: one write per event-loop turn, in order', asyn
   t.equal(out.writes.length, 2, 'no empty writes once the batch is out');
 });
 
+t.test('maxBatch: a batch is written before it would reach the bound (cluster workers: under PIPE_BUF)', async (t) => {
+  const { out, logger } = setup('info');
+  logger.maxBatch = 24;
+  for (const line of ['GET /aaaaa 200', 'GET /bbbbb 200', 'GET /ccccc 200']) logger.accessLine(line);
+  // Two of these 15-character lines would make 30: each one goes out before the next is added.
+  t.strictSame(out.writes, ['GET /aaaaa 200\n', 'GET /bbbbb 200\n']);
+  await nextTurn();
+  t.strictSame(out.writes, ['GET /aaaaa 200\n', 'GET /bbbbb 200\n', 'GET /ccccc 200\n']);
+  logger.maxBatch = 32;
+  for (const line of ['GET /aaaaa 200', 'GET /bbbbb 200', 'GET /ccccc 200']) logger.accessLine(line);
+  await nextTurn();
+  t.strictSame(out.writes.slice(3), ['GET /aaaaa 200\nGET /bbbbb 200\n', 'GET /ccccc 200\n'], 'two fit in 32');
+});
+
 t.test('flush writes the pending batch at once, and only once', async (t) => {
   const { out, logger } = setup('info');
   logger.flush();

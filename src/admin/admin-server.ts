@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { METRICS_CONTENT_TYPE, metricsOf } from './metrics.js';
 import { PAGE_CSP, renderPage } from './page.js';
-import { statusOf, type StatusSource } from './status.js';
+import { statusOf, type Status, type StatusSource } from './status.js';
 
 export interface AdminOptions {
   /** Address to bind: the config's `admin` host (127.0.0.1 unless configured otherwise). */
@@ -29,24 +29,29 @@ interface Resource {
   headers?: Record<string, string>;
 }
 
-/** The paths served, each rendering its report of `source` at `now` for a balancer started at `startedAt`. */
-const ROUTES = new Map<string, (source: StatusSource, startedAt: number, now: number) => Resource>([
+/**
+ * Makes the report at `now` (ms since the epoch) of a balancer started at `startedAt`: at once in
+ * one process, or after asking every worker of a cluster for its counters.
+ */
+export type Report = (startedAt: number, now: number) => Status | Promise<Status>;
+
+/** The report of one process on `source`, asked afresh each time (a reload swaps servers and pools). */
+export function reportOn(source: () => StatusSource): Report {
+  return (startedAt, now) => statusOf(source(), startedAt, now);
+}
+
+/** The paths served, each rendering a report. */
+const ROUTES = new Map<string, (status: Status) => Resource>([
   [
     '/',
-    (source, startedAt, now) => ({
+    (status) => ({
       type: 'text/html; charset=utf-8',
-      body: renderPage(statusOf(source, startedAt, now)),
+      body: renderPage(status),
       headers: { 'content-security-policy': PAGE_CSP },
     }),
   ],
-  [
-    '/status',
-    (source, startedAt, now) => ({
-      type: 'application/json; charset=utf-8',
-      body: `${JSON.stringify(statusOf(source, startedAt, now), null, 2)}\n`,
-    }),
-  ],
-  ['/metrics', (source) => ({ type: METRICS_CONTENT_TYPE, body: metricsOf(source) })],
+  ['/status', (status) => ({ type: 'application/json; charset=utf-8', body: `${JSON.stringify(status, null, 2)}\n` })],
+  ['/metrics', (status) => ({ type: METRICS_CONTENT_TYPE, body: metricsOf(status) })],
 ]);
 
 const ALLOW = 'GET, HEAD';
@@ -57,17 +62,14 @@ export class AdminServer {
   private readonly server: http.Server;
   private readonly now: () => number;
 
-  /**
-   * @param source what to report on, asked afresh for every request, so that a configuration
-   *   reload can swap the servers and pools it reports.
-   */
+  /** @param report makes the report every request is answered from. */
   constructor(
-    private readonly source: () => StatusSource,
+    private readonly report: Report,
     private readonly options: AdminOptions,
   ) {
     this.now = options.now ?? Date.now;
     this.startedAt = options.startedAt ?? this.now();
-    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    this.server = http.createServer((req, res) => void this.onRequest(req, res));
   }
 
   /** Starts listening; resolves with the bound address, rejects if it cannot bind. */
@@ -90,7 +92,7 @@ export class AdminServer {
     return closed;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     // A server's request always has a url; the query, if any, changes nothing.
     const path = req.url!.split('?', 1)[0]!;
     const route = ROUTES.get(path);
@@ -100,7 +102,7 @@ export class AdminServer {
     }
     let resource: Resource;
     try {
-      resource = route(this.source(), this.startedAt, this.now());
+      resource = route(await this.report(this.startedAt, this.now()));
     } catch (err) {
       this.options.logger.error(`admin ${path}: ${(err as Error).message}`);
       return send(res, 500, { type: 'text/plain; charset=utf-8', body: 'Internal Server Error\n' });

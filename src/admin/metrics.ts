@@ -2,8 +2,7 @@
 // (https://prometheus.io/docs/instrumenting/exposition_formats/). Built per scrape from the
 // numbers the proxy keeps; every series is named `lb_...`.
 
-import type { Counters } from '../balancer/stats.js';
-import { CLASSES, cumulativeBuckets, responsesOf, type StatusSource } from './status.js';
+import { CLASSES, type Responses, type Status } from './status.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -34,8 +33,7 @@ class Exposition {
   }
 
   /** The requests of one server or pool, one sample per status class. */
-  byClass(name: string, labels: Record<string, string>, stats: Counters): this {
-    const responses = responsesOf(stats);
+  byClass(name: string, labels: Record<string, string>, responses: Responses): this {
     for (const cls of CLASSES) this.sample(name, { ...labels, class: cls }, responses[cls]);
     return this;
   }
@@ -45,17 +43,17 @@ class Exposition {
   }
 }
 
-/** The whole exposition for `source`. */
-export function metricsOf(source: StatusSource): string {
+/** The whole exposition of a report. */
+export function metricsOf(status: Status): string {
   const out = new Exposition();
-  const { servers, pools } = source;
+  const { servers, pools } = status;
 
   out.family('lb_server_requests_total', 'counter', 'Requests a server finished, by status class (class "cut": ended before a status).');
-  for (const s of servers) out.byClass('lb_server_requests_total', { server: s.name }, s.stats);
+  for (const s of servers) out.byClass('lb_server_requests_total', { server: s.name }, s.responses);
   out.family('lb_server_in_flight', 'gauge', 'Requests sent to a server and not finished yet.');
-  for (const s of servers) out.sample('lb_server_in_flight', { server: s.name }, s.stats.inFlight);
+  for (const s of servers) out.sample('lb_server_in_flight', { server: s.name }, s.inFlight);
   out.family('lb_server_failures_total', 'counter', 'Connections to a server that failed before a response: refused, reset, timed out.');
-  for (const s of servers) out.sample('lb_server_failures_total', { server: s.name }, s.stats.failures);
+  for (const s of servers) out.sample('lb_server_failures_total', { server: s.name }, s.failures);
   out.family('lb_server_up', 'gauge', 'Whether a server takes requests (1) or is out of rotation (0).');
   for (const s of servers) out.sample('lb_server_up', { server: s.name }, s.up ? 1 : 0);
 
@@ -64,20 +62,25 @@ export function metricsOf(source: StatusSource): string {
   out.family('lb_health_check_ok', 'gauge', 'Whether the last health check of a server passed (1) or failed (0).');
   for (const s of checked) out.sample('lb_health_check_ok', { server: s.name }, s.lastCheck!.ok ? 1 : 0);
   out.family('lb_health_check_timestamp_seconds', 'gauge', 'When the last health check of a server ended, in seconds since the epoch.');
-  for (const s of checked) out.sample('lb_health_check_timestamp_seconds', { server: s.name }, s.lastCheck!.at / 1000);
+  for (const s of checked) out.sample('lb_health_check_timestamp_seconds', { server: s.name }, Date.parse(s.lastCheck!.at) / 1000);
 
   out.family('lb_pool_requests_total', 'counter', 'Requests a pool finished, by status class (class "cut": ended before a status).');
-  for (const p of pools) out.byClass('lb_pool_requests_total', { pool: p.name }, p.stats);
+  for (const p of pools) out.byClass('lb_pool_requests_total', { pool: p.name }, p.responses);
   out.family('lb_pool_in_flight', 'gauge', 'Requests routed to a pool and not finished yet.');
-  for (const p of pools) out.sample('lb_pool_in_flight', { pool: p.name }, p.stats.inFlight);
+  for (const p of pools) out.sample('lb_pool_in_flight', { pool: p.name }, p.inFlight);
 
   out.family('lb_client_connections', 'gauge', 'Client connections open now.');
-  out.sample('lb_client_connections', {}, source.connections);
+  out.sample('lb_client_connections', {}, status.connections);
+
+  if (status.workers !== undefined) {
+    out.family('lb_workers', 'gauge', 'Worker processes that reported to this scrape (lb --workers).');
+    out.sample('lb_workers', {}, status.workers.length);
+  }
 
   out.family('lb_request_duration_seconds', 'histogram', 'Time from a request head to the end of its response.');
-  const buckets = cumulativeBuckets(source.durations);
+  const { buckets, sum, count } = status.durations;
   for (const b of buckets) out.sample('lb_request_duration_seconds_bucket', { le: String(b.le) }, b.count);
-  out.sample('lb_request_duration_seconds_sum', {}, source.durations.sum);
-  out.sample('lb_request_duration_seconds_count', {}, buckets[buckets.length - 1]!.count);
+  out.sample('lb_request_duration_seconds_sum', {}, sum);
+  out.sample('lb_request_duration_seconds_count', {}, count);
   return out.toString();
 }

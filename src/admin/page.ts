@@ -84,7 +84,9 @@ export function renderDashboard(status: Status, previous: Status | null): string
     `<div><dt>client connections</dt><dd id="connections">${status.connections}</dd></div>` +
     `<div><dt>servers up</dt><dd id="servers-up">${upCount} / ${status.servers.length}</dd></div>` +
     `<div><dt>requests</dt><dd id="requests">${requests}</dd></div>` +
-    `<div><dt>req/s</dt><dd id="rate">${rate(requests, totalBefore)}</dd></div></dl></header>` +
+    `<div><dt>req/s</dt><dd id="rate">${rate(requests, totalBefore)}</dd></div>` +
+    (status.workers === undefined ? '' : `<div><dt>workers</dt><dd id="workers">${status.workers.length}</dd></div>`) +
+    '</dl></header>' +
     `<main>${status.pools.map(poolCard).join('')}</main>`
   );
 }

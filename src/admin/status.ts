@@ -64,6 +64,15 @@ export interface DurationsStatus {
   count: number;
 }
 
+/** One worker process of a cluster (`lb --workers N`). */
+export interface WorkerStatus {
+  pid: number;
+  /** Its client connections open now. */
+  connections: number;
+  /** Requests it routed, over its pools. */
+  requests: number;
+}
+
 /** The body of GET /status. */
 export interface Status {
   /** When this report was made (ISO 8601): the page measures "ago" and req/s against it. */
@@ -75,6 +84,8 @@ export interface Status {
   pools: PoolStatus[];
   servers: ServerStatus[];
   durations: DurationsStatus;
+  /** With `--workers`: the processes whose counters this report adds up. Absent for one process. */
+  workers?: WorkerStatus[];
 }
 
 /** The report on `source` at `now` (ms since the epoch) for a balancer started at `startedAt`. */
@@ -131,4 +142,37 @@ export function cumulativeBuckets(durations: DurationHistogram): DurationsStatus
 function durationsOf(durations: DurationHistogram): DurationsStatus {
   const buckets = cumulativeBuckets(durations);
   return { buckets, sum: durations.sum, count: buckets[buckets.length - 1]!.count };
+}
+
+/**
+ * Adds the counters of `part`, one worker's report, into `total`, the cluster's report: pools by
+ * name, servers by name, connections and durations. What is the cluster's own (up, last check,
+ * uptime) stays as `total` has it. A pool or server the worker does not have (it is between two
+ * configurations) adds nothing.
+ */
+export function addCounters(total: Status, part: Status): void {
+  const add = (into: Responses, from: Responses): void => {
+    for (const cls of CLASSES) into[cls] += from[cls];
+  };
+  const pools = new Map(part.pools.map((p) => [p.name, p]));
+  for (const pool of total.pools) {
+    const p = pools.get(pool.name);
+    if (p === undefined) continue;
+    pool.requests += p.requests;
+    pool.inFlight += p.inFlight;
+    add(pool.responses, p.responses);
+  }
+  const servers = new Map(part.servers.map((s) => [s.name, s]));
+  for (const server of total.servers) {
+    const s = servers.get(server.name);
+    if (s === undefined) continue;
+    server.requests += s.requests;
+    server.inFlight += s.inFlight;
+    server.failures += s.failures;
+    add(server.responses, s.responses);
+  }
+  total.connections += part.connections;
+  total.durations.buckets.forEach((b, i) => (b.count += part.durations.buckets[i]!.count));
+  total.durations.sum += part.durations.sum;
+  total.durations.count += part.durations.count;
 }

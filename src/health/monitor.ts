@@ -8,6 +8,19 @@ import type { Logger } from '../log.js';
 import type { CheckOptions } from './checker.js';
 import type { FromMain, HealthWorkerData, ToMain } from './worker.js';
 
+/** What the proxy needs of its health checks, whoever runs them. */
+export interface HealthChecks {
+  /** Starts checking; resolves once checks run. */
+  start(): Promise<void>;
+  /** Stops checking; resolves once stopped. */
+  stop(): Promise<void>;
+  /** A passive failure (a refused connection): `rise` passes must bring the server back. */
+  markDown(server: Backend): void;
+}
+
+/** Makes the checks of `servers`; `reportChecks`: every result is wanted, not only the flips. */
+export type CreateHealthChecks = (servers: readonly Backend[], options: CheckOptions, reportChecks: boolean) => HealthChecks;
+
 /** The worker's file: worker.js once built, worker.ts when the sources run directly (tests). */
 /* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
@@ -15,13 +28,15 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './
 /** How long to wait before starting a crashed worker again. */
 const RESTART_DELAY_MS = 100;
 
-export class HealthMonitor {
+export class HealthMonitor implements HealthChecks {
   /** The running worker, or null while stopped or restarting. */
   worker: Worker | null = null;
   /** Thread id of the current worker, as it reported it. */
   threadId = 0;
   /** Every check result, when `onCheck` is set (tests, debug logs). */
   onCheck: ((server: Backend, ok: boolean, reason: string, at: number) => void) | null = null;
+  /** Every flip, once applied to the server (the cluster's primary passes them on to its workers). */
+  onFlip: ((server: Backend, up: boolean, reason: string) => void) | null = null;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
 
@@ -100,6 +115,7 @@ export class HealthMonitor {
       server.closeIdle();
       this.logger.warn(`${name} DOWN: ${message.reason}`);
     }
+    this.onFlip?.(server, message.up, message.reason);
   }
 
   private onExit(code: number): void {

@@ -2,24 +2,21 @@
 // `node:net` server, hands each client connection to a ClientConnection, takes a new Config
 // without dropping a request (reload), and shuts down cleanly (close).
 
-import dns from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Backend } from '../balancer/backend.js';
-import { Pool } from '../balancer/pool.js';
 import { DurationHistogram } from '../balancer/stats.js';
-import { formatListen, isTrustedProxy, type Config, type Pool as PoolConfig } from '../config.js';
+import { formatListen, isTrustedProxy, type Config } from '../config.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress } from '../address.js';
-import { AdminServer } from '../admin/admin-server.js';
-import { HealthMonitor } from '../health/monitor.js';
+import { AdminServer, reportOn } from '../admin/admin-server.js';
+import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { Router } from '../router.js';
-import type { BackendConnection } from './backend-connection.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { Deadlines, resolutionFor } from './deadlines.js';
+import { buildRoutes } from './routes.js';
 
 export class ProxyServer {
   private readonly server: net.Server;
@@ -27,16 +24,22 @@ export class ProxyServer {
   /** Every server of the configuration, one Backend per distinct address. */
   private backends: ProxyBackend[] = [];
   private poolList: ProxyPool[] = [];
-  /** The health checker's main-thread side; null until listening. */
-  health: HealthMonitor | null = null;
+  /** The health checks of the configuration in force; null until listening. */
+  health: HealthChecks | null = null;
   /** The status page, /status and /metrics, when `admin` is configured. */
   admin: AdminServer | null = null;
   private readonly startedAt = Date.now();
   private closing: Promise<void> | null = null;
 
+  /**
+   * @param createHealth how servers are checked: by default a checker in a worker thread of this
+   *   process; in a cluster worker, the primary's one checker (src/cluster/remote-health.ts).
+   */
   constructor(
     private config: Config,
     private readonly logger: Logger,
+    private readonly createHealth: CreateHealthChecks = (servers, options, reportChecks) =>
+      new HealthMonitor(servers, options, logger, reportChecks),
   ) {
     this.ctx = {
       timeouts: config.timeouts,
@@ -88,10 +91,10 @@ export class ProxyServer {
     });
     this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
     // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
-    this.health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger, this.config.admin !== null);
+    this.health = this.createHealth(this.backends, this.config.healthcheck, this.config.admin !== null);
     await this.health.start();
     if (this.config.admin !== null) {
-      this.admin = new AdminServer(() => this, { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
+      this.admin = new AdminServer(reportOn(() => this), { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
       const at = await this.admin.listen();
       this.logger.info(`status page on http://${formatAddress(at)}/`);
     }
@@ -107,15 +110,7 @@ export class ProxyServer {
   async reload(config: Config): Promise<void> {
     const previous = this.backends;
     await this.buildRoutes(config, new Map(previous.map((b) => [b.label, b])));
-    const { host, port } = this.config.listen;
-    if (config.listen.host !== host || config.listen.port !== port) {
-      this.logger.warn(`reload: listen stays ${formatListen(this.config.listen)}; a new address needs a restart`);
-    }
-    if (JSON.stringify(config.admin) !== JSON.stringify(this.config.admin)) {
-      this.logger.warn('reload: the admin listener stays as it was; a new one needs a restart');
-    }
-    config.listen = this.config.listen;
-    config.admin = this.config.admin;
+    keepListeners(this.config, config, this.logger);
     this.config = config;
     this.ctx.timeouts = config.timeouts;
     this.ctx.limits = config.limits;
@@ -124,7 +119,7 @@ export class ProxyServer {
     this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
     for (const backend of previous) if (!this.backends.includes(backend)) backend.closeIdle();
     // The checker follows the new server list; each server starts from the state it has.
-    const health = new HealthMonitor(this.backends, config.healthcheck, this.logger, config.admin !== null);
+    const health = this.createHealth(this.backends, config.healthcheck, config.admin !== null);
     await Promise.all([this.health?.stop(), health.start()]);
     this.health = health;
   }
@@ -173,34 +168,12 @@ export class ProxyServer {
     return this.ctx.clients.size;
   }
 
-  /**
-   * Builds Backend objects (one per distinct address, shared by the pools that list it), pools
-   * and the router. Host names are resolved once here, so no request waits for DNS.
-   */
-  private async buildRoutes(config: Config, existing = new Map<string, ProxyBackend>()): Promise<void> {
-    const byLabel = new Map<string, ProxyBackend>();
-    const makePool = async (pool: PoolConfig): Promise<ProxyPool> => {
-      const servers: ProxyBackend[] = [];
-      for (const s of pool.servers) {
-        let backend = byLabel.get(s.name);
-        if (backend === undefined) {
-          backend = existing.get(s.name) ?? new Backend<BackendConnection>(await resolve(s.host), s.port, s.name);
-          backend.pools.length = 0;
-          byLabel.set(s.name, backend);
-        }
-        if (!backend.pools.includes(pool.name)) backend.pools.push(pool.name);
-        if (!servers.includes(backend)) servers.push(backend);
-      }
-      return new Pool(pool.name, servers);
-    };
-    const hosts: [string, ProxyPool][] = [];
-    for (const h of config.hosts) hosts.push([h.name, await makePool(h)]);
-    const paths = [];
-    for (const p of config.paths) paths.push({ prefix: p.name, pool: await makePool(p) });
-    const fallback = config.servers === null ? null : await makePool(config.servers);
-    this.backends = [...byLabel.values()];
-    this.poolList = [...hosts.map(([, pool]) => pool), ...paths.map((p) => p.pool), ...(fallback === null ? [] : [fallback])];
-    this.ctx.router = new Router(hosts, paths, fallback);
+  /** Builds servers, pools and the router of `config` (see routes.ts) and puts them in force. */
+  private async buildRoutes(config: Config, existing?: ReadonlyMap<string, ProxyBackend>): Promise<void> {
+    const routes = await buildRoutes(config, existing);
+    this.backends = routes.backends;
+    this.poolList = routes.pools;
+    this.ctx.router = routes.router;
   }
 
   /** Passive health: a server that refused a connection is out at once, until `rise` passes. */
@@ -211,6 +184,22 @@ export class ProxyServer {
     backend.closeIdle();
     this.logger.warn(`server ${backend.name} (pool ${backend.pools.join(', ')}) DOWN: ${reason}`);
   }
+}
+
+/**
+ * A reload keeps the listeners bound at start: `next` takes the running `listen` and `admin`,
+ * with a warning if it asked for others.
+ */
+export function keepListeners(running: Config, next: Config, logger: Logger): void {
+  const { host, port } = running.listen;
+  if (next.listen.host !== host || next.listen.port !== port) {
+    logger.warn(`reload: listen stays ${formatListen(running.listen)}; a new address needs a restart`);
+  }
+  if (JSON.stringify(next.admin) !== JSON.stringify(running.admin)) {
+    logger.warn('reload: the admin listener stays as it was; a new one needs a restart');
+  }
+  next.listen = running.listen;
+  next.admin = running.admin;
 }
 
 /** A PEM file of `listen.tls`, or an error that names it. */
@@ -226,13 +215,4 @@ function readPem(path: string, what: string): Buffer {
 function resolutionOf(config: Config): number {
   const t = config.timeouts;
   return resolutionFor(Math.min(t.connect, t.header, t.idle, t.server));
-}
-
-/** An IP address for `host`: itself if it is one, else the first IPv4 address DNS gives. */
-async function resolve(host: string): Promise<string> {
-  if (net.isIP(host) !== 0) return host;
-  const addresses = await dns.lookup(host, { all: true });
-  const v4 = addresses.find((a) => a.family === 4);
-  /* c8 ignore next -- a name with IPv6 addresses only; this machine's hosts file has none */
-  return (v4 ?? addresses[0]!).address;
 }
