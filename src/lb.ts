@@ -4,11 +4,13 @@
 
 import { readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { formatAddress } from './address.js';
-import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { describeConfig, loadConfig, type Config } from './config.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
+import { reason, UsageError } from './reason.js';
 
 const USAGE = `Usage: lb [CONFIG] [options]
 
@@ -43,7 +45,8 @@ export interface Balancer {
   reload(config: Config): Promise<void>;
 }
 
-export type CreateBalancer = (config: Config, logger: Logger) => Balancer | Promise<Balancer>;
+/** Makes the balancer: `workers` processes sharing the listener (1: this process alone). */
+export type CreateBalancer = (config: Config, logger: Logger, workers: number) => Balancer | Promise<Balancer>;
 
 /** A balancer that is listening, its logger, and how to read its configuration again. */
 export interface Running {
@@ -58,11 +61,15 @@ export interface Running {
 /** Either the exit code (help, version, check, any error) or a running balancer. */
 export type CliResult = { code: number } | Running;
 
-/** Thrown for a mistake on the command line; printed as `lb: <message>`. */
-class UsageError extends Error {}
-
-/** The real balancer, loaded only when one is started (help, version and --check never need it). */
-const createProxyServer: CreateBalancer = async (config, logger) => {
+/**
+ * The real balancer, loaded only when one is started (help, version and --check never need it):
+ * the proxy in this process, or a cluster's primary (src/cluster/primary.ts) whose workers run it.
+ */
+const createProxyServer: CreateBalancer = async (config, logger, workers) => {
+  if (workers !== 1) {
+    const { ClusterPrimary } = await import('./cluster/primary.js');
+    return new ClusterPrimary(config, logger, workers);
+  }
   const { ProxyServer } = await import('./proxy/proxy-server.js');
   return new ProxyServer(config, logger);
 };
@@ -101,10 +108,7 @@ export async function runCli(
     }
 
     const logger = new Logger(options.logLevel, io.stdout, io.stderr);
-    if (options.workers !== 1) {
-      logger.warn(`--workers ${options.workers} is not implemented yet; running one process`);
-    }
-    server = await createBalancer(config, logger);
+    server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
     logger.info(`listening on http://${formatAddress(address)}`);
     return { server, logger, readConfig, file: options.file };
@@ -254,23 +258,6 @@ function readVersion(): string {
     version: string;
   };
   return `${pkg.name} ${pkg.version}`;
-}
-
-/**
- * One line for any error: the config's or command line's own message; `listen EADDRINUSE
- * 127.0.0.1:8080` or `getaddrinfo ENOTFOUND nosuch.host` for a system error; otherwise the first
- * line of the message. Never a stack trace.
- */
-function reason(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  if (err instanceof ConfigError || err instanceof UsageError) return err.message;
-  const sys = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  if (sys.syscall !== undefined && sys.code !== undefined) {
-    const target = sys.address ?? sys.hostname;
-    const where = target === undefined ? '' : ` ${target}${sys.port === undefined ? '' : `:${sys.port}`}`;
-    return `${sys.syscall} ${sys.code}${where}`;
-  }
-  return err.message.split('\n', 1)[0]!;
 }
 
 /** What main() needs of `process`. */

@@ -5,6 +5,7 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { readFileSync, symlinkSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
@@ -174,17 +175,23 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   t.equal(quiet.stdout.text, '', 'no info line at warn');
 });
 
-t.test('run: --workers other than 1 warns and runs one process', async (t) => {
+t.test('run: --workers is the number of processes asked of the factory; 0 is one per core', async (t) => {
   const file = join(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }), 'lb.yaml');
-  for (const [workers, warning] of [
-    ['1', ''],
-    ['0', '--workers 0 is not implemented yet; running one process'],
-    ['4', '--workers 4 is not implemented yet; running one process'],
+  for (const [argv, workers] of [
+    [[], 1],
+    [['-w', '1'], 1],
+    [['--workers', '3'], 3],
+    [['-w', '0'], availableParallelism()],
   ] as const) {
+    let asked = NaN;
     const out = io();
-    const result = await runCli([file, '-w', workers], out, factory(new FakeBalancer(LOOPBACK)));
-    t.ok('server' in result, `-w ${workers} runs`);
-    t.equal(out.stderr.text.replace(/^\S+ WARN /, '').trim(), warning, `-w ${workers}`);
+    const result = await runCli([file, ...argv], out, (_config, _logger, n) => {
+      asked = n;
+      return new FakeBalancer(LOOPBACK);
+    });
+    t.ok('server' in result, `${argv.join(' ')} runs`);
+    t.equal(asked, workers, `${argv.join(' ') || 'no option'}: ${workers}`);
+    t.equal(out.stderr.text, '', 'without a warning');
   }
 });
 

@@ -1,26 +1,14 @@
 // TLS termination: clients speak HTTPS to the balancer, backends get plain HTTP with
 // X-Forwarded-Proto: https. The certificate is self-signed, made for the test with openssl.
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { join } from 'node:path';
 import t from 'tap';
 import { describeConfig, parseConfig } from '../src/config.js';
 import { Logger } from '../src/log.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
+import { selfSigned } from './helpers/certificate.js';
 import { HOST, proxyTest, within } from './helpers/net.js';
-
-/** A self-signed certificate for 127.0.0.1 and its key, as PEM files in `dir`. */
-function selfSigned(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { cert, key };
-}
 
 function get(port: number, ca: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,36 @@
+// What the primary and the workers of a cluster (`lb --workers N`) say to each other over the
+// IPC channel node:cluster gives every worker. Messages are JSON: a Config travels as it is.
+//
+//   worker                                  primary
+//     ready              ------------------>            its message handler is set
+//                        <------------------  start      the configuration, who is up
+//     listening | failed ------------------>            bound the shared listener, or not
+//                        <------------------  health     a server flipped (the one checker)
+//     down               ------------------>            a server refused a connection (passive)
+//                        <------------------  reload     a new configuration
+//     reloaded           ------------------>
+//                        <------------------  status     counters, for the status page
+//     status             ------------------>
+//                        <------------------  stop       drain, then exit 0
+
+import type { Status } from '../admin/status.js';
+import type { Config } from '../config.js';
+import type { LogLevel } from '../log.js';
+
+/** Whether each server is up, by its label ("host:port" as the config wrote it). */
+export type UpByLabel = Record<string, boolean>;
+
+export type ToWorker =
+  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel }
+  | { type: 'health'; label: string; up: boolean }
+  | { type: 'reload'; id: number; config: Config; up: UpByLabel }
+  | { type: 'status'; id: number }
+  | { type: 'stop' };
+
+export type ToPrimary =
+  | { type: 'ready' }
+  | { type: 'listening'; host: string; port: number; family: string }
+  | { type: 'failed'; reason: string }
+  | { type: 'down'; label: string }
+  | { type: 'reloaded'; id: number; error: string | null }
+  | { type: 'status'; id: number; status: Status };

@@ -1,0 +1,268 @@
+// The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
+// one listener (node:cluster hands them the connections in turn), runs the one health checker and
+// passes its flips on to every worker, serves the status page with every worker's counters added
+// up, reloads every worker on SIGHUP, stops them all on SIGTERM, and replaces a worker that dies.
+// The workers are in worker-process.ts; what they say to each other, in messages.ts.
+
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { AdminServer } from '../admin/admin-server.js';
+import { addCounters, statusOf, type Status } from '../admin/status.js';
+import { DurationHistogram } from '../balancer/stats.js';
+import type { Config } from '../config.js';
+import { formatAddress } from '../address.js';
+import { HealthMonitor } from '../health/monitor.js';
+import type { Logger } from '../log.js';
+import type { ProxyBackend, ProxyPool } from '../proxy/context.js';
+import { keepListeners } from '../proxy/proxy-server.js';
+import { buildRoutes } from '../proxy/routes.js';
+import type { ToPrimary, ToWorker, UpByLabel } from './messages.js';
+
+/** The workers' program: worker-process.js once built, .ts when the sources run directly (tests). */
+/* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker-process.ts' : './worker-process.js', import.meta.url);
+
+/** How long a worker may take to answer a status request; the page leaves out one that does not. */
+const STATUS_TIMEOUT_MS = 1000;
+/** How long a worker may take to reload (its server names are resolved again). */
+const RELOAD_TIMEOUT_MS = 5000;
+/** Beyond the drain timeout, how long stopping workers get before they are killed. */
+const STOP_GRACE_MS = 2000;
+/** A worker that dies is replaced after this delay, doubled for each death in the last minute. */
+const RESTART_DELAY_MS = 100;
+const RESTART_DELAY_MAX_MS = 10_000;
+
+/** One worker process and what the primary knows of it. */
+interface Member {
+  worker: Worker;
+  pid: number;
+  /** It has been sent its configuration ('start'). */
+  started: boolean;
+  /** It has bound the listener. */
+  listening: boolean;
+  /** Replies it owes, by request id; each resolves with null if it exits first. */
+  pending: Map<number, (reply: ToPrimary | null) => void>;
+}
+
+export class ClusterPrimary {
+  private readonly members = new Set<Member>();
+  private backends: ProxyBackend[] = [];
+  private pools: ProxyPool[] = [];
+  private health: HealthMonitor | null = null;
+  private admin: AdminServer | null = null;
+  private readonly startedAt = Date.now();
+  private nextId = 1;
+  /** Set while listen() waits for the first workers: how it learns that they listen, or not. */
+  private starting: { resolve: (address: AddressInfo) => void; reject: (err: Error) => void } | null = null;
+  private running = false;
+  private closing: Promise<void> | null = null;
+  /** When recent workers died, for the restart delay. */
+  private deaths: number[] = [];
+
+  constructor(
+    private config: Config,
+    private readonly logger: Logger,
+    /** How many workers run. */
+    readonly size: number,
+  ) {}
+
+  /**
+   * Resolves the servers' names, starts the workers and waits until every one of them listens
+   * (rejects with the first one's reason if one cannot), then starts the health checker and the
+   * admin listener. Resolves with the address the workers share.
+   */
+  async listen(): Promise<AddressInfo> {
+    await this.buildRoutes(this.config);
+    cluster.setupPrimary({ exec: fileURLToPath(WORKER_FILE), args: [], execArgv: process.execArgv });
+    const listening = new Promise<AddressInfo>((resolve, reject) => (this.starting = { resolve, reject }));
+    for (let i = 0; i < this.size; i++) this.fork();
+    const address = await listening;
+    this.starting = null;
+    this.running = true;
+    this.logger.info(`${this.size} worker processes: ${[...this.members].map((m) => m.pid).join(', ')}`);
+    await this.startHealth();
+    if (this.config.admin !== null) {
+      this.admin = new AdminServer((startedAt, now) => this.report(startedAt, now), {
+        ...this.config.admin,
+        logger: this.logger,
+        startedAt: this.startedAt,
+      });
+      this.logger.info(`status page on http://${formatAddress(await this.admin.listen())}/`);
+    }
+    return address;
+  }
+
+  /**
+   * A new configuration: the primary resolves its names (a name that does not resolve rejects,
+   * nothing changed), moves its checker to the new server list, then every worker reloads.
+   */
+  async reload(config: Config): Promise<void> {
+    await this.buildRoutes(config, new Map(this.backends.map((b) => [b.label, b])));
+    keepListeners(this.config, config, this.logger);
+    this.config = config;
+    const previous = this.health;
+    await Promise.all([previous?.stop(), this.startHealth()]);
+    // A worker that cannot follow is told about in the log; the others run the new configuration.
+    await Promise.all(
+      [...this.members].filter((m) => m.started).map(async (m) => {
+        const reply = await this.ask(m, { type: 'reload', id: this.nextId++, config: this.workerConfig(), up: this.upByLabel() }, RELOAD_TIMEOUT_MS);
+        if (reply === null) this.logger.error(`reload: worker ${m.pid} did not answer within ${RELOAD_TIMEOUT_MS} ms`);
+        /* c8 ignore next 3 -- a worker fails a reload the primary passed only if its own DNS lookup fails */
+        else if (reply.type === 'reloaded' && reply.error !== null) {
+          this.logger.error(`reload: worker ${m.pid} keeps the previous configuration: ${reply.error}`);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Every worker drains and exits (each bounded by timeouts.drain; killed if still there
+   * STOP_GRACE_MS later), the checker and the admin listener stop. Calling it again returns the
+   * same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    this.running = false;
+    const exited = [...this.members].map((m) => new Promise<void>((resolve) => m.worker.once('exit', () => resolve())));
+    // A worker that does not listen yet has nothing to drain.
+    for (const m of this.members) {
+      if (m.listening) this.send(m, { type: 'stop' });
+      else m.worker.process.kill();
+    }
+    const kill = setTimeout(() => {
+      this.logger.warn(`stop: ${this.members.size} worker(s) still running ${STOP_GRACE_MS} ms past the drain timeout, killing them`);
+      for (const m of this.members) m.worker.process.kill('SIGKILL');
+    }, this.config.timeouts.drain + STOP_GRACE_MS);
+    await Promise.all([...exited, this.health?.stop(), this.admin?.close()]);
+    clearTimeout(kill);
+  }
+
+  /** The report of the status page: the primary's servers (up, last check), every worker's counters. */
+  private async report(startedAt: number, now: number): Promise<Status> {
+    const total = statusOf({ servers: this.backends, pools: this.pools, durations: new DurationHistogram(), connections: 0 }, startedAt, now);
+    const listening = [...this.members].filter((m) => m.listening);
+    const replies = await Promise.all(listening.map((m) => this.ask(m, { type: 'status', id: this.nextId++ }, STATUS_TIMEOUT_MS)));
+    total.workers = [];
+    replies.forEach((reply, i) => {
+      if (reply?.type !== 'status') return;
+      addCounters(total, reply.status);
+      const requests = reply.status.pools.reduce((n, p) => n + p.requests, 0);
+      total.workers!.push({ pid: listening[i]!.pid, connections: reply.status.connections, requests });
+    });
+    return total;
+  }
+
+  private fork(): void {
+    const worker = cluster.fork();
+    const member: Member = { worker, pid: worker.process.pid!, started: false, listening: false, pending: new Map() };
+    this.members.add(member);
+    worker.on('message', (message: ToPrimary) => this.onMessage(member, message));
+    worker.on('exit', (code, signal) => this.onExit(member, code, signal));
+    // Its IPC channel failing (the worker died mid-write) is the exit's business.
+    worker.on('error', (err) => this.logger.debug(`worker ${member.pid}: ${err.message}`));
+  }
+
+  private onMessage(m: Member, message: ToPrimary): void {
+    switch (message.type) {
+      case 'ready':
+        m.started = true;
+        this.send(m, { type: 'start', config: this.workerConfig(), logLevel: this.logger.level, up: this.upByLabel() });
+        return;
+      case 'listening':
+        m.listening = true;
+        if (this.starting !== null) {
+          if ([...this.members].every((w) => w.listening)) this.starting.resolve({ address: message.host, port: message.port, family: message.family });
+        } else this.logger.info(`worker ${m.pid} started`);
+        return;
+      case 'failed':
+        // At start: the address is taken, say; lb prints the reason and exits 1. Later, for a
+        // worker that replaces one: logged, and it exits, to be replaced in turn.
+        if (this.starting !== null) this.starting.reject(new Error(message.reason));
+        else this.logger.error(`worker ${m.pid}: ${message.reason}`);
+        return;
+      case 'down':
+        return this.markDown(message.label);
+      default:
+        m.pending.get(message.id)?.(message);
+    }
+  }
+
+  private onExit(m: Member, code: number | null, signal: string | null): void {
+    this.members.delete(m);
+    for (const reply of m.pending.values()) reply(null);
+    const how = signal === null ? `code ${code}` : signal;
+    if (this.starting !== null) {
+      this.starting.reject(new Error(`worker ${m.pid} exited (${how}) before it listened`));
+      return;
+    }
+    if (!this.running) return;
+    const now = Date.now();
+    this.deaths = [...this.deaths.filter((at) => now - at < 60_000), now];
+    const delay = Math.min(RESTART_DELAY_MS * 2 ** (this.deaths.length - 1), RESTART_DELAY_MAX_MS);
+    this.logger.error(`worker ${m.pid} exited (${how}); starting another in ${delay} ms`);
+    // Unreferenced: a stop meanwhile must not wait for it (and it forks nothing once stopping).
+    setTimeout(() => {
+      if (this.running) this.fork();
+    }, delay).unref();
+  }
+
+  /** A worker's connection to `label` was refused: out at once in every worker, until `rise` passes. */
+  private markDown(label: string): void {
+    const server = this.backends.find((b) => b.label === label);
+    if (server === undefined) return;
+    this.health?.markDown(server);
+    if (!server.up) return;
+    // The worker that saw it logged it; the others just follow.
+    server.up = false;
+    this.broadcast({ type: 'health', label, up: false });
+  }
+
+  private async startHealth(): Promise<void> {
+    const health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger, this.config.admin !== null);
+    health.onFlip = (server, up) => this.broadcast({ type: 'health', label: server.label, up });
+    this.health = health;
+    await health.start();
+  }
+
+  private async buildRoutes(config: Config, existing?: ReadonlyMap<string, ProxyBackend>): Promise<void> {
+    const routes = await buildRoutes(config, existing);
+    this.backends = routes.backends;
+    this.pools = routes.pools;
+  }
+
+  /** The configuration a worker runs: the primary's, without the admin listener (the primary serves it). */
+  private workerConfig(): Config {
+    return { ...this.config, admin: null };
+  }
+
+  private upByLabel(): UpByLabel {
+    return Object.fromEntries(this.backends.map((b) => [b.label, b.up]));
+  }
+
+  private broadcast(message: ToWorker): void {
+    for (const m of this.members) if (m.started) this.send(m, message);
+  }
+
+  private send(m: Member, message: ToWorker): void {
+    if (m.worker.isConnected()) m.worker.send(message);
+  }
+
+  /** Sends a request with an id; resolves with the reply, or null on timeout or if the worker exits. */
+  private ask(m: Member, message: ToWorker & { id: number }, timeoutMs: number): Promise<ToPrimary | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(null), timeoutMs);
+      const done = (reply: ToPrimary | null): void => {
+        clearTimeout(timer);
+        m.pending.delete(message.id);
+        resolve(reply);
+      };
+      m.pending.set(message.id, done);
+      this.send(m, message);
+    });
+  }
+}

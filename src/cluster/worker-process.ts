@@ -1,0 +1,92 @@
+// A worker process of a cluster (`lb --workers N`), started by the primary (primary.ts) with
+// node:cluster. It runs one ProxyServer on the listener the workers share, with the primary's
+// health checks instead of its own, and does what the primary asks: start, reload, report its
+// counters, stop. Its access lines go to the stdout it shares with the other processes.
+
+import { statusOf } from '../admin/status.js';
+import type { Config } from '../config.js';
+import { Logger } from '../log.js';
+import { ProxyServer } from '../proxy/proxy-server.js';
+import { reason } from '../reason.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+import { SharedHealth } from './remote-health.js';
+
+/** A pipe takes at most this many bytes in one write without mixing in another writer's. */
+const PIPE_BUF = 4096;
+
+const startedAt = Date.now();
+let logger = new Logger('info');
+let server: ProxyServer | null = null;
+const health = new SharedHealth((label) => send({ type: 'down', label }));
+
+/** To the primary; nothing when it is gone (the process is about to exit anyway). */
+function send(message: ToPrimary): void {
+  if (process.connected) process.send!(message);
+}
+
+async function onMessage(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'start':
+      return start(message.config, message.logLevel, message.up);
+    case 'health':
+      return health.set(message.label, message.up);
+    case 'reload':
+      // Merged now, before the reload waits for anything: a flip that follows it stays the latest.
+      health.merge(message.up);
+      return reload(message.id, message.config);
+    case 'status':
+      // Asked for only once this worker listens (the primary counts the listening ones).
+      return send({ type: 'status', id: message.id, status: statusOf(server!, startedAt, Date.now()) });
+    case 'stop':
+      return stop();
+  }
+}
+
+async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>): Promise<void> {
+  logger = new Logger(logLevel);
+  logger.maxBatch = PIPE_BUF;
+  logger.prefix = `worker ${process.pid}: `;
+  health.merge(up);
+  try {
+    // The constructor reads listen.tls's files: they may have gone since the primary started.
+    server = new ProxyServer(config, logger, (servers) => health.checksFor(servers));
+    const address = await server.listen();
+    send({ type: 'listening', host: address.address, port: address.port, family: address.family });
+  } catch (err) {
+    send({ type: 'failed', reason: reason(err) });
+    exit(1);
+  }
+}
+
+async function reload(id: number, config: Config): Promise<void> {
+  try {
+    await server!.reload(config);
+    send({ type: 'reloaded', id, error: null });
+    /* c8 ignore next 3 -- the primary resolved the same names just before; only a lookup that fails here alone gets here */
+  } catch (err) {
+    send({ type: 'reloaded', id, error: reason(err) });
+  }
+}
+
+/**
+ * Drains (timeouts.drain bounds it), then exits 0. From the primary's `stop`, or a signal, or
+ * both (Ctrl-C): close() returns the same promise each time.
+ */
+async function stop(): Promise<void> {
+  await server?.close();
+  exit(0);
+}
+
+/** Exits once the log lines written so far are out (writes to a pipe are asynchronous). */
+function exit(code: number): void {
+  logger.flush();
+  process.stdout.write('', () => process.exit(code));
+}
+
+process.on('message', (message: ToWorker) => void onMessage(message));
+// Ctrl-C in a terminal signals every process of the group: drain as the primary would ask.
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+// The primary reloads its workers itself; a SIGHUP to the whole group must not end this one.
+process.on('SIGHUP', () => {});
+send({ type: 'ready' });
