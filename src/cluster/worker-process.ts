@@ -24,16 +24,24 @@ function send(message: ToPrimary): void {
   if (process.connected) process.send!(message);
 }
 
+/**
+ * The start and the reloads, one after the other: a reload that arrives while the listener is
+ * still being set up (a replacement worker) must not race the start's routes.
+ */
+let configuring = Promise.resolve();
+
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'start':
-      return start(message.config, message.logLevel, message.up);
+      configuring = start(message.config, message.logLevel, message.up);
+      return configuring;
     case 'health':
       return health.set(message.label, message.up);
     case 'reload':
       // Merged now, before the reload waits for anything: a flip that follows it stays the latest.
       health.merge(message.up);
-      return reload(message.id, message.config);
+      configuring = configuring.then(() => reload(message.id, message.config));
+      return configuring;
     case 'status':
       // Asked for only once this worker listens (the primary counts the listening ones).
       return send({ type: 'status', id: message.id, status: statusOf(server!, startedAt, Date.now()) });
