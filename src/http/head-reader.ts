@@ -27,7 +27,7 @@
 // stopped; no byte is looked at twice by this stage.
 
 import { HttpError, type ErrorCode } from '../errors.js';
-import { CR, LF, LINE_CHAR } from './chars.js';
+import { CR, LF, LINE_CHAR, skipLineChars, wordsOf } from './chars.js';
 
 /** Size limits of a head. Zero is not allowed for any of them. */
 export interface HeadLimits {
@@ -42,6 +42,10 @@ export interface HeadLimits {
 const EMPTY_LINES = 0;
 const START_LINE = 1;
 const FIELD_LINES = 2;
+
+/** What `scan` returns when it did not reach the end of the head. */
+const NEED_MORE = -1;
+const FAILED = -2;
 
 /**
  * The lines of a complete head, as offsets into `buf`: line k runs from lines[2k] to lines[2k+1]
@@ -127,7 +131,7 @@ export abstract class HeadReader<Head> {
     }
 
     const at = this.scan(buf, from, end);
-    if (at instanceof HttpError) return this.fail(at);
+    if (at === FAILED) return this.fail(this.failure!);
     if (at >= 0) {
       // Complete. How much of *this* chunk did the head take?
       this.consumed = this.inScratch ? at - from : at - start;
@@ -161,6 +165,8 @@ export abstract class HeadReader<Head> {
 
   /** Where scanning stopped, in the buffer being scanned. */
   private position = 0;
+  /** The error `scan` found, when it returned FAILED. */
+  private failure: HttpError | null = null;
 
   private begin(start: number): void {
     this.inHead = true;
@@ -178,63 +184,73 @@ export abstract class HeadReader<Head> {
 
   /**
    * The state machine. Scans buf[i, end) and returns the offset just past the head's final
-   * CRLF, -1 if more bytes are needed, or the error found. Never reads past the head limit.
+   * CRLF, NEED_MORE if more bytes are needed, or FAILED with the error in `this.failure`.
+   * Never reads past the head limit.
+   *
+   * The state lives in fields between calls but in local variables during one: a field read is
+   * a memory load the JIT cannot keep in a register across the loop, a local is not.
    */
-  private scan(buf: Buffer, i: number, end: number): number | HttpError {
+  private scan(buf: Buffer, i: number, end: number): number {
     const limits = this.limits;
     const headLimit = this.headStart + limits.maxHead;
     const stop = end < headLimit ? end : headLimit;
     const offsets = this.lines.offsets;
+    const words = wordsOf(buf);
+    const at = buf.byteOffset;
+    let state = this.state;
+    let sawCR = this.sawCR;
+    let lineStart = this.lineStart;
+    let count = this.lines.count;
 
     while (i < stop) {
-      if (this.sawCR) {
+      if (sawCR) {
         // RFC 9112 2.2: a CR not followed by LF is invalid (a "bare CR").
         if (buf[i] !== LF) return this.error('BARE_CR', i);
-        this.sawCR = false;
+        sawCR = false;
         const lineEnd = i - 1; // the CR
         i++;
-        if (this.state === EMPTY_LINES) {
+        if (state === EMPTY_LINES) {
           // An empty line before the start line: ignored (RFC 9112 2.2).
-        } else if (this.state === START_LINE) {
-          offsets[0] = this.lineStart;
+        } else if (state === START_LINE) {
+          offsets[0] = lineStart;
           offsets[1] = lineEnd;
-          this.lines.count = 1;
-          this.state = FIELD_LINES;
-        } else if (lineEnd === this.lineStart) {
+          count = 1;
+          state = FIELD_LINES;
+        } else if (lineEnd === lineStart) {
+          this.lines.count = count;
           return i; // the empty line: end of the head (RFC 9112 2.1)
         } else {
-          const n = this.lines.count;
-          if (n > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, this.lineStart);
-          offsets[2 * n] = this.lineStart;
-          offsets[2 * n + 1] = lineEnd;
-          this.lines.count = n + 1;
+          if (count > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, lineStart);
+          offsets[2 * count] = lineStart;
+          offsets[2 * count + 1] = lineEnd;
+          count++;
         }
-        this.lineStart = i;
+        lineStart = i;
         continue;
       }
 
-      if (this.state === EMPTY_LINES) {
+      if (state === EMPTY_LINES) {
         if (buf[i] === CR) {
-          this.sawCR = true;
+          sawCR = true;
           i++;
           continue;
         }
-        this.state = START_LINE;
-        this.lineStart = i;
+        state = START_LINE;
+        lineStart = i;
       }
 
-      // The bytes of one line, as far as they go: the hot loop.
+      // The bytes of one line, as far as they go: where a head spends its time.
       let lineLimit = stop;
-      if (this.state === START_LINE) {
-        const startLineLimit = this.lineStart + limits.maxStartLine;
+      if (state === START_LINE) {
+        const startLineLimit = lineStart + limits.maxStartLine;
         if (startLineLimit < lineLimit) lineLimit = startLineLimit;
       }
-      while (i < lineLimit && LINE_CHAR[buf[i]!] === 1) i++;
+      i = skipLineChars(buf, words, at, i, lineLimit);
       if (i === stop) break;
 
       const b = buf[i]!;
       if (b === CR) {
-        this.sawCR = true;
+        sawCR = true;
         i++;
       } else if (LINE_CHAR[b] === 1) {
         // The scan stopped on a valid byte, so it stopped at the start line's limit.
@@ -248,13 +264,19 @@ export abstract class HeadReader<Head> {
         return this.error('BAD_CHARACTER', i);
       }
     }
+    this.state = state;
+    this.sawCR = sawCR;
+    this.lineStart = lineStart;
+    this.lines.count = count;
     this.position = i;
-    return -1;
+    return NEED_MORE;
   }
 
-  private error(code: ErrorCode, at: number): HttpError {
+  /** Keeps the error found at buf[at] for `execute` to return; returns FAILED. */
+  private error(code: ErrorCode, at: number): number {
     const limit = code === this.tooLong || code === this.tooLarge;
-    return new HttpError(this.malformed !== null && !limit ? this.malformed : code, at - this.headStart);
+    this.failure = new HttpError(this.malformed !== null && !limit ? this.malformed : code, at - this.headStart);
+    return FAILED;
   }
 
   /** The piece ends inside a head: keep its bytes so far, with every offset moved to match. */

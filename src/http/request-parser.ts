@@ -89,7 +89,6 @@ export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
 
 /** Methods recognised without decoding: their names are shared string constants. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'];
-const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
 
 /** The transfer codings registered with IANA that a request may apply before chunked. */
 const KNOWN_CODINGS = ['compress', 'deflate', 'gzip', 'x-compress', 'x-gzip'];
@@ -418,12 +417,19 @@ export function routingHost(authority: string): string {
   return host.toLowerCase();
 }
 
+/** The method's name: one of the shared METHODS strings when it is one, else a new string. */
 function methodName(buf: Buffer, start: number, end: number): string {
   for (let m = 0; m < METHODS.length; m++) {
-    const bytes = METHOD_BYTES[m]!;
-    if (bytes.length === end - start && buf[start] === bytes[0] && bytes.compare(buf, start, end) === 0) return METHODS[m]!;
+    if (equalsBytes(buf, start, end, METHODS[m]!)) return METHODS[m]!;
   }
   return text(buf, start, end);
+}
+
+/** Whether buf[start, end) is exactly `ascii` (case-sensitive). */
+function equalsBytes(buf: Buffer, start: number, end: number, ascii: string): boolean {
+  if (end - start !== ascii.length) return false;
+  for (let i = 0; i < ascii.length; i++) if (buf[start + i] !== ascii.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Whether the list in buf[start, end) has an empty element ("chunked ,", ", gzip"). */
