@@ -39,36 +39,46 @@ export const F_NAME_END = 1;
 export const F_VALUE = 2;
 export const F_VALUE_END = 3;
 
+/** The name of each known field, lower case, by kind. */
+const FIELD_NAMES: readonly (readonly [string, FieldKind])[] = [
+  ['host', Field.HOST],
+  ['content-length', Field.CONTENT_LENGTH],
+  ['transfer-encoding', Field.TRANSFER_ENCODING],
+  ['connection', Field.CONNECTION],
+  ['keep-alive', Field.KEEP_ALIVE],
+  ['proxy-connection', Field.PROXY_CONNECTION],
+  ['te', Field.TE],
+  ['upgrade', Field.UPGRADE],
+  ['expect', Field.EXPECT],
+  ['x-forwarded-for', Field.X_FORWARDED_FOR],
+  ['x-forwarded-host', Field.X_FORWARDED_HOST],
+  ['x-forwarded-proto', Field.X_FORWARDED_PROTO],
+];
+const LONGEST_NAME = 17;
+
+/**
+ * The one known field a name can be, found from its length and its first letter: no two known
+ * names share both, so one table lookup rules out nearly every other name ("Accept" is as long as
+ * "expect", but starts differently). Index: length * 256 + the lower-cased first byte.
+ */
+const CANDIDATE = (() => {
+  const t = new Uint8Array((LONGEST_NAME + 1) * 256);
+  for (const [name, kind] of FIELD_NAMES) t[name.length * 256 + name.charCodeAt(0)] = kind;
+  return t;
+})();
+const NAME_OF: string[] = [];
+for (const [name, kind] of FIELD_NAMES) NAME_OF[kind] = name;
+
 /**
  * Which known field buf[start, end) names, compared case-insensitively (RFC 9110 5.1) on the
- * bytes themselves: switching on the length first means most names are ruled out in one step.
+ * bytes themselves: the candidate for its length and first letter, then the whole name.
  */
 export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
-  switch (end - start) {
-    case 2:
-      return equalsIgnoreCase(buf, start, end, 'te') ? Field.TE : Field.OTHER;
-    case 4:
-      return equalsIgnoreCase(buf, start, end, 'host') ? Field.HOST : Field.OTHER;
-    case 6:
-      return equalsIgnoreCase(buf, start, end, 'expect') ? Field.EXPECT : Field.OTHER;
-    case 7:
-      return equalsIgnoreCase(buf, start, end, 'upgrade') ? Field.UPGRADE : Field.OTHER;
-    case 10:
-      if (equalsIgnoreCase(buf, start, end, 'connection')) return Field.CONNECTION;
-      return equalsIgnoreCase(buf, start, end, 'keep-alive') ? Field.KEEP_ALIVE : Field.OTHER;
-    case 14:
-      return equalsIgnoreCase(buf, start, end, 'content-length') ? Field.CONTENT_LENGTH : Field.OTHER;
-    case 15:
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-for') ? Field.X_FORWARDED_FOR : Field.OTHER;
-    case 16:
-      if (equalsIgnoreCase(buf, start, end, 'proxy-connection')) return Field.PROXY_CONNECTION;
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-host') ? Field.X_FORWARDED_HOST : Field.OTHER;
-    case 17:
-      if (equalsIgnoreCase(buf, start, end, 'transfer-encoding')) return Field.TRANSFER_ENCODING;
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-proto') ? Field.X_FORWARDED_PROTO : Field.OTHER;
-    default:
-      return Field.OTHER;
-  }
+  const length = end - start;
+  if (length === 0 || length > LONGEST_NAME) return Field.OTHER;
+  const kind = CANDIDATE[length * 256 + lower(buf[start]!)]! as FieldKind;
+  if (kind === Field.OTHER || !equalsIgnoreCase(buf, start, end, NAME_OF[kind]!)) return Field.OTHER;
+  return kind;
 }
 
 /**

@@ -147,6 +147,7 @@ export class RequestParser extends HeadReader<RequestHead> {
     let hasUpgrade = false;
 
     const fields = this.fields;
+    const kinds = this.kinds;
     const el = this.element;
     for (let k = 1; k < lines.count; k++) {
       const lineStart = offsets[2 * k]!;
@@ -160,7 +161,7 @@ export class RequestParser extends HeadReader<RequestHead> {
       // (RFC 9112 5.1), but llhttp rejects it there, and framing is no place for two readings.
       const trailingSpace = ve !== offsets[2 * k + 1]!;
       const kind = fieldKind(buf, lineStart, fields[at + F_NAME_END]!);
-      this.kinds[k - 1] = kind;
+      kinds[k - 1] = kind;
       switch (kind) {
         case Field.HOST:
           // RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to any
