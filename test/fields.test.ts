@@ -239,7 +239,7 @@ t.test('skipLineChars stops where the byte-by-byte loop stops', async (t) => {
   t.equal(fast(odd, 0, 7), 7);
   odd[6] = 0;
   t.equal(fast(odd, 1, 7), 6);
-  t.equal(wordsOf(odd), wordsOf(odd.subarray(1)), "one word view per ArrayBuffer");
+  t.equal(wordsOf(odd), wordsOf(odd.subarray(1)), 'one word view per ArrayBuffer');
 });
 
 t.test('errors', async (t) => {
