@@ -19,6 +19,12 @@ const isAlpha = (b: number) => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x
  */
 export const TCHAR = table((b) => isDigit(b) || isAlpha(b) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b)));
 
+/** The offset of the first byte of buf[i, end) that is not a tchar, or `end`. */
+export function skipTokenChars(buf: Buffer, i: number, end: number): number {
+  while (i < end && TCHAR[buf[i]!] === 1) i++;
+  return i;
+}
+
 /**
  * Bytes that may appear inside a head line (RFC 9110 5.5, RFC 9112 4):
  *   field-value chars = VCHAR / SP / HTAB / obs-text

@@ -86,34 +86,44 @@ export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
  *
  *   field-line = field-name ":" OWS field-value OWS
  *
- * Writes [nameEnd, valueStart, valueEnd] into `out` at `at` and returns undefined, or returns
- * the error. The bytes were already checked to be LINE_CHARs by the head reader.
+ * `nameEnd` is where the line's leading run of tchars ends, skipTokenChars(buf, start, end):
+ * the head reader finds it as the line arrives. Writes [nameEnd, valueStart, valueEnd] into
+ * `out` at `at` and returns undefined, or returns the error. The bytes were already checked to
+ * be LINE_CHARs by the head reader.
  */
-export function splitFieldLine(buf: Buffer, start: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
+export function splitFieldLine(buf: Buffer, start: number, nameEnd: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
+  // The usual case first: a name, then the colon.
+  if (nameEnd !== start && nameEnd !== end && buf[nameEnd] === COLON) return splitValue(buf, nameEnd, end, out, at);
+  return fieldLineError(buf, start, nameEnd, end, base);
+}
+
+/** Why the field line buf[start, end), whose tchars end at nameEnd, has no name and colon. */
+function fieldLineError(buf: Buffer, start: number, nameEnd: number, end: number, base: number): HttpError {
   // RFC 9112 5.2: obs-fold (a line starting with SP or HTAB, continuing the previous value) is
   // obsolete; a server MUST reject it or replace it; we reject, as does llhttp in strict mode.
   if (isOws(buf[start]!)) return new HttpError('OBS_FOLD', start - base);
-  let i = start;
-  while (i < end && TCHAR[buf[i]!] === 1) i++;
-  if (i === end) return new HttpError('MISSING_COLON', start - base);
-  if (buf[i] !== COLON) {
+  if (nameEnd === end) return new HttpError('MISSING_COLON', start - base);
+  if (buf[nameEnd] !== COLON) {
     // RFC 9112 5.1: "No whitespace is allowed between the field name and colon ... A server
     // MUST reject, with a response status code of 400 (Bad Request), any received request
     // message that contains whitespace between a header field name and colon."
-    for (let j = i; j < end; j++) {
-      if (buf[j] === COLON) return new HttpError('BAD_FIELD_NAME', i - base);
+    for (let j = nameEnd; j < end; j++) {
+      if (buf[j] === COLON) return new HttpError('BAD_FIELD_NAME', nameEnd - base);
     }
     return new HttpError('MISSING_COLON', start - base);
   }
-  if (i === start) return new HttpError('EMPTY_FIELD_NAME', start - base);
-  const nameEnd = i;
+  return new HttpError('EMPTY_FIELD_NAME', start - base);
+}
+
+/** The value after the colon at buf[colon], up to end: OWS trimmed, bounds written to `out`. */
+function splitValue(buf: Buffer, colon: number, end: number, out: Int32Array, at: number): undefined {
   // Leading and trailing OWS are not part of the value (RFC 9112 5.1).
-  i++;
-  while (i < end && isOws(buf[i]!)) i++;
+  let valueStart = colon + 1;
+  while (valueStart < end && isOws(buf[valueStart]!)) valueStart++;
   let valueEnd = end;
-  while (valueEnd > i && isOws(buf[valueEnd - 1]!)) valueEnd--;
-  out[at] = nameEnd;
-  out[at + 1] = i;
+  while (valueEnd > valueStart && isOws(buf[valueEnd - 1]!)) valueEnd--;
+  out[at] = colon;
+  out[at + 1] = valueStart;
   out[at + 2] = valueEnd;
   return undefined;
 }

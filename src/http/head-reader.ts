@@ -14,7 +14,10 @@
 //   EMPTY_LINES  before the start line; a server SHOULD ignore at least one empty line (CRLF)
 //                received there (RFC 9112 2.2). Requests only.
 //   START_LINE   the bytes of the start line, up to its CR.
-//   FIELD_LINES  the bytes of one field line, up to its CR; an empty line ends the head.
+//   FIELD_NAME   the first bytes of a field line, as long as they are tchars: its name, when
+//                the line is well-formed. Where they end is kept for the field parser, which
+//                then does not read the name again. An empty line stops here at once.
+//   FIELD_LINE   the rest of the field line, up to its CR; an empty line ends the head.
 //
 // Inside every state, a CR must be followed by LF; that one-byte wait ("sawCR") may straddle
 // two pieces. Every byte of a line must be a LINE_CHAR (chars.ts); anything else (NUL, a bare
@@ -27,7 +30,7 @@
 // stopped; no byte is looked at twice by this stage.
 
 import { HttpError, type ErrorCode } from '../errors.js';
-import { CR, LF, LINE_CHAR, skipLineChars, wordsOf } from './chars.js';
+import { CR, LF, LINE_CHAR, skipLineChars, skipTokenChars, wordsOf } from './chars.js';
 
 /** Size limits of a head. Zero is not allowed for any of them. */
 export interface HeadLimits {
@@ -41,7 +44,8 @@ export interface HeadLimits {
 
 const EMPTY_LINES = 0;
 const START_LINE = 1;
-const FIELD_LINES = 2;
+const FIELD_NAME = 2;
+const FIELD_LINE = 3;
 
 /** What `scan` returns when it did not reach the end of the head. */
 const NEED_MORE = -1;
@@ -61,6 +65,11 @@ export interface HeadLines {
   /** Whether `buf` is the reader's scratch buffer, which the next split head overwrites. */
   scratch: boolean;
   offsets: Int32Array;
+  /**
+   * For field line k (1..count-1), nameEnds[k] is where its leading run of tchars ends:
+   * skipTokenChars(buf, lines[2k], lines[2k+1]), the colon in a well-formed line.
+   */
+  nameEnds: Int32Array;
   count: number;
 }
 
@@ -94,7 +103,16 @@ export abstract class HeadReader<Head> {
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
     this.malformed = errors.malformed ?? null;
-    this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, scratch: false, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
+    this.lines = {
+      buf: Buffer.alloc(0),
+      start: 0,
+      end: 0,
+      scratch: false,
+      offsets: new Int32Array(2 * (limits.maxFields + 1)),
+      // One more: the name of the line past the limit is read before that line is refused.
+      nameEnds: new Int32Array(limits.maxFields + 2),
+      count: 0,
+    };
   }
 
   /** Requests may be preceded by empty lines; responses may not. */
@@ -195,6 +213,7 @@ export abstract class HeadReader<Head> {
     const headLimit = this.headStart + limits.maxHead;
     const stop = end < headLimit ? end : headLimit;
     const offsets = this.lines.offsets;
+    const nameEnds = this.lines.nameEnds;
     const words = wordsOf(buf);
     const at = buf.byteOffset;
     let state = this.state;
@@ -209,22 +228,23 @@ export abstract class HeadReader<Head> {
         sawCR = false;
         const lineEnd = i - 1; // the CR
         i++;
-        if (state === EMPTY_LINES) {
-          // An empty line before the start line: ignored (RFC 9112 2.2).
-        } else if (state === START_LINE) {
+        if (state === START_LINE) {
           offsets[0] = lineStart;
           offsets[1] = lineEnd;
           count = 1;
-          state = FIELD_LINES;
-        } else if (lineEnd === lineStart) {
-          this.lines.count = count;
-          return i; // the empty line: end of the head (RFC 9112 2.1)
-        } else {
+          state = FIELD_NAME;
+        } else if (state === FIELD_LINE) {
+          if (lineEnd === lineStart) {
+            this.lines.count = count;
+            return i; // the empty line: end of the head (RFC 9112 2.1)
+          }
           if (count > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, lineStart);
           offsets[2 * count] = lineStart;
           offsets[2 * count + 1] = lineEnd;
           count++;
+          state = FIELD_NAME;
         }
+        // else EMPTY_LINES: an empty line before the start line is ignored (RFC 9112 2.2).
         lineStart = i;
         continue;
       }
@@ -237,6 +257,11 @@ export abstract class HeadReader<Head> {
         }
         state = START_LINE;
         lineStart = i;
+      } else if (state === FIELD_NAME) {
+        i = skipTokenChars(buf, i, stop);
+        if (i === stop) break;
+        nameEnds[count] = i;
+        state = FIELD_LINE;
       }
 
       // The bytes of one line, as far as they go: where a head spends its time.
@@ -285,8 +310,10 @@ export abstract class HeadReader<Head> {
     if (this.scratch === null) this.scratch = Buffer.allocUnsafe(this.limits.maxHead);
     buf.copy(this.scratch, 0, delta, end);
     this.filled = end - delta;
-    const offsets = this.lines.offsets;
-    for (let k = 0; k < 2 * this.lines.count; k++) offsets[k]! -= delta;
+    const { offsets, nameEnds, count } = this.lines;
+    for (let k = 0; k < 2 * count; k++) offsets[k]! -= delta;
+    // Up to and including the line being read, whose name may have ended already.
+    for (let k = 1; k <= count; k++) nameEnds[k]! -= delta;
     this.lineStart -= delta;
     this.position -= delta;
     this.headStart = 0;

@@ -152,7 +152,7 @@ export class RequestParser extends HeadReader<RequestHead> {
     for (let k = 1; k < lines.count; k++) {
       const lineStart = offsets[2 * k]!;
       const at = FIELD_STRIDE * (k - 1);
-      const splitError = splitFieldLine(buf, lineStart, offsets[2 * k + 1]!, fields, at + 1, base);
+      const splitError = splitFieldLine(buf, lineStart, lines.nameEnds[k]!, offsets[2 * k + 1]!, fields, at + 1, base);
       if (splitError) return splitError;
       fields[at + F_LINE] = lineStart;
       const vs = fields[at + F_VALUE]!;
