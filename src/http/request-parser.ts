@@ -141,9 +141,7 @@ export class RequestParser extends HeadReader<RequestHead> {
     let teChunkedCount = 0;
     let teUnknown = false;
     let teMalformed = false;
-    let connClose = false;
-    let connKeepAlive = false;
-    let connUpgrade = false;
+    let connection = 0; // Connection options, as Option bits
     let hasUpgrade = false;
 
     const fields = this.fields;
@@ -200,13 +198,7 @@ export class RequestParser extends HeadReader<RequestHead> {
           break;
         }
         case Field.CONNECTION:
-          // RFC 9110 7.6.1: Connection lists options; each named field is hop-by-hop too.
-          for (let i = vs; (i = nextListElement(buf, i, ve, el)) >= 0; ) {
-            if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) connClose = true;
-            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) connKeepAlive = true;
-            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'upgrade')) connUpgrade = true;
-            else if (isToken(buf, el[0]!, el[1]!)) (head.connectionOptions ??= []).push(lowerText(buf, el[0]!, el[1]!));
-          }
+          connection |= readConnection(buf, vs, ve, head, el);
           break;
         case Field.UPGRADE:
           hasUpgrade = true;
@@ -225,14 +217,38 @@ export class RequestParser extends HeadReader<RequestHead> {
     if (hostCount === 0 && head.minor === 1) return new HttpError('MISSING_HOST', head.start - base);
 
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-    head.keepAlive = !connClose && (head.minor === 1 || connKeepAlive);
+    head.keepAlive = (connection & Option.CLOSE) === 0 && (head.minor === 1 || (connection & Option.KEEP_ALIVE) !== 0);
     // RFC 9110 7.8: Upgrade counts only when Connection names it, and a server MUST ignore it in
     // an HTTP/1.0 request.
-    head.upgrade = connUpgrade && hasUpgrade && head.minor === 1;
+    head.upgrade = (connection & Option.UPGRADE) !== 0 && hasUpgrade && head.minor === 1;
 
     const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1;
     return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, teMalformed, base);
   }
+}
+
+/** The Connection options the request parser acts on, one bit each. */
+const Option = { CLOSE: 1, KEEP_ALIVE: 2, UPGRADE: 4 } as const;
+
+/**
+ * Connection = #connection-option   (RFC 9110 7.6.1)
+ * Returns which of close, keep-alive and upgrade buf[start, end) lists, as Option bits. Any other
+ * option names a field the client made hop-by-hop: it goes to head.connectionOptions, lower case.
+ */
+function readConnection(buf: Buffer, start: number, end: number, head: RequestHead, el: Int32Array): number {
+  // Nearly always the whole value is one of the two: no list to walk then.
+  if (equalsIgnoreCase(buf, start, end, 'keep-alive')) return Option.KEEP_ALIVE;
+  if (equalsIgnoreCase(buf, start, end, 'close')) return Option.CLOSE;
+  let options = 0;
+  for (let i = start; (i = nextListElement(buf, i, end, el)) >= 0; ) {
+    const s = el[0]!;
+    const e = el[1]!;
+    if (equalsIgnoreCase(buf, s, e, 'close')) options |= Option.CLOSE;
+    else if (equalsIgnoreCase(buf, s, e, 'keep-alive')) options |= Option.KEEP_ALIVE;
+    else if (equalsIgnoreCase(buf, s, e, 'upgrade')) options |= Option.UPGRADE;
+    else if (isToken(buf, s, e)) (head.connectionOptions ??= []).push(lowerText(buf, s, e));
+  }
+  return options;
 }
 
 /**
