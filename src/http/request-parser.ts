@@ -168,12 +168,14 @@ export class RequestParser extends HeadReader<RequestHead> {
           // that contains more than one Host header field line or a Host header field with an
           // invalid field value."
           if (++hostCount > 1) return new HttpError('DUPLICATE_HOST', lineStart - base);
-          if (!isValidHost(buf, vs, ve)) return new HttpError('BAD_HOST', vs - base);
+          // The value kept from the last request was valid; any other is checked, then kept.
+          if (!this.lastHost.holds(buf, vs, ve)) {
+            if (!isValidHost(buf, vs, ve)) return new HttpError('BAD_HOST', vs - base);
+            this.lastHost.keep(buf, vs, ve);
+          }
           if (head.targetForm !== TargetForm.ABSOLUTE) {
-            const cache = this.lastHost;
-            if (!cache.holds(buf, vs, ve)) cache.keep(buf, vs, ve);
-            head.authority = cache.authority;
-            head.host = cache.host;
+            head.authority = this.lastHost.authority;
+            head.host = this.lastHost.host;
           }
           break;
         case Field.CONTENT_LENGTH: {
@@ -429,9 +431,9 @@ function isValidHost(buf: Buffer, start: number, end: number): boolean {
 }
 
 /**
- * The last Host value a parser read, with the strings made from it. The requests on one
- * keep-alive connection nearly always carry the same Host, and comparing its few bytes costs
- * a fraction of making the two strings again (a call into Node's C++ for each).
+ * The last valid Host value a parser read, with the strings made from it. The requests on one
+ * keep-alive connection nearly always carry the same Host, and comparing its few bytes costs a
+ * fraction of checking it and making the two strings again (a call into Node's C++ for each).
  */
 class HostCache {
   /** The value's bytes; values longer than this are not kept. */
