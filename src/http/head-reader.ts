@@ -23,6 +23,11 @@
 // two pieces. Every byte of a line must be a LINE_CHAR (chars.ts); anything else (NUL, a bare
 // LF, other controls) is rejected where it is found.
 //
+// Checking every byte is where a head's time goes, since most of a head is long lines of
+// ordinary bytes. So the check runs four bytes at a time (skipLineChars in chars.ts: word
+// arithmetic, explained there), and a field's name is read once, here (FIELD_NAME), where the
+// field parser would otherwise read it a second time.
+//
 // Zero copies in the common case: while a head arrives whole inside one piece, its lines are
 // offsets into that piece. Only when a piece ends in the middle of a head are the bytes seen so
 // far copied into a scratch buffer owned by the reader (allocated once, at most `maxHead` bytes),
@@ -47,7 +52,11 @@ const START_LINE = 1;
 const FIELD_NAME = 2;
 const FIELD_LINE = 3;
 
-/** What `scan` returns when it did not reach the end of the head. */
+/**
+ * What `scan` returns when it did not reach the end of the head. A number rather than the
+ * HttpError itself keeps the hot path's result one type (a small integer) for the JIT; the
+ * error waits in `failure`.
+ */
 const NEED_MORE = -1;
 const FAILED = -2;
 
