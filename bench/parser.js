@@ -3,12 +3,12 @@
 // (dist/http/request-parser.js) and by llhttp, the C parser Node's own http server uses, on the
 // same prebuilt Buffers, in one thread. See bench/README.md for exactly what each side does.
 //
-//   node bench/parser.js [--rounds N] [--ms M]
+//   node bench/parser.js [--rounds N] [--ms M] [--baseline DIR]
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { describeMachine, gitRevision } from './lib/system.js';
 import { median } from './lib/report.js';
@@ -20,6 +20,9 @@ const USAGE = `Usage: node bench/parser.js [options]     (npm run bench:parser b
 Options:
   -r, --rounds N   timed rounds per input and parser; the median is reported (default 9)
   -m, --ms M       milliseconds each timed round lasts, about (default 300)
+  -b, --baseline DIR
+                   also time the RequestParser built in DIR (its dist/, e.g. of another
+                   commit), interleaved with the others, as "baseline"
   -h, --help       this help
 `;
 
@@ -85,8 +88,8 @@ const INPUTS = [
  * Host and framing decoded (a few short strings), every field line as offsets into `buf`
  * (Int32Array), nothing else copied. The parser object is reused, as a connection does.
  */
-async function ourParser() {
-  const { RequestParser } = await import('../dist/http/request-parser.js');
+async function ourParser(dist = '../dist') {
+  const { RequestParser } = await import(`${dist}/http/request-parser.js`);
   const parser = new RequestParser();
   return (/** @type {Buffer} */ buf) => {
     const head = parser.execute(buf, 0);
@@ -186,9 +189,9 @@ function calibrate(/** @type {(buf: Buffer) => number} */ parse, /** @type {Buff
 
 async function main() {
   const args = mri(process.argv.slice(2), {
-    string: ['rounds', 'ms'],
+    string: ['rounds', 'ms', 'baseline'],
     boolean: ['help'],
-    alias: { r: 'rounds', m: 'ms', h: 'help' },
+    alias: { r: 'rounds', m: 'ms', b: 'baseline', h: 'help' },
     unknown: (flag) => {
       process.stderr.write(`bench/parser.js: unknown option ${flag}\n\n${USAGE}`);
       process.exit(2);
@@ -199,15 +202,17 @@ async function main() {
   const ms = Math.max(10, Number(args.ms ?? 300));
 
   const parsers = [
-    { name: 'ours', make: ourParser },
+    { name: 'ours', make: () => ourParser() },
     { name: 'llhttp', make: llhttpParser },
     { name: 'ours + strings', make: ourParserWithStrings },
   ];
+  const baseline = args.baseline === undefined ? null : path.resolve(args.baseline);
+  if (baseline !== null) parsers.push({ name: 'baseline', make: () => ourParser(pathToFileURL(baseline).href) });
   const ready = await Promise.all(parsers.map(async (p) => ({ name: p.name, parse: await p.make() })));
 
   // Every parser must accept every input whole, and agree on where the head ends.
   for (const input of INPUTS) {
-    for (const p of ready.slice(0, 2)) {
+    for (const p of ready.filter((p) => p.name !== 'ours + strings')) {
       const consumed = p.parse(input.buf);
       if (consumed !== input.buf.length) throw new Error(`${p.name} consumed ${consumed} of ${input.buf.length} bytes of "${input.name}"`);
     }
@@ -258,7 +263,13 @@ async function main() {
       ours: rate('ours'),
       llhttp: rate('llhttp'),
       oursWithStrings: rate('ours + strings'),
-      spread: { ours: spread('ours'), llhttp: spread('llhttp'), oursWithStrings: spread('ours + strings') },
+      baseline: baseline === null ? null : rate('baseline'),
+      spread: {
+        ours: spread('ours'),
+        llhttp: spread('llhttp'),
+        oursWithStrings: spread('ours + strings'),
+        ...(baseline === null ? {} : { baseline: spread('baseline') }),
+      },
       rounds: Object.fromEntries(ready.map((p) => [p.name, rates.get(`${input.name}/${p.name}`)])),
     };
   });
@@ -279,6 +290,14 @@ async function main() {
     '  llhttp in C, then the URL and every header name and value made into JS strings and passed to a JS',
     '  callback (kOnHeadersComplete). Neither side builds a request object (IncomingMessage) afterwards.',
     'ours + strings: ours, then every field name and value made into a JS string too, as llhttp hands them over.',
+    ...(baseline === null
+      ? []
+      : [
+          `\nbaseline: ours as built in ${baseline}, in the same rounds:`,
+          '| input | baseline heads/s | ours heads/s | ours ÷ baseline | baseline ÷ llhttp |',
+          '|---|---:|---:|---:|---:|',
+          ...results.map((r) => `| ${r.input} | ${fmt(r.baseline ?? 0)} | ${fmt(r.ours)} | ${(r.ours / (r.baseline ?? 1)).toFixed(2)}x | ${((r.baseline ?? 0) / r.llhttp).toFixed(2)}x |`),
+        ]),
     `Spread (max - min) / median over the rounds, worst: ${Math.round(100 * Math.max(...results.flatMap((r) => Object.values(r.spread))))}%.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -286,7 +305,7 @@ async function main() {
   const dir = path.join(here, 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `parser-${new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z')}.json`);
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), revision, machine, loadAverageAtEnd: os.loadavg(), rounds, ms, checksum, results }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), revision, baseline, machine, loadAverageAtEnd: os.loadavg(), rounds, ms, checksum, results }, null, 2)}\n`);
   process.stderr.write(`\nraw results: ${path.relative(process.cwd(), file)}\n`);
 }
 

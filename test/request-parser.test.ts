@@ -877,6 +877,18 @@ t.test('reuse', async (t) => {
     t.equal(p.execute(good, good.length), null);
     t.equal((p.execute(good, 0) as RequestHead).path, '/ok');
   });
+  t.test('each request on one parser gets its own Host, kept or not', async (t) => {
+    // The parser keeps the last Host's strings (HostCache): a changed Host, one of the same
+    // length, and one too long to keep must each be read again.
+    const p = new RequestParser();
+    const long = 'h'.repeat(70) + '.example';
+    const hosts = ['www.mango.com', 'www.mango.com', 'WWW.Mango.com:80', 'www.apple.com', 'www.mango.com', long, long, 'a'];
+    for (const host of hosts) {
+      const r = p.execute(bytes(head('GET / HTTP/1.1', `Host: ${host}`)), 0) as RequestHead;
+      t.equal(r.authority, host);
+      t.equal(r.host, routingHost(host));
+    }
+  });
   t.test('the head points into the bytes', async (t) => {
     const input = bytes('\r\n' + head('GET /ok HTTP/1.1', 'Host: a'));
     const r = new RequestParser().execute(input, 0) as RequestHead;

@@ -39,36 +39,46 @@ export const F_NAME_END = 1;
 export const F_VALUE = 2;
 export const F_VALUE_END = 3;
 
+/** The name of each known field, lower case, by kind. */
+const FIELD_NAMES: readonly (readonly [string, FieldKind])[] = [
+  ['host', Field.HOST],
+  ['content-length', Field.CONTENT_LENGTH],
+  ['transfer-encoding', Field.TRANSFER_ENCODING],
+  ['connection', Field.CONNECTION],
+  ['keep-alive', Field.KEEP_ALIVE],
+  ['proxy-connection', Field.PROXY_CONNECTION],
+  ['te', Field.TE],
+  ['upgrade', Field.UPGRADE],
+  ['expect', Field.EXPECT],
+  ['x-forwarded-for', Field.X_FORWARDED_FOR],
+  ['x-forwarded-host', Field.X_FORWARDED_HOST],
+  ['x-forwarded-proto', Field.X_FORWARDED_PROTO],
+];
+const LONGEST_NAME = 17;
+
+/**
+ * The one known field a name can be, found from its length and its first letter: no two known
+ * names share both, so one table lookup rules out nearly every other name ("Accept" is as long as
+ * "expect", but starts differently). Index: length * 256 + the lower-cased first byte.
+ */
+const CANDIDATE = (() => {
+  const t = new Uint8Array((LONGEST_NAME + 1) * 256);
+  for (const [name, kind] of FIELD_NAMES) t[name.length * 256 + name.charCodeAt(0)] = kind;
+  return t;
+})();
+const NAME_OF: string[] = [];
+for (const [name, kind] of FIELD_NAMES) NAME_OF[kind] = name;
+
 /**
  * Which known field buf[start, end) names, compared case-insensitively (RFC 9110 5.1) on the
- * bytes themselves: switching on the length first means most names are ruled out in one step.
+ * bytes themselves: the candidate for its length and first letter, then the whole name.
  */
 export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
-  switch (end - start) {
-    case 2:
-      return equalsIgnoreCase(buf, start, end, 'te') ? Field.TE : Field.OTHER;
-    case 4:
-      return equalsIgnoreCase(buf, start, end, 'host') ? Field.HOST : Field.OTHER;
-    case 6:
-      return equalsIgnoreCase(buf, start, end, 'expect') ? Field.EXPECT : Field.OTHER;
-    case 7:
-      return equalsIgnoreCase(buf, start, end, 'upgrade') ? Field.UPGRADE : Field.OTHER;
-    case 10:
-      if (equalsIgnoreCase(buf, start, end, 'connection')) return Field.CONNECTION;
-      return equalsIgnoreCase(buf, start, end, 'keep-alive') ? Field.KEEP_ALIVE : Field.OTHER;
-    case 14:
-      return equalsIgnoreCase(buf, start, end, 'content-length') ? Field.CONTENT_LENGTH : Field.OTHER;
-    case 15:
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-for') ? Field.X_FORWARDED_FOR : Field.OTHER;
-    case 16:
-      if (equalsIgnoreCase(buf, start, end, 'proxy-connection')) return Field.PROXY_CONNECTION;
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-host') ? Field.X_FORWARDED_HOST : Field.OTHER;
-    case 17:
-      if (equalsIgnoreCase(buf, start, end, 'transfer-encoding')) return Field.TRANSFER_ENCODING;
-      return equalsIgnoreCase(buf, start, end, 'x-forwarded-proto') ? Field.X_FORWARDED_PROTO : Field.OTHER;
-    default:
-      return Field.OTHER;
-  }
+  const length = end - start;
+  if (length === 0 || length > LONGEST_NAME) return Field.OTHER;
+  const kind = CANDIDATE[length * 256 + lower(buf[start]!)]! as FieldKind;
+  if (kind === Field.OTHER || !equalsIgnoreCase(buf, start, end, NAME_OF[kind]!)) return Field.OTHER;
+  return kind;
 }
 
 /**
@@ -76,34 +86,44 @@ export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
  *
  *   field-line = field-name ":" OWS field-value OWS
  *
- * Writes [nameEnd, valueStart, valueEnd] into `out` at `at` and returns undefined, or returns
- * the error. The bytes were already checked to be LINE_CHARs by the head reader.
+ * `nameEnd` is where the line's leading run of tchars ends, skipTokenChars(buf, start, end):
+ * the head reader finds it as the line arrives. Writes [nameEnd, valueStart, valueEnd] into
+ * `out` at `at` and returns undefined, or returns the error. The bytes were already checked to
+ * be LINE_CHARs by the head reader.
  */
-export function splitFieldLine(buf: Buffer, start: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
+export function splitFieldLine(buf: Buffer, start: number, nameEnd: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
+  // The usual case first: a name, then the colon.
+  if (nameEnd !== start && nameEnd !== end && buf[nameEnd] === COLON) return splitValue(buf, nameEnd, end, out, at);
+  return fieldLineError(buf, start, nameEnd, end, base);
+}
+
+/** Why the field line buf[start, end), whose tchars end at nameEnd, has no name and colon. */
+function fieldLineError(buf: Buffer, start: number, nameEnd: number, end: number, base: number): HttpError {
   // RFC 9112 5.2: obs-fold (a line starting with SP or HTAB, continuing the previous value) is
   // obsolete; a server MUST reject it or replace it; we reject, as does llhttp in strict mode.
   if (isOws(buf[start]!)) return new HttpError('OBS_FOLD', start - base);
-  let i = start;
-  while (i < end && TCHAR[buf[i]!] === 1) i++;
-  if (i === end) return new HttpError('MISSING_COLON', start - base);
-  if (buf[i] !== COLON) {
+  if (nameEnd === end) return new HttpError('MISSING_COLON', start - base);
+  if (buf[nameEnd] !== COLON) {
     // RFC 9112 5.1: "No whitespace is allowed between the field name and colon ... A server
     // MUST reject, with a response status code of 400 (Bad Request), any received request
     // message that contains whitespace between a header field name and colon."
-    for (let j = i; j < end; j++) {
-      if (buf[j] === COLON) return new HttpError('BAD_FIELD_NAME', i - base);
+    for (let j = nameEnd; j < end; j++) {
+      if (buf[j] === COLON) return new HttpError('BAD_FIELD_NAME', nameEnd - base);
     }
     return new HttpError('MISSING_COLON', start - base);
   }
-  if (i === start) return new HttpError('EMPTY_FIELD_NAME', start - base);
-  const nameEnd = i;
+  return new HttpError('EMPTY_FIELD_NAME', start - base);
+}
+
+/** The value after the colon at buf[colon], up to end: OWS trimmed, bounds written to `out`. */
+function splitValue(buf: Buffer, colon: number, end: number, out: Int32Array, at: number): undefined {
   // Leading and trailing OWS are not part of the value (RFC 9112 5.1).
-  i++;
-  while (i < end && isOws(buf[i]!)) i++;
+  let valueStart = colon + 1;
+  while (valueStart < end && isOws(buf[valueStart]!)) valueStart++;
   let valueEnd = end;
-  while (valueEnd > i && isOws(buf[valueEnd - 1]!)) valueEnd--;
-  out[at] = nameEnd;
-  out[at + 1] = i;
+  while (valueEnd > valueStart && isOws(buf[valueEnd - 1]!)) valueEnd--;
+  out[at] = colon;
+  out[at + 1] = valueStart;
   out[at + 2] = valueEnd;
   return undefined;
 }

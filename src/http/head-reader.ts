@@ -14,11 +14,19 @@
 //   EMPTY_LINES  before the start line; a server SHOULD ignore at least one empty line (CRLF)
 //                received there (RFC 9112 2.2). Requests only.
 //   START_LINE   the bytes of the start line, up to its CR.
-//   FIELD_LINES  the bytes of one field line, up to its CR; an empty line ends the head.
+//   FIELD_NAME   the first bytes of a field line, as long as they are tchars: its name, when
+//                the line is well-formed. Where they end is kept for the field parser, which
+//                then does not read the name again. An empty line stops here at once.
+//   FIELD_LINE   the rest of the field line, up to its CR; an empty line ends the head.
 //
 // Inside every state, a CR must be followed by LF; that one-byte wait ("sawCR") may straddle
 // two pieces. Every byte of a line must be a LINE_CHAR (chars.ts); anything else (NUL, a bare
 // LF, other controls) is rejected where it is found.
+//
+// Checking every byte is where a head's time goes, since most of a head is long lines of
+// ordinary bytes. So the check runs four bytes at a time (skipLineChars in chars.ts: word
+// arithmetic, explained there), and a field's name is read once, here (FIELD_NAME), where the
+// field parser would otherwise read it a second time.
 //
 // Zero copies in the common case: while a head arrives whole inside one piece, its lines are
 // offsets into that piece. Only when a piece ends in the middle of a head are the bytes seen so
@@ -27,7 +35,7 @@
 // stopped; no byte is looked at twice by this stage.
 
 import { HttpError, type ErrorCode } from '../errors.js';
-import { CR, LF, LINE_CHAR } from './chars.js';
+import { CR, LF, LINE_CHAR, skipLineChars, skipTokenChars, wordsOf } from './chars.js';
 
 /** Size limits of a head. Zero is not allowed for any of them. */
 export interface HeadLimits {
@@ -41,7 +49,16 @@ export interface HeadLimits {
 
 const EMPTY_LINES = 0;
 const START_LINE = 1;
-const FIELD_LINES = 2;
+const FIELD_NAME = 2;
+const FIELD_LINE = 3;
+
+/**
+ * What `scan` returns when it did not reach the end of the head. A number rather than the
+ * HttpError itself keeps the hot path's result one type (a small integer) for the JIT; the
+ * error waits in `failure`.
+ */
+const NEED_MORE = -1;
+const FAILED = -2;
 
 /**
  * The lines of a complete head, as offsets into `buf`: line k runs from lines[2k] to lines[2k+1]
@@ -57,6 +74,11 @@ export interface HeadLines {
   /** Whether `buf` is the reader's scratch buffer, which the next split head overwrites. */
   scratch: boolean;
   offsets: Int32Array;
+  /**
+   * For field line k (1..count-1), nameEnds[k] is where its leading run of tchars ends:
+   * skipTokenChars(buf, lines[2k], lines[2k+1]), the colon in a well-formed line.
+   */
+  nameEnds: Int32Array;
   count: number;
 }
 
@@ -90,7 +112,16 @@ export abstract class HeadReader<Head> {
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
     this.malformed = errors.malformed ?? null;
-    this.lines = { buf: Buffer.alloc(0), start: 0, end: 0, scratch: false, offsets: new Int32Array(2 * (limits.maxFields + 1)), count: 0 };
+    this.lines = {
+      buf: Buffer.alloc(0),
+      start: 0,
+      end: 0,
+      scratch: false,
+      offsets: new Int32Array(2 * (limits.maxFields + 1)),
+      // One more: the name of the line past the limit is read before that line is refused.
+      nameEnds: new Int32Array(limits.maxFields + 2),
+      count: 0,
+    };
   }
 
   /** Requests may be preceded by empty lines; responses may not. */
@@ -127,7 +158,7 @@ export abstract class HeadReader<Head> {
     }
 
     const at = this.scan(buf, from, end);
-    if (at instanceof HttpError) return this.fail(at);
+    if (at === FAILED) return this.fail(this.failure!);
     if (at >= 0) {
       // Complete. How much of *this* chunk did the head take?
       this.consumed = this.inScratch ? at - from : at - start;
@@ -161,6 +192,8 @@ export abstract class HeadReader<Head> {
 
   /** Where scanning stopped, in the buffer being scanned. */
   private position = 0;
+  /** The error `scan` found, when it returned FAILED. */
+  private failure: HttpError | null = null;
 
   private begin(start: number): void {
     this.inHead = true;
@@ -178,63 +211,80 @@ export abstract class HeadReader<Head> {
 
   /**
    * The state machine. Scans buf[i, end) and returns the offset just past the head's final
-   * CRLF, -1 if more bytes are needed, or the error found. Never reads past the head limit.
+   * CRLF, NEED_MORE if more bytes are needed, or FAILED with the error in `this.failure`.
+   * Never reads past the head limit.
+   *
+   * The state lives in fields between calls but in local variables during one: a field read is
+   * a memory load the JIT cannot keep in a register across the loop, a local is not.
    */
-  private scan(buf: Buffer, i: number, end: number): number | HttpError {
+  private scan(buf: Buffer, i: number, end: number): number {
     const limits = this.limits;
     const headLimit = this.headStart + limits.maxHead;
     const stop = end < headLimit ? end : headLimit;
     const offsets = this.lines.offsets;
+    const nameEnds = this.lines.nameEnds;
+    const words = wordsOf(buf);
+    const at = buf.byteOffset;
+    let state = this.state;
+    let sawCR = this.sawCR;
+    let lineStart = this.lineStart;
+    let count = this.lines.count;
 
     while (i < stop) {
-      if (this.sawCR) {
+      if (sawCR) {
         // RFC 9112 2.2: a CR not followed by LF is invalid (a "bare CR").
         if (buf[i] !== LF) return this.error('BARE_CR', i);
-        this.sawCR = false;
+        sawCR = false;
         const lineEnd = i - 1; // the CR
         i++;
-        if (this.state === EMPTY_LINES) {
-          // An empty line before the start line: ignored (RFC 9112 2.2).
-        } else if (this.state === START_LINE) {
-          offsets[0] = this.lineStart;
+        if (state === START_LINE) {
+          offsets[0] = lineStart;
           offsets[1] = lineEnd;
-          this.lines.count = 1;
-          this.state = FIELD_LINES;
-        } else if (lineEnd === this.lineStart) {
-          return i; // the empty line: end of the head (RFC 9112 2.1)
-        } else {
-          const n = this.lines.count;
-          if (n > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, this.lineStart);
-          offsets[2 * n] = this.lineStart;
-          offsets[2 * n + 1] = lineEnd;
-          this.lines.count = n + 1;
+          count = 1;
+          state = FIELD_NAME;
+        } else if (state === FIELD_LINE) {
+          if (lineEnd === lineStart) {
+            this.lines.count = count;
+            return i; // the empty line: end of the head (RFC 9112 2.1)
+          }
+          if (count > limits.maxFields) return this.error(this.tooLarge === 'HEAD_TOO_LARGE' ? 'TOO_MANY_FIELDS' : this.tooLarge, lineStart);
+          offsets[2 * count] = lineStart;
+          offsets[2 * count + 1] = lineEnd;
+          count++;
+          state = FIELD_NAME;
         }
-        this.lineStart = i;
+        // else EMPTY_LINES: an empty line before the start line is ignored (RFC 9112 2.2).
+        lineStart = i;
         continue;
       }
 
-      if (this.state === EMPTY_LINES) {
+      if (state === EMPTY_LINES) {
         if (buf[i] === CR) {
-          this.sawCR = true;
+          sawCR = true;
           i++;
           continue;
         }
-        this.state = START_LINE;
-        this.lineStart = i;
+        state = START_LINE;
+        lineStart = i;
+      } else if (state === FIELD_NAME) {
+        i = skipTokenChars(buf, i, stop);
+        if (i === stop) break;
+        nameEnds[count] = i;
+        state = FIELD_LINE;
       }
 
-      // The bytes of one line, as far as they go: the hot loop.
+      // The bytes of one line, as far as they go: where a head spends its time.
       let lineLimit = stop;
-      if (this.state === START_LINE) {
-        const startLineLimit = this.lineStart + limits.maxStartLine;
+      if (state === START_LINE) {
+        const startLineLimit = lineStart + limits.maxStartLine;
         if (startLineLimit < lineLimit) lineLimit = startLineLimit;
       }
-      while (i < lineLimit && LINE_CHAR[buf[i]!] === 1) i++;
+      i = skipLineChars(buf, words, at, i, lineLimit);
       if (i === stop) break;
 
       const b = buf[i]!;
       if (b === CR) {
-        this.sawCR = true;
+        sawCR = true;
         i++;
       } else if (LINE_CHAR[b] === 1) {
         // The scan stopped on a valid byte, so it stopped at the start line's limit.
@@ -248,13 +298,19 @@ export abstract class HeadReader<Head> {
         return this.error('BAD_CHARACTER', i);
       }
     }
+    this.state = state;
+    this.sawCR = sawCR;
+    this.lineStart = lineStart;
+    this.lines.count = count;
     this.position = i;
-    return -1;
+    return NEED_MORE;
   }
 
-  private error(code: ErrorCode, at: number): HttpError {
+  /** Keeps the error found at buf[at] for `execute` to return; returns FAILED. */
+  private error(code: ErrorCode, at: number): number {
     const limit = code === this.tooLong || code === this.tooLarge;
-    return new HttpError(this.malformed !== null && !limit ? this.malformed : code, at - this.headStart);
+    this.failure = new HttpError(this.malformed !== null && !limit ? this.malformed : code, at - this.headStart);
+    return FAILED;
   }
 
   /** The piece ends inside a head: keep its bytes so far, with every offset moved to match. */
@@ -263,8 +319,10 @@ export abstract class HeadReader<Head> {
     if (this.scratch === null) this.scratch = Buffer.allocUnsafe(this.limits.maxHead);
     buf.copy(this.scratch, 0, delta, end);
     this.filled = end - delta;
-    const offsets = this.lines.offsets;
-    for (let k = 0; k < 2 * this.lines.count; k++) offsets[k]! -= delta;
+    const { offsets, nameEnds, count } = this.lines;
+    for (let k = 0; k < 2 * count; k++) offsets[k]! -= delta;
+    // Up to and including the line being read, whose name may have ended already.
+    for (let k = 1; k <= count; k++) nameEnds[k]! -= delta;
     this.lineStart -= delta;
     this.position -= delta;
     this.headStart = 0;

@@ -89,7 +89,6 @@ export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
 
 /** Methods recognised without decoding: their names are shared string constants. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'];
-const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
 
 /** The transfer codings registered with IANA that a request may apply before chunked. */
 const KNOWN_CODINGS = ['compress', 'deflate', 'gzip', 'x-compress', 'x-gzip'];
@@ -99,6 +98,7 @@ export class RequestParser extends HeadReader<RequestHead> {
   private readonly fields: Int32Array;
   private readonly kinds: Uint8Array;
   private readonly element = new Int32Array(2);
+  private readonly lastHost = new HostCache();
 
   constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS) {
     super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' });
@@ -142,17 +142,16 @@ export class RequestParser extends HeadReader<RequestHead> {
     let teChunkedCount = 0;
     let teUnknown = false;
     let teMalformed = false;
-    let connClose = false;
-    let connKeepAlive = false;
-    let connUpgrade = false;
+    let connection = 0; // Connection options, as Option bits
     let hasUpgrade = false;
 
     const fields = this.fields;
+    const kinds = this.kinds;
     const el = this.element;
     for (let k = 1; k < lines.count; k++) {
       const lineStart = offsets[2 * k]!;
       const at = FIELD_STRIDE * (k - 1);
-      const splitError = splitFieldLine(buf, lineStart, offsets[2 * k + 1]!, fields, at + 1, base);
+      const splitError = splitFieldLine(buf, lineStart, lines.nameEnds[k]!, offsets[2 * k + 1]!, fields, at + 1, base);
       if (splitError) return splitError;
       fields[at + F_LINE] = lineStart;
       const vs = fields[at + F_VALUE]!;
@@ -161,7 +160,7 @@ export class RequestParser extends HeadReader<RequestHead> {
       // (RFC 9112 5.1), but llhttp rejects it there, and framing is no place for two readings.
       const trailingSpace = ve !== offsets[2 * k + 1]!;
       const kind = fieldKind(buf, lineStart, fields[at + F_NAME_END]!);
-      this.kinds[k - 1] = kind;
+      kinds[k - 1] = kind;
       switch (kind) {
         case Field.HOST:
           // RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to any
@@ -169,10 +168,14 @@ export class RequestParser extends HeadReader<RequestHead> {
           // that contains more than one Host header field line or a Host header field with an
           // invalid field value."
           if (++hostCount > 1) return new HttpError('DUPLICATE_HOST', lineStart - base);
-          if (!isValidHost(buf, vs, ve)) return new HttpError('BAD_HOST', vs - base);
+          // The value kept from the last request was valid; any other is checked, then kept.
+          if (!this.lastHost.holds(buf, vs, ve)) {
+            if (!isValidHost(buf, vs, ve)) return new HttpError('BAD_HOST', vs - base);
+            this.lastHost.keep(buf, vs, ve);
+          }
           if (head.targetForm !== TargetForm.ABSOLUTE) {
-            head.authority = text(buf, vs, ve);
-            head.host = routingHost(head.authority);
+            head.authority = this.lastHost.authority;
+            head.host = this.lastHost.host;
           }
           break;
         case Field.CONTENT_LENGTH: {
@@ -200,13 +203,7 @@ export class RequestParser extends HeadReader<RequestHead> {
           break;
         }
         case Field.CONNECTION:
-          // RFC 9110 7.6.1: Connection lists options; each named field is hop-by-hop too.
-          for (let i = vs; (i = nextListElement(buf, i, ve, el)) >= 0; ) {
-            if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'close')) connClose = true;
-            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'keep-alive')) connKeepAlive = true;
-            else if (equalsIgnoreCase(buf, el[0]!, el[1]!, 'upgrade')) connUpgrade = true;
-            else if (isToken(buf, el[0]!, el[1]!)) (head.connectionOptions ??= []).push(lowerText(buf, el[0]!, el[1]!));
-          }
+          connection |= readConnection(buf, vs, ve, head, el);
           break;
         case Field.UPGRADE:
           hasUpgrade = true;
@@ -225,14 +222,38 @@ export class RequestParser extends HeadReader<RequestHead> {
     if (hostCount === 0 && head.minor === 1) return new HttpError('MISSING_HOST', head.start - base);
 
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-    head.keepAlive = !connClose && (head.minor === 1 || connKeepAlive);
+    head.keepAlive = (connection & Option.CLOSE) === 0 && (head.minor === 1 || (connection & Option.KEEP_ALIVE) !== 0);
     // RFC 9110 7.8: Upgrade counts only when Connection names it, and a server MUST ignore it in
     // an HTTP/1.0 request.
-    head.upgrade = connUpgrade && hasUpgrade && head.minor === 1;
+    head.upgrade = (connection & Option.UPGRADE) !== 0 && hasUpgrade && head.minor === 1;
 
     const chunkedOnceAndLast = teChunkedLast && teChunkedCount === 1;
     return decideFraming(head, lengthCount > 0, teCount > 0, chunkedOnceAndLast, teUnknown, teMalformed, base);
   }
+}
+
+/** The Connection options the request parser acts on, one bit each. */
+const Option = { CLOSE: 1, KEEP_ALIVE: 2, UPGRADE: 4 } as const;
+
+/**
+ * Connection = #connection-option   (RFC 9110 7.6.1)
+ * Returns which of close, keep-alive and upgrade buf[start, end) lists, as Option bits. Any other
+ * option names a field the client made hop-by-hop: it goes to head.connectionOptions, lower case.
+ */
+function readConnection(buf: Buffer, start: number, end: number, head: RequestHead, el: Int32Array): number {
+  // Nearly always the whole value is one of the two: no list to walk then.
+  if (equalsIgnoreCase(buf, start, end, 'keep-alive')) return Option.KEEP_ALIVE;
+  if (equalsIgnoreCase(buf, start, end, 'close')) return Option.CLOSE;
+  let options = 0;
+  for (let i = start; (i = nextListElement(buf, i, end, el)) >= 0; ) {
+    const s = el[0]!;
+    const e = el[1]!;
+    if (equalsIgnoreCase(buf, s, e, 'close')) options |= Option.CLOSE;
+    else if (equalsIgnoreCase(buf, s, e, 'keep-alive')) options |= Option.KEEP_ALIVE;
+    else if (equalsIgnoreCase(buf, s, e, 'upgrade')) options |= Option.UPGRADE;
+    else if (isToken(buf, s, e)) (head.connectionOptions ??= []).push(lowerText(buf, s, e));
+  }
+  return options;
 }
 
 /**
@@ -409,6 +430,36 @@ function isValidHost(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
+/**
+ * The last valid Host value a parser read, with the strings made from it. The requests on one
+ * keep-alive connection nearly always carry the same Host, and comparing its few bytes costs a
+ * fraction of checking it and making the two strings again (a call into Node's C++ for each).
+ */
+class HostCache {
+  /** The value's bytes; values longer than this are not kept. */
+  private readonly bytes = new Uint8Array(64);
+  private length = -1;
+  authority = '';
+  host = '';
+
+  /** Whether buf[start, end) is the value kept. */
+  holds(buf: Buffer, start: number, end: number): boolean {
+    if (end - start !== this.length) return false;
+    const bytes = this.bytes;
+    for (let i = start; i < end; i++) if (buf[i] !== bytes[i - start]) return false;
+    return true;
+  }
+
+  /** Makes the strings of the value buf[start, end), and keeps them with its bytes if it fits. */
+  keep(buf: Buffer, start: number, end: number): void {
+    this.authority = text(buf, start, end);
+    this.host = routingHost(this.authority);
+    const fits = end - start <= this.bytes.length;
+    this.length = fits ? end - start : -1;
+    if (fits) this.bytes.set(buf.subarray(start, end));
+  }
+}
+
 /** The routing key of an authority: lower case, port removed ("WWW.Mango.com:8080" -> "www.mango.com"). */
 export function routingHost(authority: string): string {
   let end = authority.length;
@@ -418,12 +469,19 @@ export function routingHost(authority: string): string {
   return host.toLowerCase();
 }
 
+/** The method's name: one of the shared METHODS strings when it is one, else a new string. */
 function methodName(buf: Buffer, start: number, end: number): string {
   for (let m = 0; m < METHODS.length; m++) {
-    const bytes = METHOD_BYTES[m]!;
-    if (bytes.length === end - start && buf[start] === bytes[0] && bytes.compare(buf, start, end) === 0) return METHODS[m]!;
+    if (equalsBytes(buf, start, end, METHODS[m]!)) return METHODS[m]!;
   }
   return text(buf, start, end);
+}
+
+/** Whether buf[start, end) is exactly `ascii` (case-sensitive). */
+function equalsBytes(buf: Buffer, start: number, end: number, ascii: string): boolean {
+  if (end - start !== ascii.length) return false;
+  for (let i = 0; i < ascii.length; i++) if (buf[start + i] !== ascii.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Whether the list in buf[start, end) has an empty element ("chunked ,", ", gzip"). */

@@ -110,7 +110,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
     for (let k = 1; k < lines.count; k++) {
       const ls = offsets[2 * k]!;
       const at = FIELD_STRIDE * (k - 1);
-      const err = splitFieldLine(buf, ls, offsets[2 * k + 1]!, fields, at + F_NAME_END, base);
+      const err = splitFieldLine(buf, ls, lines.nameEnds[k]!, offsets[2 * k + 1]!, fields, at + F_NAME_END, base);
       if (err) return new HttpError('BAD_RESPONSE', err.offset);
       fields[at + F_LINE] = ls;
       const kind = fieldKind(buf, ls, fields[at + F_NAME_END]!);
