@@ -143,8 +143,8 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  * Connection field saying what we do with the client connection: `close` when it ends after this
  * response, `keep-alive` for an HTTP/1.0 client whose connection persists, nothing otherwise.
  * The first body bytes, body[bodyStart, bodyEnd), may be given: they are placed right behind
- * the head, so that both leave in one write. When nothing needs to change and the body follows
- * the head in its buffer, the backend's bytes are returned as they are, without a copy.
+ * the head, so that both leave in one write. The result is always a new buffer: the backend's
+ * bytes sit in a read buffer that the next read overwrites (backend-connection.ts).
  */
 export function buildClientHead(
   head: ResponseHead,
@@ -156,12 +156,6 @@ export function buildClientHead(
   const { buf, fields, kinds, fieldCount } = head;
   // A 101 keeps its Upgrade field: it names the protocol the client switches to.
   const hop = connection === 'upgrade' ? HOP_BY_HOP_BUT_UPGRADE : HOP_BY_HOP;
-  let dropped = 0;
-  for (let k = 0; k < fieldCount; k++) dropped += hop[kinds[k]!]!;
-  // Unchanged bytes can go as they are, unless they sit in the parser's scratch buffer: a write
-  // may wait in the socket's queue, and the next head that comes in pieces would overwrite them.
-  if (dropped === 0 && connection === null && body === buf && bodyStart === head.end && !head.scratch) return buf.subarray(head.start, bodyEnd);
-
   const out = Buffer.allocUnsafe(head.end - head.start + 32 + (bodyEnd - bodyStart));
   let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
   let runStart = -1;

@@ -36,6 +36,16 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
+/**
+ * Every backend socket reads into this one buffer (net.connect's `onread`), instead of Node
+ * allocating a 64 KiB buffer per read and pushing it through a Readable stream. Safe because a
+ * read is handled to the end before the next one lands: the parsers copy what they keep (a head
+ * that came in pieces goes to their scratch buffer), and every byte relayed to a client is copied
+ * first (`copyOut`), since a write can wait in the client socket's queue. 64 KiB: libuv's usual
+ * read size.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class BackendConnection implements Timed {
   deadline = 0;
   /** The client connection whose request this carries, while ACTIVE. */
@@ -65,9 +75,8 @@ export class BackendConnection implements Timed {
     client: ClientConnection,
   ) {
     this.client = client;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
     this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
@@ -158,10 +167,19 @@ export class BackendConnection implements Timed {
     this.client!.onBackendReady(this);
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  /**
+   * `nread` bytes landed in READ_BUFFER; they are only valid until this returns. Always true:
+   * backpressure pauses the socket itself (pause() stops reading at once with `onread`).
+   */
+  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
+    this.onData((buf as Buffer).subarray(0, nread));
+    return true;
+  };
+
+  private onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
-      const written = client!.write(chunk);
+      const written = client!.write(copyOut(chunk, 0, chunk.length));
       // Backpressure: the client's drain resumes us.
       if (!written) {
         this.socket.pause();
@@ -181,7 +199,7 @@ export class BackendConnection implements Timed {
       if (at < 0) return;
     }
     this.forwardBody(client, chunk, at);
-  };
+  }
 
   /**
    * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112
@@ -279,7 +297,7 @@ export class BackendConnection implements Timed {
         this.headOut = null;
         client.write(buildClientHead(head, this.connectionOut));
       }
-      ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
+      ok = client.write(copyOut(chunk, at, end));
     }
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
@@ -349,6 +367,13 @@ export class BackendConnection implements Timed {
     this.destroy();
     client.onBackendFailed(this, kind, reason);
   }
+}
+
+/** chunk[at, end) in a buffer of its own: READ_BUFFER is overwritten by the next read. */
+function copyOut(chunk: Buffer, at: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - at);
+  chunk.copy(out, 0, at, end);
+  return out;
 }
 
 function uncork(socket: net.Socket): void {
