@@ -49,6 +49,25 @@ export interface ClientInfo {
   proto: string;
   /** Whether the client is a trusted proxy: its X-Forwarded-* values are kept and extended. */
   trusted: boolean;
+  /** Set by buildUpstreamHead on first use: the bytes that are the same on every request of this client. */
+  fixed?: FixedFields;
+}
+
+/** Field lines that depend on the client connection only, as bytes, built once per connection. */
+interface FixedFields {
+  /** "X-Forwarded-For: <address>" */
+  forwardedFor: Buffer;
+  /** "\r\nX-Forwarded-Proto: <proto>" */
+  forwardedProto: Buffer;
+}
+
+const FORWARDED_HOST = Buffer.from('\r\nX-Forwarded-Host: ', 'latin1');
+
+function fixedFields(client: ClientInfo): FixedFields {
+  return {
+    forwardedFor: Buffer.from(`X-Forwarded-For: ${client.address}`, 'latin1'),
+    forwardedProto: Buffer.from(`\r\nX-Forwarded-Proto: ${client.proto}`, 'latin1'),
+  };
 }
 
 /**
@@ -118,18 +137,16 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   }
   if (runStart >= 0) n += buf.copy(out, n, runStart, fieldsEnd);
 
-  // X-Forwarded-*: the de-facto standard fields (interface.md).
-  n += out.write('X-Forwarded-For: ', n, 'latin1');
-  if (forwardedFor !== '') n += out.write(`${forwardedFor}, `, n, 'latin1');
-  n += out.write(client.address, n, 'latin1');
+  // X-Forwarded-*: the de-facto standard fields (interface.md). What depends only on the client
+  // is copied from bytes made once per connection, instead of encoding strings per request.
+  const fixed = (client.fixed ??= fixedFields(client));
+  if (forwardedFor === '') n += fixed.forwardedFor.copy(out, n);
+  else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
   if (!keepHost && (absolute || hostEnd > hostStart)) {
-    n += out.write('\r\nX-Forwarded-Host: ', n, 'latin1');
+    n += FORWARDED_HOST.copy(out, n);
     n += absolute ? out.write(head.authority, n, 'latin1') : buf.copy(out, n, hostStart, hostEnd);
   }
-  if (!keepProto) {
-    n += out.write('\r\nX-Forwarded-Proto: ', n, 'latin1');
-    n += out.write(client.proto, n, 'latin1');
-  }
+  if (!keepProto) n += fixed.forwardedProto.copy(out, n);
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
   else if (head.upgrade) n += out.write('\r\nConnection: upgrade', n, 'latin1');

@@ -13,6 +13,7 @@ import type { ConnectionField } from '../http/responses.js';
 import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
+import { DirectWriter } from './direct-write.js';
 
 const CONNECTING = 0;
 /** Carrying a request for `client`. */
@@ -55,6 +56,8 @@ export class BackendConnection implements Timed {
 
   private state = CONNECTING;
   private readonly socket: net.Socket;
+  /** Request bytes go out through this: straight to the socket's handle when nothing is queued. */
+  private readonly writer: DirectWriter;
   private readonly parser = new ResponseParser();
   private chunked: ChunkedScanner | null = null;
   /** For the current exchange: whether any byte of response came, and whether its head went out. */
@@ -81,6 +84,7 @@ export class BackendConnection implements Timed {
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
     this.socket.on('drain', this.onDrain);
+    this.writer = new DirectWriter(this.socket, this.onDrain);
     this.deadline = now() + ctx.timeouts.connect;
     ctx.deadlines.add(this);
   }
@@ -106,13 +110,13 @@ export class BackendConnection implements Timed {
       this.socket.cork();
       process.nextTick(uncork, this.socket);
     }
-    this.socket.write(head);
+    this.writer.write(head);
   }
 
   /** Writes request body bytes; false when the backend's buffer is full (wait for drain). */
   write(bytes: Buffer): boolean {
     if (this.state === ACTIVE) this.deadline = now() + this.ctx.timeouts.server;
-    return this.socket.write(bytes);
+    return this.writer.write(bytes);
   }
 
   /** A tunnel's client half-closed: pass the end on. */
@@ -172,7 +176,8 @@ export class BackendConnection implements Timed {
    * backpressure pauses the socket itself (pause() stops reading at once with `onread`).
    */
   private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    this.onData((buf as Buffer).subarray(0, nread));
+    // A view made directly: subarray() would look up a species constructor on every read.
+    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
     return true;
   };
 

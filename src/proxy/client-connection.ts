@@ -20,6 +20,7 @@ import { errorResponse, type ConnectionField } from '../http/responses.js';
 import { BackendConnection, Failure, type FailureKind } from './backend-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { now, type Timed } from './deadlines.js';
+import { DirectWriter } from './direct-write.js';
 
 const READ_HEAD = 0;
 const CONNECTING = 1;
@@ -38,8 +39,10 @@ const LINGER_MS = 2000;
 
 /** One request and its response, from the head being parsed to the response's last byte. */
 class Exchange {
-  /** Servers already tried, so that a retry goes elsewhere (null until a first failure). */
+  /** Servers that failed this request, so that a retry goes elsewhere (null until a failure). */
   tried: ProxyBackend[] | null = null;
+  /** The server the request went to last (for the access log), or null before a pick. */
+  lastServer: ProxyBackend | null = null;
   backend: BackendConnection | null = null;
   /** The server the request is with now (counted in its in-flight requests), or null. */
   server: ProxyBackend | null = null;
@@ -95,6 +98,8 @@ export class ClientConnection implements Timed {
   private state = READ_HEAD;
   private readonly parser: RequestParser;
   private readonly info: ClientInfo;
+  /** Response bytes go out through this: straight to the socket's handle when nothing is queued. */
+  private readonly writer: DirectWriter;
   private exchange: Exchange | null = null;
   /** Bytes received but not processed yet (a body, or pipelined requests), from `pendingAt`. */
   private pending: Buffer | null = null;
@@ -119,6 +124,7 @@ export class ClientConnection implements Timed {
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
+    this.writer = new DirectWriter(socket, this.onDrain);
     ctx.clients.add(this);
     ctx.deadlines.add(this);
     // A new connection must send its first head within timeouts.header.
@@ -265,7 +271,7 @@ export class ClientConnection implements Timed {
       this.respondFromProxy(ex.failedAfterSend ? 502 : 503);
       return;
     }
-    (ex.tried ??= []).push(server);
+    ex.lastServer = server;
     server.stats.requests++;
     server.stats.inFlight++;
     ex.server = server;
@@ -381,7 +387,7 @@ export class ClientConnection implements Timed {
   /** Response bytes for the client, counted for the access log. */
   write(bytes: Buffer): boolean {
     this.exchange!.bytes += bytes.length;
-    return this.socket.write(bytes);
+    return this.writer.write(bytes);
   }
 
   /** The response is complete: release the backend connection and take the next request. */
@@ -406,15 +412,17 @@ export class ClientConnection implements Timed {
     if (kind === Failure.CONNECT) {
       // Passive health: a server that refuses connections is out at once (interface.md).
       this.ctx.markDown(backend.backend, `connect ${reason}`);
+      (ex.tried ??= []).push(backend.backend);
       this.connect();
     } else if (backend.reused && ex.retriable) {
-      // Most likely a pooled connection the backend had closed: try again on a new one.
-      ex.tried!.pop();
+      // Most likely a pooled connection the backend had closed: try again on a new connection;
+      // the server is not counted as tried (the connection failed, not the server).
       ex.fresh = true;
       ex.failedAfterSend = true;
       this.connect();
     } else if (ex.retriable) {
       this.ctx.logger.warn(`server ${backend.backend.name}: ${reason} before any response, retrying ${ex.method} ${ex.path}`);
+      (ex.tried ??= []).push(backend.backend);
       ex.failedAfterSend = true;
       this.connect();
     } else {
@@ -539,7 +547,7 @@ export class ClientConnection implements Timed {
     this.ctx.durations.observe(ms / 1000);
     const log = this.ctx.accessLog;
     if (!log.enabled) return;
-    const server = ex.tried === null ? '-' : ex.tried[ex.tried.length - 1]!.name;
+    const server = ex.lastServer === null ? '-' : ex.lastServer.name;
     const { method, host, path, minor, bytes } = ex;
     log.write({ client: this.info.address, method, host, path, minor, status, server, bytes, ms });
   }
