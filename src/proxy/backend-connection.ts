@@ -37,15 +37,21 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
+/** How much one read takes: libuv's usual read size. */
+const READ_SIZE = 64 * 1024;
+
 /**
- * Every backend socket reads into this one buffer (net.connect's `onread`), instead of Node
- * allocating a 64 KiB buffer per read and pushing it through a Readable stream. Safe because a
- * read is handled to the end before the next one lands: the parsers copy what they keep (a head
- * that came in pieces goes to their scratch buffer), and every byte relayed to a client is copied
- * first (`copyOut`), since a write can wait in the client socket's queue. 64 KiB: libuv's usual
- * read size.
+ * Backend sockets read into this one shared buffer (net.connect's `onread`), instead of Node
+ * allocating a buffer per read and pushing it through a Readable stream. Safe because a read is
+ * handled to the end before the next one lands, in whichever socket: the parsers copy what they
+ * keep (a head that came in pieces goes to their scratch buffer), and bytes relayed to a client
+ * from here are copied first (`relay`), since a write can wait in the client socket's queue.
+ *
+ * While a long body streams through (or a tunnel), a connection reads into buffers of its own
+ * instead, one per read, which are handed to the client's write as they are: copying every byte
+ * of a large response would cost more than the allocation it saves.
  */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
 
 export class BackendConnection implements Timed {
   deadline = 0;
@@ -71,6 +77,8 @@ export class BackendConnection implements Timed {
   /** The final response head and what its Connection field says, until they go out with the first body bytes. */
   private headOut: ResponseHead | null = null;
   private connectionOut: ConnectionField = null;
+  /** Whether the bytes being handled are in READ_BUFFER (else in a buffer this read had alone). */
+  private shared = true;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -78,7 +86,7 @@ export class BackendConnection implements Timed {
     client: ClientConnection,
   ) {
     this.client = client;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.onRead } });
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
     this.socket.on('connect', this.onConnect);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
@@ -172,19 +180,39 @@ export class BackendConnection implements Timed {
   };
 
   /**
-   * `nread` bytes landed in READ_BUFFER; they are only valid until this returns. Always true:
-   * backpressure pauses the socket itself (pause() stops reading at once with `onread`).
+   * `nread` bytes landed in `buf`; when that is READ_BUFFER, they are only valid until this
+   * returns. Always true: backpressure pauses the socket itself (pause() stops reading at once
+   * with `onread`).
    */
   private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
+    this.shared = buf === READ_BUFFER;
     // A view made directly: subarray() would look up a species constructor on every read.
     this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
     return true;
   };
 
+  /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
+  private readonly nextReadBuffer = (): Uint8Array => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
+
+  /** Whether more than JOIN_LIMIT bytes of body, or a tunnel, are likely to come next. */
+  private streaming(): boolean {
+    if (this.state === TUNNEL) return true;
+    if (this.state !== ACTIVE || !this.headSent) return false;
+    return this.bodyKind !== ResponseBody.LENGTH || this.remaining > JOIN_LIMIT;
+  }
+
+  /** chunk[at, end) for a client write: copied out of READ_BUFFER, as it is from a buffer of our own. */
+  private relay(chunk: Buffer, at: number, end: number): Buffer {
+    if (!this.shared) return at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end);
+    const out = Buffer.allocUnsafe(end - at);
+    chunk.copy(out, 0, at, end);
+    return out;
+  }
+
   private onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
-      const written = client!.write(copyOut(chunk, 0, chunk.length));
+      const written = client!.write(this.relay(chunk, 0, chunk.length));
       // Backpressure: the client's drain resumes us.
       if (!written) {
         this.socket.pause();
@@ -302,7 +330,7 @@ export class BackendConnection implements Timed {
         this.headOut = null;
         client.write(buildClientHead(head, this.connectionOut));
       }
-      ok = client.write(copyOut(chunk, at, end));
+      ok = client.write(this.relay(chunk, at, end));
     }
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
@@ -372,13 +400,6 @@ export class BackendConnection implements Timed {
     this.destroy();
     client.onBackendFailed(this, kind, reason);
   }
-}
-
-/** chunk[at, end) in a buffer of its own: READ_BUFFER is overwritten by the next read. */
-function copyOut(chunk: Buffer, at: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - at);
-  chunk.copy(out, 0, at, end);
-  return out;
 }
 
 function uncork(socket: net.Socket): void {
