@@ -204,12 +204,14 @@ export class ClientConnection implements Timed {
     // Every caller has bytes to give: at < buf.length.
     this.reading = true;
     for (;;) {
-      if (!this.headStarted) {
-        this.headStarted = true;
-        this.setDeadline(HEADER, this.ctx.timeouts.header);
-      }
+      const continued = this.headStarted;
+      this.headStarted = true;
       const head = this.parser.execute(buf, at);
-      if (head === null) break;
+      if (head === null) {
+        // timeouts.header runs from a head's first bytes; a head that arrived whole needs none.
+        if (!continued) this.setDeadline(HEADER, this.ctx.timeouts.header);
+        break;
+      }
       if (head instanceof HttpError) {
         // Nothing after bad bytes can be trusted to be framed right: answer and close.
         this.ctx.logger.debug(`client ${this.info.address}: ${head.code} ${head.message} (byte ${head.offset})`);

@@ -15,7 +15,6 @@ import type net from 'node:net';
 /** The parts of Node's internal TCP handle used here (node/src/stream_base.cc). */
 interface StreamHandle {
   writeBuffer(req: WriteRequest, bytes: Buffer): number;
-  readonly writeQueueSize: number;
 }
 
 interface WriteRequest {
@@ -26,8 +25,17 @@ interface WriteRequest {
   bytes: number;
 }
 
-/** Node's write request class: the one every net.Socket write uses (process.binding is documented-deprecated, not removed). */
-const WriteWrap = (process as unknown as { binding(name: string): { WriteWrap: new () => WriteRequest } }).binding('stream_wrap').WriteWrap;
+interface StreamWrapBinding {
+  /** Node's write request class: the one every net.Socket write uses. */
+  WriteWrap: new () => WriteRequest;
+  /** Set by every native write: streamBaseState[kLastWriteWasAsync] is 1 when libuv queued part of it. */
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+// process.binding is deprecated in the documentation only (DEP0111); Node's own net.js uses the same.
+const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
+const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
 
 export class DirectWriter {
   /** Direct writes in flight that the kernel has not taken whole yet. */
@@ -50,7 +58,9 @@ export class DirectWriter {
   write(bytes: Buffer): boolean {
     const socket = this.socket;
     const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
-    if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed || handle.writeQueueSize !== 0) {
+    // Node's stream counts its bytes until their write completes, so with writableLength 0 and
+    // none of our own pending, libuv's queue is empty.
+    if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed) {
       return socket.write(bytes);
     }
     const req = new WriteWrap();
@@ -65,7 +75,7 @@ export class DirectWriter {
       socket.destroy();
       return false;
     }
-    if (handle.writeQueueSize === 0) return true;
+    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
     this.pending++;
     return false;
   }
