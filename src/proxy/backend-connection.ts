@@ -203,7 +203,7 @@ export class BackendConnection implements Timed {
 
   /** chunk[at, end) for a client write: copied out of READ_BUFFER, as it is from a buffer of our own. */
   private relay(chunk: Buffer, at: number, end: number): Buffer {
-    if (!this.shared) return at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end);
+    if (!this.shared) return Buffer.from(chunk.buffer, chunk.byteOffset + at, end - at);
     const out = Buffer.allocUnsafe(end - at);
     chunk.copy(out, 0, at, end);
     return out;
