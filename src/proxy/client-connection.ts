@@ -118,7 +118,8 @@ export class ClientConnection implements Timed {
     const limits = ctx.limits;
     this.parser = new RequestParser({ maxStartLine: limits.maxRequestLine, maxHead: limits.maxHead, maxFields: limits.maxFields });
     const address = clientAddress(socket);
-    this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address) };
+    // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
+    this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
