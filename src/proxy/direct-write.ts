@@ -8,7 +8,8 @@
 // socket.write() or socket.end() (a shutdown, which libuv runs after the queued writes) still
 // goes after it. When the kernel does not take all the bytes at once, libuv keeps the rest (we
 // keep the buffer alive on the request) and the write counts as backpressure: `onDrain` is
-// called when it completes, as 'drain' would be.
+// called when it completes, as 'drain' would be. (socket.bytesWritten does not count direct
+// writes; the balancer counts its bytes itself.)
 
 import type net from 'node:net';
 
@@ -33,7 +34,8 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
-// process.binding is deprecated in the documentation only (DEP0111); Node's own net.js uses the same.
+// The binding Node's own net.js writes through (it reaches it as internalBinding). process.binding
+// is deprecated in the documentation only (DEP0111); with --pending-deprecation it warns once.
 const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
 const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
 
