@@ -37,6 +37,8 @@ Options:
                        (${SCENARIOS.map((s) => s.name).join(', ')})
   -t, --target NAME    only these targets; repeat or comma-separate
                        (${TARGET_NAMES.join(', ')})
+  -b, --baseline DIR   also run DIR/dist/lb.js (another checkout, built) as target "baseline",
+                       with the balancer's config, interleaved with it: an A/B comparison
   -x, --without TOOL   act as if haproxy, nginx or wrk were not installed (repeat or
                        comma-separate): tries the fallbacks, e.g. the node:net backend
   -R, --report FILE    print the tables of an earlier run's bench/results/*.json, run nothing
@@ -56,10 +58,10 @@ function fail(/** @type {string} */ message) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/system.js').Tools} */ tools) {
   const args = mri(argv, {
-    string: ['driver', 'scenario', 'target', 'rounds', 'duration', 'warmup', 'without', 'report'],
+    string: ['driver', 'scenario', 'target', 'rounds', 'duration', 'warmup', 'without', 'report', 'baseline'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { D: 'driver', r: 'rounds', d: 'duration', w: 'warmup', s: 'scenario', t: 'target', x: 'without', R: 'report', h: 'help' },
+    alias: { D: 'driver', r: 'rounds', d: 'duration', w: 'warmup', s: 'scenario', t: 'target', x: 'without', R: 'report', b: 'baseline', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -96,6 +98,11 @@ function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/sys
   for (const s of scenarioNames) if (!SCENARIOS.some((x) => x.name === s)) fail(`unknown scenario ${s}`);
   const targetNames = list(args.target);
   for (const t of targetNames) if (!TARGET_NAMES.includes(t)) fail(`unknown target ${t}`);
+  const baseline = args.baseline ? String(args.baseline) : null;
+  if (baseline !== null && !existsSync(path.join(baseline, 'dist', 'lb.js'))) fail(`--baseline ${baseline}: no dist/lb.js there (build it first)`);
+  if (baseline === null && targetNames.includes('baseline')) fail('target baseline needs --baseline DIR');
+  // "baseline" runs only when asked for with --baseline.
+  const defaultTargets = TARGET_NAMES.filter((t) => t !== 'baseline' || baseline !== null);
 
   return {
     drivers,
@@ -103,7 +110,8 @@ function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/sys
     duration: Math.floor(number('duration', 5, 1)),
     warmup: Math.floor(number('warmup', 1, 0)),
     scenarios: scenarioNames.length > 0 ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS,
-    targets: targetNames.length > 0 ? TARGET_NAMES.filter((t) => targetNames.includes(t)) : TARGET_NAMES,
+    targets: targetNames.length > 0 ? TARGET_NAMES.filter((t) => targetNames.includes(t)) : defaultTargets,
+    baseline,
   };
 }
 
@@ -134,6 +142,7 @@ async function main() {
   const machine = describeMachine();
   const revision = gitRevision(repo);
   say(`balancer: dist/ built from ${revision ?? 'an unknown revision'}`);
+  if (options.baseline) say(`baseline: ${options.baseline}/dist/ built from ${gitRevision(options.baseline) ?? 'an unknown revision'}`);
   say(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
   for (const [tool, version] of Object.entries(tools.versions)) say(`${tool}: ${version}`);
   const perTarget = options.rounds * (options.duration + SETTLE_MS / 1000 + 0.5) + options.warmup + SETTLE_MS / 1000;
@@ -207,7 +216,7 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
     const targetDir = mkdtempSync(path.join(dir, `${scenario.name}-${name}-`));
     chmodSync(targetDir, 0o755);
     try {
-      running.set(name, await startTarget(name, { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools }));
+      running.set(name, await startTarget(name, { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools, baseline: options.baseline ?? undefined }));
     } catch (err) {
       const why = /** @type {Error} */ (err).message;
       say(`  ${name}: could not start: ${why}`);

@@ -383,6 +383,33 @@ proxyTest(t, 'backpressure: a 20 MiB download to a client that stops reading arr
   t.equal(sha256(body.body), expected.digest('hex'));
 }, onMain);
 
+proxyTest(t, 'relayed bytes stay intact while they wait: a client that stops reading, and others served meanwhile through the shared read buffer', async (t, h) => {
+  // Backend sockets read into one shared buffer (or, while a long body streams, into buffers of
+  // their own): whatever waits in the stopped client's queue must not be overwritten by the
+  // reads that serve the other clients meanwhile.
+  const n = 8 * MiB + 5;
+  const slow = await h.client(main);
+  slow.pause();
+  await slow.write(request('GET', `/bytes?n=${n}&chunked=1`, { host: 'body.test' }));
+  const started = (e: { req: { url?: string } }) => e.req.url === `/bytes?n=${n}&chunked=1`;
+  await waitFor('the backend to answer the slow client', () => B.body!.exchanges.some(started));
+  const others = await Promise.all([h.client(main), h.client(main)]);
+  await Promise.all(
+    others.map(async (client, k) => {
+      for (let i = 0; i < 40; i++) {
+        const size = [13, 900, 20_000, 70_000][(i + k) % 4]! + i;
+        const res = await client.get(`/bytes?n=${size}`, 'body.test');
+        if (sha256(res.body) !== res.header('x-sha256')) t.fail(`response ${i} on client ${k} differs`);
+      }
+    }),
+  );
+  t.ok(slow.bytesReceived < n, 'the slow client still waits for most of its body');
+  slow.resume();
+  const res = await slow.read({ timeoutMs: 20_000 });
+  t.equal(res.body.length, n);
+  t.equal(sha256(res.body), res.header('x-sha256'), 'byte for byte');
+}, onMain);
+
 // ---------------------------------------------------------------------------------------------
 // Headers
 

@@ -12,7 +12,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
 /** Every target, in the order each round runs them. */
-export const TARGET_NAMES = ['direct', 'balancer', 'node-http-proxy', 'haproxy', 'nginx'];
+export const TARGET_NAMES = ['direct', 'balancer', 'baseline', 'node-http-proxy', 'haproxy', 'nginx'];
 
 /**
  * @typedef {object} Target
@@ -28,11 +28,12 @@ export const TARGET_NAMES = ['direct', 'balancer', 'node-http-proxy', 'haproxy',
 /**
  * Starts target `name` in front of `backendPorts`.
  * @param {string} name
- * @param {{ backendPorts: number[], backendPid: number, dir: string, tools: import('./system.js').Tools }} env
- *   dir: a private directory for config files
+ * @param {{ backendPorts: number[], backendPid: number, dir: string, tools: import('./system.js').Tools, baseline?: string }} env
+ *   dir: a private directory for config files; baseline: for `baseline`, another checkout whose
+ *   dist/lb.js runs with the balancer's config (an A/B comparison inside one interleaved run)
  * @returns {Promise<Target>}
  */
-export async function startTarget(name, { backendPorts, backendPid, dir, tools }) {
+export async function startTarget(name, { backendPorts, backendPid, dir, tools, baseline }) {
   if (name === 'direct') {
     // The first backend port: what one backend serves with no proxy in between.
     return { name, port: backendPorts[0], pid: backendPid, stop: async () => {}, output: () => '', exited: () => false, exitReason: () => '' };
@@ -40,10 +41,11 @@ export async function startTarget(name, { backendPorts, backendPid, dir, tools }
   const [port] = await freePorts(1);
   const ports = [port];
   let child;
-  if (name === 'balancer') {
+  if (name === 'balancer' || name === 'baseline') {
+    const root = name === 'balancer' ? repo : path.resolve(String(baseline));
     const file = path.join(dir, 'balancer.yaml');
     writeFileSync(file, balancerYaml(port, backendPorts));
-    child = await startProcess('balancer', process.execPath, [path.join(repo, 'dist', 'lb.js'), file, '--log-level', 'warn'], { ports, cwd: repo });
+    child = await startProcess(name, process.execPath, [path.join(root, 'dist', 'lb.js'), file, '--log-level', 'warn'], { ports, cwd: root });
   } else if (name === 'node-http-proxy') {
     const args = [path.join(here, 'node-http-proxy.js'), String(port), ...backendPorts.map(String)];
     child = await startProcess('node-http-proxy', process.execPath, args, { ports, cwd: repo });

@@ -49,6 +49,25 @@ export interface ClientInfo {
   proto: string;
   /** Whether the client is a trusted proxy: its X-Forwarded-* values are kept and extended. */
   trusted: boolean;
+  /** Set by buildUpstreamHead on first use: the bytes that are the same on every request of this client. */
+  fixed?: FixedFields;
+}
+
+/** Field lines that depend on the client connection only, as bytes, built once per connection. */
+interface FixedFields {
+  /** "X-Forwarded-For: <address>" */
+  forwardedFor: Buffer;
+  /** "\r\nX-Forwarded-Proto: <proto>" */
+  forwardedProto: Buffer;
+}
+
+const FORWARDED_HOST = Buffer.from('\r\nX-Forwarded-Host: ', 'latin1');
+
+function fixedFields(client: ClientInfo): FixedFields {
+  return {
+    forwardedFor: Buffer.from(`X-Forwarded-For: ${client.address}`, 'latin1'),
+    forwardedProto: Buffer.from(`\r\nX-Forwarded-Proto: ${client.proto}`, 'latin1'),
+  };
 }
 
 /**
@@ -118,18 +137,16 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   }
   if (runStart >= 0) n += buf.copy(out, n, runStart, fieldsEnd);
 
-  // X-Forwarded-*: the de-facto standard fields (interface.md).
-  n += out.write('X-Forwarded-For: ', n, 'latin1');
-  if (forwardedFor !== '') n += out.write(`${forwardedFor}, `, n, 'latin1');
-  n += out.write(client.address, n, 'latin1');
+  // X-Forwarded-*: the de-facto standard fields (interface.md). What depends only on the client
+  // is copied from bytes made once per connection, instead of encoding strings per request.
+  const fixed = (client.fixed ??= fixedFields(client));
+  if (forwardedFor === '') n += fixed.forwardedFor.copy(out, n);
+  else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
   if (!keepHost && (absolute || hostEnd > hostStart)) {
-    n += out.write('\r\nX-Forwarded-Host: ', n, 'latin1');
+    n += FORWARDED_HOST.copy(out, n);
     n += absolute ? out.write(head.authority, n, 'latin1') : buf.copy(out, n, hostStart, hostEnd);
   }
-  if (!keepProto) {
-    n += out.write('\r\nX-Forwarded-Proto: ', n, 'latin1');
-    n += out.write(client.proto, n, 'latin1');
-  }
+  if (!keepProto) n += fixed.forwardedProto.copy(out, n);
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
   else if (head.upgrade) n += out.write('\r\nConnection: upgrade', n, 'latin1');
@@ -143,8 +160,8 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  * Connection field saying what we do with the client connection: `close` when it ends after this
  * response, `keep-alive` for an HTTP/1.0 client whose connection persists, nothing otherwise.
  * The first body bytes, body[bodyStart, bodyEnd), may be given: they are placed right behind
- * the head, so that both leave in one write. When nothing needs to change and the body follows
- * the head in its buffer, the backend's bytes are returned as they are, without a copy.
+ * the head, so that both leave in one write. The result is always a new buffer: the backend's
+ * bytes sit in a read buffer that the next read overwrites (backend-connection.ts).
  */
 export function buildClientHead(
   head: ResponseHead,
@@ -156,12 +173,6 @@ export function buildClientHead(
   const { buf, fields, kinds, fieldCount } = head;
   // A 101 keeps its Upgrade field: it names the protocol the client switches to.
   const hop = connection === 'upgrade' ? HOP_BY_HOP_BUT_UPGRADE : HOP_BY_HOP;
-  let dropped = 0;
-  for (let k = 0; k < fieldCount; k++) dropped += hop[kinds[k]!]!;
-  // Unchanged bytes can go as they are, unless they sit in the parser's scratch buffer: a write
-  // may wait in the socket's queue, and the next head that comes in pieces would overwrite them.
-  if (dropped === 0 && connection === null && body === buf && bodyStart === head.end && !head.scratch) return buf.subarray(head.start, bodyEnd);
-
   const out = Buffer.allocUnsafe(head.end - head.start + 32 + (bodyEnd - bodyStart));
   let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
   let runStart = -1;

@@ -13,6 +13,7 @@ import type { ConnectionField } from '../http/responses.js';
 import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
+import { DirectWriter } from './direct-write.js';
 
 const CONNECTING = 0;
 /** Carrying a request for `client`. */
@@ -36,6 +37,22 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
+/** How much one read takes: libuv's usual read size. */
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Backend sockets read into this one shared buffer (net.connect's `onread`), instead of Node
+ * allocating a buffer per read and pushing it through a Readable stream. Safe because a read is
+ * handled to the end before the next one lands, in whichever socket: the parsers copy what they
+ * keep (a head that came in pieces goes to their scratch buffer), and bytes relayed to a client
+ * from here are copied first (`relay`), since a write can wait in the client socket's queue.
+ *
+ * While a long body streams through (or a tunnel), a connection reads into buffers of its own
+ * instead, one per read, which are handed to the client's write as they are: copying every byte
+ * of a large response would cost more than the allocation it saves.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
+
 export class BackendConnection implements Timed {
   deadline = 0;
   /** The client connection whose request this carries, while ACTIVE. */
@@ -45,6 +62,8 @@ export class BackendConnection implements Timed {
 
   private state = CONNECTING;
   private readonly socket: net.Socket;
+  /** Request bytes go out through this: straight to the socket's handle when nothing is queued. */
+  private readonly writer: DirectWriter;
   private readonly parser = new ResponseParser();
   private chunked: ChunkedScanner | null = null;
   /** For the current exchange: whether any byte of response came, and whether its head went out. */
@@ -58,6 +77,8 @@ export class BackendConnection implements Timed {
   /** The final response head and what its Connection field says, until they go out with the first body bytes. */
   private headOut: ResponseHead | null = null;
   private connectionOut: ConnectionField = null;
+  /** Whether the bytes being handled are in READ_BUFFER (else in a buffer this read had alone). */
+  private shared = true;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -65,13 +86,13 @@ export class BackendConnection implements Timed {
     client: ClientConnection,
   ) {
     this.client = client;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
     this.socket.on('connect', this.onConnect);
-    this.socket.on('data', this.onData);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
     this.socket.on('drain', this.onDrain);
+    this.writer = new DirectWriter(this.socket, this.onDrain);
     this.deadline = now() + ctx.timeouts.connect;
     ctx.deadlines.add(this);
   }
@@ -97,13 +118,13 @@ export class BackendConnection implements Timed {
       this.socket.cork();
       process.nextTick(uncork, this.socket);
     }
-    this.socket.write(head);
+    this.writer.write(head);
   }
 
   /** Writes request body bytes; false when the backend's buffer is full (wait for drain). */
   write(bytes: Buffer): boolean {
     if (this.state === ACTIVE) this.deadline = now() + this.ctx.timeouts.server;
-    return this.socket.write(bytes);
+    return this.writer.write(bytes);
   }
 
   /** A tunnel's client half-closed: pass the end on. */
@@ -158,10 +179,40 @@ export class BackendConnection implements Timed {
     this.client!.onBackendReady(this);
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  /**
+   * `nread` bytes landed in `buf`; when that is READ_BUFFER, they are only valid until this
+   * returns. Always true: backpressure pauses the socket itself (pause() stops reading at once
+   * with `onread`).
+   */
+  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
+    this.shared = buf === READ_BUFFER;
+    // A view made directly: subarray() would look up a species constructor on every read.
+    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
+    return true;
+  };
+
+  /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
+  private readonly nextReadBuffer = (): Uint8Array => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
+
+  /** Whether more than JOIN_LIMIT bytes of body, or a tunnel, are likely to come next. */
+  private streaming(): boolean {
+    if (this.state === TUNNEL) return true;
+    if (this.state !== ACTIVE || !this.headSent) return false;
+    return this.bodyKind !== ResponseBody.LENGTH || this.remaining > JOIN_LIMIT;
+  }
+
+  /** chunk[at, end) for a client write: copied out of READ_BUFFER, as it is from a buffer of our own. */
+  private relay(chunk: Buffer, at: number, end: number): Buffer {
+    if (!this.shared) return Buffer.from(chunk.buffer, chunk.byteOffset + at, end - at);
+    const out = Buffer.allocUnsafe(end - at);
+    chunk.copy(out, 0, at, end);
+    return out;
+  }
+
+  private onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
-      const written = client!.write(chunk);
+      const written = client!.write(this.relay(chunk, 0, chunk.length));
       // Backpressure: the client's drain resumes us.
       if (!written) {
         this.socket.pause();
@@ -181,7 +232,7 @@ export class BackendConnection implements Timed {
       if (at < 0) return;
     }
     this.forwardBody(client, chunk, at);
-  };
+  }
 
   /**
    * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112
@@ -279,7 +330,7 @@ export class BackendConnection implements Timed {
         this.headOut = null;
         client.write(buildClientHead(head, this.connectionOut));
       }
-      ok = client.write(at === 0 && end === length ? chunk : chunk.subarray(at, end));
+      ok = client.write(this.relay(chunk, at, end));
     }
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of

@@ -1,0 +1,93 @@
+// Writes to a plain TCP socket straight into its libuv handle when nothing else is queued on it,
+// skipping Node's Writable stream (write -> _write -> writeGeneric -> afterWrite on next tick):
+// a proxy writes every request and every response once, so that layer is paid twice per request.
+//
+// Why it is safe: libuv keeps one write queue per handle, in order, whoever queues. A direct
+// write is only made when Node's stream has nothing buffered, is not corked, not ended, and the
+// handle's queue is empty; so bytes leave in the order they were written, and a later
+// socket.write() or socket.end() (a shutdown, which libuv runs after the queued writes) still
+// goes after it. When the kernel does not take all the bytes at once, libuv keeps the rest (we
+// keep the buffer alive on the request) and the write counts as backpressure: `onDrain` is
+// called when it completes, as 'drain' would be. (socket.bytesWritten does not count direct
+// writes; the balancer counts its bytes itself.)
+
+import type net from 'node:net';
+
+/** The parts of Node's internal TCP handle used here (node/src/stream_base.cc). */
+interface StreamHandle {
+  writeBuffer(req: WriteRequest, bytes: Buffer): number;
+}
+
+interface WriteRequest {
+  handle: StreamHandle;
+  oncomplete: (status: number) => void;
+  buffer: Buffer | null;
+  async: boolean;
+  bytes: number;
+}
+
+interface StreamWrapBinding {
+  /** Node's write request class: the one every net.Socket write uses. */
+  WriteWrap: new () => WriteRequest;
+  /** Set by every native write: streamBaseState[kLastWriteWasAsync] is 1 when libuv queued part of it. */
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+// The binding Node's own net.js writes through (it reaches it as internalBinding). process.binding
+// is deprecated in the documentation only (DEP0111); with --pending-deprecation it warns once.
+const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
+const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
+
+export class DirectWriter {
+  /** Direct writes in flight that the kernel has not taken whole yet. */
+  private pending = 0;
+  private readonly direct: boolean;
+
+  /**
+   * @param onDrain called when a write that returned false has gone out (for direct writes; for
+   *   writes that went through the stream, the socket's own 'drain' event says so).
+   */
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly onDrain: () => void,
+  ) {
+    // TLS sockets encrypt in their stream: only plain TCP sockets are written to directly.
+    this.direct = !(socket as net.Socket & { encrypted?: boolean }).encrypted;
+  }
+
+  /** Writes `bytes`; false when they wait in a queue (backpressure: wait for a drain). */
+  write(bytes: Buffer): boolean {
+    const socket = this.socket;
+    const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
+    // Node's stream counts its bytes until their write completes, so with writableLength 0 and
+    // none of our own pending, libuv's queue is empty.
+    if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed) {
+      return socket.write(bytes);
+    }
+    const req = new WriteWrap();
+    req.handle = handle;
+    req.oncomplete = this.onComplete;
+    req.buffer = bytes; // kept alive while libuv may still send from it
+    req.async = false;
+    req.bytes = 0;
+    const err = handle.writeBuffer(req, bytes);
+    if (err !== 0) {
+      // EPIPE, ECONNRESET: the peer is gone. Closing the socket tells its owner (its 'close').
+      socket.destroy();
+      return false;
+    }
+    if (streamBaseState[kLastWriteWasAsync] === 0) return true;
+    this.pending++;
+    return false;
+  }
+
+  private readonly onComplete = (status: number): void => {
+    this.pending--;
+    if (status < 0) {
+      this.socket.destroy();
+      return;
+    }
+    this.onDrain();
+  };
+}

@@ -1,0 +1,94 @@
+// DirectWriter (src/proxy/direct-write.ts): writes go straight to the socket's handle when
+// nothing is queued, through the stream otherwise; bytes stay in order, a write the kernel could
+// not take whole is backpressure until it completes, and a dead peer closes the socket.
+
+import { once } from 'node:events';
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import { DirectWriter } from '../src/proxy/direct-write.js';
+
+/** A connected pair on 127.0.0.1: `near` is the server's side (paused until read), `far` the client's. */
+async function pair(t: Test): Promise<{ near: net.Socket; far: net.Socket }> {
+  const server = net.createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const far = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [near] = (await once(server, 'connection')) as [net.Socket];
+  await once(far, 'connect');
+  t.teardown(() => {
+    near.destroy();
+    far.destroy();
+    server.close();
+  });
+  return { near, far };
+}
+
+/** Everything `socket` receives until it ends. */
+async function readAll(socket: net.Socket): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  socket.on('data', (b: Buffer) => parts.push(b));
+  await once(socket, 'end');
+  return Buffer.concat(parts);
+}
+
+t.test('a write with nothing queued goes out at once and returns true', async (t) => {
+  const { near, far } = await pair(t);
+  const writer = new DirectWriter(near, () => t.fail('no drain expected'));
+  const got = readAll(far);
+  t.equal(writer.write(Buffer.from('hello ')), true);
+  t.equal(near.writableLength, 0, 'nothing went through the stream');
+  t.equal(writer.write(Buffer.from('world')), true);
+  near.end();
+  t.equal((await got).toString(), 'hello world');
+});
+
+t.test('a write the kernel cannot take whole is backpressure: drain when it completes; later writes stay in order', async (t) => {
+  const { near, far } = await pair(t);
+  let drains = 0;
+  const writer = new DirectWriter(near, () => drains++);
+  const big = Buffer.alloc(32 * 1024 * 1024, 'a');
+  t.equal(writer.write(big), false, 'more than the socket buffers take');
+  // While it is pending, writes go through the stream, behind it, and so does the end.
+  t.equal(writer.write(Buffer.from('b')), true);
+  near.cork();
+  t.equal(writer.write(Buffer.from('c')), true, 'corked: through the stream');
+  near.uncork();
+  near.end();
+  const got = await readAll(far);
+  t.equal(got.length, big.length + 2);
+  t.equal(got.subarray(big.length).toString(), 'bc', 'in the order written');
+  t.equal(got.indexOf('b'), big.length);
+  t.equal(drains, 1, 'one drain, for the direct write');
+});
+
+t.test('TLS sockets always write through their stream', async (t) => {
+  const written: Buffer[] = [];
+  const fake = { encrypted: true, write: (b: Buffer) => written.push(b) > 0 } as unknown as net.Socket;
+  const writer = new DirectWriter(fake, () => {});
+  t.equal(writer.write(Buffer.from('x')), true);
+  t.equal(written.length, 1);
+});
+
+t.test('a write to a connection the peer reset closes the socket instead of throwing', async (t) => {
+  const { near, far } = await pair(t);
+  far.resetAndDestroy();
+  await once(far, 'close');
+  // The near side is paused, so it has not read the reset: the write itself meets it.
+  let failed = false;
+  const writer = new DirectWriter(near, () => {});
+  for (let i = 0; i < 50 && !near.destroyed; i++) {
+    failed = !writer.write(Buffer.from('x'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  t.ok(failed, 'the write failed');
+  t.ok(near.destroyed, 'and the socket is closed');
+});
+
+t.test('a pending write that fails (the peer reset meanwhile) closes the socket', async (t) => {
+  const { near, far } = await pair(t);
+  const writer = new DirectWriter(near, () => t.fail('no drain after a failure'));
+  t.equal(writer.write(Buffer.alloc(32 * 1024 * 1024)), false, 'pending');
+  far.resetAndDestroy();
+  await once(near, 'close');
+  t.ok(near.destroyed);
+});
