@@ -36,8 +36,20 @@ interface StreamWrapBinding {
 
 // The binding Node's own net.js writes through (it reaches it as internalBinding). process.binding
 // is deprecated in the documentation only (DEP0111); with --pending-deprecation it warns once.
-const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
-const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding;
+const binding = loadBinding();
+
+/** Node's write binding; null where it is missing or not as expected (then writes go through the stream). */
+function loadBinding(): StreamWrapBinding | null {
+  try {
+    const b = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
+    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') return b;
+    /* c8 ignore start -- Node 20, the version this runs on, has it; a later Node or another runtime may not */
+  } catch {
+    // Fall through.
+  }
+  return null;
+}
+/* c8 ignore stop */
 
 export class DirectWriter {
   /** Direct writes in flight that the kernel has not taken whole yet. */
@@ -53,7 +65,7 @@ export class DirectWriter {
     private readonly onDrain: () => void,
   ) {
     // TLS sockets encrypt in their stream: only plain TCP sockets are written to directly.
-    this.direct = !(socket as net.Socket & { encrypted?: boolean }).encrypted;
+    this.direct = binding !== null && !(socket as net.Socket & { encrypted?: boolean }).encrypted;
   }
 
   /** Writes `bytes`; false when they wait in a queue (backpressure: wait for a drain). */
@@ -65,6 +77,7 @@ export class DirectWriter {
     if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed) {
       return socket.write(bytes);
     }
+    const { WriteWrap, streamBaseState, kLastWriteWasAsync } = binding!;
     const req = new WriteWrap();
     req.handle = handle;
     req.oncomplete = this.onComplete;
