@@ -208,6 +208,10 @@ t.test('skipLineChars stops where the byte-by-byte loop stops', async (t) => {
           if (fast(buf, start, end) !== slow(buf, start, end)) t.fail(`byte ${b} at ${pos}, start ${start}, end ${end}`);
           checked++;
         }
+        // A marked byte before the start, in the same word, must not stop the scan there.
+        const after = start + pos + 1;
+        if (fast(buf, after, start + 41) !== slow(buf, after, start + 41)) t.fail(`byte ${b} just before ${after}`);
+        checked++;
       }
     }
   }
@@ -228,7 +232,7 @@ t.test('skipLineChars stops where the byte-by-byte loop stops', async (t) => {
     }
   }
   t.pass(`${pairs} pairs`);
-  // Tabs are LINE_CHARs below 0x20: a word holding one is read byte by byte, then words again.
+  // Tabs are LINE_CHARs below 0x20 that the words mark: the scan goes on past each, then words again.
   const tabs = bytes('a\tbcdefgh\tijklmnop\t\tqrstuvwxyz0123456789\x7fz');
   t.equal(fast(tabs, 0, tabs.length), tabs.length - 2, 'past three words with tabs, to the DEL');
   t.equal(fast(tabs, 0, tabs.length - 2), tabs.length - 2, 'to the end');
