@@ -70,35 +70,34 @@ const NAME_OF: string[] = [];
 for (const [name, kind] of FIELD_NAMES) NAME_OF[kind] = name;
 
 /**
- * Which known field buf[start, end) names, compared case-insensitively (RFC 9110 5.1) on the
- * bytes themselves: the candidate for its length and first letter, then the whole name.
+ * Which known field buf[start, end), a run of tchars, names, compared case-insensitively
+ * (RFC 9110 5.1) on the bytes themselves: the candidate for its length and first letter, then
+ * the whole name. The known names are lower-case letters and "-", and for them `b | 0x20` is
+ * all the case folding needed: it turns an upper-case letter into its lower-case one
+ * and no other tchar into a letter or "-" (the only other byte that becomes "-" is CR). In the
+ * CANDIDATE lookup it may fold one tchar onto another ("^" onto "~"): no known name starts with
+ * either, and the comparison decides. (Kept this short: the head reader calls it for every field line, and V8 must inline it.)
  */
 export function fieldKind(buf: Buffer, start: number, end: number): FieldKind {
   const length = end - start;
   if (length === 0 || length > LONGEST_NAME) return Field.OTHER;
-  const kind = CANDIDATE[length * 256 + lower(buf[start]!)]! as FieldKind;
-  if (kind === Field.OTHER || !equalsIgnoreCase(buf, start, end, NAME_OF[kind]!)) return Field.OTHER;
+  const kind = CANDIDATE[length * 256 + (buf[start]! | 0x20)]! as FieldKind;
+  if (kind === Field.OTHER) return Field.OTHER;
+  // The candidate's name, b | 0x20 against its lower-case bytes.
+  const name = NAME_OF[kind]!;
+  for (let i = start; i < end; i++) if ((buf[i]! | 0x20) !== name.charCodeAt(i - start)) return Field.OTHER;
   return kind;
 }
 
 /**
- * Splits the field line buf[start, end) (CRLF excluded) into name and value, per RFC 9112 5:
- *
- *   field-line = field-name ":" OWS field-value OWS
- *
- * `nameEnd` is where the line's leading run of tchars ends, skipTokenChars(buf, start, end):
- * the head reader finds it as the line arrives. Writes [nameEnd, valueStart, valueEnd] into
- * `out` at `at` and returns undefined, or returns the error. The bytes were already checked to
- * be LINE_CHARs by the head reader.
+ * The value's bounds of a field line that has no name followed by a colon: the head reader
+ * splits every line as its CR arrives (head-reader.ts), and marks such a line so; the parser
+ * asks fieldLineError why once it reaches that line, so errors still come in line order.
  */
-export function splitFieldLine(buf: Buffer, start: number, nameEnd: number, end: number, out: Int32Array, at: number, base: number): HttpError | undefined {
-  // The usual case first: a name, then the colon.
-  if (nameEnd !== start && nameEnd !== end && buf[nameEnd] === COLON) return splitValue(buf, nameEnd, end, out, at);
-  return fieldLineError(buf, start, nameEnd, end, base);
-}
+export const NOT_SPLIT = -1;
 
 /** Why the field line buf[start, end), whose tchars end at nameEnd, has no name and colon. */
-function fieldLineError(buf: Buffer, start: number, nameEnd: number, end: number, base: number): HttpError {
+export function fieldLineError(buf: Buffer, start: number, nameEnd: number, end: number, base: number): HttpError {
   // RFC 9112 5.2: obs-fold (a line starting with SP or HTAB, continuing the previous value) is
   // obsolete; a server MUST reject it or replace it; we reject, as does llhttp in strict mode.
   if (isOws(buf[start]!)) return new HttpError('OBS_FOLD', start - base);
@@ -113,19 +112,6 @@ function fieldLineError(buf: Buffer, start: number, nameEnd: number, end: number
     return new HttpError('MISSING_COLON', start - base);
   }
   return new HttpError('EMPTY_FIELD_NAME', start - base);
-}
-
-/** The value after the colon at buf[colon], up to end: OWS trimmed, bounds written to `out`. */
-function splitValue(buf: Buffer, colon: number, end: number, out: Int32Array, at: number): undefined {
-  // Leading and trailing OWS are not part of the value (RFC 9112 5.1).
-  let valueStart = colon + 1;
-  while (valueStart < end && isOws(buf[valueStart]!)) valueStart++;
-  let valueEnd = end;
-  while (valueEnd > valueStart && isOws(buf[valueEnd - 1]!)) valueEnd--;
-  out[at] = colon;
-  out[at + 1] = valueStart;
-  out[at + 2] = valueEnd;
-  return undefined;
 }
 
 /**

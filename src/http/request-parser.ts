@@ -6,8 +6,8 @@
 //   1. HeadReader finds the head's lines in bytes that arrive in pieces, byte by byte rules.
 //   2. `parse` below reads the complete lines, in this order:
 //        parseRequestLine   method SP request-target SP HTTP-version      (RFC 9112 3)
-//        splitFieldLine     field-name ":" OWS field-value OWS            (RFC 9112 5)
-//        readField          Host, Content-Length, Transfer-Encoding, Connection, Expect
+//        (split by the head reader: field-name ":" OWS field-value OWS, RFC 9112 5)
+//        the known fields   Host, Content-Length, Transfer-Encoding, Connection, Expect
 //        decideFraming      how long the body is                          (RFC 9112 6.3)
 // Every rejection carries the contract's status (errors.ts).
 //
@@ -15,7 +15,7 @@
 
 import { HttpError } from '../errors.js';
 import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
-import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, fieldKind, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
 import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
 
 /** How the length of a request body is known (RFC 9112 6.3). */
@@ -95,15 +95,11 @@ const KNOWN_CODINGS = ['compress', 'deflate', 'gzip', 'x-compress', 'x-gzip'];
 
 export class RequestParser extends HeadReader<RequestHead> {
   protected readonly skipsEmptyLines = true;
-  private readonly fields: Int32Array;
-  private readonly kinds: Uint8Array;
   private readonly element = new Int32Array(2);
   private readonly lastHost = new HostCache();
 
   constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS) {
     super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' });
-    this.fields = new Int32Array(FIELD_STRIDE * limits.maxFields);
-    this.kinds = new Uint8Array(limits.maxFields);
   }
 
   protected parse(lines: HeadLines): RequestHead | HttpError {
@@ -127,8 +123,8 @@ export class RequestParser extends HeadReader<RequestHead> {
       start: offsets[0]!,
       end: lines.end,
       requestLineEnd: offsets[1]!,
-      fields: this.fields,
-      kinds: this.kinds,
+      fields: lines.fields,
+      kinds: lines.kinds,
       fieldCount: lines.count - 1,
     };
     const lineError = parseRequestLine(buf, offsets[0]!, offsets[1]!, head, base);
@@ -145,22 +141,24 @@ export class RequestParser extends HeadReader<RequestHead> {
     let connection = 0; // Connection options, as Option bits
     let hasUpgrade = false;
 
-    const fields = this.fields;
-    const kinds = this.kinds;
+    // The head reader split every field line and recognised its name; only the fields the
+    // balancer acts on need reading here, and a line that was not split is an error once
+    // reached (so that errors still come in line order).
+    const { fields, kinds } = lines;
     const el = this.element;
     for (let k = 1; k < lines.count; k++) {
-      const lineStart = offsets[2 * k]!;
       const at = FIELD_STRIDE * (k - 1);
-      const splitError = splitFieldLine(buf, lineStart, lines.nameEnds[k]!, offsets[2 * k + 1]!, fields, at + 1, base);
-      if (splitError) return splitError;
-      fields[at + F_LINE] = lineStart;
+      const kind = kinds[k - 1]!;
+      if (kind === Field.OTHER) {
+        if (fields[at + F_VALUE] === NOT_SPLIT) return fieldLineError(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, offsets[2 * k + 1]!, base);
+        continue;
+      }
+      const lineStart = fields[at + F_LINE]!;
       const vs = fields[at + F_VALUE]!;
       const ve = fields[at + F_VALUE_END]!;
       // The framing fields must end where their value ends: trailing whitespace is valid OWS
       // (RFC 9112 5.1), but llhttp rejects it there, and framing is no place for two readings.
       const trailingSpace = ve !== offsets[2 * k + 1]!;
-      const kind = fieldKind(buf, lineStart, fields[at + F_NAME_END]!);
-      kinds[k - 1] = kind;
       switch (kind) {
         case Field.HOST:
           // RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to any
@@ -216,7 +214,7 @@ export class RequestParser extends HeadReader<RequestHead> {
       }
     }
 
-    if (head.connectionOptions !== null) markConnectionOptions(buf, fields, this.kinds, head.fieldCount, head.connectionOptions);
+    if (head.connectionOptions !== null) markConnectionOptions(buf, fields, kinds, head.fieldCount, head.connectionOptions);
 
     // RFC 9112 3.2 (quoted above): Host is required in HTTP/1.1.
     if (hostCount === 0 && head.minor === 1) return new HttpError('MISSING_HOST', head.start - base);

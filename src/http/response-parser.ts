@@ -4,7 +4,7 @@
 
 import { HttpError } from '../errors.js';
 import { SP, equalsIgnoreCase } from './chars.js';
-import { FIELD_STRIDE, F_NAME_END, F_LINE, F_VALUE, F_VALUE_END, Field, fieldKind, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength, splitFieldLine } from './fields.js';
+import { FIELD_STRIDE, F_NAME_END, F_LINE, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
 import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
 
 /** How the end of a response body is found (RFC 9112 6.3). */
@@ -52,15 +52,11 @@ export const DEFAULT_RESPONSE_LIMITS: HeadLimits = {
 export class ResponseParser extends HeadReader<ResponseHead> {
   protected readonly skipsEmptyLines = false;
   private readonly element = new Int32Array(2);
-  private readonly fields: Int32Array;
-  private readonly kinds: Uint8Array;
   /** Whether the request being answered was HEAD: then no body follows, whatever the head says. */
   requestWasHead = false;
 
   constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS) {
     super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE', malformed: 'BAD_RESPONSE' });
-    this.fields = new Int32Array(FIELD_STRIDE * limits.maxFields);
-    this.kinds = new Uint8Array(limits.maxFields);
   }
 
   protected parse(lines: HeadLines): ResponseHead | HttpError {
@@ -79,8 +75,8 @@ export class ResponseParser extends HeadReader<ResponseHead> {
       start: lineStart,
       end: lines.end,
       statusLineEnd: lineEnd,
-      fields: this.fields,
-      kinds: this.kinds,
+      fields: lines.fields,
+      kinds: lines.kinds,
       fieldCount: lines.count - 1,
     };
     // status-line = HTTP-version SP status-code SP [ reason-phrase ]   (RFC 9112 4)
@@ -105,16 +101,14 @@ export class ResponseParser extends HeadReader<ResponseHead> {
     let close = false;
     let keepAlive = false;
     let options: string[] | null = null;
-    const fields = this.fields;
+    const { fields, kinds } = lines;
     const el = this.element;
     for (let k = 1; k < lines.count; k++) {
-      const ls = offsets[2 * k]!;
       const at = FIELD_STRIDE * (k - 1);
-      const err = splitFieldLine(buf, ls, lines.nameEnds[k]!, offsets[2 * k + 1]!, fields, at + F_NAME_END, base);
-      if (err) return new HttpError('BAD_RESPONSE', err.offset);
-      fields[at + F_LINE] = ls;
-      const kind = fieldKind(buf, ls, fields[at + F_NAME_END]!);
-      this.kinds[k - 1] = kind;
+      const kind = kinds[k - 1]!;
+      if (fields[at + F_VALUE] === NOT_SPLIT) {
+        return new HttpError('BAD_RESPONSE', fieldLineError(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, offsets[2 * k + 1]!, base).offset);
+      }
       const vs = fields[at + F_VALUE]!;
       const ve = fields[at + F_VALUE_END]!;
       if (kind === Field.CONTENT_LENGTH) {
@@ -134,7 +128,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
         }
       }
     }
-    if (options !== null) markConnectionOptions(buf, fields, this.kinds, head.fieldCount, options);
+    if (options !== null) markConnectionOptions(buf, fields, kinds, head.fieldCount, options);
     head.keepAlive = !close && (head.minor === 1 || keepAlive);
 
     // RFC 9112 6.3, in order.
