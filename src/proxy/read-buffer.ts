@@ -47,8 +47,9 @@ const symbols = findReadSymbols();
  */
 function findReadSymbols(): ReadSymbols | null {
   const buffer = Buffer.alloc(1);
-  const callback = (): boolean => true;
-  const generator = (): Uint8Array => buffer;
+  // Any two distinct functions will do (built-ins here): a socket without a handle calls neither.
+  const callback = Boolean;
+  const generator = Array;
   // @types/node lists `onread` for net.connect only; the Socket constructor takes it too.
   const probe = (onread: object) => new net.Socket({ onread } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
   const withBuffer = probe({ buffer, callback });
