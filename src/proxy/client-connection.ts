@@ -15,7 +15,7 @@ import type net from 'node:net';
 import { HttpError } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
-import { Body, RequestParser, type RequestHead } from '../http/request-parser.js';
+import { Body, type RequestHead, type RequestParser } from '../http/request-parser.js';
 import { errorResponse, type ConnectionField } from '../http/responses.js';
 import { BackendConnection, Failure, type FailureKind } from './backend-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
@@ -98,6 +98,8 @@ export class ClientConnection implements Timed {
   private deadlineKind = IDLE;
   private state = READ_HEAD;
   private readonly parser: RequestParser;
+  /** The limits the parser was made with (a reload may bring others). */
+  private readonly limits: ProxyContext['limits'];
   private readonly info: ClientInfo;
   /** Response bytes go out through this: straight to the socket's handle when nothing is queued. */
   private readonly writer: DirectWriter;
@@ -116,8 +118,8 @@ export class ClientConnection implements Timed {
     private readonly socket: net.Socket,
     private readonly ctx: ProxyContext,
   ) {
-    const limits = ctx.limits;
-    this.parser = new RequestParser({ maxStartLine: limits.maxRequestLine, maxHead: limits.maxHead, maxFields: limits.maxFields });
+    this.limits = ctx.limits;
+    this.parser = ctx.parsers.take(this.limits);
     const address = clientAddress(socket);
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
     this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
@@ -483,6 +485,8 @@ export class ClientConnection implements Timed {
       this.finishExchange(ex, tunnel ? 101 : 0);
     }
     this.pending = null;
+    // Nothing reads with the parser once CLOSED: a new connection may have it.
+    this.ctx.parsers.give(this.parser, this.limits);
     this.ctx.clients.delete(this);
     this.ctx.deadlines.delete(this);
     this.socket.destroy();
