@@ -165,8 +165,7 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   if (forwardedFor === '') {
     out.set(fixed.forwardedFor, n);
     n += fixed.forwardedFor.length;
-  }
-  else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
+  } else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
   if (!keepHost && (absolute || hostEnd > hostStart)) {
     out.set(FORWARDED_HOST, n);
     n += FORWARDED_HOST.length;

@@ -161,7 +161,6 @@ export class ClientConnection implements Timed {
     return streaming ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
   };
 
-
   private readonly onData = (chunk: Buffer): void => {
     switch (this.state) {
       case READ_HEAD:
