@@ -410,6 +410,32 @@ proxyTest(t, 'relayed bytes stay intact while they wait: a client that stops rea
   t.equal(sha256(res.body), res.header('x-sha256'), 'byte for byte');
 }, onMain);
 
+proxyTest(t, 'request bytes stay intact while they wait: pipelined requests and a body held, and others served meanwhile through the shared read buffer', async (t, h) => {
+  // Client sockets read into the same shared buffer: bytes a connection keeps beyond their read
+  // (pipelined requests waiting their turn, a body waiting for its backend connection) must not
+  // be overwritten by the reads that serve other clients meanwhile.
+  const host = 'body.test';
+  const piped = await h.client(main);
+  const tail = `/held-${'x'.repeat(300)}`;
+  const body = randomBody(30_000);
+  await piped.write(
+    Buffer.concat([request('GET', '/slow?ms=300', { host }), request('POST', '/sha256', { host, body }), request('GET', tail, { host })]),
+  );
+  const others = await Promise.all([h.client(main), h.client(main)]);
+  await Promise.all(
+    others.map(async (client, k) => {
+      for (let i = 0; i < 30; i++) {
+        const other = randomBody(100 + 997 * i);
+        const res = await client.send(request('POST', '/sha256', { host, body: other }));
+        if (res.json<{ sha256: string }>().sha256 !== sha256(other)) t.fail(`request ${i} on client ${k} differs`);
+      }
+    }),
+  );
+  t.equal((await piped.read()).json().path, '/slow?ms=300');
+  t.same((await piped.read()).json(), { sha256: sha256(body), bytes: body.length }, 'the held body, byte for byte');
+  t.equal((await piped.read()).json().path, tail, 'the held request, as sent');
+}, onMain);
+
 // ---------------------------------------------------------------------------------------------
 // Headers
 

@@ -39,7 +39,28 @@ const REPLACED = (() => {
   return t;
 })();
 
-const CRLF = 0x0a0d; // little-endian "\r\n" for writeUInt16LE
+/**
+ * Copies src[start, end) to out[at..] and returns how many bytes that was. Runs as short as most
+ * of a head's are (a request line, a field or two) go byte by byte: Buffer's copy() of part of a
+ * buffer makes a new view of it first (a call into C++ for its ArrayBuffer, then a typed array),
+ * which costs several times more than the loop below at these lengths.
+ */
+function copyRange(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  const n = end - start;
+  if (n > SHORT_COPY) return src.copy(out, at, start, end);
+  for (let i = 0; i < n; i++) out[at + i] = src[start + i]!;
+  return n;
+}
+
+/** Up to this many bytes, copyRange copies in its own loop. */
+const SHORT_COPY = 48;
+
+/** Writes CRLF at out[at]; returns the offset after it. */
+function crlf(out: Buffer, at: number): number {
+  out[at] = 0x0d;
+  out[at + 1] = 0x0a;
+  return at + 2;
+}
 
 /** What the balancer knows about the client connection a request came on. */
 export interface ClientInfo {
@@ -120,7 +141,7 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
     n += out.write(`${head.method} ${head.path} HTTP/1.${head.minor}\r\n`, n, 'latin1');
     n += out.write(`Host: ${head.authority}\r\n`, n, 'latin1');
   } else {
-    n += buf.copy(out, n, head.start, head.requestLineEnd + 2);
+    n += copyRange(buf, head.start, head.requestLineEnd + 2, out, n);
     // HTTP/1.2 and later 1.x are read as 1.1 (RFC 9110 2.5), and an intermediary sends its own
     // version: the minor digit, just before the CRLF, becomes 1.
     if (head.minor === 1) out[n - 3] = 0x31;
@@ -131,27 +152,33 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   for (let k = 0; k < fieldCount; k++) {
     const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
     if (drop[k] === 1) {
-      if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
+      if (runStart >= 0) n += copyRange(buf, runStart, lineStart, out, n);
       runStart = -1;
     } else if (runStart < 0) runStart = lineStart;
   }
-  if (runStart >= 0) n += buf.copy(out, n, runStart, fieldsEnd);
+  if (runStart >= 0) n += copyRange(buf, runStart, fieldsEnd, out, n);
 
   // X-Forwarded-*: the de-facto standard fields (interface.md). What depends only on the client
   // is copied from bytes made once per connection, instead of encoding strings per request.
   const fixed = (client.fixed ??= fixedFields(client));
-  if (forwardedFor === '') n += fixed.forwardedFor.copy(out, n);
-  else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
+  // (set() of a whole buffer makes no view: the copies of the fixed parts below use it.)
+  if (forwardedFor === '') {
+    out.set(fixed.forwardedFor, n);
+    n += fixed.forwardedFor.length;
+  } else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
   if (!keepHost && (absolute || hostEnd > hostStart)) {
-    n += FORWARDED_HOST.copy(out, n);
-    n += absolute ? out.write(head.authority, n, 'latin1') : buf.copy(out, n, hostStart, hostEnd);
+    out.set(FORWARDED_HOST, n);
+    n += FORWARDED_HOST.length;
+    n += absolute ? out.write(head.authority, n, 'latin1') : copyRange(buf, hostStart, hostEnd, out, n);
   }
-  if (!keepProto) n += fixed.forwardedProto.copy(out, n);
+  if (!keepProto) {
+    out.set(fixed.forwardedProto, n);
+    n += fixed.forwardedProto.length;
+  }
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
   else if (head.upgrade) n += out.write('\r\nConnection: upgrade', n, 'latin1');
-  n = out.writeUInt16LE(CRLF, n);
-  n = out.writeUInt16LE(CRLF, n);
+  n = crlf(out, crlf(out, n));
   return out.subarray(0, n);
 }
 
@@ -173,22 +200,42 @@ export function buildClientHead(
   const { buf, fields, kinds, fieldCount } = head;
   // A 101 keeps its Upgrade field: it names the protocol the client switches to.
   const hop = connection === 'upgrade' ? HOP_BY_HOP_BUT_UPGRADE : HOP_BY_HOP;
-  const out = Buffer.allocUnsafe(head.end - head.start + 32 + (bodyEnd - bodyStart));
-  let n = buf.copy(out, 0, head.start, head.statusLineEnd + 2);
+  const fieldsEnd = head.end - 2;
+  // The exact size first (field lines are contiguous: each ends where the next begins), so that
+  // the result needs no trimming view.
+  let dropped = 0;
+  for (let k = 0; k < fieldCount; k++) {
+    if (hop[kinds[k]!] !== 1) continue;
+    const next = k + 1 < fieldCount ? fields[FIELD_STRIDE * (k + 1) + F_LINE]! : fieldsEnd;
+    dropped += next - fields[FIELD_STRIDE * k + F_LINE]!;
+  }
+  const line = connection === null ? null : CONNECTION_LINES[connection];
+  const out = Buffer.allocUnsafe(head.end - head.start - dropped + (line === null ? 0 : line.length) + (bodyEnd - bodyStart));
+  let n = copyRange(buf, head.start, head.statusLineEnd + 2, out, 0);
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
     const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
     if (hop[kinds[k]!] === 1) {
-      if (runStart >= 0) n += buf.copy(out, n, runStart, lineStart);
+      if (runStart >= 0) n += copyRange(buf, runStart, lineStart, out, n);
       runStart = -1;
     } else if (runStart < 0) runStart = lineStart;
   }
-  if (runStart >= 0) n += buf.copy(out, n, runStart, head.end - 2);
-  if (connection !== null) n += out.write(`Connection: ${connection}\r\n`, n, 'latin1');
-  n = out.writeUInt16LE(CRLF, n);
-  n += body.copy(out, n, bodyStart, bodyEnd);
-  return out.subarray(0, n);
+  if (runStart >= 0) n += copyRange(buf, runStart, fieldsEnd, out, n);
+  if (line !== null) {
+    out.set(line, n);
+    n += line.length;
+  }
+  n = crlf(out, n);
+  copyRange(body, bodyStart, bodyEnd, out, n);
+  return out;
 }
+
+/** The Connection field of a response to the client, by what it says. */
+const CONNECTION_LINES = {
+  close: Buffer.from('Connection: close\r\n', 'latin1'),
+  'keep-alive': Buffer.from('Connection: keep-alive\r\n', 'latin1'),
+  upgrade: Buffer.from('Connection: upgrade\r\n', 'latin1'),
+};
 
 let scratch = new Uint8Array(128);
 function dropScratch(count: number): Uint8Array {

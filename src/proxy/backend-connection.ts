@@ -14,6 +14,7 @@ import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
 import { DirectWriter } from './direct-write.js';
+import { ownBytes, READ_BUFFER, READ_SIZE } from './read-buffer.js';
 
 const CONNECTING = 0;
 /** Carrying a request for `client`. */
@@ -37,21 +38,10 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
-/** How much one read takes: libuv's usual read size. */
-const READ_SIZE = 64 * 1024;
-
-/**
- * Backend sockets read into this one shared buffer (net.connect's `onread`), instead of Node
- * allocating a buffer per read and pushing it through a Readable stream. Safe because a read is
- * handled to the end before the next one lands, in whichever socket: the parsers copy what they
- * keep (a head that came in pieces goes to their scratch buffer), and bytes relayed to a client
- * from here are copied first (`relay`), since a write can wait in the client socket's queue.
- *
- * While a long body streams through (or a tunnel), a connection reads into buffers of its own
- * instead, one per read, which are handed to the client's write as they are: copying every byte
- * of a large response would cost more than the allocation it saves.
- */
-const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
+// Backend sockets read into the shared READ_BUFFER (net.connect's `onread`; see read-buffer.ts).
+// While a long body streams through (or a tunnel), a connection reads into buffers of its own
+// instead, one per read, which are handed to the client's write as they are: copying every byte
+// of a large response would cost more than the allocation it saves.
 
 export class BackendConnection implements Timed {
   deadline = 0;
@@ -77,8 +67,6 @@ export class BackendConnection implements Timed {
   /** The final response head and what its Connection field says, until they go out with the first body bytes. */
   private headOut: ResponseHead | null = null;
   private connectionOut: ConnectionField = null;
-  /** Whether the bytes being handled are in READ_BUFFER (else in a buffer this read had alone). */
-  private shared = true;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -185,7 +173,6 @@ export class BackendConnection implements Timed {
    * with `onread`).
    */
   private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    this.shared = buf === READ_BUFFER;
     // A view made directly: subarray() would look up a species constructor on every read.
     this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
     return true;
@@ -201,18 +188,10 @@ export class BackendConnection implements Timed {
     return this.bodyKind !== ResponseBody.LENGTH || this.remaining > JOIN_LIMIT;
   }
 
-  /** chunk[at, end) for a client write: copied out of READ_BUFFER, as it is from a buffer of our own. */
-  private relay(chunk: Buffer, at: number, end: number): Buffer {
-    if (!this.shared) return Buffer.from(chunk.buffer, chunk.byteOffset + at, end - at);
-    const out = Buffer.allocUnsafe(end - at);
-    chunk.copy(out, 0, at, end);
-    return out;
-  }
-
   private onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
-      const written = client!.write(this.relay(chunk, 0, chunk.length));
+      const written = client!.write(ownBytes(chunk, 0, chunk.length));
       // Backpressure: the client's drain resumes us.
       if (!written) {
         this.socket.pause();
@@ -330,7 +309,7 @@ export class BackendConnection implements Timed {
         this.headOut = null;
         client.write(buildClientHead(head, this.connectionOut));
       }
-      ok = client.write(this.relay(chunk, at, end));
+      ok = client.write(ownBytes(chunk, at, end));
     }
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of

@@ -15,12 +15,13 @@ import type net from 'node:net';
 import { HttpError } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
-import { Body, RequestParser, type RequestHead } from '../http/request-parser.js';
+import { Body, type RequestHead, type RequestParser } from '../http/request-parser.js';
 import { errorResponse, type ConnectionField } from '../http/responses.js';
 import { BackendConnection, Failure, type FailureKind } from './backend-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { now, type Timed } from './deadlines.js';
 import { DirectWriter } from './direct-write.js';
+import { inReadBuffer, ownBytes, READ_BUFFER, READ_SIZE, readInto } from './read-buffer.js';
 
 const READ_HEAD = 0;
 const CONNECTING = 1;
@@ -97,6 +98,8 @@ export class ClientConnection implements Timed {
   private deadlineKind = IDLE;
   private state = READ_HEAD;
   private readonly parser: RequestParser;
+  /** The limits the parser was made with (a reload may bring others). */
+  private readonly limits: ProxyContext['limits'];
   private readonly info: ClientInfo;
   /** Response bytes go out through this: straight to the socket's handle when nothing is queued. */
   private readonly writer: DirectWriter;
@@ -115,18 +118,20 @@ export class ClientConnection implements Timed {
     private readonly socket: net.Socket,
     private readonly ctx: ProxyContext,
   ) {
-    const limits = ctx.limits;
-    this.parser = new RequestParser({ maxStartLine: limits.maxRequestLine, maxHead: limits.maxHead, maxFields: limits.maxFields });
+    this.limits = ctx.limits;
+    this.parser = ctx.parsers.take(this.limits);
     const address = clientAddress(socket);
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
     this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
-    socket.on('data', this.onData);
+    if (!readInto(socket, this.nextReadBuffer, this.onRead)) {
+      socket.on('data', this.onData);
+      skipReadMoreTicks(socket);
+    }
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     this.writer = new DirectWriter(socket, this.onDrain);
-    skipReadMoreTicks(socket);
     ctx.clients.add(this);
     ctx.deadlines.add(this);
     // A new connection must send its first head within timeouts.header.
@@ -139,6 +144,22 @@ export class ClientConnection implements Timed {
   }
 
   // --- socket events ---
+
+  /** `nread` bytes landed in `buf` (see read-buffer.ts); in READ_BUFFER, valid until this returns. */
+  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
+    // A view made directly: subarray() would look up a species constructor on every read.
+    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
+    return true;
+  };
+
+  /**
+   * Where the next read lands: READ_BUFFER for heads, a buffer of its own while a request body
+   * or a tunnel streams (those bytes are written on as they are; copying them would cost more).
+   */
+  private readonly nextReadBuffer = (): Uint8Array => {
+    const streaming = this.state === TUNNEL || (this.state === FORWARDING && !this.exchange!.requestSent);
+    return streaming ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     switch (this.state) {
@@ -153,7 +174,7 @@ export class ClientConnection implements Timed {
         this.hold(chunk, 0);
         break;
       case TUNNEL: {
-        const written = this.exchange!.backend!.write(chunk);
+        const written = this.exchange!.backend!.write(ownBytes(chunk, 0, chunk.length));
         // Backpressure: the backend's drain resumes us.
         if (!written) {
           this.socket.pause();
@@ -324,7 +345,7 @@ export class ClientConnection implements Timed {
         ex.requestSent = true;
       }
     }
-    if (end > at && !ex.backend!.write(at === 0 && end === length ? buf : buf.subarray(at, end))) {
+    if (end > at && !ex.backend!.write(ownBytes(buf, at, end))) {
       ex.waitingForDrain = true;
       this.socket.pause();
     }
@@ -463,6 +484,8 @@ export class ClientConnection implements Timed {
       this.finishExchange(ex, tunnel ? 101 : 0);
     }
     this.pending = null;
+    // Nothing reads with the parser once CLOSED: a new connection may have it.
+    this.ctx.parsers.give(this.parser, this.limits);
     this.ctx.clients.delete(this);
     this.ctx.deadlines.delete(this);
     this.socket.destroy();
@@ -526,6 +549,10 @@ export class ClientConnection implements Timed {
       at = 0;
     }
     /* c8 ignore stop */
+    if (inReadBuffer(buf)) {
+      buf = ownBytes(buf, at, buf.length);
+      at = 0;
+    }
     this.pending = buf;
     this.pendingAt = at;
     this.socket.pause();

@@ -11,6 +11,7 @@ import type { Router } from '../router.js';
 import type { BackendConnection } from './backend-connection.js';
 import type { ClientConnection } from './client-connection.js';
 import type { Deadlines } from './deadlines.js';
+import type { ParserPool } from './parser-pool.js';
 
 export type ProxyBackend = Backend<BackendConnection>;
 export type ProxyPool = Pool<ProxyBackend>;
@@ -28,6 +29,8 @@ export interface ProxyContext {
   proto: string;
   /** Client connections that are open, for shutdown and the status page. */
   readonly clients: Set<ClientConnection>;
+  /** Request parsers of closed client connections, for new ones. */
+  readonly parsers: ParserPool;
   /** How long requests took, from their head to the end of their response. */
   readonly durations: DurationHistogram;
   /** True once the proxy is shutting down: connections close after their current exchange. */

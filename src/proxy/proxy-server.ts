@@ -16,6 +16,7 @@ import { Router } from '../router.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { Deadlines, resolutionFor } from './deadlines.js';
+import { ParserPool } from './parser-pool.js';
 import { buildRoutes } from './routes.js';
 
 export class ProxyServer {
@@ -50,6 +51,7 @@ export class ProxyServer {
       accessLog: new AccessLog(logger, config.log.format),
       proto: 'http',
       clients: new Set(),
+      parsers: new ParserPool(),
       durations: new DurationHistogram(),
       closing: false,
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
