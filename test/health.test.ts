@@ -335,7 +335,10 @@ servers: [${steady.address}, ${HOST}:${port}]
   t.same(traffic.stats.failed, [], 'zero failed client requests');
   t.ok(traffic.stats.ok > 500, `${traffic.stats.ok} requests answered`);
   t.comment(`excluded ${excludedAfter} ms after the kill; readmitted ${readmittedAfter} ms after the restart; ${traffic.stats.ok} requests, ${traffic.stats.failed.length} failed`);
-  t.ok(readmittedAfter >= 100, 'readmission waits for rise x interval');
+  // Two passes are one interval (100 ms) apart at least; the first may come before the test has
+  // read the app's "listening" line (restartedAt), so allow that delay: readmission at the
+  // first pass (rise ignored) would show as a few ms.
+  t.ok(readmittedAfter >= 80, `readmission waits for rise x interval (${readmittedAfter} ms)`);
 });
 
 proxyTest(t, 'a health endpoint answering 500 takes the server out; 200 brings it back', async (t, h) => {
