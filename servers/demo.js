@@ -233,7 +233,10 @@ async function main() {
     await closeApps();
     return fail(`${lbPath} not found: run \`npm run build\` first`);
   }
-  const balancer = spawn(process.execPath, [lbPath, configPath], { stdio: 'inherit' });
+  // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
+  // balancer would get SIGINT twice (from the terminal and forwarded from here), the second of
+  // which means "exit without draining". This process forwards each signal once.
+  const balancer = spawn(process.execPath, [lbPath, configPath], { stdio: 'inherit', detached: true });
   /** @type {NodeJS.Signals | null} */
   let forwarded = null;
   for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
