@@ -579,13 +579,9 @@ t.test('escapeLabelValue: backslash, double quote and line feed', async (t) => {
 });
 
 t.test('addCounters: a cluster’s report adds up its workers’ counters, by pool and server name', async (t) => {
-  const total = statusOf({ ...madeUpSource(), connections: 0 }, 0, 0);
-  // The primary proxies nothing itself: its own counters start at zero.
-  for (const p of total.pools) Object.assign(p, { requests: 0, inFlight: 0 }), Object.keys(p.responses).forEach((k) => (p.responses[k as '2xx'] = 0));
-  for (const s of total.servers) Object.assign(s, { requests: 0, inFlight: 0, failures: 0 }), Object.keys(s.responses).forEach((k) => (s.responses[k as '2xx'] = 0));
-  total.durations = { buckets: total.durations.buckets.map((b) => ({ ...b, count: 0 })), sum: 0, count: 0 };
+  // Two reports of the same made-up counters: after adding one to the other, every count doubles.
+  const total = statusOf(madeUpSource(), 0, 0);
   const worker = statusOf(madeUpSource(), 0, 0);
-  addCounters(total, worker);
   addCounters(total, worker);
   t.same(
     [total.pools[0]!.requests, total.pools[0]!.responses['2xx'], total.pools[0]!.responses.cut],
@@ -602,14 +598,16 @@ t.test('addCounters: a cluster’s report adds up its workers’ counters, by po
   );
   t.same([total.connections, total.durations.count, total.durations.sum], [6, 10, 2 * 37.205]);
   t.same(total.durations.buckets.map((b) => b.count), worker.durations.buckets.map((b) => 2 * b.count), 'every bucket');
-  t.same([total.servers[0]!.up, total.servers[1]!.up, total.servers[0]!.lastCheck], [true, false, worker.servers[0]!.lastCheck], 'state stays the total’s');
+  worker.servers[0]!.up = false;
+  addCounters(total, worker);
+  t.equal(total.servers[0]!.up, true, 'up and the last check stay the total’s (the primary’s checker)');
 
   // A worker between two configurations: what it does not have adds nothing, what the total lacks is left out.
   const other = statusOf(madeUpSource(), 0, 0);
   other.pools[0]!.name = '/elsewhere';
   other.servers[0]!.name = '10.9.9.9:80';
   addCounters(total, other);
-  t.same([total.pools[0]!.requests, total.servers[0]!.requests, total.servers[1]!.failures], [24, 24, 6]);
+  t.same([total.pools[0]!.requests, total.servers[0]!.requests, total.servers[1]!.failures], [36, 36, 8], 'only b, in both, added');
 });
 
 t.test('a cluster’s report: the page counts the workers, /metrics has lb_workers; one process has neither', async (t) => {
