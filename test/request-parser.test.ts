@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { HttpError, ERRORS, type ErrorCode } from '../src/errors.js';
 import { DEFAULT_REQUEST_LIMITS, RequestParser, routingHost, type RequestHead } from '../src/http/request-parser.js';
 import type { HeadLimits } from '../src/http/head-reader.js';
-import { expectAllWays, feedAllWays, feedByteByByte, feedPieces, feedSplitAtEveryOffset, feedWhole, type ErrorResult, type HeadResult, type RequestResult } from './helpers/split.js';
+import { expectAllWays, feedAllWays, type MakeParser, feedByteByByte, feedPieces, feedSplitAtEveryOffset, feedWhole, type ErrorResult, type HeadResult, type RequestResult } from './helpers/split.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
@@ -73,7 +73,7 @@ function run(title: string, cases: Case[]): void {
   t.test(title, async (t) => {
     for (const c of cases) {
       const expected: HeadResult = c.expected === 'incomplete' || !('code' in c.expected) ? c.expected : resolve(c.input, c.expected);
-      t.test(c.name, async (t) => expectAllWays(t, bytes(c.input), () => new RequestParser(c.limits), expected));
+      t.test(c.name, async (t) => expectAllWays(t, bytes(c.input), (o) => new RequestParser(c.limits, o), expected));
     }
   });
 }
@@ -742,7 +742,7 @@ t.test('default limits', async (t) => {
   t.same(DEFAULT_REQUEST_LIMITS, { maxStartLine: 8192, maxHead: 16384, maxFields: 100 });
   const fields = (n: number) => Array.from({ length: n }, (_, k) => (k === 0 ? 'Host: a' : `F${k}: v`));
   const hundred = head('GET / HTTP/1.1', ...fields(100));
-  const whole = () => new RequestParser();
+  const whole: MakeParser = (o) => new RequestParser(undefined, o);
   t.test('exactly 100 fields accepted', async (t) => {
     expectAllWays(t, bytes(hundred), whole, ok(hundred, { fields: fields(100).map((f) => f.split(': ') as [string, string]) }));
   });
@@ -785,7 +785,7 @@ t.test('default limits', async (t) => {
 t.test('pipelining', async (t) => {
   const one = head('GET /1 HTTP/1.1', 'Host: a');
   const two = head('GET /2 HTTP/1.1', 'Host: b', 'Connection: close');
-  const make = () => new RequestParser();
+  const make: MakeParser = (o) => new RequestParser(undefined, o);
   t.test('two requests back to back', async (t) => {
     expectAllWays(t, bytes(one + two), make, [
       ok(one, { target: '/1' }),
@@ -801,11 +801,11 @@ t.test('pipelining', async (t) => {
   });
   t.test('a head of exactly maxHead bytes, then the next', async (t) => {
     const first = headOfSize(64);
-    expectAllWays(t, bytes(first + one), () => new RequestParser(small), [ok(first, { fields: fieldsOfSize(64) }), ok(one, { target: '/1' })], 2);
+    expectAllWays(t, bytes(first + one), (o) => new RequestParser(small, o), [ok(first, { fields: fieldsOfSize(64) }), ok(one, { target: '/1' })], 2);
   });
   t.test('a head of exactly maxHead bytes, then one too large', async (t) => {
     const first = headOfSize(64);
-    expectAllWays(t, bytes(first + headOfSize(65)), () => new RequestParser(small), [ok(first, { fields: fieldsOfSize(64) }), { error: 'HEAD_TOO_LARGE', status: 431, offset: 64 }], 2);
+    expectAllWays(t, bytes(first + headOfSize(65)), (o) => new RequestParser(small, o), [ok(first, { fields: fieldsOfSize(64) }), { error: 'HEAD_TOO_LARGE', status: 431, offset: 64 }], 2);
   });
   t.test('a head and the start of the next', async (t) => {
     expectAllWays(t, bytes(one + 'GET /2 HT'), make, [ok(one, { target: '/1' }), 'incomplete'], 2);
@@ -909,8 +909,10 @@ t.test('routingHost', async (t) => {
 
 t.test('the harness itself', async (t) => {
   const input = bytes(head('GET / HTTP/1.1', 'Host: a'));
-  const all = feedAllWays(input, () => new RequestParser());
-  t.equal(all.length, input.length + 1, 'whole, every cut, byte by byte');
-  t.equal(feedSplitAtEveryOffset(input, () => new RequestParser()).length, input.length - 1);
+  const make: MakeParser = (o) => new RequestParser(undefined, o);
+  const all = feedAllWays(input, make);
+  t.equal(all.length, input.length + 2, 'whole, every cut, byte by byte, whole without WebAssembly');
+  t.equal(feedSplitAtEveryOffset(input, make).length, input.length - 1);
   t.strictSame(new Set(all.map((r) => JSON.stringify(r))).size, 1);
+  t.throws(() => feedAllWays(input, () => new RequestParser()), /must pass its options on/, 'a factory that drops the options would compare the fast path with itself');
 });

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { ERRORS, type ErrorCode } from '../src/errors.js';
-import type { HeadLimits } from '../src/http/head-reader.js';
+import type { HeadLimits, ReaderOptions } from '../src/http/head-reader.js';
 import { DEFAULT_RESPONSE_LIMITS, ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
 import { expectAllWays, type ErrorResult, type ResponseResult } from './helpers/split.js';
 
@@ -53,8 +53,8 @@ function run(title: string, cases: Case[]): void {
   t.test(title, async (t) => {
     for (const c of cases) {
       const expected = c.expected === 'incomplete' || !('code' in c.expected) ? c.expected : resolve(c.input, c.expected);
-      const make = () => {
-        const p = new ResponseParser(c.limits);
+      const make = (o: ReaderOptions) => {
+        const p = new ResponseParser(c.limits, o);
         p.requestWasHead = c.requestWasHead ?? false;
         return p;
       };
@@ -278,7 +278,7 @@ t.test('default limits', async (t) => {
 
 t.test('a 1xx, then the final response, back to back', async (t) => {
   const cont = 'HTTP/1.1 100 Continue\r\n\r\n';
-  expectAllWays(t, bytes(cont + cl), () => new ResponseParser(), [ok(cont, [], { status: 100, body: 'none' }), ok(cl, [['Content-Type', 'text/plain'], ['Content-Length', '5']], { contentLength: 5 })], 2);
+  expectAllWays(t, bytes(cont + cl), (o) => new ResponseParser(undefined, o), [ok(cont, [], { status: 100, body: 'none' }), ok(cl, [['Content-Type', 'text/plain'], ['Content-Length', '5']], { contentLength: 5 })], 2);
 });
 
 t.test('the head points into the bytes', async (t) => {

@@ -30,15 +30,22 @@
 // arithmetic, explained there), and a field's name is read once, here (FIELD_NAME), where the
 // field parser would otherwise read it a second time.
 //
-// Zero copies in the common case: while a head arrives whole inside one piece, its lines are
-// offsets into that piece. Only when a piece ends in the middle of a head are the bytes seen so
+// A fast path: when a new head lies whole in the piece just read, as nearly every head does,
+// head-scan.ts finds its lines with WebAssembly that tests 16 bytes at once, the same lines
+// this scan finds. Anything it is not sure of (a head cut short, a forbidden byte, a limit) it
+// leaves to this scan, so every error and limit is decided here, in this file.
+//
+// No copy is kept in the common case: while a head arrives whole inside one piece, its lines
+// are offsets into that piece (the fast path copies the head into WebAssembly memory to scan
+// it, but the offsets it returns are into the piece). Only when a piece ends in the middle of a head are the bytes seen so
 // far copied into a scratch buffer owned by the reader (allocated once, at most `maxHead` bytes),
 // and later pieces are appended there until the head is complete. Scanning resumes where it
-// stopped; no byte is looked at twice by this stage.
+// stopped; no byte is looked at twice by this scan.
 
 import { HttpError, type ErrorCode } from '../errors.js';
 import { COLON, CR, HTAB, LF, LINE_CHAR, SP, skipLineChars, skipTokenChars, wordsOf } from './chars.js';
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldKind } from './fields.js';
+import { type HeadScanner, headScanner } from './head-scan.js';
 
 /** Size limits of a head. Zero is not allowed for any of them. */
 export interface HeadLimits {
@@ -48,6 +55,15 @@ export interface HeadLimits {
   maxHead: number;
   /** Most field lines in one head (431 past it). */
   maxFields: number;
+}
+
+/** How a reader reads. */
+export interface ReaderOptions {
+  /**
+   * Whether a head that arrives whole is scanned by the WebAssembly fast path (head-scan.ts);
+   * default true. With false, HeadReader.scan reads every head (the tests compare the two).
+   */
+  wasm?: boolean;
 }
 
 const EMPTY_LINES = 0;
@@ -98,6 +114,8 @@ export abstract class HeadReader<Head> {
   private readonly tooLong: ErrorCode;
   private readonly tooLarge: ErrorCode;
   private readonly malformed: ErrorCode | null;
+  /** The fast path for heads that arrive whole (head-scan.ts), or null. */
+  private readonly scanner: HeadScanner | null;
 
   private state = EMPTY_LINES;
   private sawCR = false;
@@ -117,8 +135,9 @@ export abstract class HeadReader<Head> {
    *   when set, one code for every malformed line (responses: the client gets 502 whatever the
    *   backend did wrong).
    */
-  constructor(limits: HeadLimits, errors: { tooLong: ErrorCode; tooLarge: ErrorCode; malformed?: ErrorCode }) {
+  constructor(limits: HeadLimits, errors: { tooLong: ErrorCode; tooLarge: ErrorCode; malformed?: ErrorCode }, options: ReaderOptions = {}) {
     this.limits = limits;
+    this.scanner = options.wasm === false ? null : headScanner;
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
     this.malformed = errors.malformed ?? null;
@@ -166,23 +185,20 @@ export abstract class HeadReader<Head> {
       buf = chunk;
       from = start;
       end = chunk.length;
-      if (!this.inHead) this.begin(start);
+      if (!this.inHead) {
+        // A new head: if it lies whole in this piece, the fast path finds its lines.
+        if (this.scanner !== null) {
+          const at = this.scanner.scan(chunk, start, end, this.limits, this.lines);
+          if (at >= 0) return this.complete(chunk, start, at, at - start);
+        }
+        this.begin(start);
+      }
     }
 
     const at = this.scan(buf, from, end);
     if (at === FAILED) return this.fail(this.failure!);
-    if (at >= 0) {
-      // Complete. How much of *this* chunk did the head take?
-      this.consumed = this.inScratch ? at - from : at - start;
-      this.lines.buf = buf;
-      this.lines.scratch = this.inScratch;
-      this.lines.start = this.headStart;
-      this.lines.end = at;
-      const head = this.parse(this.lines);
-      this.inHead = false;
-      this.inScratch = false;
-      return head;
-    }
+    // Complete. How much of *this* chunk did the head take?
+    if (at >= 0) return this.complete(buf, this.headStart, at, this.inScratch ? at - from : at - start);
     // Incomplete. If scanning stopped at the head limit while more bytes were there, the head
     // is too large; if the bytes simply ran out, wait for more.
     if (this.position === this.headStart + this.limits.maxHead) {
@@ -191,6 +207,23 @@ export abstract class HeadReader<Head> {
     }
     if (!this.inScratch) this.moveToScratch(buf, end);
     return null;
+  }
+
+  /** The lines of a complete head, buf[start, end), are found: read what they mean. */
+  private complete(buf: Buffer, start: number, end: number, consumed: number): Head | HttpError {
+    this.consumed = consumed;
+    this.lines.buf = buf;
+    this.lines.scratch = this.inScratch;
+    this.lines.start = start;
+    this.lines.end = end;
+    this.inHead = false;
+    this.inScratch = false;
+    return this.parse(this.lines);
+  }
+
+  /** Whether heads that arrive whole go through the WebAssembly scan (ReaderOptions.wasm). */
+  get wasm(): boolean {
+    return this.scanner !== null;
   }
 
   /** Bytes of the last chunk fed to `execute` that belonged to the head it returned. */

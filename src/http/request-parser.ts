@@ -16,7 +16,7 @@
 import { HttpError } from '../errors.js';
 import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
-import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
+import { HeadReader, type HeadLimits, type HeadLines, type ReaderOptions } from './head-reader.js';
 
 /** How the length of a request body is known (RFC 9112 6.3). */
 export const Body = {
@@ -98,8 +98,8 @@ export class RequestParser extends HeadReader<RequestHead> {
   private readonly element = new Int32Array(2);
   private readonly lastHost = new HostCache();
 
-  constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS) {
-    super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' });
+  constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS, options?: ReaderOptions) {
+    super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' }, options);
   }
 
   protected parse(lines: HeadLines): RequestHead | HttpError {

@@ -5,7 +5,7 @@
 import { HttpError } from '../errors.js';
 import { SP, equalsIgnoreCase } from './chars.js';
 import { FIELD_STRIDE, F_NAME_END, F_LINE, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
-import { HeadReader, type HeadLimits, type HeadLines } from './head-reader.js';
+import { HeadReader, type HeadLimits, type HeadLines, type ReaderOptions } from './head-reader.js';
 
 /** How the end of a response body is found (RFC 9112 6.3). */
 export const ResponseBody = {
@@ -55,8 +55,8 @@ export class ResponseParser extends HeadReader<ResponseHead> {
   /** Whether the request being answered was HEAD: then no body follows, whatever the head says. */
   requestWasHead = false;
 
-  constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS) {
-    super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE', malformed: 'BAD_RESPONSE' });
+  constructor(limits: HeadLimits = DEFAULT_RESPONSE_LIMITS, options?: ReaderOptions) {
+    super(limits, { tooLong: 'RESPONSE_HEAD_TOO_LARGE', tooLarge: 'RESPONSE_HEAD_TOO_LARGE', malformed: 'BAD_RESPONSE' }, options);
   }
 
   protected parse(lines: HeadLines): ResponseHead | HttpError {

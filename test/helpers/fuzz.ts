@@ -13,7 +13,8 @@ import { ERRORS, HttpError } from '../../src/errors.js';
 import { ChunkedScanner } from '../../src/http/chunked.js';
 import { Body, DEFAULT_REQUEST_LIMITS, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, RequestParser } from '../../src/http/request-parser.js';
 import { ResponseParser } from '../../src/http/response-parser.js';
-import { feedPieces, scanPieces, type HeadParser, type HeadResult, type ScanResult } from './split.js';
+import { feedPieces, scanPieces, type HeadResult, type MakeParser, type ScanResult } from './split.js';
+import type { ReaderOptions } from '../../src/http/head-reader.js';
 
 // ---------------------------------------------------------------------------------------------
 // The PRNG.
@@ -522,8 +523,11 @@ function randomPieces(rng: Rng, input: Buffer, cuts: number): Buffer[] {
 }
 
 /** The ways to feed one input: whole, 2 or 3 random splits, byte by byte when short. */
-function feedWays(rng: Rng, input: Buffer): { how: string; pieces: Buffer[] }[] {
-  const ways = [{ how: 'whole', pieces: [input] }];
+function feedWays(rng: Rng, input: Buffer): { how: string; pieces: Buffer[]; options?: ReaderOptions }[] {
+  const ways: { how: string; pieces: Buffer[]; options?: ReaderOptions }[] = [
+    { how: 'whole', pieces: [input] },
+    { how: 'whole, without WebAssembly', pieces: [input], options: { wasm: false } },
+  ];
   const splits = rng.range(2, 3);
   for (let k = 0; k < splits; k++) {
     const pieces = randomPieces(rng, input, rng.range(1, 3));
@@ -570,12 +574,12 @@ function count(map: Map<string, number>, key: string): void {
  * feed makes a bounded number of calls, that the result is the same every way and sane, and for
  * a grammar-made head that it is the expected reading.
  */
-export function checkHead(rng: Rng, input: Buffer, makeParser: () => HeadParser, valid: ValidHead | null, tally: Tally): Problem {
+export function checkHead(rng: Rng, input: Buffer, makeParser: MakeParser, valid: ValidHead | null, tally: Tally): Problem {
   let whole: HeadResult[] | null = null;
   for (const way of feedWays(rng, input)) {
     let calls = 0;
-    const counted = () => {
-      const parser = makeParser();
+    const counted = (options: ReaderOptions) => {
+      const parser = makeParser(options);
       return {
         execute(chunk: Buffer, start: number) {
           calls++;
@@ -584,11 +588,14 @@ export function checkHead(rng: Rng, input: Buffer, makeParser: () => HeadParser,
         get consumed() {
           return parser.consumed;
         },
+        get wasm() {
+          return parser.wasm;
+        },
       };
     };
     let result: HeadResult[];
     try {
-      result = feedPieces(way.pieces, counted, MESSAGES, input);
+      result = feedPieces(way.pieces, counted, MESSAGES, input, way.options);
     } catch (err) {
       return `fed ${way.how}: threw ${(err as Error).stack ?? String(err)}`;
     }
@@ -670,8 +677,8 @@ export function checkBody(rng: Rng, input: Buffer, end: number, tally: Tally): P
   return null;
 }
 
-export const makeRequestParser = () => new RequestParser();
-export const makeResponseParser = () => new ResponseParser();
+export const makeRequestParser: MakeParser = (options) => new RequestParser(undefined, options);
+export const makeResponseParser: MakeParser = (options) => new ResponseParser(undefined, options);
 
 // ---------------------------------------------------------------------------------------------
 // Node's own parser (llhttp, strict: no lenient flags), in process, as a second opinion.

@@ -14,12 +14,21 @@ import { HttpError } from '../../src/errors.js';
 import type { ChunkedScanner } from '../../src/http/chunked.js';
 import { F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, type RequestHead } from '../../src/http/request-parser.js';
 import type { ResponseHead } from '../../src/http/response-parser.js';
+import type { ReaderOptions } from '../../src/http/head-reader.js';
 
 /** What every head parser offers: the execute contract of HeadReader. */
 export interface HeadParser {
   execute(chunk: Buffer, start: number): RequestHead | ResponseHead | HttpError | null;
   consumed: number;
+  /** Whether heads that arrive whole go through the WebAssembly scan (head-scan.ts). */
+  readonly wasm: boolean;
 }
+
+/**
+ * Makes a new parser with the given reader options: every way is fed once more whole with
+ * { wasm: false }, so that the fast path and HeadReader.scan must agree on every input.
+ */
+export type MakeParser = (options: ReaderOptions) => HeadParser;
 
 /** An error as plain data. The offset counts from the message's (or the body's) first byte. */
 export interface ErrorResult {
@@ -150,8 +159,9 @@ function padded(piece: Buffer, after = 0): Buffer {
  * results: heads, then possibly an error or 'incomplete' as the last one. After a head, the
  * next message is read from the bytes that follow it (pipelining).
  */
-export function feedPieces(pieces: Buffer[], makeParser: () => HeadParser, messages = 1, input: Buffer = Buffer.concat(pieces)): HeadResult[] {
-  const parser = makeParser();
+export function feedPieces(pieces: Buffer[], makeParser: MakeParser, messages = 1, input: Buffer = Buffer.concat(pieces), options: ReaderOptions = {}): HeadResult[] {
+  const parser = makeParser(options);
+  if (parser.wasm !== (options.wasm ?? parser.wasm)) throw new Error('the parser factory must pass its options on to the parser');
   const results: HeadResult[] = [];
   let messageStart = 0; // offset in the input where the current message began
   let pieceOffset = 0; // offset in the input of the current piece's first byte
@@ -179,43 +189,49 @@ export function feedPieces(pieces: Buffer[], makeParser: () => HeadParser, messa
   return results;
 }
 
-export function feedWhole(input: Buffer, makeParser: () => HeadParser, messages = 1): HeadResult[] {
+export function feedWhole(input: Buffer, makeParser: MakeParser, messages = 1): HeadResult[] {
   return feedPieces([input], makeParser, messages);
 }
 
 /** One result per split: in two pieces, cut at every offset 1..n-1. */
-export function feedSplitAtEveryOffset(input: Buffer, makeParser: () => HeadParser, messages = 1): HeadResult[][] {
+export function feedSplitAtEveryOffset(input: Buffer, makeParser: MakeParser, messages = 1): HeadResult[][] {
   const out: HeadResult[][] = [];
   for (let k = 1; k < input.length; k++) out.push(feedPieces([input.subarray(0, k), input.subarray(k)], makeParser, messages));
   return out;
 }
 
-export function feedByteByByte(input: Buffer, makeParser: () => HeadParser, messages = 1): HeadResult[] {
+export function feedByteByByte(input: Buffer, makeParser: MakeParser, messages = 1): HeadResult[] {
   const pieces: Buffer[] = [];
   for (let k = 0; k < input.length; k++) pieces.push(input.subarray(k, k + 1));
   return feedPieces(pieces, makeParser, messages);
 }
 
 /** The ways to feed an input, each with a name for failure messages. */
-function ways<R>(input: Buffer, feed: (pieces: Buffer[]) => R): { how: string; result: R }[] {
-  const out = [{ how: 'whole', result: feed([input]) }];
+function ways<R>(input: Buffer, feed: (pieces: Buffer[], options: ReaderOptions) => R): { how: string; result: R }[] {
+  const out = [{ how: 'whole', result: feed([input], {}) }];
   for (let k = 1; k < input.length; k++) {
-    out.push({ how: `split at ${k}`, result: feed([input.subarray(0, k), input.subarray(k)]) });
+    out.push({ how: `split at ${k}`, result: feed([input.subarray(0, k), input.subarray(k)], {}) });
   }
   const bytes: Buffer[] = [];
   for (let k = 0; k < input.length; k++) bytes.push(input.subarray(k, k + 1));
-  if (input.length > 1) out.push({ how: 'byte by byte', result: feed(bytes) });
+  if (input.length > 1) out.push({ how: 'byte by byte', result: feed(bytes, {}) });
   return out;
+}
+
+/** The ways to feed a head: the ways above, and whole once more without the WebAssembly scan. */
+function headWays(input: Buffer, makeParser: MakeParser, messages: number): { how: string; result: HeadResult[] }[] {
+  const feed = (pieces: Buffer[], options: ReaderOptions) => feedPieces(pieces, makeParser, messages, input, options);
+  return [...ways(input, feed), { how: 'whole, without WebAssembly', result: feed([input], { wasm: false }) }];
 }
 
 /**
  * Every way's results: whole, split at each offset, byte by byte. With messages = 1 each entry
  * is the one result; with more, each entry is the list of results.
  */
-export function feedAllWays(input: Buffer, makeParser: () => HeadParser): HeadResult[];
-export function feedAllWays(input: Buffer, makeParser: () => HeadParser, messages: number): HeadResult[][];
-export function feedAllWays(input: Buffer, makeParser: () => HeadParser, messages = 1): HeadResult[] | HeadResult[][] {
-  const all = ways(input, (pieces) => feedPieces(pieces, makeParser, messages, input)).map((w) => w.result);
+export function feedAllWays(input: Buffer, makeParser: MakeParser): HeadResult[];
+export function feedAllWays(input: Buffer, makeParser: MakeParser, messages: number): HeadResult[][];
+export function feedAllWays(input: Buffer, makeParser: MakeParser, messages = 1): HeadResult[] | HeadResult[][] {
+  const all = headWays(input, makeParser, messages).map((w) => w.result);
   return messages === 1 ? all.map((r) => r[0]!) : all;
 }
 
@@ -226,11 +242,11 @@ export function feedAllWays(input: Buffer, makeParser: () => HeadParser, message
 export function expectAllWays(
   t: Test,
   input: Buffer,
-  makeParser: () => HeadParser,
+  makeParser: MakeParser,
   expected: HeadResult | HeadResult[],
   messages = 1,
 ): void {
-  expectSame(t, ways(input, (pieces) => feedPieces(pieces, makeParser, messages, input)), messages === 1 ? [expected as HeadResult] : expected);
+  expectSame(t, headWays(input, makeParser, messages), messages === 1 ? [expected as HeadResult] : expected);
 }
 
 function expectSame<R>(t: Test, results: { how: string; result: R }[], expected: unknown): void {
