@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import { HttpError } from '../src/errors.js';
-import { HeadReader, type HeadLimits, type HeadLines, type ReaderOptions } from '../src/http/head-reader.js';
+import { HeadReader, newHeadLines, type HeadLimits, type HeadLines, type ReaderOptions } from '../src/http/head-reader.js';
 import { headScanner } from '../src/http/head-scan.js';
 import { HEAD_SCAN_WASM } from '../src/http/head-scan-wasm.js';
 import { DEFAULT_REQUEST_LIMITS, RequestParser, type RequestHead } from '../src/http/request-parser.js';
@@ -44,21 +44,6 @@ class LineReader extends HeadReader<Lines> {
       kinds: [...lines.kinds.subarray(0, fieldCount)],
     };
   }
-}
-
-/** Empty HeadLines for a reader with these limits, for calling the scanner directly. */
-function linesFor(limits: HeadLimits): HeadLines {
-  return {
-    buf: Buffer.alloc(0),
-    start: 0,
-    end: 0,
-    scratch: false,
-    offsets: new Int32Array(2 * (limits.maxFields + 1)),
-    nameEnds: new Int32Array(limits.maxFields + 2),
-    count: 0,
-    fields: new Int32Array(4 * limits.maxFields),
-    kinds: new Uint8Array(limits.maxFields),
-  };
 }
 
 /** What each scan makes of buf[start..]: the lines, an error code, or 'incomplete'. */
@@ -148,7 +133,7 @@ t.test('what the fast path leaves to HeadReader.scan', async (t) => {
   ];
   for (const [name, input] of cases) {
     const buf = bytes(input);
-    const lines = linesFor(limits);
+    const lines = newHeadLines(limits);
     t.equal(headScanner!.scan(buf, 0, buf.length, limits, lines), -1, `${name}: -1`);
     const { fast, js } = readBoth(buf, 0, limits);
     t.strictSame(fast, js, `${name}: ${typeof js === 'string' ? js : 'a head'} either way`);
@@ -159,7 +144,7 @@ t.test('heads longer than the first try, and than the scanner holds', async (t) 
   const cookie = `Cookie: ${'c=0123456789abcdef; '.repeat(300)}`; // 6 KiB: a second try
   const input = head('GET / HTTP/1.1', 'Host: a', cookie);
   const buf = bytes(input + 'body after the head');
-  const lines = linesFor(DEFAULT_REQUEST_LIMITS);
+  const lines = newHeadLines(DEFAULT_REQUEST_LIMITS);
   t.equal(headScanner!.scan(buf, 0, buf.length, DEFAULT_REQUEST_LIMITS, lines), input.length, 'read on the second try');
   t.strictSame(readBoth(buf, 0).fast, readBoth(buf, 0).js);
 
@@ -167,7 +152,7 @@ t.test('heads longer than the first try, and than the scanner holds', async (t) 
   const big: HeadLimits = { maxStartLine: 8192, maxHead: 256 * 1024, maxFields: 1000 };
   const huge = head('GET / HTTP/1.1', 'Host: a', ...Array.from({ length: 150 }, (_, k) => `X-${k}: ${'v'.repeat(1000)}`));
   const hugeBuf = bytes(huge);
-  t.equal(headScanner!.scan(hugeBuf, 0, hugeBuf.length, big, linesFor(big)), -1, 'over its capacity: -1');
+  t.equal(headScanner!.scan(hugeBuf, 0, hugeBuf.length, big, newHeadLines(big)), -1, 'over its capacity: -1');
   const { fast, js } = readBoth(hugeBuf, 0, big);
   t.equal((fast as Lines).count, 152, 'read whole all the same');
   t.strictSame(fast, js);
@@ -175,7 +160,7 @@ t.test('heads longer than the first try, and than the scanner holds', async (t) 
   // More field lines than LINES has room for: HeadReader.scan reads them.
   const many = head('GET / HTTP/1.1', 'Host: a', ...Array.from({ length: 900 }, (_, k) => `X${k}: v`));
   const manyBuf = bytes(many);
-  t.equal(headScanner!.scan(manyBuf, 0, manyBuf.length, big, linesFor(big)), -1, '900 fields: -1');
+  t.equal(headScanner!.scan(manyBuf, 0, manyBuf.length, big, newHeadLines(big)), -1, '900 fields: -1');
   const both = readBoth(manyBuf, 0, big);
   t.equal((both.fast as Lines).count, 902);
   t.strictSame(both.fast, both.js);

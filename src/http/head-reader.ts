@@ -108,6 +108,22 @@ export interface HeadLines {
   kinds: Uint8Array;
 }
 
+/** Empty HeadLines with room for a head within `limits`: made once per reader. */
+export function newHeadLines(limits: HeadLimits): HeadLines {
+  return {
+    buf: Buffer.alloc(0),
+    start: 0,
+    end: 0,
+    scratch: false,
+    offsets: new Int32Array(2 * (limits.maxFields + 1)),
+    // One more: the name of the line past the limit is read before that line is refused.
+    nameEnds: new Int32Array(limits.maxFields + 2),
+    count: 0,
+    fields: new Int32Array(FIELD_STRIDE * limits.maxFields),
+    kinds: new Uint8Array(limits.maxFields),
+  };
+}
+
 export abstract class HeadReader<Head> {
   private readonly limits: HeadLimits;
   private readonly lines: HeadLines;
@@ -141,18 +157,7 @@ export abstract class HeadReader<Head> {
     this.tooLong = errors.tooLong;
     this.tooLarge = errors.tooLarge;
     this.malformed = errors.malformed ?? null;
-    this.lines = {
-      buf: Buffer.alloc(0),
-      start: 0,
-      end: 0,
-      scratch: false,
-      offsets: new Int32Array(2 * (limits.maxFields + 1)),
-      // One more: the name of the line past the limit is read before that line is refused.
-      nameEnds: new Int32Array(limits.maxFields + 2),
-      count: 0,
-      fields: new Int32Array(FIELD_STRIDE * limits.maxFields),
-      kinds: new Uint8Array(limits.maxFields),
-    };
+    this.lines = newHeadLines(limits);
   }
 
   /** Requests may be preceded by empty lines; responses may not. */
