@@ -6,6 +6,7 @@
 import t from 'tap';
 import { HttpError } from '../src/errors.js';
 import { HeadReader, newHeadLines, type HeadLimits, type HeadLines, type ReaderOptions } from '../src/http/head-reader.js';
+import { TCHAR } from '../src/http/chars.js';
 import { headScanner } from '../src/http/head-scan.js';
 import { HEAD_SCAN_WASM } from '../src/http/head-scan-wasm.js';
 import { DEFAULT_REQUEST_LIMITS, RequestParser, type RequestHead } from '../src/http/request-parser.js';
@@ -59,6 +60,12 @@ t.test('the committed binary is head-scan.wat assembled', async (t) => {
   const assembled = await assemble();
   t.ok(assembled.equals(HEAD_SCAN_WASM), 'head-scan-wasm.ts holds the bytes of head-scan.wat (npm run build:wasm writes it)');
   t.equal(readFileSync(TS_FILE, 'utf8'), tsSource(assembled), 'and in the form build:wasm writes');
+});
+
+t.test("the module's TCHAR table is chars.ts's", async (t) => {
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(HEAD_SCAN_WASM));
+  const memory = (exports as { memory: { buffer: ArrayBuffer } }).memory;
+  t.strictSame([...new Uint8Array(memory.buffer, 16, 256)], [...TCHAR]);
 });
 
 t.test('this Node runs the fast path', async (t) => {
