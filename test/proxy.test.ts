@@ -410,6 +410,38 @@ proxyTest(t, 'relayed bytes stay intact while they wait: a client that stops rea
   t.equal(sha256(res.body), res.header('x-sha256'), 'byte for byte');
 }, onMain);
 
+proxyTest(t, 'relayed bytes stay intact while they wait: pipelined responses queued behind a client that stops reading', async (t, h) => {
+  // Each 40 KB response arrives with its head in one read of the shared buffer, and its body
+  // is written on from there (copied: ownBytes). Once the stopped client's socket is full,
+  // those writes wait in its queue, while the other clients' reads land in the same buffer.
+  // Without the copy, the queued bodies would be overwritten (a broken ownBytes fails here).
+  const count = 400; // 16 MB: more than the loopback socket buffers hold
+  const piped = await h.client(main);
+  piped.pause();
+  const paths = Array.from({ length: count }, (_, i) => `/bytes?n=${40_000 + i}&tag=queued`);
+  await piped.write(Buffer.concat(paths.map((path) => request('GET', path, { host: 'body.test' }))));
+  const queued = () => B.body!.exchanges.filter((e) => e.req.url?.endsWith('&tag=queued')).length;
+  await waitFor('the backend to have answered 100 of the pipelined requests', () => queued() >= 100);
+  const others = await Promise.all([h.client(main), h.client(main)]);
+  await Promise.all(
+    others.map(async (client, k) => {
+      for (let i = 0; i < 40; i++) {
+        const size = [13, 900, 20_000, 50_000][(i + k) % 4]! + i;
+        const res = await client.get(`/bytes?n=${size}`, 'body.test');
+        if (sha256(res.body) !== res.header('x-sha256')) t.fail(`response ${i} on client ${k} differs`);
+      }
+    }),
+  );
+  t.ok(queued() < count, `the proxy waits for the stopped client (${queued()} of ${count} answered)`);
+  piped.resume();
+  let intact = 0;
+  for (let i = 0; i < count; i++) {
+    const res = await piped.read({ timeoutMs: 20_000 });
+    if (res.body.length === 40_000 + i && sha256(res.body) === res.header('x-sha256')) intact++;
+  }
+  t.equal(intact, count, 'every queued response, byte for byte');
+}, onMain);
+
 proxyTest(t, 'request bytes stay intact while they wait: pipelined requests and a body held, and others served meanwhile through the shared read buffer', async (t, h) => {
   // Client sockets read into the same shared buffer: bytes a connection keeps beyond their read
   // (pipelined requests waiting their turn, a body waiting for its backend connection) must not
