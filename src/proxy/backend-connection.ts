@@ -14,7 +14,7 @@ import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
 import { DirectWriter } from './direct-write.js';
-import { ownBytes, READ_BUFFER, READ_SIZE } from './read-buffer.js';
+import { ownBytes, READ_BUFFER, READ_SIZE, readInto } from './read-buffer.js';
 
 const CONNECTING = 0;
 /** Carrying a request for `client`. */
@@ -38,7 +38,7 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
-// Backend sockets read into the shared READ_BUFFER (net.connect's `onread`; see read-buffer.ts).
+// Backend sockets read into the shared READ_BUFFER (`readInto`; see read-buffer.ts).
 // While a long body streams through (or a tunnel), a connection reads into buffers of its own
 // instead, one per read, which are handed to the client's write as they are: copying every byte
 // of a large response would cost more than the allocation it saves.
@@ -74,7 +74,9 @@ export class BackendConnection implements Timed {
     client: ClientConnection,
   ) {
     this.client = client;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
+    /* c8 ignore next -- backend sockets are plain TCP: readInto declines only on another Node */
+    if (!readInto(this.socket, this.nextReadBuffer, this.onData)) this.socket.on('data', this.onData);
     this.socket.on('connect', this.onConnect);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
@@ -167,19 +169,8 @@ export class BackendConnection implements Timed {
     this.client!.onBackendReady(this);
   };
 
-  /**
-   * `nread` bytes landed in `buf`; when that is READ_BUFFER, they are only valid until this
-   * returns. Always true: backpressure pauses the socket itself (pause() stops reading at once
-   * with `onread`).
-   */
-  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    // A view made directly: subarray() would look up a species constructor on every read.
-    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
-    return true;
-  };
-
   /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
-  private readonly nextReadBuffer = (): Uint8Array => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
+  private readonly nextReadBuffer = (): Buffer => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
 
   /** Whether more than JOIN_LIMIT bytes of body, or a tunnel, are likely to come next. */
   private streaming(): boolean {
@@ -188,7 +179,11 @@ export class BackendConnection implements Timed {
     return this.bodyKind !== ResponseBody.LENGTH || this.remaining > JOIN_LIMIT;
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Bytes from the backend; in READ_BUFFER, valid until this returns. Backpressure pauses the
+   * socket (pause() stops reading at once: see readInto).
+   */
+  private readonly onData = (chunk: Buffer): void => {
     const client = this.client;
     if (this.state === TUNNEL) {
       const written = client!.write(ownBytes(chunk, 0, chunk.length));
@@ -211,7 +206,7 @@ export class BackendConnection implements Timed {
       if (at < 0) return;
     }
     this.forwardBody(client, chunk, at);
-  }
+  };
 
   /**
    * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112

@@ -123,7 +123,7 @@ export class ClientConnection implements Timed {
     const address = clientAddress(socket);
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
     this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
-    if (!readInto(socket, this.nextReadBuffer, this.onRead)) {
+    if (!readInto(socket, this.nextReadBuffer, this.onData)) {
       socket.on('data', this.onData);
       skipReadMoreTicks(socket);
     }
@@ -145,22 +145,16 @@ export class ClientConnection implements Timed {
 
   // --- socket events ---
 
-  /** `nread` bytes landed in `buf` (see read-buffer.ts); in READ_BUFFER, valid until this returns. */
-  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    // A view made directly: subarray() would look up a species constructor on every read.
-    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
-    return true;
-  };
-
   /**
    * Where the next read lands: READ_BUFFER for heads, a buffer of its own while a request body
    * or a tunnel streams (those bytes are written on as they are; copying them would cost more).
    */
-  private readonly nextReadBuffer = (): Uint8Array => {
+  private readonly nextReadBuffer = (): Buffer => {
     const streaming = this.state === TUNNEL || (this.state === FORWARDING && !this.exchange!.requestSent);
     return streaming ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
   };
 
+  /** Bytes from the client; in READ_BUFFER (see read-buffer.ts), valid until this returns. */
   private readonly onData = (chunk: Buffer): void => {
     switch (this.state) {
       case READ_HEAD:
