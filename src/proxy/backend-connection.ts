@@ -72,6 +72,8 @@ export class BackendConnection implements Timed {
     readonly backend: Backend<BackendConnection>,
     private readonly ctx: ProxyContext,
     client: ClientConnection,
+    /** now(), read by the caller. */
+    t: number,
   ) {
     this.client = client;
     this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
@@ -83,7 +85,7 @@ export class BackendConnection implements Timed {
     this.socket.on('close', this.onClose);
     this.socket.on('drain', this.onDrain);
     this.writer = new DirectWriter(this.socket, this.onDrain);
-    this.deadline = now() + ctx.timeouts.connect;
+    this.deadline = t + ctx.timeouts.connect;
     ctx.deadlines.add(this);
   }
 
@@ -96,14 +98,14 @@ export class BackendConnection implements Timed {
    * Starts carrying `client`'s request: sends the head. Body bytes written right after it, in
    * the same turn, leave with it in one write (the socket is corked until the next tick).
    */
-  send(client: ClientConnection, head: Buffer, requestWasHead: boolean, bodyFollows: boolean): void {
+  send(client: ClientConnection, head: Buffer, requestWasHead: boolean, bodyFollows: boolean, t: number): void {
     this.client = client;
     this.state = ACTIVE;
     this.gotBytes = false;
     this.headSent = false;
     this.headOut = null;
     this.parser.requestWasHead = requestWasHead;
-    this.deadline = now() + this.ctx.timeouts.server;
+    this.deadline = t + this.ctx.timeouts.server;
     if (bodyFollows) {
       this.socket.cork();
       process.nextTick(uncork, this.socket);
@@ -126,8 +128,8 @@ export class BackendConnection implements Timed {
     this.socket.resume();
   }
 
-  /** Back into the server's idle pool, or closed when it cannot carry another request. */
-  release(reusable: boolean): void {
+  /** Back into the server's idle pool, or closed when it cannot carry another request. `t`: now(). */
+  release(reusable: boolean, t: number): void {
     this.client = null;
     if (!reusable || this.state !== ACTIVE || this.ctx.closing) {
       this.destroy();
@@ -136,7 +138,7 @@ export class BackendConnection implements Timed {
     this.state = IDLE;
     this.reused = true;
     this.socket.resume();
-    this.deadline = now() + POOL_IDLE_MS;
+    this.deadline = t + POOL_IDLE_MS;
     this.backend.idle.push(this);
   }
 
@@ -166,7 +168,7 @@ export class BackendConnection implements Timed {
 
   private readonly onConnect = (): void => {
     this.state = ACTIVE;
-    this.client!.onBackendReady(this);
+    this.client!.onBackendReady(this, now());
   };
 
   /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
@@ -199,13 +201,15 @@ export class BackendConnection implements Timed {
       return;
     }
     this.gotBytes = true;
-    this.deadline = now() + this.ctx.timeouts.server;
+    // The clock is read once per read, for the deadline and for whatever the bytes complete.
+    const t = now();
+    this.deadline = t + this.ctx.timeouts.server;
     let at = 0;
     if (!this.headSent) {
       at = this.readHead(client, chunk);
       if (at < 0) return;
     }
-    this.forwardBody(client, chunk, at);
+    this.forwardBody(client, chunk, at, t);
   };
 
   /**
@@ -260,8 +264,8 @@ export class BackendConnection implements Timed {
     }
   }
 
-  /** Streams body bytes to the client, up to the end of the response. */
-  private forwardBody(client: ClientConnection, chunk: Buffer, at: number): void {
+  /** Streams body bytes to the client, up to the end of the response. `t`: now(). */
+  private forwardBody(client: ClientConnection, chunk: Buffer, at: number, t: number): void {
     const length = chunk.length;
     let end = length;
     let ended = false;
@@ -309,13 +313,13 @@ export class BackendConnection implements Timed {
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
     // step: such a connection is not reused.
-    if (ended) this.finish(client, this.keepAlive && end === length);
+    if (ended) this.finish(client, this.keepAlive && end === length, t);
   }
 
-  private finish(client: ClientConnection, reusable: boolean): void {
+  private finish(client: ClientConnection, reusable: boolean, t: number): void {
     this.deadline = 0;
     this.headSent = false;
-    client.onResponseDone(this, reusable);
+    client.onResponseDone(this, reusable, t);
   }
 
   private readonly onEnd = (): void => {
@@ -328,7 +332,7 @@ export class BackendConnection implements Timed {
     }
     if (this.state === ACTIVE && client !== null && this.headSent && this.bodyKind === ResponseBody.UNTIL_CLOSE) {
       // RFC 9112 6.3 rule 8: the backend closing is the end of this response.
-      this.finish(client, false);
+      this.finish(client, false, now());
       this.destroy();
       return;
     }
