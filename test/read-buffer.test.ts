@@ -5,8 +5,13 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { bytesRead, inReadBuffer, READ_BUFFER, READ_SIZE, readInto } from '../src/proxy/read-buffer.js';
+import { bytesRead, inReadBuffer, READ_BUFFER, READ_SIZE, readInto, type Reader } from '../src/proxy/read-buffer.js';
 import { waitFor, waitStalled, within } from './helpers/net.js';
+
+/** A reader of the shared buffer (unless `readBuffer` says otherwise) that hands reads to `onData`. */
+function reader(onData: (chunk: Buffer) => void, readBuffer: () => Buffer = () => READ_BUFFER): Reader {
+  return { readBuffer, onData };
+}
 
 /** A connected pair on 127.0.0.1: `near` was accepted (read with readInto in the test), `far` connected. */
 async function pair(t: Test, setUp: (near: net.Socket) => void): Promise<{ near: net.Socket; far: net.Socket }> {
@@ -60,7 +65,7 @@ t.test('reads reach onData in order, into the buffers asked for; pause() stops t
     return b;
   };
   const { near, far } = await pair(t, (near) => {
-    t.ok(readInto(near, next, (chunk) => got.push(`${inReadBuffer(chunk) ? 'shared' : 'own'}:${chunk.toString()}`)));
+    t.ok(readInto(near, reader((chunk) => got.push(`${inReadBuffer(chunk) ? 'shared' : 'own'}:${chunk.toString()}`), next)));
   });
   far.write('one');
   await waitFor('the first read', () => got.length === 1);
@@ -93,7 +98,7 @@ t.test('reads reach onData in order, into the buffers asked for; pause() stops t
 t.test("the end of the stream and errors still go through Node's handler: 'end', 'error', 'close'", async (t) => {
   const got: Buffer[] = [];
   const { near, far } = await pair(t, (near) => {
-    t.ok(readInto(near, () => READ_BUFFER, (chunk) => got.push(Buffer.from(chunk))));
+    t.ok(readInto(near, reader((chunk) => got.push(Buffer.from(chunk)))));
   });
   far.end('last words');
   await within(once(near, 'end'), "the near side's 'end'");
@@ -102,7 +107,7 @@ t.test("the end of the stream and errors still go through Node's handler: 'end',
   await within(once(near, 'close'), "the near side's 'close'");
 
   const second = await pair(t, (near) => {
-    t.ok(readInto(near, () => READ_BUFFER, () => {}));
+    t.ok(readInto(near, reader(() => {})));
   });
   const failed = once(second.near, 'error') as Promise<[NodeJS.ErrnoException]>;
   second.far.resetAndDestroy();
@@ -112,8 +117,8 @@ t.test("the end of the stream and errors still go through Node's handler: 'end',
 
 t.test('a socket that cannot be read this way is left as it was', async (t) => {
   const tlsLike = new net.Socket() as net.Socket & { encrypted?: boolean };
-  t.equal(readInto(tlsLike, () => READ_BUFFER, () => {}), false, 'no handle yet');
+  t.equal(readInto(tlsLike, reader(() => {})), false, 'no handle yet');
   const { near } = await pair(t, () => {});
   (near as net.Socket & { encrypted?: boolean }).encrypted = true;
-  t.equal(readInto(near, () => READ_BUFFER, () => t.fail('not read into')), false, 'TLS');
+  t.equal(readInto(near, reader(() => t.fail('not read into'))), false, 'TLS');
 });

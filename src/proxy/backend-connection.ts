@@ -78,7 +78,7 @@ export class BackendConnection implements Timed {
     this.client = client;
     this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
     /* c8 ignore next -- backend sockets are plain TCP: readInto declines only on another Node */
-    if (!readInto(this.socket, this.nextReadBuffer, this.onData)) this.socket.on('data', this.onData);
+    if (!readInto(this.socket, this)) this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('connect', this.onConnect);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
@@ -172,7 +172,9 @@ export class BackendConnection implements Timed {
   };
 
   /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
-  private readonly nextReadBuffer = (): Buffer => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
+  readBuffer(): Buffer {
+    return this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
+  }
 
   /** Whether more than JOIN_LIMIT bytes of body, or a tunnel, are likely to come next. */
   private streaming(): boolean {
@@ -185,7 +187,7 @@ export class BackendConnection implements Timed {
    * Bytes from the backend; in READ_BUFFER, valid until this returns. Backpressure pauses the
    * socket (pause() stops reading at once: see readInto).
    */
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
       const written = client!.write(ownBytes(chunk, 0, chunk.length));
@@ -210,7 +212,7 @@ export class BackendConnection implements Timed {
       if (at < 0) return;
     }
     this.forwardBody(client, chunk, at, t);
-  };
+  }
 
   /**
    * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112

@@ -124,8 +124,8 @@ export class ClientConnection implements Timed {
     const address = clientAddress(socket);
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
     this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
-    if (!readInto(socket, this.nextReadBuffer, this.onData)) {
-      socket.on('data', this.onData);
+    if (!readInto(socket, this)) {
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
       skipReadMoreTicks(socket);
     }
     socket.on('end', this.onEnd);
@@ -150,13 +150,13 @@ export class ClientConnection implements Timed {
    * Where the next read lands: READ_BUFFER for heads, a buffer of its own while a request body
    * or a tunnel streams (those bytes are written on as they are; copying them would cost more).
    */
-  private readonly nextReadBuffer = (): Buffer => {
+  readBuffer(): Buffer {
     const streaming = this.state === TUNNEL || (this.state === FORWARDING && !this.exchange!.requestSent);
     return streaming ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
-  };
+  }
 
   /** Bytes from the client; in READ_BUFFER (see read-buffer.ts), valid until this returns. */
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     switch (this.state) {
       case READ_HEAD:
         this.readHeads(chunk, 0);
@@ -178,7 +178,7 @@ export class ClientConnection implements Timed {
       }
       // CLOSING: discard.
     }
-  };
+  }
 
   private readonly onEnd = (): void => {
     this.ended = true;
