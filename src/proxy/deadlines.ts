@@ -14,7 +14,9 @@ export interface Timed {
 
 /**
  * Milliseconds on a monotonic clock. `performance` comes from its module: the global of that
- * name is a lazy accessor, a getter call on every read, and this runs several times a request.
+ * name is a lazy accessor, a getter call on every read. The connections read it once per socket
+ * event that needs it and pass that time on (`t`) to whatever the event sets off: two reads per
+ * keep-alive request, one for the request's head and one for its response.
  */
 export const now: () => number = () => performance.now();
 

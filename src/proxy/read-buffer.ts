@@ -1,6 +1,6 @@
-// Where sockets read into: one buffer shared by every connection, instead of a new 64 KiB buffer
-// per read pushed through a Readable stream. Backend sockets ask for it when they connect
-// (net.connect's `onread`); sockets a net.Server accepted are switched to it by `readInto`.
+// Where sockets read into, and how a read reaches its connection: one buffer shared by every
+// connection, instead of a new 64 KiB buffer per read pushed through a Readable stream, and a
+// read handler of our own on the socket's handle instead of Node's (`readInto`).
 //
 // Why sharing one buffer is safe: a read is handled to the end before the next one lands, in
 // whichever socket. Whoever keeps bytes beyond their read copies them first: the parsers copy a
@@ -13,10 +13,11 @@ import net from 'node:net';
 export const READ_SIZE = 64 * 1024;
 
 export const READ_BUFFER = Buffer.allocUnsafe(READ_SIZE);
+const READ_ARRAY_BUFFER = READ_BUFFER.buffer;
 
 /** Whether `buf` is a view of READ_BUFFER: valid only until the read it came with is handled. */
 export function inReadBuffer(buf: Buffer): boolean {
-  return buf.buffer === READ_BUFFER.buffer;
+  return buf.buffer === READ_ARRAY_BUFFER;
 }
 
 /** buf[at, end) to keep or to write (a write may wait in a queue): copied out of READ_BUFFER, else a view. */
@@ -28,66 +29,150 @@ export function ownBytes(buf: Buffer, at: number, end: number): Buffer {
   return out;
 }
 
-/** Called with each read: `nread` bytes at the start of `buf` (READ_BUFFER or a buffer of its own). */
-export type OnRead = (nread: number, buf: Uint8Array) => boolean;
+/**
+ * Views of READ_BUFFER's first bytes, one per length, reused from read to read (slot: the
+ * length's low 8 bits). Reusing a view is as safe as the buffer itself: what a view shows is
+ * only valid until its read is handled, whether or not the view object is new; nobody keeps
+ * one (`inReadBuffer` sends them to `ownBytes`). A keep-alive load reads the same few lengths
+ * over and over; a new view (Buffer.from) costs about as much as the rest of the read handler.
+ */
+const views: (Buffer | undefined)[] = new Array<Buffer | undefined>(256).fill(undefined);
+const READ_OFFSET = READ_BUFFER.byteOffset;
 
-/** Node's names for a socket's `onread` settings (private symbols of lib/net.js). */
-interface ReadSymbols {
-  buffer: symbol;
-  callback: symbol;
-  generator: symbol;
+/** The `nread` bytes a read put at the start of `buf`, as a Buffer. */
+export function bytesRead(buf: Buffer, nread: number): Buffer {
+  if (buf === READ_BUFFER) {
+    const slot = nread & 255;
+    let view = views[slot];
+    if (view === undefined || view.length !== nread) views[slot] = view = Buffer.from(READ_ARRAY_BUFFER, READ_OFFSET, nread);
+    return view;
+  }
+  // A view made directly: subarray() would look up a species constructor on every read.
+  return nread === buf.length ? buf : Buffer.from(buf.buffer, buf.byteOffset, nread);
 }
 
-const symbols = findReadSymbols();
+/** Node's stream binding: where a native read leaves its byte count (node/src/stream_base.h). */
+interface StreamState {
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+}
+
+/** The parts of a socket's libuv handle used here (node/src/stream_base.cc, stream_wrap.cc). */
+interface ReadHandle {
+  /** Called by the handle for every read: Node's onStreamRead, until replaced. */
+  onread: (this: ReadHandle, arrayBuffer: unknown) => unknown;
+  /** Reads land in `buf` (and, when onread returns a Uint8Array, in that one from then on). */
+  useUserBuffer(buf: Uint8Array): void;
+}
+
+const state = loadStreamState();
+/** Node's private symbol for a socket's `onread` buffer (net.js kBuffer); null where not found. */
+const kBuffer = findBufferSymbol();
+
+/** The binding Node's net.js reads through (as internalBinding); null where missing or changed. */
+function loadStreamState(): StreamState | null {
+  try {
+    const b = (process as unknown as { binding(name: string): StreamState }).binding('stream_wrap');
+    if (b.streamBaseState instanceof Int32Array && typeof b.kReadBytesOrError === 'number') return b;
+    /* c8 ignore start -- Node 20, the version this runs on, has it; a later Node or another runtime may not */
+  } catch {
+    // Fall through.
+  }
+  return null;
+}
+/* c8 ignore stop */
 
 /**
- * net.Socket keeps its `onread` option in three properties under private symbols (kBuffer,
- * kBufferCb, kBufferGen). They are found by value on two probe sockets made with the option (no
- * handle, nothing opened), so that no name is guessed; null if this Node keeps them otherwise.
+ * net.Socket keeps its `onread` buffer under a private symbol (kBuffer). It is found by value on
+ * a probe socket made with the option (no handle, nothing opened), so that no name is guessed.
  */
-function findReadSymbols(): ReadSymbols | null {
+function findBufferSymbol(): symbol | null {
   const buffer = Buffer.alloc(1);
-  // Any two distinct functions will do (built-ins here): a socket without a handle calls neither.
-  const callback = Boolean;
-  const generator = Array;
   // @types/node lists `onread` for net.connect only; the Socket constructor takes it too.
-  const probe = (onread: object) => new net.Socket({ onread } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
-  const withBuffer = probe({ buffer, callback });
-  const withGenerator = probe({ buffer: generator, callback });
-  const find = (socket: Record<symbol, unknown>, value: unknown): symbol | undefined =>
-    Object.getOwnPropertySymbols(socket).find((s) => socket[s] === value);
-  const b = find(withBuffer, buffer);
-  const c = find(withBuffer, callback);
-  const g = find(withGenerator, generator);
-  /* c8 ignore next -- Node 20, the version this runs on, has all three */
-  return b !== undefined && c !== undefined && g !== undefined ? { buffer: b, callback: c, generator: g } : null;
+  const probe = new net.Socket({ onread: { buffer, callback: Boolean } } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
+  const found = Object.getOwnPropertySymbols(probe).find((s) => probe[s] === buffer);
+  /* c8 ignore next -- Node 20, the version this runs on, has it */
+  return found ?? null;
+}
+
+/** What reads a socket: its connection. Methods, not closures: one read handler serves every socket. */
+export interface Reader {
+  /** Where the next read lands: called before the first read and after each one. */
+  readBuffer(): Buffer;
+  /** A read's bytes; in READ_BUFFER, valid until this returns. */
+  onData(chunk: Buffer): void;
+}
+
+/** A socket's read state, kept on its handle for `onHandleRead`. */
+interface HandleReader {
+  readonly reader: Reader;
+  /** Where the read in progress lands. */
+  current: Buffer;
+  readonly nodeOnRead: ReadHandle['onread'];
+  readonly socket: Record<symbol, unknown>;
+}
+
+const kReader = Symbol('reader');
+
+/**
+ * The handle's read handler (`this` is the handle): one function for every socket. A closure per
+ * socket worked as well but cost a cache miss per read, where Node's C++ checks that the handler
+ * is a function (0.5% of the balancer's CPU in a perf profile); this one stays in the cache.
+ */
+function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffer: unknown): unknown {
+  const r = this[kReader];
+  const nread = state!.streamBaseState[state!.kReadBytesOrError]!;
+  if (nread <= 0) return r.nodeOnRead.call(this, arrayBuffer);
+  const current = r.current;
+  r.reader.onData(bytesRead(current, nread));
+  const next = r.reader.readBuffer();
+  if (next === current) return undefined;
+  r.current = next;
+  r.socket[kBuffer!] = next;
+  return next;
 }
 
 /**
- * Makes an accepted socket read as a socket made with `onread` does: each read lands in what
- * `nextBuffer` returns (called before the first read and after each one) and goes to `onRead`;
- * no 'data' events, and pause() stops reading at once. Returns false, changing nothing, where
- * that cannot be done (then read the socket through its 'data' events).
+ * Makes `socket` read into what `reader.readBuffer()` returns (READ_BUFFER, or a buffer of its
+ * own while a body streams) and hands every read to `reader.onData` as a Buffer, valid until it
+ * returns when it is in READ_BUFFER. No 'data' events; pause() stops reading at once. Returns
+ * false, changing nothing, where that cannot be done (TLS, another Node): then read the socket
+ * through its 'data' events.
  *
- * Why it is safe: it sets the same three properties the net.Socket constructor sets for
- * `onread`, and gives the handle the buffer as that constructor's initSocketHandle does
- * (`useUserBuffer`, which puts a listener in front that reads into it). It must run in the turn
- * the socket was accepted in (the 'connection' callback), before libuv's first read: the
- * constructor only asked libuv to start reading. Node's onStreamRead (stream_base_commons.js)
- * reads the properties on every read, so from then on the socket is read exactly like one made
- * with `onread`; pause(), resume() and the end of the stream already handle that case.
+ * What it does, and why it is safe. It gives the handle the buffer (`useUserBuffer`) and sets
+ * the socket's kBuffer, as net.Socket's constructor and initSocketHandle do for the `onread`
+ * option: kBuffer is what makes pause() and resume() stop and start the handle's reads. Then it
+ * replaces the handle's `onread` (Node's onStreamRead, which initSocketHandle put there) by a
+ * handler that takes the reads that brought bytes itself and hands everything else (end of
+ * stream, errors) to Node's. For a read with bytes, onStreamRead would refresh the socket's
+ * setTimeout timer (these sockets have none), check that the socket is not destroyed (destroy()
+ * replaces the handle's onread, so no read comes after it), and call the `onread` callback and
+ * buffer generator through their private properties: that, with a new Buffer per read, was 6%
+ * of the instructions the balancer runs per keep-alive request. The handle's next buffer is only
+ * returned when it changes (returning one makes Node look its memory up again).
+ *
+ * For a socket a net.Server accepted, it must run in the turn the socket was accepted in (the
+ * 'connection' callback), before libuv's first read; for one from net.connect(), before it
+ * connects.
  */
-export function readInto(socket: net.Socket, nextBuffer: () => Uint8Array, onRead: OnRead): boolean {
-  const handle = (socket as unknown as { _handle: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle;
+export function readInto(socket: net.Socket, reader: Reader): boolean {
+  const handle = (socket as unknown as { _handle: (ReadHandle & { [kReader]?: HandleReader }) | null })._handle;
   // TLS sockets decrypt in their stream: their bytes must come through it.
-  if (symbols === null || handle === null || typeof handle.useUserBuffer !== 'function' || (socket as net.Socket & { encrypted?: boolean }).encrypted) {
+  if (
+    state === null ||
+    kBuffer === null ||
+    handle === null ||
+    typeof handle.useUserBuffer !== 'function' ||
+    typeof handle.onread !== 'function' ||
+    (socket as net.Socket & { encrypted?: boolean }).encrypted
+  ) {
     return false;
   }
-  const first = nextBuffer();
   const s = socket as unknown as Record<symbol, unknown>;
-  s[symbols.buffer] = first;
-  s[symbols.generator] = nextBuffer;
-  s[symbols.callback] = onRead;
-  handle.useUserBuffer(first);
+  const current = reader.readBuffer();
+  handle[kReader] = { reader, current, nodeOnRead: handle.onread, socket: s };
+  s[kBuffer] = current;
+  handle.useUserBuffer(current);
+  handle.onread = onHandleRead as ReadHandle['onread'];
   return true;
 }
