@@ -67,6 +67,8 @@ export class BackendConnection implements Timed {
   /** The final response head and what its Connection field says, until they go out with the first body bytes. */
   private headOut: ResponseHead | null = null;
   private connectionOut: ConnectionField = null;
+  /** Whether the socket reads: true from our resume() until our pause() (ClientConnection's resume()). */
+  private flowing = false;
 
   constructor(
     readonly backend: Backend<BackendConnection>,
@@ -124,8 +126,18 @@ export class BackendConnection implements Timed {
     this.socket.end();
   }
 
+  /** Reads the socket again, if it was paused (the client drained what we wrote): see ClientConnection's resume(). */
   resume(): void {
-    this.socket.resume();
+    if (!this.flowing) {
+      this.flowing = true;
+      this.socket.resume();
+    }
+  }
+
+  /** Stops reading the socket (pause() stops the handle's reads at once: see readInto). */
+  private pause(): void {
+    this.flowing = false;
+    this.socket.pause();
   }
 
   /** Back into the server's idle pool, or closed when it cannot carry another request. `t`: now(). */
@@ -137,7 +149,7 @@ export class BackendConnection implements Timed {
     }
     this.state = IDLE;
     this.reused = true;
-    this.socket.resume();
+    this.resume();
     this.deadline = t + POOL_IDLE_MS;
     this.backend.idle.push(this);
   }
@@ -193,7 +205,7 @@ export class BackendConnection implements Timed {
       const written = client!.write(ownBytes(chunk, 0, chunk.length));
       // Backpressure: the client's drain resumes us.
       if (!written) {
-        this.socket.pause();
+        this.pause();
       }
       return;
     }
@@ -312,7 +324,7 @@ export class BackendConnection implements Timed {
       }
       ok = client.write(ownBytes(chunk, at, end));
     }
-    if (!ok) this.socket.pause(); // backpressure: the client's drain resumes us
+    if (!ok) this.pause(); // backpressure: the client's drain resumes us
     // Bytes after the end of a response we asked for one at a time mean the backend is out of
     // step: such a connection is not reused.
     if (ended) this.finish(client, this.keepAlive && end === length, t);
