@@ -92,3 +92,39 @@ t.test('a pending write that fails (the peer reset meanwhile) closes the socket'
   await once(near, 'close');
   t.ok(near.destroyed);
 });
+
+t.test('one write request serves the writes the kernel takes whole; a queued write gets its own, and the bytes around it stay byte-exact', async (t) => {
+  // Rounds of whole writes (one request for all of them), a write libuv queues (bound to that
+  // request until it completes; the next direct write takes a new one), a write behind it through
+  // the stream, and whole writes again after the drain: every byte arrives, in order.
+  const { near, far } = await pair(t);
+  let drains = 0;
+  let resolveDrain: () => void = () => {};
+  const writer = new DirectWriter(near, () => {
+    drains++;
+    resolveDrain();
+  });
+  const got = readAll(far);
+  far.resume();
+  const expected: Buffer[] = [];
+  const send = (b: Buffer): boolean => {
+    expected.push(b);
+    return writer.write(b);
+  };
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 50; i++) t.equal(send(Buffer.from(`round ${round} small ${i};`)), true);
+    const drained = new Promise<void>((resolve) => (resolveDrain = resolve));
+    const big = Buffer.alloc(16 * 1024 * 1024, 97 + round);
+    t.equal(send(big), false, `round ${round}: the big write is queued`);
+    // Behind it, through the stream, while the queued request is bound.
+    t.equal(send(Buffer.from(`round ${round} behind;`)), true);
+    await drained;
+    // Wait for the write behind it too, so that the next round writes directly again.
+    await new Promise((resolve) => near.write(Buffer.alloc(0), resolve));
+    t.equal(near.writableLength, 0);
+  }
+  near.end();
+  const bytes = await got;
+  t.equal(drains, 3);
+  t.ok(bytes.equals(Buffer.concat(expected)), 'every byte, in the order written');
+});
