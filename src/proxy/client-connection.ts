@@ -572,7 +572,7 @@ export class ClientConnection implements Timed {
    * Reads the socket again, if it was paused. Every pause() and resume() of the socket goes
    * through `pause` and `resume`, and resume() is called only when a pause() came since the last
    * one (or there was none yet): it is called at least once a request on each side, and on a
-   * socket that reads already it did nothing but load stream state (megamorphic loads, ~1.5% of
+   * socket that reads already it did nothing but load stream state (megamorphic loads, 3% of
    * the instructions per keep-alive request).
    *
    * Why skipping it is safe (Node 20, lib/net.js and internal/streams/readable.js): after

@@ -114,7 +114,7 @@ export class DirectWriter {
    * empty, so binding one object twice aborts the process) and queue them in libuv. So a request
    * whose writes all went out whole is, to the native side, as new as one just made; one whose
    * write was queued is dropped (`write`). Making one per write (a call into C++ and five
-   * property stores) was ~2.5% of the instructions the balancer ran per keep-alive request.
+   * property stores) was 7% of the instructions the balancer ran per keep-alive request.
    */
   private newRequest(handle: StreamHandle): WriteRequest {
     const req = new binding!.WriteWrap();
