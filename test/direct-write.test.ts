@@ -6,22 +6,10 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { DirectWriter } from '../src/proxy/direct-write.js';
+import { socketPair } from './helpers/net.js';
 
 /** A connected pair on 127.0.0.1: `near` is the server's side (paused until read), `far` the client's. */
-async function pair(t: Test): Promise<{ near: net.Socket; far: net.Socket }> {
-  const server = net.createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const far = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [near] = (await once(server, 'connection')) as [net.Socket];
-  await once(far, 'connect');
-  t.teardown(() => {
-    near.destroy();
-    far.destroy();
-    server.close();
-  });
-  return { near, far };
-}
+const pair = (t: Test) => socketPair(t, { pauseOnConnect: true });
 
 /** Everything `socket` receives until it ends. */
 async function readAll(socket: net.Socket): Promise<Buffer> {

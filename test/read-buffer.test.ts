@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { bytesRead, inReadBuffer, READ_BUFFER, READ_SIZE, readInto, type Reader } from '../src/proxy/read-buffer.js';
-import { waitFor, waitStalled, within } from './helpers/net.js';
+import { socketPair, waitFor, waitStalled, within } from './helpers/net.js';
 
 /** A reader of the shared buffer (unless `readBuffer` says otherwise) that hands reads to `onData`. */
 function reader(onData: (chunk: Buffer) => void, readBuffer: () => Buffer = () => READ_BUFFER): Reader {
@@ -14,21 +14,7 @@ function reader(onData: (chunk: Buffer) => void, readBuffer: () => Buffer = () =
 }
 
 /** A connected pair on 127.0.0.1: `near` was accepted (read with readInto in the test), `far` connected. */
-async function pair(t: Test, setUp: (near: net.Socket) => void): Promise<{ near: net.Socket; far: net.Socket }> {
-  const server = net.createServer({ allowHalfOpen: true }, setUp);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const far = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [near] = await accepted;
-  await once(far, 'connect');
-  t.teardown(() => {
-    near.destroy();
-    far.destroy();
-    server.close();
-  });
-  return { near, far };
-}
+const pair = (t: Test, setUp: (near: net.Socket) => void) => socketPair(t, { allowHalfOpen: true }, setUp);
 
 t.test('views of the read buffer are reused by length and show what the last read put there', async (t) => {
   READ_BUFFER.write('first read', 0, 'latin1');

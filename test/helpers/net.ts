@@ -8,7 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Test } from 'tap';
@@ -88,6 +88,31 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * A connected pair of sockets on 127.0.0.1, destroyed (and its server closed) in teardown:
+ * `near` is the side the server accepted, handed to `onConnection` in the turn it was accepted
+ * (before its first read), `far` the client's side.
+ */
+export async function socketPair(
+  t: Test,
+  serverOptions: net.ServerOpts = {},
+  onConnection: (near: net.Socket) => void = () => {},
+): Promise<{ near: net.Socket; far: net.Socket }> {
+  const server = net.createServer(serverOptions, onConnection);
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const far = net.connect((server.address() as net.AddressInfo).port, HOST);
+  const [near] = await accepted;
+  await once(far, 'connect');
+  t.teardown(() => {
+    near.destroy();
+    far.destroy();
+    server.close();
+  });
+  return { near, far };
 }
 
 // ---------------------------------------------------------------------------------------------
