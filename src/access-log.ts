@@ -22,6 +22,8 @@ export interface AccessEntry {
   bytes: number;
   /** From the request head to the response's end. */
   ms: number;
+  /** The error code (errors.ts) when the balancer answered itself, else null. */
+  code: string | null;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -51,7 +53,7 @@ export class AccessLog {
     const ms = Math.round(e.ms);
     if (this.format === 'json') {
       this.logger.accessLine(
-        JSON.stringify({ time: new Date(this.now()).toISOString(), client: e.client, method: e.method, host: e.host, path: e.path, status: e.status, server: e.server, bytes: e.bytes, ms }),
+        JSON.stringify({ time: new Date(this.now()).toISOString(), client: e.client, method: e.method, host: e.host, path: e.path, status: e.status, server: e.server, bytes: e.bytes, ms, code: e.code }),
       );
       return;
     }

@@ -1,5 +1,8 @@
 // Every error the balancer can answer a client with, in one place: a stable code, the status the
-// client gets and a one-line reason. Parsers return these; `statusOf` maps each to its response.
+// client gets and a one-line reason. Parsers return HttpErrors (with the offset of the bad byte);
+// the proxy's own failures (no route, no server, a backend that fails) are codes of the same
+// catalogue. Either way, `ERRORS[code].status` is what the client gets, and the code is what
+// the access log and the metrics show.
 
 /** An error found in bytes we received, with a stable code, the status to answer and where it was. */
 export class HttpError extends Error {
@@ -17,7 +20,7 @@ export class HttpError extends Error {
 
   /** The status the client gets for this error (see the contract's table). */
   get status(): number {
-    return ERRORS[this.code].status;
+    return statusOf(this.code);
   }
 }
 
@@ -70,6 +73,25 @@ export const ERRORS = {
   BAD_STATUS_LINE: { status: 502, reason: 'backend sent an invalid status line' },
   BAD_RESPONSE: { status: 502, reason: 'backend sent an invalid response head' },
   RESPONSE_HEAD_TOO_LARGE: { status: 502, reason: 'backend response head exceeds the limit' },
+  BAD_RESPONSE_BODY: { status: 502, reason: 'backend sent an invalid chunked body' },
+  UNEXPECTED_SWITCH: { status: 502, reason: 'backend switched protocols (101) unasked' },
+  // --- the client, too slow (RFC 9110 15.5.9) ---
+  HEADER_TIMEOUT: { status: 408, reason: 'request head not received within timeouts.header' },
+  // --- routing and balancing (interface.md, "Responses the balancer makes itself") ---
+  NO_ROUTE: { status: 404, reason: 'no route matches the request' },
+  NO_SERVER: { status: 503, reason: 'no server of the pool is up' },
+  QUEUE_FULL: { status: 503, reason: 'every server is at max_connections and the queue is full' },
+  QUEUE_TIMEOUT: { status: 503, reason: 'waited longer than queue.timeout for a server' },
+  BODY_TOO_LARGE: { status: 413, reason: 'request body exceeds limits.max_body' },
+  // --- upstream failures ---
+  UPSTREAM_CONNECT: { status: 503, reason: 'every server tried refused the connection or did not accept it in time' },
+  UPSTREAM_RESET: { status: 502, reason: 'the server closed or reset the connection before a complete response head' },
+  UPSTREAM_TIMEOUT: { status: 504, reason: 'no response from the server within timeouts.server' },
 } as const satisfies Record<string, { status: number; reason: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The status a client gets for `code`. */
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status;
+}

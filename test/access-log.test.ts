@@ -4,7 +4,7 @@ import t from 'tap';
 import { AccessLog, type AccessEntry } from '../src/access-log.js';
 import { Logger } from '../src/log.js';
 
-const entry: AccessEntry = { client: '192.0.2.7', method: 'GET', host: 'www.mango.com', path: '/mango?x=1', minor: 1, status: 200, server: '127.0.0.1:8081', bytes: 89, ms: 2.4 };
+const entry: AccessEntry = { client: '192.0.2.7', method: 'GET', host: 'www.mango.com', path: '/mango?x=1', minor: 1, status: 200, server: '127.0.0.1:8081', bytes: 89, ms: 2.4, code: null };
 
 function capture(format: 'text' | 'json', level: 'info' | 'warn' = 'info') {
   const lines: string[] = [];
@@ -34,7 +34,14 @@ t.test('json: one object per line', async (t) => {
   const { lines, logger, log } = capture('json');
   log.write(entry);
   logger.flush();
-  t.same(JSON.parse(lines[0]!), { time: '2026-11-21T16:14:26.500Z', client: '192.0.2.7', method: 'GET', host: 'www.mango.com', path: '/mango?x=1', status: 200, server: '127.0.0.1:8081', bytes: 89, ms: 2 });
+  t.same(JSON.parse(lines[0]!), { time: '2026-11-21T16:14:26.500Z', client: '192.0.2.7', method: 'GET', host: 'www.mango.com', path: '/mango?x=1', status: 200, server: '127.0.0.1:8081', bytes: 89, ms: 2, code: null });
+});
+
+t.test("json: the error code of a response the balancer made (errors.ts)", async (t) => {
+  const { lines, logger, log } = capture('json');
+  log.write({ ...entry, status: 503, server: '-', code: 'NO_SERVER' });
+  logger.flush();
+  t.match(JSON.parse(lines[0]!), { status: 503, server: '-', code: 'NO_SERVER' });
 });
 
 t.test('below info level nothing is built or written', async (t) => {

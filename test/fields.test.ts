@@ -2,7 +2,7 @@
 // the character tables (chars.ts) and the error catalogue (errors.ts).
 
 import t from 'tap';
-import { ERRORS, HttpError, type ErrorCode } from '../src/errors.js';
+import { ERRORS, HttpError, statusOf, type ErrorCode } from '../src/errors.js';
 import { HEX_VALUE, HOST_CHAR, LINE_CHAR, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, skipLineChars, skipTokenChars, text, wordsOf } from '../src/http/chars.js';
 import { Field, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, fieldKind, fieldLineError, isToken, lowerText, nextListElement, parseContentLength } from '../src/http/fields.js';
 import { RequestParser } from '../src/http/request-parser.js';
@@ -259,7 +259,7 @@ t.test('errors', async (t) => {
   t.equal(e.message, ERRORS.BAD_HOST.reason);
   t.equal(new HttpError('TE_WITH_CL').offset, -1, 'no offset given');
   // Every status is one the contract's table lists for the balancer's own responses.
-  const statuses = new Set([400, 414, 431, 501, 502, 505]);
+  const statuses = new Set([400, 404, 408, 413, 414, 431, 501, 502, 503, 504, 505]);
   for (const [code, { status, reason }] of Object.entries(ERRORS)) {
     t.ok(statuses.has(status), `${code} answers ${status}`);
     t.ok(reason.length > 0 && !reason.includes('\n'), `${code} has a one-line reason`);
@@ -272,4 +272,9 @@ t.test('errors', async (t) => {
   t.equal(new HttpError('METHOD_NOT_IMPLEMENTED').status, 501);
   t.equal(new HttpError('UNSUPPORTED_VERSION').status, 505);
   t.equal(new HttpError('RESPONSE_HEAD_TOO_LARGE').status, 502);
+  // The proxy's own failures (interface.md, "Responses the balancer makes itself").
+  t.same(
+    (['NO_ROUTE', 'NO_SERVER', 'UPSTREAM_CONNECT', 'UPSTREAM_RESET', 'UPSTREAM_TIMEOUT', 'QUEUE_FULL', 'QUEUE_TIMEOUT', 'BODY_TOO_LARGE', 'HEADER_TIMEOUT'] as const).map(statusOf),
+    [404, 503, 503, 502, 504, 503, 503, 413, 408],
+  );
 });

@@ -577,3 +577,51 @@ proxyTest(t, 'limits.max_connections: a connection past the limit is closed at o
   await t.rejects(taken.listen(), { code: 'EADDRINUSE' });
   await within(taken.close(), 'the proxy that could not listen to close');
 }, { alive: false });
+
+// ---------------------------------------------------------------------------------------------
+// Every answer of the balancer's own goes through one path (errors.ts): status, body and code
+
+proxyTest(t, 'each answer of the balancer its own carries its error code to the access log', async (t, h) => {
+  const gone = await h.rawBackend(); // passes its first check, then closes: refused
+  const hangUp = await h.rawBackend(behave.hangUp);
+  const garbage = await h.rawBackend(behave.garbage);
+  const silent = await h.rawBackend(); // accepts the request, never answers
+  const proxy = await h.proxy(`
+timeouts: { server: 300ms }
+healthcheck: { interval: 1m, timeout: 30s }
+log: { format: json }
+hosts:
+  - { host: refused.test, servers: [${q(gone)}] }
+  - { host: down.test, servers: [${q(neverUp)}] }
+  - { host: hang-up.test, servers: [${q(hangUp)}] }
+  - { host: garbage.test, servers: [${q(garbage)}] }
+  - { host: silent.test, servers: [${q(silent)}] }
+`);
+  await waitFor('the first health check of the server that goes', () => gone.probes > 0);
+  await new Promise((resolve) => gone.server.close(resolve));
+  await proxy.log.waitFor(`server ${HOST}:${neverUp} (pool down.test) DOWN`);
+  const cases: [host: string, method: string, status: number, code: string][] = [
+    ['nowhere.test', 'GET', 404, 'NO_ROUTE'],
+    ['refused.test', 'GET', 503, 'UPSTREAM_CONNECT'],
+    ['down.test', 'GET', 503, 'NO_SERVER'],
+    ['hang-up.test', 'POST', 502, 'UPSTREAM_RESET'],
+    ['garbage.test', 'GET', 502, 'BAD_STATUS_LINE'],
+    ['silent.test', 'GET', 504, 'UPSTREAM_TIMEOUT'],
+  ];
+  for (const [host, method, status, code] of cases) {
+    const client = await h.client(proxy);
+    const res = await client.send(request(method, `/${code}`, { host, body: method === 'POST' ? 'x' : undefined }));
+    t.equal(res.status, status, `${host}: ${status}`);
+    await proxy.log.waitFor(`"path":"/${code}"`);
+    const line = proxy.log.matching(`"path":"/${code}"`)[0]!;
+    const server = status === 404 || code === 'NO_SERVER' ? '-' : String;
+    t.match(JSON.parse(line.slice(line.indexOf('{'))), { host, status, code, server }, `${host}: ${code} in the access line`);
+  }
+  // A response from a server: no code.
+  const ok = await h.backend('ok');
+  await proxy.server.reload(parseConfig(`log: { format: json }\nservers: [${q(ok)}]\n`, 'ok.yaml'));
+  t.equal((await (await h.client(proxy)).get('/from-server', 'any.test')).status, 200);
+  await proxy.log.waitFor('"path":"/from-server"');
+  const line = proxy.log.matching('"path":"/from-server"')[0]!;
+  t.match(JSON.parse(line.slice(line.indexOf('{'))), { status: 200, code: null });
+});

@@ -1,20 +1,23 @@
 // What every connection of the proxy shares: the configuration in force, the routes, the timer
-// wheel, the logger, and how to report a backend's passive failure or recovery.
+// wheel, the logger, and how to report a backend's passive failure.
 
 import type { AccessLog } from '../access-log.js';
-import type { Backend } from '../balancer/backend.js';
 import type { DurationHistogram } from '../balancer/stats.js';
-import type { Pool } from '../balancer/pool.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Router } from '../router.js';
-import type { BackendConnection } from './backend-connection.js';
-import type { ClientConnection } from './client-connection.js';
 import type { Deadlines } from './deadlines.js';
 import type { ParserPool } from './parser-pool.js';
+import type { ProxyBackend, ProxyPool } from './sides.js';
 
-export type ProxyBackend = Backend<BackendConnection>;
-export type ProxyPool = Pool<ProxyBackend>;
+export type { ProxyBackend, ProxyPool } from './sides.js';
+
+/** What the proxy needs of an open client connection, to shut down and to report. */
+export interface OpenConnection {
+  /** Between requests: shutdown closes it at once. */
+  readonly idle: boolean;
+  destroy(): void;
+}
 
 export interface ProxyContext {
   timeouts: Config['timeouts'];
@@ -28,7 +31,7 @@ export interface ProxyContext {
   /** The scheme clients use to reach this listener: "http", or "https" with TLS. */
   proto: string;
   /** Client connections that are open, for shutdown and the status page. */
-  readonly clients: Set<ClientConnection>;
+  readonly clients: Set<OpenConnection>;
   /** Request parsers of closed client connections, for new ones. */
   readonly parsers: ParserPool;
   /** How long requests took, from their head to the end of their response. */

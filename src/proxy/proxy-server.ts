@@ -139,11 +139,11 @@ export class ProxyServer {
   private async drain(): Promise<void> {
     this.ctx.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const client of this.ctx.clients) if (client.idle) client.abort();
+    for (const client of this.ctx.clients) if (client.idle) client.destroy();
     for (const backend of this.backends) backend.closeIdle();
     const cut = setTimeout(() => {
       this.logger.warn(`drain: ${this.ctx.clients.size} connection(s) still busy after ${this.ctx.timeouts.drain} ms, closing them`);
-      for (const client of this.ctx.clients) client.abort();
+      for (const client of this.ctx.clients) client.destroy();
     }, this.ctx.timeouts.drain);
     await Promise.all([closed, this.health?.stop(), this.admin?.close()]);
     clearTimeout(cut);

@@ -7,7 +7,8 @@
 // head that came in pieces to their scratch buffer, and the connections copy what they hold or
 // write (a write can wait in a socket's queue) out of it (`ownBytes`).
 
-import net from 'node:net';
+import type net from 'node:net';
+import { kBuffer, streamWrap } from './internals.js';
 
 /** How much one read takes: libuv's usual read size. */
 export const READ_SIZE = 64 * 1024;
@@ -51,12 +52,6 @@ export function bytesRead(buf: Buffer, nread: number): Buffer {
   return nread === buf.length ? buf : Buffer.from(buf.buffer, buf.byteOffset, nread);
 }
 
-/** Node's stream binding: where a native read leaves its byte count (node/src/stream_base.h). */
-interface StreamState {
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-}
-
 /** The parts of a socket's libuv handle used here (node/src/stream_base.cc, stream_wrap.cc). */
 interface ReadHandle {
   /** Called by the handle for every read: Node's onStreamRead, until replaced. */
@@ -65,42 +60,22 @@ interface ReadHandle {
   useUserBuffer(buf: Uint8Array): void;
 }
 
-const state = loadStreamState();
-/** Node's private symbol for a socket's `onread` buffer (net.js kBuffer); null where not found. */
-const kBuffer = findBufferSymbol();
-
-/** The binding Node's net.js reads through (as internalBinding); null where missing or changed. */
-function loadStreamState(): StreamState | null {
-  try {
-    const b = (process as unknown as { binding(name: string): StreamState }).binding('stream_wrap');
-    if (b.streamBaseState instanceof Int32Array && typeof b.kReadBytesOrError === 'number') return b;
-    /* c8 ignore start -- Node 20, the version this runs on, has it; a later Node or another runtime may not */
-  } catch {
-    // Fall through.
-  }
-  return null;
-}
-/* c8 ignore stop */
-
-/**
- * net.Socket keeps its `onread` buffer under a private symbol (kBuffer). It is found by value on
- * a probe socket made with the option (no handle, nothing opened), so that no name is guessed.
- */
-function findBufferSymbol(): symbol | null {
-  const buffer = Buffer.alloc(1);
-  // @types/node lists `onread` for net.connect only; the Socket constructor takes it too.
-  const probe = new net.Socket({ onread: { buffer, callback: Boolean } } as net.SocketConstructorOpts) as unknown as Record<symbol, unknown>;
-  const found = Object.getOwnPropertySymbols(probe).find((s) => probe[s] === buffer);
-  /* c8 ignore next -- Node 20, the version this runs on, has it */
-  return found ?? null;
-}
-
 /** What reads a socket: its connection. Methods, not closures: one read handler serves every socket. */
 export interface Reader {
-  /** Where the next read lands: called before the first read and after each one. */
-  readBuffer(): Buffer;
-  /** A read's bytes; in READ_BUFFER, valid until this returns. */
+  /**
+   * Whether the next read should land in a buffer of its own rather than READ_BUFFER: while a
+   * long body or a tunnel streams through, its bytes are written on as they came, and copying
+   * each of them out of the shared buffer would cost more than the allocation it saves. Asked
+   * before the first read and after each one.
+   */
+  streaming(): boolean;
+  /** A read's bytes: in READ_BUFFER (valid until this returns) unless `streaming()` said otherwise. */
   onData(chunk: Buffer): void;
+}
+
+/** Where the next read of `reader` lands. */
+function nextBuffer(reader: Reader): Buffer {
+  return reader.streaming() ? Buffer.allocUnsafe(READ_SIZE) : READ_BUFFER;
 }
 
 /** A socket's read state, kept on its handle for `onHandleRead`. */
@@ -117,15 +92,15 @@ const kReader = Symbol('reader');
 /**
  * The handle's read handler (`this` is the handle): one function for every socket. A closure per
  * socket worked as well but cost a cache miss per read, where Node's C++ checks that the handler
- * is a function (0.5% of the balancer's CPU in a perf profile); this one stays in the cache.
+ * is a function (bench/README.md, round 3); this one stays in the cache.
  */
 function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffer: unknown): unknown {
   const r = this[kReader];
-  const nread = state!.streamBaseState[state!.kReadBytesOrError]!;
+  const nread = streamWrap!.streamBaseState[streamWrap!.kReadBytesOrError]!;
   if (nread <= 0) return r.nodeOnRead.call(this, arrayBuffer);
   const current = r.current;
   r.reader.onData(bytesRead(current, nread));
-  const next = r.reader.readBuffer();
+  const next = nextBuffer(r.reader);
   if (next === current) return undefined;
   r.current = next;
   r.socket[kBuffer!] = next;
@@ -133,11 +108,11 @@ function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffe
 }
 
 /**
- * Makes `socket` read into what `reader.readBuffer()` returns (READ_BUFFER, or a buffer of its
- * own while a body streams) and hands every read to `reader.onData` as a Buffer, valid until it
+ * Makes `socket` read into READ_BUFFER (or, while `reader.streaming()`, a buffer of its own)
+ * and hands every read to `reader.onData` as a Buffer, valid until it
  * returns when it is in READ_BUFFER. No 'data' events; pause() stops reading at once. Returns
- * false, changing nothing, where that cannot be done (TLS, another Node): then read the socket
- * through its 'data' events.
+ * false, changing nothing, where that cannot be done (TLS, another Node, LB_IO=plain): then
+ * read the socket through its 'data' events.
  *
  * What it does, and why it is safe. It gives the handle the buffer (`useUserBuffer`) and sets
  * the socket's kBuffer, as net.Socket's constructor and initSocketHandle do for the `onread`
@@ -147,8 +122,8 @@ function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffe
  * stream, errors) to Node's. For a read with bytes, onStreamRead would refresh the socket's
  * setTimeout timer (these sockets have none), check that the socket is not destroyed (destroy()
  * replaces the handle's onread, so no read comes after it), and call the `onread` callback and
- * buffer generator through their private properties: that, with a new Buffer per read, was 6%
- * of the instructions the balancer runs per keep-alive request. The handle's next buffer is only
+ * buffer generator through their private properties: that, with a new Buffer per read, was a
+ * measurable share of every keep-alive request (bench/README.md, round 3). The handle's next buffer is only
  * returned when it changes (returning one makes Node look its memory up again).
  *
  * For a socket a net.Server accepted, it must run in the turn the socket was accepted in (the
@@ -159,7 +134,7 @@ export function readInto(socket: net.Socket, reader: Reader): boolean {
   const handle = (socket as unknown as { _handle: (ReadHandle & { [kReader]?: HandleReader }) | null })._handle;
   // TLS sockets decrypt in their stream: their bytes must come through it.
   if (
-    state === null ||
+    streamWrap === null ||
     kBuffer === null ||
     handle === null ||
     typeof handle.useUserBuffer !== 'function' ||
@@ -169,7 +144,7 @@ export function readInto(socket: net.Socket, reader: Reader): boolean {
     return false;
   }
   const s = socket as unknown as Record<symbol, unknown>;
-  const current = reader.readBuffer();
+  const current = nextBuffer(reader);
   handle[kReader] = { reader, current, nodeOnRead: handle.onread, socket: s };
   s[kBuffer] = current;
   handle.useUserBuffer(current);

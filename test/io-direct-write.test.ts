@@ -1,11 +1,11 @@
-// DirectWriter (src/proxy/direct-write.ts): writes go straight to the socket's handle when
+// DirectWriter (src/io/direct-write.ts): writes go straight to the socket's handle when
 // nothing is queued, through the stream otherwise; bytes stay in order, a write the kernel could
 // not take whole is backpressure until it completes, and a dead peer closes the socket.
 
 import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { DirectWriter } from '../src/proxy/direct-write.js';
+import { DirectWriter } from '../src/io/direct-write.js';
 import { socketPair } from './helpers/net.js';
 
 /** A connected pair on 127.0.0.1: `near` is the server's side (paused until read), `far` the client's. */

@@ -15,44 +15,12 @@
 // `DirectWriter.write`.
 
 import type net from 'node:net';
+import { streamWrap, type WriteRequest } from './internals.js';
 
-/** The parts of Node's internal TCP handle used here (node/src/stream_base.cc). */
+/** The part of Node's internal TCP handle used here (node/src/stream_base.cc). */
 interface StreamHandle {
   writeBuffer(req: WriteRequest, bytes: Buffer): number;
 }
-
-interface WriteRequest {
-  handle: StreamHandle;
-  oncomplete: (status: number) => void;
-  buffer: Buffer | null;
-  async: boolean;
-  bytes: number;
-}
-
-interface StreamWrapBinding {
-  /** Node's write request class: the one every net.Socket write uses. */
-  WriteWrap: new () => WriteRequest;
-  /** Set by every native write: streamBaseState[kLastWriteWasAsync] is 1 when libuv queued part of it. */
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
-}
-
-// The binding Node's own net.js writes through (it reaches it as internalBinding). process.binding
-// is deprecated in the documentation only (DEP0111); with --pending-deprecation it warns once.
-const binding = loadBinding();
-
-/** Node's write binding; null where it is missing or not as expected (then writes go through the stream). */
-function loadBinding(): StreamWrapBinding | null {
-  try {
-    const b = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
-    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') return b;
-    /* c8 ignore start -- Node 20, the version this runs on, has it; a later Node or another runtime may not */
-  } catch {
-    // Fall through.
-  }
-  return null;
-}
-/* c8 ignore stop */
 
 export class DirectWriter {
   /** Direct writes in flight that the kernel has not taken whole yet. */
@@ -66,11 +34,11 @@ export class DirectWriter {
    *   writes that went through the stream, the socket's own 'drain' event says so).
    */
   constructor(
-    private readonly socket: net.Socket,
+    protected readonly socket: net.Socket,
     private readonly onDrain: () => void,
   ) {
     // TLS sockets encrypt in their stream: only plain TCP sockets are written to directly.
-    this.direct = binding !== null && !(socket as net.Socket & { encrypted?: boolean }).encrypted;
+    this.direct = streamWrap !== null && !(socket as net.Socket & { encrypted?: boolean }).encrypted;
   }
 
   /** Writes `bytes`; false when they wait in a queue (backpressure: wait for a drain). */
@@ -82,7 +50,7 @@ export class DirectWriter {
     if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed) {
       return socket.write(bytes);
     }
-    const { streamBaseState, kLastWriteWasAsync } = binding!;
+    const { streamBaseState, kLastWriteWasAsync } = streamWrap!;
     const req = this.free ?? this.newRequest(handle);
     const err = handle.writeBuffer(req, bytes);
     if (err !== 0) {
@@ -114,10 +82,10 @@ export class DirectWriter {
    * empty, so binding one object twice aborts the process) and queue them in libuv. So a request
    * whose writes all went out whole is, to the native side, as new as one just made; one whose
    * write was queued is dropped (`write`). Making one per write (a call into C++ and five
-   * property stores) was 7% of the instructions the balancer ran per keep-alive request.
+   * property stores) was a measurable share of every request (bench/README.md, round 4).
    */
   private newRequest(handle: StreamHandle): WriteRequest {
-    const req = new binding!.WriteWrap();
+    const req = new streamWrap!.WriteWrap();
     req.handle = handle;
     req.oncomplete = this.onComplete;
     req.buffer = null; // set when a write is queued: kept alive while libuv may still send from it

@@ -1,0 +1,332 @@
+// One request and its response, from the parsed head to the response's last byte. The exchange
+// picks a server (and another when one fails before answering), sends the head and streams the
+// body to a backend connection, relays the response as response-relay.ts frames it, answers
+// itself when it must (an error of errors.ts: the one path from a code to a response), and
+// counts and logs itself when it is over. The client connection reads, the backend connection
+// carries bytes; every decision about the request is made here.
+
+import { statusOf, HttpError, type ErrorCode } from '../errors.js';
+import { ChunkedScanner } from '../http/chunked.js';
+import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
+import { errorResponse, type ConnectionField } from '../http/responses.js';
+import { ownBytes } from '../io/socket-io.js';
+import { BackendConnection } from './backend-connection.js';
+import type { ProxyContext } from './context.js';
+import { now } from './deadlines.js';
+import { ResponseRelay } from './response-relay.js';
+import { Failure, type BackendSide, type ClientSide, type ExchangeSide, type FailureKind, type ProxyBackend, type ProxyPool } from './sides.js';
+
+export class Exchange extends ResponseRelay implements ExchangeSide {
+  /** Servers that failed this request, so that a retry goes elsewhere (null until a failure). */
+  private tried: ProxyBackend[] | null = null;
+  /** The server the request went to last (for the access log), or null before a pick. */
+  private lastServer: ProxyBackend | null = null;
+  /** The server the request is with now (counted in its in-flight requests), or null. */
+  private server: ProxyBackend | null = null;
+  /** Request body bytes still to send (Content-Length), and the scanner for a chunked one. */
+  private remaining: number;
+  private readonly chunked: ChunkedScanner | null;
+  /** Whether the backend connection is ready and has the head: body bytes go to it as they come. */
+  private forwarding = false;
+  /** Whether the whole request (head and body) has been sent to the backend. */
+  private requestSent = false;
+  /** Whether we wait for the backend's drain before reading more of the body. */
+  private waitingForDrain = false;
+  /** A stale pooled connection failed: the next try opens a new connection. */
+  private fresh = false;
+  /** A server took the request and failed it: when none is left, that is a 502, not a 503. */
+  private failedAfterSend = false;
+  /** Over: counted and logged (a second end, as a client closing after a cut, changes nothing). */
+  private done = false;
+
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  private readonly body: BodyKind;
+  /** The client asked to switch protocols (WebSocket). */
+  readonly upgrade: boolean;
+
+  /**
+   * @param pool where the request goes; null when no route matched (answered 404 by `start`)
+   * @param upstreamHead the head as the backend gets it, kept for a retry
+   * @param started when the head was parsed (now())
+   */
+  constructor(
+    client: ClientSide,
+    ctx: ProxyContext,
+    head: RequestHead,
+    private readonly pool: ProxyPool | null,
+    private readonly upstreamHead: Buffer | null,
+    readonly started: number,
+  ) {
+    super(client, ctx, head.minor, head.keepAlive && !client.ended, head.method === 'HEAD');
+    this.method = head.method;
+    this.host = head.host;
+    this.path = head.path;
+    this.body = head.body;
+    this.upgrade = head.upgrade;
+    this.remaining = head.contentLength;
+    this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner() : null;
+  }
+
+  /** Whether all of the request has been read from the client (it may not be sent yet). */
+  get received(): boolean {
+    return this.body === Body.NONE || this.requestSent;
+  }
+
+  /** RFC 9110 9.2.2: idempotent methods may be retried; we also require no body to replay. */
+  private get retriable(): boolean {
+    return this.body === Body.NONE && (this.method === 'GET' || this.method === 'HEAD' || this.method === 'OPTIONS');
+  }
+
+  /** Sets off to a server of the pool, or answers 404 when no route matched. `t`: now(). */
+  start(t: number): void {
+    const pool = this.pool;
+    if (pool === null) {
+      this.respond('NO_ROUTE');
+      return;
+    }
+    pool.stats.requests++;
+    pool.stats.inFlight++;
+    this.connect(t);
+  }
+
+  /** Sends the request to the next server of the pool, or answers 503 / 502. `t`: now(). */
+  private connect(t: number): void {
+    const server = this.pool!.pick(this.tried);
+    if (server === null) {
+      // Every server is down or was tried: 503 if none took the connection, 502 if one took
+      // the request and failed it (interface.md, "Responses the balancer makes itself").
+      this.respond(this.failedAfterSend ? 'UPSTREAM_RESET' : this.tried === null ? 'NO_SERVER' : 'UPSTREAM_CONNECT');
+      return;
+    }
+    this.lastServer = server;
+    server.stats.requests++;
+    server.stats.inFlight++;
+    this.server = server;
+    const pooled = this.fresh ? null : server.takeIdle();
+    if (pooled !== null) this.onBackendReady(pooled, t);
+    else this.backend = new BackendConnection(server, this.ctx, this, t);
+  }
+
+  // --- the request ---
+
+  onBackendReady(backend: BackendSide, t: number): void {
+    this.backend = backend;
+    this.forwarding = true;
+    const client = this.client;
+    const held = client.takeHeld();
+    backend.send(this, this.upstreamHead!, this.headOnly, held !== null && this.body !== Body.NONE, t);
+    if (this.body === Body.NONE) this.requestSent = true;
+    if (held !== null) this.forwardBody(held, client.heldAt);
+    else if (!this.requestSent) client.resume();
+  }
+
+  /** Bytes from the client while this exchange is in flight; in the shared read buffer, valid until this returns. */
+  onClientData(chunk: Buffer): void {
+    if (this.tunnel) {
+      // Backpressure: the backend's drain resumes the client.
+      if (!this.backend!.write(ownBytes(chunk, 0, chunk.length))) this.client.pause();
+    } else if (this.forwarding && !this.requestSent) {
+      this.forwardBody(chunk, 0);
+    } else {
+      this.client.hold(chunk, 0);
+    }
+  }
+
+  /** Whether the client's next read should land in a buffer of its own: a body streams, or a tunnel. */
+  streamingRequest(): boolean {
+    return this.tunnel || (this.forwarding && !this.requestSent);
+  }
+
+  /** Sends request body bytes from buf[at..] to the backend; hands what follows the body back to the client. */
+  private forwardBody(buf: Buffer, at: number): void {
+    const client = this.client;
+    if (this.requestSent) {
+      client.hold(buf, at);
+      return;
+    }
+    const length = buf.length;
+    let end = length;
+    if (this.chunked === null) {
+      if (length - at >= this.remaining) {
+        end = at + this.remaining;
+        this.requestSent = true;
+      }
+      this.remaining -= end - at;
+    } else {
+      const found = this.chunked.scan(buf, at, length);
+      if (found instanceof HttpError) {
+        // The head went out already; the backend must not see a body we cannot frame.
+        this.ctx.logger.debug(`client ${client.address}: ${found.code} in chunked body`);
+        this.respond(found.code, true);
+        return;
+      }
+      if (found >= 0) {
+        end = found;
+        this.requestSent = true;
+      }
+    }
+    if (end > at && !this.backend!.write(ownBytes(buf, at, end))) {
+      this.waitingForDrain = true;
+      client.pause();
+    }
+    if (this.requestSent) {
+      if (end < length) client.hold(buf, end);
+    } else if (!this.waitingForDrain) {
+      client.resume();
+    }
+  }
+
+  onBackendDrain(): void {
+    if (this.tunnel) this.client.resume();
+    else if (this.waitingForDrain) {
+      this.waitingForDrain = false;
+      if (!this.requestSent) this.client.resume();
+    }
+  }
+
+  /** The client wrote out what was queued: read more of the response. */
+  onClientDrain(): void {
+    this.backend?.resume();
+  }
+
+  /** The client sent FIN while this exchange is in flight. */
+  onClientEnd(): void {
+    // Half-close: a request in flight still gets its response; a tunnel passes the end on, or,
+    // when the backend's side is closed already, the tunnel is over.
+    if (this.tunnel) {
+      if (this.backend !== null) this.backend.endTunnel();
+      else this.client.destroy();
+    }
+    else if (this.received) this.closeAfter = true;
+    else this.client.destroy(); // the request was cut short
+  }
+
+  // --- failures ---
+
+  onBackendFailed(backend: BackendSide, kind: FailureKind, reason: string): void {
+    this.backend = null;
+    if (this.tunnel) {
+      // After the backend's own end, the client's side closes by itself (or at its linger time).
+      if (!this.tunnelEnded) this.client.destroy();
+      return;
+    }
+    if (kind === Failure.LOST && this.gotBytes) {
+      // The response had begun: with its status out all we can do is cut it, else 502.
+      if (this.headSent) this.client.destroy();
+      else this.respond('UPSTREAM_RESET');
+      return;
+    }
+    const server = backend.server;
+    this.server = null;
+    server.stats.inFlight--;
+    server.stats.failures++;
+    if (kind === Failure.CONNECT) {
+      // Passive health: a server that refuses connections is out at once (interface.md).
+      this.ctx.markDown(server, `connect ${reason}`);
+      (this.tried ??= []).push(server);
+      this.connect(now());
+    } else if (backend.reused && this.retriable) {
+      // Most likely a pooled connection the backend had closed: try again on a new connection;
+      // the server is not counted as tried (the connection failed, not the server).
+      this.fresh = true;
+      this.failedAfterSend = true;
+      this.connect(now());
+    } else if (this.retriable) {
+      this.ctx.logger.warn(`server ${server.name}: ${reason} before any response, retrying ${this.method} ${this.path}`);
+      (this.tried ??= []).push(server);
+      this.failedAfterSend = true;
+      this.connect(now());
+    } else {
+      this.ctx.logger.warn(`server ${server.name}: ${reason} before any response to ${this.method} ${this.path}`);
+      this.respond('UPSTREAM_RESET');
+    }
+  }
+
+  onBackendTimeout(): void {
+    // timeouts.server: no response head in time (504), or the response stalled (cut).
+    this.backend = null;
+    if (this.headSent) this.client.destroy();
+    else this.respond('UPSTREAM_TIMEOUT');
+  }
+
+  // --- the end ---
+
+  /**
+   * Answers with a response of our own for `code` (404, 502, 503, 504; a 400 for a bad chunked
+   * body) and ends the exchange: the client connection closes unless the request was complete
+   * and persistent (`close` forces it: the request's framing can no longer be trusted).
+   */
+  respond(code: ErrorCode, close = false): void {
+    const status = statusOf(code);
+    const backend = this.backend;
+    if (backend !== null) {
+      this.backend = null;
+      backend.destroy();
+    }
+    const client = this.client;
+    close ||= !this.keepAlive || !this.received || client.ended || this.ctx.closing || status === 504;
+    const response = errorResponse(status, close ? 'close' : connectionField(false, this.minor), this.headOnly);
+    this.bytes += response.length;
+    const t = now();
+    this.finish(status, code, t);
+    client.write(response);
+    client.exchangeDone(close, t);
+  }
+
+  /** The response went out whole: the backend connection goes back to its pool. `t`: now(). */
+  protected responseDone(reusable: boolean, t: number): void {
+    const backend = this.backend!;
+    this.backend = null;
+    backend.release(reusable && this.requestSent, t);
+    this.finish(this.status, null, t);
+    this.client.exchangeDone(this.closeAfter || !this.received, t);
+  }
+
+  /** Whether the response's head is out to the client with what its Connection field says. */
+  protected responseStarts(status: number, untilClose: boolean): ConnectionField {
+    this.status = status;
+    this.closeAfter ||= !this.keepAlive || untilClose || !this.received || this.ctx.closing;
+    return connectionField(this.closeAfter, this.minor);
+  }
+
+  /** The client connection closed with this exchange in flight: drop the backend, count it cut short. */
+  cancel(t: number): void {
+    const backend = this.backend;
+    if (backend !== null) {
+      this.backend = null;
+      backend.destroy();
+    }
+    // A tunnel ends by closing; any other exchange still open here was cut short (0).
+    this.finish(this.tunnel ? 101 : 0, null, t);
+  }
+
+  /** Counts and logs the exchange, once: `status` (0: cut short), `code` when the balancer answered. */
+  private finish(status: number, code: ErrorCode | null, t: number): void {
+    if (this.done) return;
+    this.done = true;
+    const ms = t - this.started;
+    const pool = this.pool;
+    if (pool !== null) {
+      pool.stats.finished(status);
+      this.ctx.durations.observe(ms / 1000);
+    }
+    if (this.server !== null) this.server.stats.finished(status);
+    const log = this.ctx.accessLog;
+    if (!log.enabled) return;
+    const server = this.lastServer === null ? '-' : this.lastServer.name;
+    const { method, host, path, minor, bytes } = this;
+    log.write({ client: this.client.address, method, host, path, minor, status, server, bytes, ms, code });
+  }
+}
+
+/**
+ * What a response's Connection field must say (RFC 9112 9.3, 9.6): "close" when the connection
+ * ends after it; "keep-alive" to an HTTP/1.0 client whose connection persists, since HTTP/1.0
+ * closes by default; nothing to an HTTP/1.1 client, for which persistence is the default.
+ */
+function connectionField(close: boolean, minor: 0 | 1): ConnectionField {
+  if (close) return 'close';
+  return minor === 0 ? 'keep-alive' : null;
+}

@@ -1,0 +1,226 @@
+// The response half of an exchange: reads the backend's response heads (relaying 1xx, switching
+// to a tunnel on an asked-for 101), rewrites the final head for the client and streams the body
+// behind it, tracking where the response ends (RFC 9112 6.3) so that both connections can be
+// reused. Exchange (exchange.ts) extends it with the request half and the decisions.
+
+import { HttpError, type ErrorCode } from '../errors.js';
+import { buildClientHead } from '../http/forward.js';
+import { ResponseBody, type ResponseBodyKind, type ResponseHead } from '../http/response-parser.js';
+import type { ConnectionField } from '../http/responses.js';
+import { ownBytes } from '../io/socket-io.js';
+import type { ProxyContext } from './context.js';
+import { now } from './deadlines.js';
+import { Failure, type BackendSide, type ClientSide, type FailureKind } from './sides.js';
+
+/** Below this, body bytes are copied behind the head so that both go out in one write (one syscall). */
+const JOIN_LIMIT = 16 * 1024;
+
+export abstract class ResponseRelay {
+  /** The backend connection carrying the request, or null (none yet, or no longer). */
+  protected backend: BackendSide | null = null;
+  /** Whether any byte of response came, and whether the final response's head was parsed. */
+  protected gotBytes = false;
+  protected headSent = false;
+  /** The final response head and what its Connection field says, until they go out with the first body bytes. */
+  private headOut: ResponseHead | null = null;
+  private connectionOut: ConnectionField = null;
+  private bodyKind: ResponseBodyKind = ResponseBody.NONE;
+  /** Body bytes still to come (Content-Length). */
+  private bodyRemaining = 0;
+  /** Whether the backend keeps its connection open after this response. */
+  private backendKeepAlive = false;
+  /** Switched protocols (101): bytes pass through both ways unchanged until either side closes. */
+  tunnel = false;
+  /** In a tunnel: the backend ended its side, and the end was passed on to the client. */
+  protected tunnelEnded = false;
+  /** The status the client got (set when the response head goes out); 0 before. */
+  status = 0;
+  /** The client connection closes after this response. */
+  closeAfter = false;
+  /** Bytes sent to the client, head included. */
+  bytes = 0;
+
+  constructor(
+    protected readonly client: ClientSide,
+    protected readonly ctx: ProxyContext,
+    /** The request's minor version: 0 for HTTP/1.0. */
+    readonly minor: 0 | 1,
+    /** Whether the client's connection may persist after this exchange. */
+    protected readonly keepAlive: boolean,
+    /** The request was HEAD: no body follows, whatever the response head says (RFC 9110 9.3.2). */
+    protected readonly headOnly: boolean,
+  ) {}
+
+  /** Whether the request asked to switch protocols. */
+  abstract readonly upgrade: boolean;
+  /** Answers with a response of the balancer's own for `code` and ends the exchange. */
+  abstract respond(code: ErrorCode): void;
+  /** The response is out whole. `t`: now(). */
+  protected abstract responseDone(reusable: boolean, t: number): void;
+  /** The final head goes out with `status`: what the client's Connection field says. */
+  protected abstract responseStarts(status: number, untilClose: boolean): ConnectionField;
+  abstract onBackendFailed(backend: BackendSide, kind: FailureKind, reason: string): void;
+
+  /** Whether the backend's next read should land in a buffer of its own: a tunnel, or a body longer than JOIN_LIMIT. */
+  streamingResponse(): boolean {
+    if (this.tunnel) return true;
+    if (!this.headSent) return false;
+    return this.bodyKind !== ResponseBody.LENGTH || this.bodyRemaining > JOIN_LIMIT;
+  }
+
+  /** Response bytes (or a tunnel's), in the shared read buffer, valid until this returns. `t`: now(). */
+  onResponseData(chunk: Buffer, t: number): void {
+    if (this.tunnel) {
+      // Backpressure: the client's drain resumes the backend.
+      if (!this.send(ownBytes(chunk, 0, chunk.length))) this.backend!.pause();
+      return;
+    }
+    this.gotBytes = true;
+    let at = 0;
+    if (!this.headSent) {
+      at = this.readHead(chunk);
+      if (at < 0) return;
+    }
+    this.relayBody(chunk, at, t);
+  }
+
+  /** The backend sent FIN. */
+  onBackendEnd(): void {
+    const backend = this.backend!;
+    if (this.tunnel) {
+      // The backend is done sending: pass the end on; the client's close ends the tunnel.
+      this.tunnelEnded = true;
+      this.client.endTunnel();
+      return;
+    }
+    if (this.headSent && this.bodyKind === ResponseBody.UNTIL_CLOSE) {
+      // RFC 9112 6.3 rule 8: the backend closing is the end of this response.
+      this.responseDone(false, now());
+      return;
+    }
+    backend.destroy();
+    this.onBackendFailed(backend, Failure.LOST, 'connection closed');
+  }
+
+  /** Response bytes for the client, counted for the access log. */
+  private send(bytes: Buffer): boolean {
+    this.bytes += bytes.length;
+    return this.client.write(bytes);
+  }
+
+  /**
+   * Parses response heads from `chunk`: interim 1xx responses are relayed as they come (RFC 9112
+   * 6.3: they precede the final response); the final one is kept to go out with the first body
+   * bytes. Returns where the body starts in `chunk`, or -1 when the chunk was used up or the
+   * exchange ended.
+   */
+  private readHead(chunk: Buffer): number {
+    const backend = this.backend!;
+    const parser = backend.parser;
+    let at = 0;
+    for (;;) {
+      const head = parser.execute(chunk, at);
+      if (head === null) return -1;
+      if (head instanceof HttpError) {
+        this.ctx.logger.warn(`server ${backend.server.name}: ${head.message}, answering 502`);
+        this.respond(head.code);
+        return -1;
+      }
+      at += parser.consumed;
+      if (head.status < 200) {
+        if (head.status === 101) {
+          if (!this.upgrade) {
+            // A switch of protocols nobody asked for: the connection is out of step.
+            this.ctx.logger.warn(`server ${backend.server.name}: unexpected 101, answering 502`);
+            this.respond('UNEXPECTED_SWITCH');
+            return -1;
+          }
+          // RFC 9110 15.2.2: after the 101's empty line, the connection speaks the new protocol;
+          // we pass its bytes through both ways, unchanged, until either side closes.
+          this.tunnel = true;
+          this.headSent = true;
+          backend.startTunnel();
+          this.responseStarts(101, true);
+          this.send(buildClientHead(head, 'upgrade', chunk, at, chunk.length));
+          this.startTunnel();
+          return -1;
+        }
+        // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
+        if (this.minor === 1) this.send(buildClientHead(head, null));
+        continue;
+      }
+      this.headSent = true;
+      this.bodyKind = head.body;
+      this.bodyRemaining = head.contentLength;
+      this.backendKeepAlive = head.keepAlive;
+      // Held until the body bytes of this piece are known: head and body leave in one write.
+      this.headOut = head;
+      this.connectionOut = this.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE);
+      if (head.body === ResponseBody.CHUNKED) backend.chunks().reset();
+      return at;
+    }
+  }
+
+  /**
+   * The client's side of the switch: bytes the client sent after its request (held meanwhile)
+   * go to the backend first, then the client is read again.
+   */
+  private startTunnel(): void {
+    const client = this.client;
+    client.startTunnel();
+    const held = client.takeHeld();
+    if (held !== null) this.backend!.write(held.subarray(client.heldAt));
+    client.resume();
+  }
+
+  /** Streams body bytes to the client, up to the end of the response. `t`: now(). */
+  private relayBody(chunk: Buffer, at: number, t: number): void {
+    const length = chunk.length;
+    let end = length;
+    let ended = false;
+    switch (this.bodyKind) {
+      case ResponseBody.NONE:
+        end = at;
+        ended = true;
+        break;
+      case ResponseBody.LENGTH:
+        if (length - at >= this.bodyRemaining) {
+          end = at + this.bodyRemaining;
+          ended = true;
+        }
+        this.bodyRemaining -= end - at;
+        break;
+      case ResponseBody.CHUNKED: {
+        const found = this.backend!.chunks().scan(chunk, at, length);
+        if (found instanceof HttpError) {
+          this.ctx.logger.warn(`server ${this.backend!.server.name}: bad chunked body (${found.message})`);
+          if (this.headOut !== null) this.respond('BAD_RESPONSE_BODY');
+          else this.client.destroy(); // the status line is out: all we can do is cut the response
+          return;
+        }
+        if (found >= 0) {
+          end = found;
+          ended = true;
+        }
+        break;
+      }
+      // UNTIL_CLOSE: everything, until the backend closes.
+    }
+    const head = this.headOut;
+    let ok = true;
+    if (head !== null && end - at <= JOIN_LIMIT) {
+      this.headOut = null;
+      ok = this.send(buildClientHead(head, this.connectionOut, chunk, at, end));
+    } else if (end > at) {
+      if (head !== null) {
+        this.headOut = null;
+        this.send(buildClientHead(head, this.connectionOut));
+      }
+      ok = this.send(ownBytes(chunk, at, end));
+    }
+    if (!ok) this.backend!.pause(); // backpressure: the client's drain resumes the backend
+    // Bytes after the end of a response we asked for one at a time mean the backend is out of
+    // step: such a connection is not reused.
+    if (ended) this.responseDone(this.backendKeepAlive && end === length, t);
+  }
+}
