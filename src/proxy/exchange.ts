@@ -36,8 +36,6 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
   private fresh = false;
   /** A server took the request and failed it: when none is left, that is a 502, not a 503. */
   private failedAfterSend = false;
-  /** Over: counted and logged (a second end, as a client closing after a cut, changes nothing). */
-  private done = false;
 
   readonly method: string;
   readonly host: string;
@@ -302,10 +300,12 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
     this.finish(this.tunnel ? 101 : 0, null, t);
   }
 
-  /** Counts and logs the exchange, once: `status` (0: cut short), `code` when the balancer answered. */
+  /**
+   * Counts and logs the exchange: `status` (0: cut short), `code` when the balancer answered.
+   * Called once: after it the client connection forgets the exchange (exchangeDone), and the
+   * paths that end without it (a cut) reach it through the client's destroy() and `cancel`.
+   */
   private finish(status: number, code: ErrorCode | null, t: number): void {
-    if (this.done) return;
-    this.done = true;
     const ms = t - this.started;
     const pool = this.pool;
     if (pool !== null) {
