@@ -61,7 +61,8 @@ export async function buildSnapshot<C extends Pooled>(config: Config, previous: 
         server = previous?.byLabel.get(s.name) ?? new Backend<C>(await resolve(s.host), s.port, s.name);
         byLabel.set(s.name, server);
       }
-      if (!servers.includes(server)) servers.push(server);
+      // The config lists a server once per pool (a duplicate is an error there).
+      servers.push(server);
     }
     return new Pool(pool.name, servers);
   };
