@@ -2,6 +2,7 @@
 // is built whole and carries servers over by identity; setHealth is the one writer of health, and
 // every writer (passive failures, the checks, the cluster's primary and workers) goes through it.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import type { Pooled } from '../src/balancer/backend.js';
 import { Fleet, type HealthChange } from '../src/balancer/fleet.js';
@@ -221,4 +222,14 @@ t.test('a cluster worker: the primary’s word and its own passive failures go t
   shared.set(`${HOST}:8082`, true);
   await waitFor('the reloaded servers to follow the primary', () => proxy.servers[0]!.up);
   t.equal(proxy.servers[0], b, 'carried over by identity');
+});
+
+t.test('no code but the owner writes a server’s health', async (t) => {
+  // Backend.up is read-only to the type checker; this also catches a cast around it.
+  const src = new URL('../src/', import.meta.url);
+  const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  t.ok(files.length > 10, `${files.length} source files`);
+  const writers = files.filter((f) => /\.up\s*=[^=]/.test(readFileSync(new URL(f, src), 'utf8')));
+  // health-state.ts writes a HealthState's own `up` (the checker's count), not a server's.
+  t.same(writers.sort(), ['balancer/fleet.ts', 'health/health-state.ts']);
 });
