@@ -1,8 +1,9 @@
 // The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
 // one listener (node:cluster hands them the connections in turn), runs the one health checker and
-// passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the status page with every worker's counters added
-// up, reloads every worker on SIGHUP, stops them all on SIGTERM, and replaces a worker that dies.
-// The workers are in worker-process.ts; what they say to each other, in messages.ts.
+// passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the
+// status page with every worker's counters added up, reloads every worker on SIGHUP, stops them
+// all on SIGTERM, and replaces a worker that dies. The workers are in worker-process.ts; what
+// they say to each other, in messages.ts.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
