@@ -14,8 +14,11 @@ import { escapeLabelValue, metricsOf } from '../src/admin/metrics.js';
 import { PAGE_CSP, renderDashboard, renderPage } from '../src/admin/page.js';
 import { addCounters, statusOf, type Status, type StatusSource } from '../src/admin/status.js';
 import { Backend } from '../src/balancer/backend.js';
+import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
+import { Snapshot } from '../src/balancer/snapshot.js';
 import { DurationHistogram } from '../src/balancer/stats.js';
+import { Logger } from '../src/log.js';
 import { dumpDom, screenshot } from './helpers/chromium.js';
 import { HOST, LogCapture, closedPort, proxyTest, q, waitFor, type Harness, type Proxy } from './helpers/net.js';
 
@@ -208,14 +211,15 @@ proxyTest(t, 'the status page in headless Chromium shows every server and its st
 // ---------------------------------------------------------------------------------------------
 // The listener's HTTP edges, on a report made up here.
 
+/** Writes the made-up servers' health, as their checks would (fleet.ts is its one writer). */
+const quiet = new Fleet(new Logger('silent'));
+
 /** Two servers (one checked and up, one never checked and down) in one pool, some counts. */
 function madeUpSource(): StatusSource & { servers: Backend[]; pools: Pool[] } {
   const a = new Backend('10.0.0.1', 8081, 'app-1:8081');
   const b = new Backend('10.0.0.2', 8081, '10.0.0.2:8081');
-  a.pools.push('www.mango.com');
-  b.pools.push('www.mango.com');
   a.lastCheck = { ok: true, reason: 'status 200', at: Date.UTC(2025, 0, 2, 3, 4, 5, 500) };
-  b.up = false;
+  quiet.setHealth(b, false, 'never checked', 'check');
   a.stats.requests = 12;
   a.stats.inFlight = 1;
   a.stats.byClass.splice(0, 6, 1, 0, 8, 0, 1, 1);
@@ -225,7 +229,7 @@ function madeUpSource(): StatusSource & { servers: Backend[]; pools: Pool[] } {
   pool.stats.byClass.splice(0, 6, 1, 0, 8, 0, 1, 1);
   const durations = new DurationHistogram();
   for (const s of [0.002, 0.003, 0.2, 7, 30]) durations.observe(s);
-  return { servers: [a, b], pools: [pool], durations, connections: 3 };
+  return { snapshot: new Snapshot([pool]), servers: [a, b], pools: [pool], durations, connections: 3 };
 }
 
 t.test('the listener', async (t) => {
@@ -492,7 +496,7 @@ t.test('renderPage: the report it embeds cannot end its script element', async (
 t.test('metricsOf: every family with HELP and TYPE, label values escaped', async (t) => {
   const server = new Backend('10.0.0.1', 8081, 'app-1:8081');
   server.lastCheck = { ok: false, reason: 'status 500', at: Date.UTC(2025, 0, 2, 3, 4, 5, 500) };
-  server.up = false;
+  quiet.setHealth(server, false, 'status 500', 'check');
   server.stats.requests = 3;
   server.stats.byClass.splice(0, 6, 1, 0, 2, 0, 0, 0);
   server.stats.failures = 1;
@@ -502,7 +506,7 @@ t.test('metricsOf: every family with HELP and TYPE, label values escaped', async
   const durations = new DurationHistogram();
   durations.observe(0.003);
   durations.observe(0.75);
-  const text = metricsOf(statusOf({ servers: [server], pools: [pool], durations, connections: 2 }, 0, 0));
+  const text = metricsOf(statusOf({ snapshot: new Snapshot([pool]), durations, connections: 2 }, 0, 0));
   t.equal(text, EXPECTED_METRICS);
   // Every sample belongs to the family whose HELP and TYPE came last.
   const unchecked = metricsOf(statusOf(madeUpSource(), 0, 0));

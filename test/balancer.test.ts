@@ -3,8 +3,10 @@
 
 import t from 'tap';
 import { Backend, type Pooled } from '../src/balancer/backend.js';
+import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
 import { RoundRobin } from '../src/balancer/round-robin.js';
+import { Logger } from '../src/log.js';
 
 /** A pooled connection stand-in that records being destroyed. */
 class FakeConnection implements Pooled {
@@ -16,6 +18,12 @@ class FakeConnection implements Pooled {
   destroy(): void {
     this.destroyed++;
   }
+}
+
+/** Health is written by its owner only (fleet.ts); these tests set it as a check would. */
+const fleet = new Fleet(new Logger('silent'));
+function setUp(server: Backend, up: boolean): void {
+  fleet.setHealth(server, up, 'test', 'check');
 }
 
 function servers(...names: string[]): Backend[] {
@@ -59,9 +67,9 @@ t.test('Pool.pick: every server in turn, a, b, c, a, b, c', async (t) => {
 t.test('Pool.pick: a down server is skipped until it is up again', async (t) => {
   const [a, b, c] = servers('a', 'b', 'c');
   const pool = new Pool('default', [a!, b!, c!]);
-  b!.up = false;
+  setUp(b!, false);
   for (const label of picks(pool, 6)) t.not(label, 'b', 'b is down');
-  b!.up = true;
+  setUp(b!, true);
   const later = picks(pool, 3);
   t.same([...later].sort(), ['a', 'b', 'c'], `b takes its turn again once up: ${later.join(',')}`);
 });
@@ -69,7 +77,7 @@ t.test('Pool.pick: a down server is skipped until it is up again', async (t) => 
 t.test('Pool.pick: a down server’s turns are shared evenly by the servers that are up', async (t) => {
   // interface.md: "Within a pool, requests go round robin over the servers that are up."
   const [a, b, c] = servers('a', 'b', 'c');
-  b!.up = false;
+  setUp(b!, false);
   const pool = new Pool('default', [a!, b!, c!]);
   const seen = picks(pool, 6);
   const count = (label: string) => seen.filter((s) => s === label).length;
@@ -82,13 +90,13 @@ t.test('Pool.pick: servers already tried are skipped; null when none is left', a
   t.equal(pool.pick([a!, b!])?.label, 'c');
   t.equal(pool.pick([a!, b!])?.label, 'c', 'whatever the round robin position');
   t.equal(pool.pick([a!, b!, c!]), null);
-  b!.up = false;
+  setUp(b!, false);
   t.equal(pool.pick([a!, c!]), null, 'the one not tried is down');
 });
 
 t.test('Pool.pick: null when every server is down', async (t) => {
   const pool = new Pool('default', servers('a', 'b'));
-  for (const s of pool.servers) s.up = false;
+  for (const s of pool.servers) setUp(s, false);
   t.same(picks(pool, 3), [null, null, null]);
 });
 

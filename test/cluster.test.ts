@@ -12,8 +12,11 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import type { Status } from '../src/admin/status.js';
+import type { Backend } from '../src/balancer/backend.js';
+import { buildSnapshot } from '../src/balancer/snapshot.js';
 import { ClusterPrimary } from '../src/cluster/primary.js';
 import { parseConfig } from '../src/config.js';
+import type { HealthMonitor } from '../src/health/monitor.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
@@ -299,7 +302,9 @@ t.test('the primary in process: a passive failure is relayed once; a worker that
   const config = parseConfig(`servers: ["${HOST}:1", "${HOST}:2"]\n`, 'lb.yaml');
   const log = new LogCapture();
   const primary = new ClusterPrimary(config, log.logger, 2);
-  await primary['buildRoutes'](config);
+  primary['fleet'].use(await buildSnapshot(config));
+  const marked: string[] = [];
+  primary['health'] = { markDown: (server: Backend) => marked.push(server.label) } as unknown as HealthMonitor;
   const sent: unknown[] = [];
   const replies: unknown[] = [];
   const member = {
@@ -315,8 +320,16 @@ t.test('the primary in process: a passive failure is relayed once; a worker that
   primary['markDown'](`${HOST}:1`);
   primary['markDown']('gone.example:80');
   t.equal(sent.length, 1, 'a second report of a server already out, or of one no longer configured, changes nothing');
+  t.same(marked, [`${HOST}:1`, `${HOST}:1`], 'the checks hear of each report, to count `rise` passes again');
+  t.same(log.lines, [], 'the worker that saw it logged it, not the primary');
+  // A flip of the primary's own checks goes through the same owner: logged here, and every worker told.
+  primary['fleet'].setHealth(primary['fleet'].snapshot.byLabel.get(`${HOST}:2`)!, false, 'status 500', 'check');
+  t.same(sent[1], { type: 'health', label: `${HOST}:2`, up: false });
+  t.match(log.lines, [/WARN server 127\.0\.0\.1:2 \(pool default\) DOWN: status 500$/]);
+  t.equal(marked.length, 2, 'a check’s own flip is not sent back to the checks');
+  const logged = log.lines.length;
   primary['onExit'](member, 1, null);
   t.same(replies, [null], 'a request it had not answered gets null');
   t.equal(primary['members'].size, 0);
-  t.same(log.lines, [], 'a worker exiting while the primary is not running is not news');
+  t.same(log.lines.slice(logged), [], 'a worker exiting while the primary is not running is not news');
 });

@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import t from 'tap';
 import { Backend } from '../src/balancer/backend.js';
+import { Fleet, type HealthChange } from '../src/balancer/fleet.js';
+import { Pool } from '../src/balancer/pool.js';
+import { Snapshot } from '../src/balancer/snapshot.js';
 import { HealthChecker } from '../src/health/checker.js';
 import { HealthState } from '../src/health/health-state.js';
 import { HealthMonitor } from '../src/health/monitor.js';
@@ -157,12 +160,17 @@ t.test('probe', async (t) => {
   });
 });
 
+/** The owner of `server`'s health, with it in a pool named "p" (the name its log lines give). */
+function ownerOf(server: Backend, log: LogCapture): Fleet {
+  return new Fleet(log.logger, new Snapshot([new Pool('p', [server])]));
+}
+
 t.test('HealthMonitor', async (t) => {
   t.test('runs in a worker thread, which keeps checking while the main thread is blocked', async (t) => {
     const log = new LogCapture('debug');
     const server = new Backend(HOST, await closedPort(), 'x');
-    server.pools.push('p');
-    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }, log.logger);
+    const fleet = ownerOf(server, log);
+    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }, log.logger);
     const checks: number[] = [];
     monitor.onCheck = (_s, _ok, _reason, at) => checks.push(at);
     await within(monitor.start(), 'the worker to start');
@@ -184,8 +192,8 @@ t.test('HealthMonitor', async (t) => {
   t.test('a crashed worker is restarted and servers keep their last known state', async (t) => {
     const log = new LogCapture('info');
     const server = new Backend(HOST, await closedPort(), 'x');
-    server.pools.push('p');
-    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const fleet = ownerOf(server, log);
+    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
     await monitor.start();
     t.teardown(() => monitor.stop());
     await waitFor('the server to go down', () => !server.up);
@@ -195,6 +203,7 @@ t.test('HealthMonitor', async (t) => {
     await log.waitFor('health checker exited');
     await waitFor('a new worker', () => monitor.threadId !== first);
     t.equal(log.matching('DOWN').length, 1, 'the restarted worker starts from the known state: no second DOWN');
+    t.same(log.matching('DOWN').map((l) => l.replace(/^\S+ /, '')), [`WARN server ${server.name} (pool p) DOWN: connect ECONNREFUSED`], 'the flip went through the owner');
   });
 
   t.test('a flip to the state a server is already in is not logged again', async (t) => {
@@ -204,25 +213,29 @@ t.test('HealthMonitor', async (t) => {
     await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
     t.teardown(() => target.close());
     const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
-    server.pools.push('p');
-    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 1000, rise: 1, fall: 1 }, log.logger);
+    const fleet = ownerOf(server, log);
+    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 1000, rise: 1, fall: 1 }, log.logger);
     const checks: boolean[] = [];
     monitor.onCheck = (_s, ok) => checks.push(ok);
     await monitor.start();
     t.teardown(() => monitor.stop());
+    const seen: HealthChange[] = [];
+    fleet.onHealth((_server, change) => seen.push(change));
     // A refused connection takes it out before the first check's answer comes back.
-    server.up = false;
+    fleet.setHealth(server, false, 'connect ECONNREFUSED', 'passive');
     monitor.markDown(new Backend(HOST, 1, 'not-monitored')); // a server it does not check: ignored
     await waitFor('the first check', () => checks.length >= 1);
-    await waitFor('its flip to be handled', () => log.lines.length > 1 || checks.length >= 2);
-    t.same(log.matching('DOWN'), [], 'no DOWN line: it was down already');
+    await waitFor('its flip to be handled', () => seen.length >= 2 || checks.length >= 2);
+    t.equal(log.matching('DOWN').length, 1, 'only the passive failure’s DOWN line: the check found it down already');
+    t.same(seen.map((c) => [c.source, c.up, c.changed]), [['passive', false, true], ['check', false, false]], 'both went through the owner');
     t.equal(server.up, false);
   });
 
   t.test('stop() while a crashed worker waits to be restarted: it stays stopped', async (t) => {
     const log = new LogCapture('info');
     const server = new Backend(HOST, await closedPort(), 'x');
-    const monitor = new HealthMonitor([server], { path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const fleet = ownerOf(server, log);
+    const monitor = new HealthMonitor(fleet, { path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }, log.logger);
     await monitor.start();
     await monitor.worker!.terminate();
     await log.waitFor('health checker exited');
@@ -238,14 +251,14 @@ t.test('HealthMonitor', async (t) => {
     await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
     t.teardown(() => target.close());
     const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
-    server.pools.push('p');
-    const monitor = new HealthMonitor([server], { path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }, log.logger);
+    const fleet = ownerOf(server, log);
+    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }, log.logger);
     const passes: number[] = [];
     monitor.onCheck = (_s, ok) => ok && passes.push(Date.now());
     await monitor.start();
     t.teardown(() => monitor.stop());
     await waitFor('a first pass', () => passes.length > 0);
-    server.up = false;
+    fleet.setHealth(server, false, 'connect ECONNREFUSED', 'passive');
     monitor.markDown(server);
     const before = passes.length;
     await log.waitFor(' UP');

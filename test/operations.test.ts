@@ -130,7 +130,7 @@ servers: ["${a!.address}", "${b!.address}"]
   const kept = serverOf(proxy, a!);
   const removed = serverOf(proxy, b!);
   t.equal(removed.idle.length, 1, 'b has a pooled connection');
-  kept.up = false; // as if its checks had failed
+  proxy.server['fleet'].setHealth(kept, false, 'status 500', 'check'); // as if its checks had failed
 
   const next = parseConfig(
     `listen: 127.0.0.2:0\nhealthcheck: { interval: 1m }\nservers: ["${a!.address}", "${c!.address}"]\n` +

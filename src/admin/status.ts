@@ -3,15 +3,13 @@
 // status page. It only reads the counters the proxy keeps; nothing here runs per proxied request.
 
 import type { Backend } from '../balancer/backend.js';
-import type { Pool } from '../balancer/pool.js';
+import type { Snapshot } from '../balancer/snapshot.js';
 import { DURATION_BUCKETS, type Counters, type DurationHistogram } from '../balancer/stats.js';
 
 /** What a status report is made from. ProxyServer is one. */
 export interface StatusSource {
-  /** Every server, once each (servers are shared by the pools that list them). */
-  readonly servers: readonly Backend[];
-  /** The pools, in routing order. */
-  readonly pools: readonly Pool[];
+  /** The servers and pools in force. */
+  readonly snapshot: Snapshot;
   readonly durations: DurationHistogram;
   /** Client connections open now. */
   readonly connections: number;
@@ -90,21 +88,22 @@ export interface Status {
 
 /** The report on `source` at `now` (ms since the epoch) for a balancer started at `startedAt`. */
 export function statusOf(source: StatusSource, startedAt: number, now: number): Status {
+  const snapshot = source.snapshot;
   return {
     time: new Date(now).toISOString(),
     uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
     connections: source.connections,
-    pools: source.pools.map((pool) => ({
+    pools: snapshot.pools.map((pool) => ({
       name: pool.name,
       servers: pool.servers.map((s) => s.name),
       requests: pool.stats.requests,
       inFlight: pool.stats.inFlight,
       responses: responsesOf(pool.stats),
     })),
-    servers: source.servers.map((server) => ({
+    servers: snapshot.servers.map((server) => ({
       name: server.name,
       label: server.label,
-      pools: [...server.pools],
+      pools: [...snapshot.poolsOf(server)],
       up: server.up,
       lastCheck: lastCheckOf(server),
       requests: server.stats.requests,

@@ -1,5 +1,6 @@
 // One backend server as the balancer sees it at run time: its address, whether it is up, and the
-// idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it.
+// idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it,
+// and by successive snapshots while the config lists it; its state is written by fleet.ts.
 
 import { Counters } from './stats.js';
 
@@ -11,12 +12,13 @@ export interface Pooled {
 }
 
 export class Backend<C extends Pooled = Pooled> {
-  /** Whether the server takes requests. The health checker and passive failures set it. */
-  up = true;
+  /**
+   * Whether the server takes requests. Read-only but to Fleet.setHealth (fleet.ts), the one
+   * writer, through which the health checks and passive failures go.
+   */
+  readonly up: boolean = true;
   /** Idle connections, the most recently used last (reused first: it is the least likely stale). */
   readonly idle: C[] = [];
-  /** Names of the pools that list this server, for log lines. */
-  readonly pools: string[] = [];
   /** What happened to the requests sent here. */
   readonly stats = new Counters();
   /** The last health check: passed or not, why, and when (ms since the epoch); null before the first. */

@@ -1,22 +1,23 @@
 // The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
 // one listener (node:cluster hands them the connections in turn), runs the one health checker and
-// passes its flips on to every worker, serves the status page with every worker's counters added
-// up, reloads every worker on SIGHUP, stops them all on SIGTERM, and replaces a worker that dies.
-// The workers are in worker-process.ts; what they say to each other, in messages.ts.
+// passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the
+// status page with every worker's counters added up, reloads every worker on SIGHUP, stops them
+// all on SIGTERM, and replaces a worker that dies. The workers are in worker-process.ts; what
+// they say to each other, in messages.ts.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AdminServer } from '../admin/admin-server.js';
 import { addCounters, statusOf, type Status } from '../admin/status.js';
+import { Fleet } from '../balancer/fleet.js';
+import { buildSnapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import type { Config } from '../config.js';
 import { formatAddress } from '../address.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
-import type { ProxyBackend, ProxyPool } from '../proxy/context.js';
 import { keepListeners } from '../proxy/proxy-server.js';
-import { buildRoutes } from '../proxy/routes.js';
 import type { ToPrimary, ToWorker, UpByLabel } from './messages.js';
 
 /** The workers' program: worker-process.js once built, .ts when the sources run directly (tests). */
@@ -47,8 +48,8 @@ interface Member {
 
 export class ClusterPrimary {
   private readonly members = new Set<Member>();
-  private backends: ProxyBackend[] = [];
-  private pools: ProxyPool[] = [];
+  /** The servers' state, for health and status only: the primary routes no request. */
+  private readonly fleet: Fleet;
   private health: HealthMonitor | null = null;
   private admin: AdminServer | null = null;
   private readonly startedAt = Date.now();
@@ -65,7 +66,14 @@ export class ClusterPrimary {
     private readonly logger: Logger,
     /** How many workers run. */
     readonly size: number,
-  ) {}
+  ) {
+    this.fleet = new Fleet(logger);
+    this.fleet.onHealth((server, change) => {
+      // A worker's passive failure restarts the checks' count of passes, even for a server down already.
+      if (change.source === 'worker') this.health?.markDown(server);
+      if (change.changed) this.broadcast({ type: 'health', label: server.label, up: change.up });
+    });
+  }
 
   /**
    * Resolves the servers' names, starts the workers and waits until every one of them listens
@@ -73,7 +81,7 @@ export class ClusterPrimary {
    * admin listener. Resolves with the address the workers share.
    */
   async listen(): Promise<AddressInfo> {
-    await this.buildRoutes(this.config);
+    this.fleet.use(await buildSnapshot(this.config));
     cluster.setupPrimary({ exec: fileURLToPath(WORKER_FILE), args: [], execArgv: process.execArgv });
     const listening = new Promise<AddressInfo>((resolve, reject) => (this.starting = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.fork();
@@ -98,7 +106,7 @@ export class ClusterPrimary {
    * nothing changed), moves its checker to the new server list, then every worker reloads.
    */
   async reload(config: Config): Promise<void> {
-    await this.buildRoutes(config, new Map(this.backends.map((b) => [b.label, b])));
+    this.fleet.use(await buildSnapshot(config, this.fleet.snapshot));
     keepListeners(this.config, config, this.logger);
     this.config = config;
     const previous = this.health;
@@ -144,7 +152,7 @@ export class ClusterPrimary {
 
   /** The report of the status page: the primary's servers (up, last check), every worker's counters. */
   private async report(startedAt: number, now: number): Promise<Status> {
-    const total = statusOf({ servers: this.backends, pools: this.pools, durations: new DurationHistogram(), connections: 0 }, startedAt, now);
+    const total = statusOf({ snapshot: this.fleet.snapshot, durations: new DurationHistogram(), connections: 0 }, startedAt, now);
     const listening = [...this.members].filter((m) => m.listening);
     const replies = await Promise.all(listening.map((m) => this.ask(m, { type: 'status', id: this.nextId++ }, STATUS_TIMEOUT_MS)));
     total.workers = [];
@@ -211,28 +219,19 @@ export class ClusterPrimary {
     }, delay).unref();
   }
 
-  /** A worker's connection to `label` was refused: out at once in every worker, until `rise` passes. */
+  /**
+   * A worker's connection to `label` was refused: out at once in every worker, until `rise`
+   * passes. The worker that saw it logged it; the others follow the broadcast.
+   */
   private markDown(label: string): void {
-    const server = this.backends.find((b) => b.label === label);
-    if (server === undefined) return;
-    this.health?.markDown(server);
-    if (!server.up) return;
-    // The worker that saw it logged it; the others just follow.
-    server.up = false;
-    this.broadcast({ type: 'health', label, up: false });
+    const server = this.fleet.snapshot.byLabel.get(label);
+    if (server !== undefined) this.fleet.setHealth(server, false, '', 'worker');
   }
 
   private async startHealth(): Promise<void> {
-    const health = new HealthMonitor(this.backends, this.config.healthcheck, this.logger, this.config.admin !== null);
-    health.onFlip = (server, up) => this.broadcast({ type: 'health', label: server.label, up });
+    const health = new HealthMonitor(this.fleet, this.config.healthcheck, this.logger, this.config.admin !== null);
     this.health = health;
     await health.start();
-  }
-
-  private async buildRoutes(config: Config, existing?: ReadonlyMap<string, ProxyBackend>): Promise<void> {
-    const routes = await buildRoutes(config, existing);
-    this.backends = routes.backends;
-    this.pools = routes.pools;
   }
 
   /** The configuration a worker runs: the primary's, without the admin listener (the primary serves it). */
@@ -241,7 +240,7 @@ export class ClusterPrimary {
   }
 
   private upByLabel(): UpByLabel {
-    return Object.fromEntries(this.backends.map((b) => [b.label, b.up]));
+    return Object.fromEntries(this.fleet.servers.map((b) => [b.label, b.up]));
   }
 
   private broadcast(message: ToWorker): void {

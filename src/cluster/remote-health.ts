@@ -1,8 +1,11 @@
 // Health checks as a cluster worker sees them: the primary runs the one checker (checks are not
 // multiplied by the number of workers) and tells every worker when a server flips; a worker
 // tells the primary when a server refuses it a connection, and the primary tells the others.
+// The primary's word reaches the servers through their owner, Fleet.setHealth.
 
 import type { Backend } from '../balancer/backend.js';
+import type { HealthOwner } from '../balancer/fleet.js';
+import type { Snapshot } from '../balancer/snapshot.js';
 import type { HealthChecks } from '../health/monitor.js';
 import type { UpByLabel } from './messages.js';
 
@@ -18,9 +21,9 @@ export class SharedHealth {
   /** @param reportDown tells the primary that a server refused a connection. */
   constructor(private readonly reportDown: (label: string) => void) {}
 
-  /** The checks of one configuration's servers, for ProxyServer (its CreateHealthChecks). */
-  checksFor(servers: readonly Backend[]): HealthChecks {
-    return new RemoteHealth(this, servers);
+  /** The checks of the servers in force in `fleet`, for ProxyServer (its CreateHealthChecks). */
+  checksFor(fleet: HealthOwner): HealthChecks {
+    return new RemoteHealth(this, fleet);
   }
 
   /** The primary's view of many servers at once (at start and with each reload). */
@@ -31,13 +34,13 @@ export class SharedHealth {
   /** A flip from the primary: applied to the server in force, and kept for later configurations. */
   set(label: string, up: boolean): void {
     this.up.set(label, up);
-    if (this.current !== null) applyTo(this.current.servers, label, up);
+    this.current?.apply(label, up);
   }
 
   /** @internal RemoteHealth's side. */
   started(health: RemoteHealth): void {
     this.current = health;
-    for (const [label, up] of this.up) applyTo(health.servers, label, up);
+    for (const [label, up] of this.up) health.apply(label, up);
   }
 
   /** @internal */
@@ -54,10 +57,15 @@ export class SharedHealth {
 }
 
 class RemoteHealth implements HealthChecks {
+  /** The servers checked: those in force when the checks were made (a reload makes new checks). */
+  private readonly snapshot: Snapshot;
+
   constructor(
     private readonly shared: SharedHealth,
-    readonly servers: readonly Backend[],
-  ) {}
+    private readonly fleet: HealthOwner,
+  ) {
+    this.snapshot = fleet.snapshot;
+  }
 
   async start(): Promise<void> {
     this.shared.started(this);
@@ -70,12 +78,10 @@ class RemoteHealth implements HealthChecks {
   markDown(server: Backend): void {
     this.shared.down(server.label);
   }
-}
 
-/** Sets the state of the server labelled `label`, if `servers` has it; a server going down drops its idle connections. */
-function applyTo(servers: readonly Backend[], label: string, up: boolean): void {
-  const server = servers.find((s) => s.label === label);
-  if (server === undefined || server.up === up) return;
-  server.up = up;
-  if (!up) server.closeIdle();
+  /** The primary's word on the server labelled `label`, if these checks have it. */
+  apply(label: string, up: boolean): void {
+    const server = this.snapshot.byLabel.get(label);
+    if (server !== undefined) this.fleet.setHealth(server, up, '', 'primary');
+  }
 }

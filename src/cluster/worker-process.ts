@@ -57,7 +57,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   health.merge(up);
   try {
     // The constructor reads listen.tls's files: they may have gone since the primary started.
-    server = new ProxyServer(config, logger, (servers) => health.checksFor(servers));
+    server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet));
     const address = await server.listen();
     send({ type: 'listening', host: address.address, port: address.port, family: address.family });
   } catch (err) {

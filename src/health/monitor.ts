@@ -1,9 +1,10 @@
-// The main thread's side of health checking: it starts the checker's worker thread, applies the
-// flips it posts to the servers, tells it of passive failures, and restarts it if it crashes
-// (the servers keep their last known state meanwhile).
+// The main thread's side of health checking: it starts the checker's worker thread, hands the
+// flips it posts to the servers' owner (Fleet.setHealth), tells it of passive failures, and
+// restarts it if it crashes (the servers keep their last known state meanwhile).
 
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../balancer/backend.js';
+import type { HealthOwner } from '../balancer/fleet.js';
 import type { Logger } from '../log.js';
 import type { CheckOptions } from './checker.js';
 import type { FromMain, HealthWorkerData, ToMain } from './worker.js';
@@ -18,8 +19,11 @@ export interface HealthChecks {
   markDown(server: Backend): void;
 }
 
-/** Makes the checks of `servers`; `reportChecks`: every result is wanted, not only the flips. */
-export type CreateHealthChecks = (servers: readonly Backend[], options: CheckOptions, reportChecks: boolean) => HealthChecks;
+/**
+ * Makes the checks of the servers in force in `fleet`, which they report to;
+ * `reportChecks`: every result is wanted, not only the flips.
+ */
+export type CreateHealthChecks = (fleet: HealthOwner, options: CheckOptions, reportChecks: boolean) => HealthChecks;
 
 /** The worker's file: worker.js once built, worker.ts when the sources run directly (tests). */
 /* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
@@ -35,18 +39,21 @@ export class HealthMonitor implements HealthChecks {
   threadId = 0;
   /** Every check result, when `onCheck` is set (tests, debug logs). */
   onCheck: ((server: Backend, ok: boolean, reason: string, at: number) => void) | null = null;
-  /** Every flip, once applied to the server (the cluster's primary passes them on to its workers). */
-  onFlip: ((server: Backend, up: boolean, reason: string) => void) | null = null;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
 
+  /** The servers checked: those in force when the checks were made (a reload makes new checks). */
+  private readonly servers: readonly Backend[];
+
   constructor(
-    private readonly servers: readonly Backend[],
+    private readonly fleet: HealthOwner,
     private readonly options: CheckOptions,
     private readonly logger: Logger,
     /** Whether every check's result is wanted (Backend.lastCheck), not only the flips. */
     private readonly reportChecks = false,
-  ) {}
+  ) {
+    this.servers = fleet.snapshot.servers;
+  }
 
   /** Starts the worker; resolves once it runs. */
   start(): Promise<void> {
@@ -106,16 +113,8 @@ export class HealthMonitor implements HealthChecks {
       this.onCheck?.(server, message.ok, message.reason, message.at);
       return;
     }
-    // A passive failure may have taken the server out already.
-    if (server.up === message.up) return;
-    server.up = message.up;
-    const name = `server ${server.name} (pool ${server.pools.join(', ')})`;
-    if (message.up) this.logger.info(`${name} UP`);
-    else {
-      server.closeIdle();
-      this.logger.warn(`${name} DOWN: ${message.reason}`);
-    }
-    this.onFlip?.(server, message.up, message.reason);
+    // A passive failure may have taken the server out already: the owner then does nothing.
+    this.fleet.setHealth(server, message.up, message.reason, 'check');
   }
 
   private onExit(code: number): void {

@@ -40,6 +40,6 @@ export interface ProxyContext {
   closing: boolean;
   /** Whether X-Forwarded-* from this address are to be trusted and extended. */
   isTrusted(address: string): boolean;
-  /** A connection to `backend` failed: take it out of rotation (passive health). */
+  /** A connection to `backend` failed: out of rotation now (passive health, through Fleet.setHealth). */
   markDown(backend: ProxyBackend, reason: string): void;
 }

@@ -1,10 +1,12 @@
-// The balancer as a whole: it turns a Config into servers, pools and routes, listens with a
-// `node:net` server, hands each client connection to a ClientConnection, takes a new Config
-// without dropping a request (reload), and shuts down cleanly (close).
+// The balancer as a whole: it turns a Config into a routing snapshot (servers, pools, router),
+// listens with a `node:net` server, hands each client connection to a ClientConnection, takes a
+// new Config without dropping a request (reload: a new snapshot), and shuts down cleanly (close).
 
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { Fleet } from '../balancer/fleet.js';
+import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import { formatListen, isTrustedProxy, type Config } from '../config.js';
 import { AccessLog } from '../access-log.js';
@@ -12,19 +14,17 @@ import { formatAddress } from '../address.js';
 import { AdminServer, reportOn } from '../admin/admin-server.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
-import { Router } from '../router.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { Deadlines, resolutionFor } from './deadlines.js';
 import { ParserPool } from './parser-pool.js';
-import { buildRoutes } from './routes.js';
+import type { BackendSide } from './sides.js';
 
 export class ProxyServer {
   private readonly server: net.Server;
   private readonly ctx: ProxyContext;
-  /** Every server of the configuration, one Backend per distinct address. */
-  private backends: ProxyBackend[] = [];
-  private poolList: ProxyPool[] = [];
+  /** The servers' state and the snapshot in force: the one writer of both. */
+  private readonly fleet: Fleet<BackendSide>;
   /** The health checks of the configuration in force; null until listening. */
   health: HealthChecks | null = null;
   /** The status page, /status and /metrics, when `admin` is configured. */
@@ -39,13 +39,18 @@ export class ProxyServer {
   constructor(
     private config: Config,
     private readonly logger: Logger,
-    private readonly createHealth: CreateHealthChecks = (servers, options, reportChecks) =>
-      new HealthMonitor(servers, options, logger, reportChecks),
+    private readonly createHealth: CreateHealthChecks = (fleet, options, reportChecks) =>
+      new HealthMonitor(fleet, options, logger, reportChecks),
   ) {
+    this.fleet = new Fleet(logger);
+    // A passive failure restarts the checks' count of passes, even for a server down already.
+    this.fleet.onHealth((server, change) => {
+      if (change.source === 'passive') this.health?.markDown(server);
+    });
     this.ctx = {
       timeouts: config.timeouts,
       limits: config.limits,
-      router: new Router<ProxyPool>([], [], null),
+      router: this.fleet.snapshot.router,
       deadlines: new Deadlines(resolutionOf(config)),
       logger,
       accessLog: new AccessLog(logger, config.log.format),
@@ -55,7 +60,7 @@ export class ProxyServer {
       durations: new DurationHistogram(),
       closing: false,
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
-      markDown: (backend, reason) => this.markDown(backend, reason),
+      markDown: (backend, reason) => this.fleet.setHealth(backend, false, reason, 'passive'),
     };
     this.server = this.createListener(config);
     if (config.limits.maxConnections > 0) this.server.maxConnections = config.limits.maxConnections;
@@ -82,7 +87,7 @@ export class ProxyServer {
 
   /** Resolves the servers' host names, builds the routes and starts listening. */
   async listen(): Promise<net.AddressInfo> {
-    await this.buildRoutes(this.config);
+    this.use(await buildSnapshot(this.config));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -93,7 +98,7 @@ export class ProxyServer {
     });
     this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
     // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
-    this.health = this.createHealth(this.backends, this.config.healthcheck, this.config.admin !== null);
+    this.health = this.createHealth(this.fleet, this.config.healthcheck, this.config.admin !== null);
     await this.health.start();
     if (this.config.admin !== null) {
       this.admin = new AdminServer(reportOn(() => this), { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
@@ -110,8 +115,7 @@ export class ProxyServer {
    * host name that does not resolve). The listening address needs a restart to change.
    */
   async reload(config: Config): Promise<void> {
-    const previous = this.backends;
-    await this.buildRoutes(config, new Map(previous.map((b) => [b.label, b])));
+    const next = await buildSnapshot(config, this.fleet.snapshot);
     keepListeners(this.config, config, this.logger);
     this.config = config;
     this.ctx.timeouts = config.timeouts;
@@ -119,9 +123,9 @@ export class ProxyServer {
     if (config.log.format !== this.ctx.accessLog.format) this.ctx.accessLog = new AccessLog(this.logger, config.log.format);
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
-    for (const backend of previous) if (!this.backends.includes(backend)) backend.closeIdle();
+    this.use(next);
     // The checker follows the new server list; each server starts from the state it has.
-    const health = this.createHealth(this.backends, config.healthcheck, config.admin !== null);
+    const health = this.createHealth(this.fleet, config.healthcheck, config.admin !== null);
     await Promise.all([this.health?.stop(), health.start()]);
     this.health = health;
   }
@@ -140,7 +144,7 @@ export class ProxyServer {
     this.ctx.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const client of this.ctx.clients) if (client.idle) client.destroy();
-    for (const backend of this.backends) backend.closeIdle();
+    this.fleet.closeIdle();
     const cut = setTimeout(() => {
       this.logger.warn(`drain: ${this.ctx.clients.size} connection(s) still busy after ${this.ctx.timeouts.drain} ms, closing them`);
       for (const client of this.ctx.clients) client.destroy();
@@ -150,14 +154,19 @@ export class ProxyServer {
     this.ctx.deadlines.stop();
   }
 
+  /** The servers, pools and router in force. */
+  get snapshot(): Snapshot<BackendSide> {
+    return this.fleet.snapshot;
+  }
+
   /** The servers, for status reports and tests. */
   get servers(): readonly ProxyBackend[] {
-    return this.backends;
+    return this.fleet.servers;
   }
 
   /** The pools, in routing order: hosts, paths, then the default pool. */
   get pools(): readonly ProxyPool[] {
-    return this.poolList;
+    return this.fleet.snapshot.pools;
   }
 
   /** How long requests took, over the process's life. */
@@ -170,21 +179,10 @@ export class ProxyServer {
     return this.ctx.clients.size;
   }
 
-  /** Builds servers, pools and the router of `config` (see routes.ts) and puts them in force. */
-  private async buildRoutes(config: Config, existing?: ReadonlyMap<string, ProxyBackend>): Promise<void> {
-    const routes = await buildRoutes(config, existing);
-    this.backends = routes.backends;
-    this.poolList = routes.pools;
-    this.ctx.router = routes.router;
-  }
-
-  /** Passive health: a server that refused a connection is out at once, until `rise` passes. */
-  private markDown(backend: ProxyBackend, reason: string): void {
-    this.health?.markDown(backend);
-    if (!backend.up) return;
-    backend.up = false;
-    backend.closeIdle();
-    this.logger.warn(`server ${backend.name} (pool ${backend.pools.join(', ')}) DOWN: ${reason}`);
+  /** Puts `snapshot` in force: for the servers' owner, and for requests routed from now on. */
+  private use(snapshot: Snapshot<BackendSide>): void {
+    this.fleet.use(snapshot);
+    this.ctx.router = snapshot.router;
   }
 }
 

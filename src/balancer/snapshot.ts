@@ -1,0 +1,85 @@
+// A routing snapshot: the servers, pools and router of one configuration, built whole and never
+// edited once in force. A reload builds the next one, carrying over by identity the servers that
+// remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
+
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import type { Config, Pool as PoolConfig } from '../config.js';
+import { Router } from '../router.js';
+import { Backend, type Pooled } from './backend.js';
+import { Pool } from './pool.js';
+
+export class Snapshot<C extends Pooled = Pooled> {
+  /** Every server of the pools, once each, in the order the pools first list them. */
+  readonly servers: readonly Backend<C>[];
+  /** Each server by its label ("host:port" as the config wrote it). */
+  readonly byLabel: ReadonlyMap<string, Backend<C>>;
+  /** The names of the pools that list each server, in routing order, for log lines and status. */
+  private readonly poolNames = new Map<Backend<C>, readonly string[]>();
+
+  constructor(
+    /** The pools, in routing order: hosts, paths, then the default pool. */
+    readonly pools: readonly Pool<Backend<C>>[],
+    readonly router: Router<Pool<Backend<C>>> = new Router<Pool<Backend<C>>>([], [], null),
+  ) {
+    const names = this.poolNames as Map<Backend<C>, string[]>;
+    for (const pool of pools) {
+      for (const server of pool.servers) {
+        const of = names.get(server);
+        if (of === undefined) names.set(server, [pool.name]);
+        else if (!of.includes(pool.name)) of.push(pool.name);
+      }
+    }
+    this.servers = [...names.keys()];
+    this.byLabel = new Map(this.servers.map((s) => [s.label, s]));
+  }
+
+  /** The names of the pools that list `server` here; empty if this snapshot does not have it. */
+  poolsOf(server: Backend<C>): readonly string[] {
+    return this.poolNames.get(server) ?? [];
+  }
+
+  /** Whether `server` (this very object) is one of this snapshot's. */
+  has(server: Backend<C>): boolean {
+    return this.poolNames.has(server);
+  }
+}
+
+/**
+ * The snapshot of `config`. A server of `previous` that the config still lists (by its label) is
+ * the same object here, with its state: up or down, idle connections, counters. Host names are
+ * resolved once here, so no request waits for DNS; a name that does not resolve rejects, and
+ * nothing has changed.
+ */
+export async function buildSnapshot<C extends Pooled>(config: Config, previous: Snapshot<C> | null = null): Promise<Snapshot<C>> {
+  const byLabel = new Map<string, Backend<C>>();
+  const makePool = async (pool: PoolConfig): Promise<Pool<Backend<C>>> => {
+    const servers: Backend<C>[] = [];
+    for (const s of pool.servers) {
+      let server = byLabel.get(s.name);
+      if (server === undefined) {
+        server = previous?.byLabel.get(s.name) ?? new Backend<C>(await resolve(s.host), s.port, s.name);
+        byLabel.set(s.name, server);
+      }
+      // The config lists a server once per pool (a duplicate is an error there).
+      servers.push(server);
+    }
+    return new Pool(pool.name, servers);
+  };
+  const hosts: [string, Pool<Backend<C>>][] = [];
+  for (const h of config.hosts) hosts.push([h.name, await makePool(h)]);
+  const paths = [];
+  for (const p of config.paths) paths.push({ prefix: p.name, pool: await makePool(p) });
+  const fallback = config.servers === null ? null : await makePool(config.servers);
+  const pools = [...hosts.map(([, pool]) => pool), ...paths.map((p) => p.pool), ...(fallback === null ? [] : [fallback])];
+  return new Snapshot(pools, new Router(hosts, paths, fallback));
+}
+
+/** An IP address for `host`: itself if it is one, else the first IPv4 address DNS gives. */
+async function resolve(host: string): Promise<string> {
+  if (net.isIP(host) !== 0) return host;
+  const addresses = await dns.lookup(host, { all: true });
+  const v4 = addresses.find((a) => a.family === 4);
+  /* c8 ignore next -- a name with IPv6 addresses only; this machine's hosts file has none */
+  return (v4 ?? addresses[0]!).address;
+}
