@@ -5,7 +5,8 @@
 
 import t from 'tap';
 import { HttpError } from '../src/errors.js';
-import { HeadReader, newHeadLines, type HeadLimits, type HeadLines, type ReaderOptions } from '../src/http/head-reader.js';
+import { newHeadLines, type HeadLimits, type HeadLines } from '../src/http/head-lines.js';
+import { HeadReader, type ReaderOptions } from '../src/http/head-reader.js';
 import { TCHAR } from '../src/http/chars.js';
 import { headScanner } from '../src/http/head-scan.js';
 import { HEAD_SCAN_WASM } from '../src/http/head-scan-wasm.js';
