@@ -14,6 +14,17 @@ import { DEFAULT_REQUEST_LIMITS, RequestParser, type RequestHead } from '../src/
 import { assemble, tsSource, TS_FILE } from './helpers/build-wasm.js';
 import { readFileSync } from 'node:fs';
 
+/** The little of the WebAssembly API used here (TypeScript declares it only in its "dom" lib). */
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Instance {
+    constructor(module: Module);
+    readonly exports: unknown;
+  }
+}
+
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const head = (...lines: string[]) => lines.map((l) => l + '\r\n').join('') + '\r\n';
 
