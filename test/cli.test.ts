@@ -248,12 +248,17 @@ class FakeProcess extends EventEmitter {
   }
 }
 
+/** What stopOnSignals is given, for a test that sends no SIGHUP: the config is never read again. */
+function runningFor(server: Balancer, logger: Logger): Running {
+  return { server, logger, readConfig: () => { throw new Error('unused'); }, file: 'lb.yaml' };
+}
+
 t.test('stopOnSignals: close, flush, exit 0', async (t) => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const proc = new FakeProcess();
     const logger = new Logger('info', proc.stdout, proc.stderr);
     const server = new FakeBalancer(LOOPBACK);
-    stopOnSignals({ server, logger, readConfig: () => { throw new Error('unused'); }, file: 'lb.yaml' }, proc);
+    stopOnSignals(runningFor(server, logger), proc);
     logger.accessLine('ACCESS GET / 200');
     proc.emit(signal, signal);
     t.equal(await proc.exited, 0, signal);
@@ -269,7 +274,7 @@ t.test('stopOnSignals: close, flush, exit 0', async (t) => {
 t.test('stopOnSignals: a failing close exits 1', async (t) => {
   const proc = new FakeProcess();
   const logger = new Logger('info', proc.stdout, proc.stderr);
-  stopOnSignals({ server: new FakeBalancer(LOOPBACK, new Error('stuck')), logger }, proc);
+  stopOnSignals(runningFor(new FakeBalancer(LOOPBACK, new Error('stuck')), logger), proc);
   proc.emit('SIGTERM', 'SIGTERM');
   t.equal(await proc.exited, 1);
   t.match(proc.stderr.text, / ERROR closing: stuck\n$/);
@@ -280,7 +285,7 @@ t.test('stopOnSignals: a second signal while closing exits 1 at once', async (t)
   const logger = new Logger('info', proc.stdout, proc.stderr);
   const server = new FakeBalancer(LOOPBACK);
   server.close = () => new Promise(() => {}); // never closes
-  stopOnSignals({ server, logger }, proc);
+  stopOnSignals(runningFor(server, logger), proc);
   proc.emit('SIGTERM', 'SIGTERM');
   proc.emit('SIGINT', 'SIGINT');
   t.equal(await proc.exited, 1);

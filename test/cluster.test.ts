@@ -5,6 +5,7 @@
 // SIGTERM drains every worker and exits 0. And the edges: an address in use, a worker that stops
 // answering, a replacement that cannot start.
 
+import type { Worker } from 'node:cluster';
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -307,8 +308,16 @@ t.test('the primary in process: a passive failure is relayed once; a worker that
   primary['health'] = { markDown: (server: Backend) => marked.push(server.label) } as unknown as HealthMonitor;
   const sent: unknown[] = [];
   const replies: unknown[] = [];
+  // A stand-in for the worker with just what markDown and onExit use of it.
+  const worker: Pick<Worker, 'isConnected' | 'send'> = {
+    isConnected: () => true,
+    send: (message: unknown) => {
+      sent.push(message);
+      return true;
+    },
+  };
   const member = {
-    worker: { isConnected: () => true, send: (message: unknown) => sent.push(message) },
+    worker: worker as Worker,
     pid: 1,
     started: true,
     listening: true,

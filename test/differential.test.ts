@@ -609,7 +609,7 @@ async function loopbackAliases(): Promise<boolean> {
 
 t.test('differential: node:http (llhttp, strict) and the balancer on the same bytes', async (t) => {
   if (!(await loopbackAliases())) {
-    t.skip(`cannot connect from ${addressOf(0)}: this check needs the loopback aliases 127.0.x.y (as on Linux)`);
+    t.plan(0, `cannot connect from ${addressOf(0)}: this check needs the loopback aliases 127.0.x.y (as on Linux)`);
     return;
   }
   t.ok(CASES.length >= 150, `the corpus has ${CASES.length} cases`);

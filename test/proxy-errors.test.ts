@@ -7,6 +7,7 @@
 import t from 'tap';
 import type net from 'node:net';
 import { parseConfig } from '../src/config.js';
+import type { BackendConnection } from '../src/proxy/backend-connection.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { answerEveryHead, closedPort, Harness, HOST, LogCapture, proxyTest, q, RawClient, request, serverOf, sha256, waitEvent, waitFor, within, type Backend, type RawBackend } from './helpers/net.js';
 
@@ -357,7 +358,8 @@ proxyTest(t, 'backend connections: a pooled connection idle past its time is clo
   const backend = app.pooled!;
   const client = await h.client(errors);
   t.equal((await client.get('/', 'pooled.test')).status, 200);
-  const pooled = serverOf(errors, backend).idle[0]!;
+  // The idle pool holds the proxy's BackendConnections (seen through the BackendSide interface).
+  const pooled = serverOf(errors, backend).idle[0]! as BackendConnection;
   // Its deadline is POOL_IDLE_MS (4 s) away; bring it forward rather than wait.
   pooled.deadline = 1;
   await waitEvent(backend.sockets[0]!, 'close', 'the idle pooled connection to be closed');

@@ -3,7 +3,8 @@
 
 import t from 'tap';
 import { ERRORS, type ErrorCode } from '../src/errors.js';
-import type { HeadLimits, ReaderOptions } from '../src/http/head-reader.js';
+import type { HeadLimits } from '../src/http/head-lines.js';
+import type { ReaderOptions } from '../src/http/head-reader.js';
 import { DEFAULT_RESPONSE_LIMITS, ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
 import { expectAllWays, type ErrorResult, type ResponseResult } from './helpers/split.js';
 

@@ -45,17 +45,8 @@
 import { HttpError, type ErrorCode } from '../errors.js';
 import { COLON, CR, HTAB, LF, LINE_CHAR, SP, skipLineChars, skipTokenChars, wordsOf } from './chars.js';
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldKind } from './fields.js';
+import { newHeadLines, type HeadLimits, type HeadLines } from './head-lines.js';
 import { type HeadScanner, headScanner } from './head-scan.js';
-
-/** Size limits of a head. Zero is not allowed for any of them. */
-export interface HeadLimits {
-  /** Longest start line, CRLF excluded (request line: 414 past it). */
-  maxStartLine: number;
-  /** Largest head, all bytes from the first one to the final CRLF (431 past it). */
-  maxHead: number;
-  /** Most field lines in one head (431 past it). */
-  maxFields: number;
-}
 
 /** How a reader reads. */
 export interface ReaderOptions {
@@ -78,51 +69,6 @@ const FIELD_LINE = 3;
  */
 const NEED_MORE = -1;
 const FAILED = -2;
-
-/**
- * The lines of a complete head, as offsets into `buf`: line k runs from lines[2k] to lines[2k+1]
- * (the offset of its CR). Line 0 is the start line, lines 1..count-1 are the field lines.
- * Valid until the next call of `execute` on the same reader.
- */
-export interface HeadLines {
-  buf: Buffer;
-  /** Offset of the first byte of the message (empty lines before the start line included). */
-  start: number;
-  /** Offset just past the empty line that ends the head. */
-  end: number;
-  /** Whether `buf` is the reader's scratch buffer, which the next split head overwrites. */
-  scratch: boolean;
-  offsets: Int32Array;
-  /**
-   * For field line k (1..count-1), nameEnds[k] is where its leading run of tchars ends:
-   * skipTokenChars(buf, lines[2k], lines[2k+1]), the colon in a well-formed line.
-   */
-  nameEnds: Int32Array;
-  count: number;
-  /**
-   * Field line k (1..count-1) split into name and value, as FIELD_STRIDE numbers at
-   * FIELD_STRIDE * (k - 1) (fields.ts; the value's bounds are NOT_SPLIT for a line without a
-   * name and a colon), and its kind at kinds[k - 1] (fieldKind; OTHER for a line not split).
-   */
-  fields: Int32Array;
-  kinds: Uint8Array;
-}
-
-/** Empty HeadLines with room for a head within `limits`: made once per reader. */
-export function newHeadLines(limits: HeadLimits): HeadLines {
-  return {
-    buf: Buffer.alloc(0),
-    start: 0,
-    end: 0,
-    scratch: false,
-    offsets: new Int32Array(2 * (limits.maxFields + 1)),
-    // One more: the name of the line past the limit is read before that line is refused.
-    nameEnds: new Int32Array(limits.maxFields + 2),
-    count: 0,
-    fields: new Int32Array(FIELD_STRIDE * limits.maxFields),
-    kinds: new Uint8Array(limits.maxFields),
-  };
-}
 
 export abstract class HeadReader<Head> {
   private readonly limits: HeadLimits;

@@ -4,7 +4,7 @@
 // that scan is not sure of goes back to HeadReader.scan, which reads the head from its start.
 
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, fieldKind } from './fields.js';
-import type { HeadLimits, HeadLines } from './head-reader.js';
+import type { HeadLimits, HeadLines } from './head-lines.js';
 import { HEAD_SCAN_WASM } from './head-scan-wasm.js';
 
 /** The little of the WebAssembly API used here (TypeScript declares it only in its "dom" lib). */

@@ -16,7 +16,8 @@
 import { HttpError } from '../errors.js';
 import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
-import { HeadReader, type HeadLimits, type HeadLines, type ReaderOptions } from './head-reader.js';
+import type { HeadLimits, HeadLines } from './head-lines.js';
+import { HeadReader, type ReaderOptions } from './head-reader.js';
 
 /** How the length of a request body is known (RFC 9112 6.3). */
 export const Body = {

@@ -5,7 +5,8 @@
 import { HttpError } from '../errors.js';
 import { SP, equalsIgnoreCase } from './chars.js';
 import { FIELD_STRIDE, F_NAME_END, F_LINE, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
-import { HeadReader, type HeadLimits, type HeadLines, type ReaderOptions } from './head-reader.js';
+import type { HeadLimits, HeadLines } from './head-lines.js';
+import { HeadReader, type ReaderOptions } from './head-reader.js';
 
 /** How the end of a response body is found (RFC 9112 6.3). */
 export const ResponseBody = {

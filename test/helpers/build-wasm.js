@@ -28,7 +28,10 @@ export async function assemble() {
   }
 }
 
-/** The TypeScript file that carries `bytes`, base64 in lines of 96 characters. */
+/**
+ * The TypeScript file that carries `bytes`, base64 in lines of 96 characters.
+ * @param {Buffer} bytes
+ */
 export function tsSource(bytes) {
   const base64 = bytes.toString('base64');
   const lines = [];
