@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import type { Status } from '../src/admin/status.js';
 import { ClusterPrimary } from '../src/cluster/primary.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';

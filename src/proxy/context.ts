@@ -5,7 +5,7 @@ import type { AccessLog } from '../access-log.js';
 import type { Backend } from '../balancer/backend.js';
 import type { DurationHistogram } from '../balancer/stats.js';
 import type { Pool } from '../balancer/pool.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Router } from '../router.js';
 import type { BackendConnection } from './backend-connection.js';

@@ -6,7 +6,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { Backend } from '../balancer/backend.js';
 import { Pool } from '../balancer/pool.js';
-import type { Config, Pool as PoolConfig } from '../config.js';
+import type { Config, Pool as PoolConfig } from '../config/schema.js';
 import { Router } from '../router.js';
 import type { BackendConnection } from './backend-connection.js';
 import type { ProxyBackend, ProxyPool } from './context.js';
