@@ -1,6 +1,7 @@
 // One backend server as the balancer sees it at run time: its address, whether it is up, and the
 // idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it.
 
+import { hostPort } from '../config/address.js';
 import { Counters } from './stats.js';
 
 /** The least a pooled connection must offer: being taken out of the pool or closed. */
@@ -32,7 +33,7 @@ export class Backend<C extends Pooled = Pooled> {
 
   /** "127.0.0.1:8081", the name used in logs. */
   get name(): string {
-    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    return hostPort(this.host, this.port);
   }
 
   /** Takes the most recently pooled connection that is still usable, or null. */
