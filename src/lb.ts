@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import mri from 'mri';
-import { formatAddress } from './address.js';
-import { describeConfig, loadConfig, type Config } from './config.js';
+import { formatAddress } from './config/address.js';
+import { describeConfig } from './config/check.js';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 import { reason, UsageError } from './reason.js';
 

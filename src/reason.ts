@@ -1,6 +1,6 @@
 // One line for any error the program reports: what `lb: <reason>` and the log lines print.
 
-import { ConfigError } from './config.js';
+import { ConfigError } from './config/error.js';
 
 /** Thrown for a mistake on the command line; printed as `lb: <message>`. */
 export class UsageError extends Error {}

@@ -53,7 +53,7 @@ t.test('below info level nothing is built or written', async (t) => {
 });
 
 t.test('log.format in the config', async (t) => {
-  const { parseConfig } = await import('../src/config.js');
+  const { parseConfig } = await import('../src/config/load.js');
   t.same(parseConfig('servers: ["a:1"]\n', 'lb.yaml').log, { format: 'text' });
   t.same(parseConfig('log: { format: json }\nservers: ["a:1"]\n', 'lb.yaml').log, { format: 'json' });
   t.same(parseConfig('log: {}\nservers: ["a:1"]\n', 'lb.yaml').log, { format: 'text' });

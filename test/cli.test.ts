@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { lb } from './helpers/lb-process.js';
 

@@ -16,7 +16,7 @@ import type { Status } from '../src/admin/status.js';
 import type { Backend } from '../src/balancer/backend.js';
 import { buildSnapshot } from '../src/balancer/snapshot.js';
 import { ClusterPrimary } from '../src/cluster/primary.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import type { HealthMonitor } from '../src/health/monitor.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';

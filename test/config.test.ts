@@ -3,14 +3,11 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import {
-  describeConfig,
-  isTrustedProxy,
-  loadConfig,
-  parseConfig,
-  parseDuration,
-  type Config,
-} from '../src/config.js';
+import { isTrustedProxy } from '../src/config/address.js';
+import { describeConfig } from '../src/config/check.js';
+import { loadConfig, parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { parseDuration } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';

@@ -9,7 +9,7 @@ import { Fleet, type HealthChange } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
 import { buildSnapshot, Snapshot } from '../src/balancer/snapshot.js';
 import { SharedHealth } from '../src/cluster/remote-health.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import type { HealthChecks } from '../src/health/monitor.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { HOST, LogCapture, closedPort, request, RawClient, waitFor, within } from './helpers/net.js';

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import { HOST, proxyTest, serverOf, waitFor, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 

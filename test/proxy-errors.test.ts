@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import type net from 'node:net';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import type { BackendConnection } from '../src/proxy/backend-connection.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { answerEveryHead, closedPort, Harness, HOST, LogCapture, proxyTest, q, RawClient, request, serverOf, sha256, waitEvent, waitFor, within, type Backend, type RawBackend } from './helpers/net.js';

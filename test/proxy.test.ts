@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { deterministicBlocks } from '../servers/app.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/load.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { chunked, Harness, LogCapture, proxyTest, q, request, serverOf, sha256, waitFor, waitStalled, within, type Backend } from './helpers/net.js';
 

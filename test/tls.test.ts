@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import t from 'tap';
-import { describeConfig, parseConfig } from '../src/config.js';
+import { describeConfig } from '../src/config/check.js';
+import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { selfSigned } from './helpers/certificate.js';

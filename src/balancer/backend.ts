@@ -2,6 +2,7 @@
 // idle keep-alive connections to it that wait to be reused. Shared by every pool that lists it,
 // and by successive snapshots while the config lists it; its state is written by fleet.ts.
 
+import { hostPort } from '../config/address.js';
 import { Counters } from './stats.js';
 
 /** The least a pooled connection must offer: being taken out of the pool or closed. */
@@ -34,7 +35,7 @@ export class Backend<C extends Pooled = Pooled> {
 
   /** "127.0.0.1:8081", the name used in logs. */
   get name(): string {
-    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    return hostPort(this.host, this.port);
   }
 
   /** Takes the most recently pooled connection that is still usable, or null. */

@@ -4,7 +4,7 @@
 
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import type { Config, Pool as PoolConfig } from '../config.js';
+import type { Config, Pool as PoolConfig } from '../config/schema.js';
 import { Router } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
 import { Pool } from './pool.js';

@@ -14,7 +14,7 @@
 //                        <------------------  stop       drain, then exit 0
 
 import type { Status } from '../admin/status.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { LogLevel } from '../log.js';
 
 /** Whether each server is up, by its label ("host:port" as the config wrote it). */

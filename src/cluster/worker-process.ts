@@ -4,7 +4,7 @@
 // counters, stop. Its access lines go to the stdout it shares with the other processes.
 
 import { statusOf } from '../admin/status.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { Logger } from '../log.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { reason } from '../reason.js';

@@ -2,6 +2,7 @@
 // 2xx and 3xx pass; a refused or reset connection, a timeout or any other status fails.
 
 import net from 'node:net';
+import { hostPort } from '../config/address.js';
 
 export interface ProbeTarget {
   host: string;
@@ -34,8 +35,7 @@ export function probe(target: ProbeTarget, path: string, timeout: number): Promi
     socket.setNoDelay(true);
     socket.on('connect', () => {
       connected = true;
-      const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${target.port}\r\nUser-Agent: mango-lb-health\r\nConnection: close\r\n\r\n`);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostPort(target.host, target.port)}\r\nUser-Agent: mango-lb-health\r\nConnection: close\r\n\r\n`);
     });
     socket.on('data', (chunk: Buffer) => {
       // Only the status line matters: "HTTP/1.1 200 OK".

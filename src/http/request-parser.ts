@@ -13,6 +13,7 @@
 //
 // A request is returned as a RequestHead, valid until the parser's next `execute`.
 
+import { DEFAULTS } from '../config/schema.js';
 import { HttpError } from '../errors.js';
 import { HOST_CHAR, SP, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, text } from './chars.js';
 import { FIELD_STRIDE, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, Field, NOT_SPLIT, fieldLineError, isToken, lowerText, markConnectionOptions, nextListElement, parseContentLength } from './fields.js';
@@ -81,11 +82,11 @@ export interface RequestHead {
   fieldCount: number;
 }
 
-/** Defaults of the `limits:` config section. */
+/** The `limits:` config section's defaults, taken from its one copy (a module of plain data). */
 export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
-  maxStartLine: 8 * 1024,
-  maxHead: 16 * 1024,
-  maxFields: 100,
+  maxStartLine: DEFAULTS.limits.maxRequestLine,
+  maxHead: DEFAULTS.limits.maxHead,
+  maxFields: DEFAULTS.limits.maxFields,
 };
 
 /** Methods recognised without decoding: their names are shared string constants. */

@@ -3,7 +3,7 @@
 
 import type { AccessLog } from '../access-log.js';
 import type { DurationHistogram } from '../balancer/stats.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Router } from '../router.js';
 import type { Deadlines } from './deadlines.js';

@@ -3,7 +3,7 @@
 // connection per request, making them, and collecting their ArrayBuffers, cost a large share of
 // the CPU per request (bench/README.md, the hot path, round 2).
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/schema.js';
 import { RequestParser } from '../http/request-parser.js';
 
 /** At most this many parsers wait for a connection: enough for bursts of new connections. */

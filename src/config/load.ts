@@ -1,0 +1,72 @@
+// Loading lb.yaml: read the file, parse the YAML, and build the whole Config one section at a
+// time, each section read by its own reader in sections/. The first mistake throws ConfigError.
+
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './error.js';
+import type { Config } from './schema.js';
+import { readHealthcheck } from './sections/healthcheck.js';
+import { readLimits } from './sections/limits.js';
+import { readAdmin, readListen } from './sections/listen.js';
+import { readLog } from './sections/log.js';
+import { readDefaultPool, readHosts, readPaths } from './sections/pools.js';
+import { readTimeouts } from './sections/timeouts.js';
+import { readTrustedProxies } from './sections/trusted-proxies.js';
+import { readDocument, readMap } from './yaml.js';
+
+/** The top-level keys, in the order the contract lists them; a new section adds its key here. */
+const TOP_KEYS = [
+  'listen',
+  'admin',
+  'healthcheck',
+  'timeouts',
+  'limits',
+  'hosts',
+  'paths',
+  'servers',
+  'trusted_proxies',
+  'log',
+] as const;
+
+/** Reads and parses a config file. A missing or unreadable file is a ConfigError too. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${systemReason(err)}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** Parses the text of a config; `file` only names it in messages. Throws ConfigError on the first mistake. */
+export function parseConfig(text: string, file: string): Config {
+  const { src, root } = readDocument(text, file);
+  if (root === null) {
+    throw new ConfigError(`${file}: the file is empty; at least one of hosts, paths or servers is required`);
+  }
+  const top = readMap(src, root, '', TOP_KEYS);
+
+  // Sections are read in this order, so that of two mistakes the same one is always reported.
+  const config: Config = {
+    listen: readListen(src, top.listen, 'listen'),
+    admin: readAdmin(src, top.admin),
+    healthcheck: readHealthcheck(src, top.healthcheck),
+    timeouts: readTimeouts(src, top.timeouts),
+    limits: readLimits(src, top.limits),
+    hosts: readHosts(src, top.hosts),
+    paths: readPaths(src, top.paths),
+    servers: readDefaultPool(src, top.servers),
+    trustedProxies: readTrustedProxies(src, top.trusted_proxies),
+    log: readLog(src, top.log),
+  };
+  if (config.hosts.length === 0 && config.paths.length === 0 && config.servers === null) {
+    throw new ConfigError(`${file}: at least one of hosts, paths or servers is required`);
+  }
+  return config;
+}
+
+/** "ENOENT: no such file or directory" from a Node system error, without the ", open 'path'" tail. */
+function systemReason(err: unknown): string {
+  const message = (err as Error).message;
+  return /^(E[A-Z]+: [^,]+)/.exec(message)?.[1] ?? message;
+}

@@ -1,0 +1,146 @@
+// The configuration's typed shape, the units durations and sizes are counted in, and every
+// default: the one copy the reader and the request parser both use. Plain data, no imports, so
+// any module (src/http included) can take a default from here without an import cycle.
+
+/** One backend server. */
+export interface ServerAddress {
+  /** Host name or IP address to connect to; an IPv6 address without brackets. */
+  host: string;
+  /** TCP port, 1..65535. */
+  port: number;
+  /** "host:port" as written in the config; used in logs and on the status page. */
+  name: string;
+}
+
+/** A named list of servers that requests are balanced over, round robin. */
+export interface Pool {
+  /** "www.mango.com" (a host), "/mango" (a path prefix) or "default" (the `servers` pool). */
+  name: string;
+  /** At least one server, in the order written; never empty. */
+  servers: ServerAddress[];
+}
+
+/** An address to listen on. */
+export interface ListenAddress {
+  /** IP address or host name to bind; "" = all interfaces. */
+  host: string;
+  /** TCP port; 0 = any free port, chosen by the system (the bound one is logged). */
+  port: number;
+}
+
+/** Where the listener's TLS certificate and key are (PEM files). */
+export interface TlsFiles {
+  /** `cert`: the certificate chain, PEM; a relative path is relative to the config file. */
+  cert: string;
+  /** `key`: its private key, PEM. */
+  key: string;
+}
+
+/** The client-facing listener: an address, and TLS when clients speak HTTPS. */
+export interface Listener extends ListenAddress {
+  /** `listen.tls`: terminate TLS here (backends still get plain HTTP); null = plain HTTP. */
+  tls: TlsFiles | null;
+}
+
+/** `healthcheck`: the active check of every server, run in a worker thread. */
+export interface Healthcheck {
+  /** `path`: requested with GET; a 2xx or 3xx within `timeout` passes. Default "/healthcheck". */
+  path: string;
+  /** `interval`: ms from one check of a server to the next; more than 0. Default 5s. */
+  interval: number;
+  /** `timeout`: ms a check may take before it fails; more than 0, may exceed `interval`. Default 1s. */
+  timeout: number;
+  /** `rise`: passes in a row that bring a down server back; at least 1. Default 2. */
+  rise: number;
+  /** `fall`: failures in a row that take an up server out; at least 1. Default 2. */
+  fall: number;
+}
+
+/** `timeouts`, in ms, each more than 0 (none can be switched off). */
+export interface Timeouts {
+  /** `connect`: opening a backend connection; then the next server is tried. Default 3s. */
+  connect: number;
+  /** `header`: a client sending one whole request head (slowloris guard); then 408 and close. Default 10s. */
+  header: number;
+  /** `idle`: a keep-alive client connection with no request in flight; then close. Default 60s. */
+  idle: number;
+  /** `server`: a backend's response head, once the request is sent; then 504. Default 60s. */
+  server: number;
+  /** `drain`: on SIGTERM / SIGINT, how long requests in flight may take to finish; then they are cut. Default 30s. */
+  drain: number;
+}
+
+/** `limits`: bounds on what one client may send or hold. Sizes are in bytes. */
+export interface Limits {
+  /** `max_request_line`: longest request line, CRLF included; longer gets 414. More than 0. Default 8 KiB. */
+  maxRequestLine: number;
+  /** `max_head`: largest request head (request line and fields); larger gets 431. More than 0. Default 16 KiB. */
+  maxHead: number;
+  /** `max_fields`: most header fields in one request head; more gets 431. At least 1. Default 100. */
+  maxFields: number;
+  /** `max_connections`: most client connections open at once. 0 (the default) = unlimited. */
+  maxConnections: number;
+}
+
+/** Everything lb.yaml can say, with every default filled in. Durations are in milliseconds. */
+export interface Config {
+  /**
+   * `listen`: where clients connect. Default 127.0.0.1:8080. A bare port, "*:port" or ":port" =
+   * all interfaces (host ""). `--host` and `--port` override it. The long form
+   * `{address: "host:port", tls: {cert, key}}` adds TLS termination.
+   */
+  listen: Listener;
+  /**
+   * `admin`: where the status page, /status and /metrics are served. null (the default, or an empty
+   * value) = no admin listener. A bare port binds 127.0.0.1 only, never all interfaces.
+   */
+  admin: ListenAddress | null;
+  /** `healthcheck`: see {@link Healthcheck}; every field has a default. */
+  healthcheck: Healthcheck;
+  /** `timeouts`: see {@link Timeouts}; every field has a default. */
+  timeouts: Timeouts;
+  /** `limits`: see {@link Limits}; every field has a default. */
+  limits: Limits;
+  /**
+   * `hosts`: host-based routing, matched first. name = the host, lower-cased, any ":port" removed
+   * (an IPv6 literal keeps its brackets: "[::1]"). Order as written; empty (the default) = no host
+   * routing.
+   */
+  hosts: Pool[];
+  /**
+   * `paths`: path-prefix routing, matched second. name = the prefix: starts with "/", and a trailing
+   * "/" other than the root is removed, so "/mango/" and "/mango" are the same. Order as written;
+   * empty (the default) = no path routing.
+   */
+  paths: Pool[];
+  /** `servers`: the default pool, named "default", for requests nothing above matched. null (the default) = 404. */
+  servers: Pool | null;
+  /**
+   * `trusted_proxies`: IPv4/IPv6 addresses or CIDRs, as written. A client connecting from one of
+   * them has its address appended to the X-Forwarded-* values it sent; from anywhere else those
+   * values are replaced. Empty (the default) = trust no one.
+   */
+  trustedProxies: string[];
+  /**
+   * `log.format`: the access log, one line per request on stdout: "text" (the default), a
+   * combined-style line; or "json", one object per line.
+   */
+  log: { format: 'text' | 'json' };
+}
+
+/** Durations are counted in milliseconds, sizes in bytes; these name the larger units. */
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const KIB = 1024;
+export const MIB = 1024 * KIB;
+
+/** The defaults, as documented on {@link Config}. */
+export const DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080, tls: null },
+  /** A bare port in `admin` binds this host only, never all interfaces. */
+  adminHost: '127.0.0.1',
+  healthcheck: { path: '/healthcheck', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
+  timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
+  limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
+  log: { format: 'text' },
+} as const;

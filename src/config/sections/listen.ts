@@ -1,0 +1,46 @@
+// The `listen` and `admin` sections: where clients connect (with TLS when they speak HTTPS) and
+// where the status page is served.
+
+import { dirname, resolve as resolvePath } from 'node:path';
+import { isMap, type Node } from 'yaml';
+import { DEFAULTS, type ListenAddress, type Listener, type TlsFiles } from '../schema.js';
+import { parseListen } from '../values.js';
+import { readMap, readText, type Source } from '../yaml.js';
+
+/** `listen`: "host:port", a bare port, or the long form `{address, tls: {cert, key}}`; the default when absent. */
+export function readListen(src: Source, node: Node | undefined, path: string): Listener {
+  if (node === undefined) return { ...DEFAULTS.listen };
+  let address: Node | undefined = node;
+  let tls: TlsFiles | null = null;
+  if (isMap(node)) {
+    // The long form: { address: "host:port", tls: { cert, key } }.
+    const fields = readMap(src, node, path, ['address', 'tls'] as const);
+    address = fields.address;
+    if (fields.tls !== undefined) tls = readTls(src, fields.tls, `${path}.tls`);
+    if (address === undefined) return { ...DEFAULTS.listen, tls };
+  }
+  const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
+  const listen = parseListen(readText(src, address, path, hint), '');
+  if (listen === null) src.fail(address, path, hint);
+  return { ...listen, tls };
+}
+
+/** `tls: {cert, key}`: both required; a relative path is relative to the config file. */
+function readTls(src: Source, node: Node, path: string): TlsFiles {
+  const files = readMap(src, node, path, ['cert', 'key'] as const);
+  const file = (key: 'cert' | 'key'): string => {
+    const value = files[key];
+    if (value === undefined) src.fail(node, path, `${key} is required: the path of a PEM file`);
+    return resolvePath(dirname(src.file), readText(src, value, `${path}.${key}`, 'expected the path of a PEM file'));
+  };
+  return { cert: file('cert'), key: file('key') };
+}
+
+/** `admin`: "host:port" or a bare port (then 127.0.0.1 only); null when absent. */
+export function readAdmin(src: Source, node: Node | undefined): ListenAddress | null {
+  if (node === undefined) return null;
+  const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
+  const admin = parseListen(readText(src, node, 'admin', hint), DEFAULTS.adminHost);
+  if (admin === null) src.fail(node, 'admin', hint);
+  return admin;
+}

@@ -1,0 +1,75 @@
+// The pools: `hosts` and `paths` (routing by host, then by path prefix), the default pool
+// `servers`, and the server list every pool has.
+
+import { isScalar, type Node } from 'yaml';
+import type { Pool, ServerAddress } from '../schema.js';
+import { parseHostName, parseHostPort } from '../values.js';
+import { readMap, readSeq, readText, type Source } from '../yaml.js';
+
+const HOST_KEYS = ['host', 'servers'] as const;
+const PATH_KEYS = ['path', 'servers'] as const;
+
+export function readHosts(src: Source, node: Node | undefined): Pool[] {
+  if (node === undefined) return [];
+  const seen = new Map<string, Node>();
+  return readSeq(src, node, 'hosts', '{host, servers} entries').map((entry, i) => {
+    const path = `hosts[${i}]`;
+    const fields = readMap(src, entry, path, HOST_KEYS);
+    if (!fields.host) src.fail(entry, path, 'missing "host"');
+    const hint = 'expected a host name like "www.mango.com"';
+    const name = parseHostName(readText(src, fields.host, `${path}.host`, hint));
+    if (name === null) src.fail(fields.host, `${path}.host`, hint);
+    const first = seen.get(name);
+    if (first) src.fail(fields.host, `${path}.host`, `duplicate host "${name}" (first at line ${src.lineOf(first)})`);
+    seen.set(name, fields.host);
+    if (!fields.servers) src.fail(entry, path, 'missing "servers"');
+    return { name, servers: readServers(src, fields.servers, `${path}.servers`) };
+  });
+}
+
+export function readPaths(src: Source, node: Node | undefined): Pool[] {
+  if (node === undefined) return [];
+  const seen = new Map<string, Node>();
+  return readSeq(src, node, 'paths', '{path, servers} entries').map((entry, i) => {
+    const path = `paths[${i}]`;
+    const fields = readMap(src, entry, path, PATH_KEYS);
+    if (!fields.path) src.fail(entry, path, 'missing "path"');
+    const hint = 'expected a path prefix starting with "/", e.g. "/mango"';
+    const prefix = readText(src, fields.path, `${path}.path`, hint);
+    if (!/^\/[\x21-\x7e]*$/.test(prefix)) src.fail(fields.path, `${path}.path`, hint);
+    if (/[?#]/.test(prefix)) {
+      src.fail(fields.path, `${path}.path`, 'a path prefix cannot hold a query ("?") or fragment ("#")');
+    }
+    const name = prefix.replace(/\/+$/, '') || '/';
+    const first = seen.get(name);
+    if (first) src.fail(fields.path, `${path}.path`, `duplicate path "${name}" (first at line ${src.lineOf(first)})`);
+    seen.set(name, fields.path);
+    if (!fields.servers) src.fail(entry, path, 'missing "servers"');
+    return { name, servers: readServers(src, fields.servers, `${path}.servers`) };
+  });
+}
+
+/** `servers`: the default pool, named "default"; null when absent. */
+export function readDefaultPool(src: Source, node: Node | undefined): Pool | null {
+  return node === undefined ? null : { name: 'default', servers: readServers(src, node, 'servers') };
+}
+
+/** A pool's server list: at least one "host:port", no duplicates. */
+function readServers(src: Source, node: Node, path: string): ServerAddress[] {
+  const items = readSeq(src, node, path, '"host:port" servers');
+  if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const at = `${path}[${i}]`;
+    const hint = 'expected "host:port", e.g. "localhost:8081"';
+    if (isScalar(item) && typeof item.value === 'number') {
+      src.fail(item, at, `expected "host:port", not only a port, e.g. "localhost:${item.value}"`);
+    }
+    const name = readText(src, item, at, hint);
+    const address = parseHostPort(name);
+    if (address === null || address.port === 0) src.fail(item, at, hint);
+    if (seen.has(name)) src.fail(item, at, `duplicate server "${name}"`);
+    seen.add(name);
+    return { ...address, name };
+  });
+}

@@ -1,0 +1,57 @@
+// Parsers of the values lb.yaml writes as text: durations, sizes, "host:port", listen addresses
+// and the host names routed on. Each returns null for a malformed value; the reader names it.
+
+import { isIP } from 'node:net';
+import { MINUTE, SECOND, KIB, MIB, type ListenAddress } from './schema.js';
+
+/**
+ * A duration in milliseconds, rounded to a whole one: "250ms", "2s", "1.5s", "1m", "1h", or a
+ * number (or numeric string) of milliseconds. null for anything else, including negative values.
+ */
+export function parseDuration(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v) : null;
+  if (typeof v !== 'string') return null;
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/.exec(v.trim());
+  if (m === null) return null;
+  const unit = { ms: 1, s: SECOND, m: MINUTE, h: 60 * MINUTE }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A size in bytes: a whole number, or one followed by "B", "KiB" or "MiB". null for anything else. */
+export function parseSize(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
+  if (typeof v !== 'string') return null;
+  const m = /^(\d+)(B|KiB|MiB)?$/.exec(v.trim());
+  if (m === null) return null;
+  return Number(m[1]) * { B: 1, KiB: KIB, MiB: MIB }[(m[2] ?? 'B') as 'B' | 'KiB' | 'MiB'];
+}
+
+/** A host name: letters, digits, "-" and "_" in dot-separated labels (IPv4 addresses are such names too). */
+const HOST_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+
+/** "host:port" (an IPv6 address in brackets: "[::1]:8081") with a port 0..65535; null if malformed. */
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  if (m === null) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  if (m[1] !== undefined) return isIP(m[1]) === 6 ? { host: m[1], port } : null;
+  return HOST_NAME.test(m[2]!) ? { host: m[2]!, port } : null;
+}
+
+/** A listen address: a bare port binds `bareHost`; "*:port" and ":port" bind all interfaces (""). */
+export function parseListen(text: string, bareHost: string): ListenAddress | null {
+  const m = /^(\*?:)?(\d{1,5})$/.exec(text);
+  if (m === null) return parseHostPort(text);
+  const port = Number(m[2]);
+  if (port > 65535) return null;
+  return { host: m[1] === undefined ? bareHost : '', port };
+}
+
+/** A `hosts` entry's host as the router compares it: lower-cased, ":port" removed; null if malformed. */
+export function parseHostName(text: string): string | null {
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(?::\d{1,5})?$/.exec(text.toLowerCase());
+  if (m === null) return null;
+  if (m[1]!.startsWith('[') && isIP(m[1]!.slice(1, -1)) !== 6) return null;
+  return m[1]!;
+}
