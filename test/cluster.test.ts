@@ -22,7 +22,7 @@ import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 
-/** Starting the program compiles it with tap's TypeScript loader, in three processes: slow on a busy machine. */
+/** Starting the program (or a replacement worker) compiles it with tap's TypeScript loader: slow on a busy machine. */
 const STARTUP_MS = 60_000;
 
 interface Reply {
@@ -194,7 +194,7 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
 
   t.test('a worker that dies is replaced; the others serve meanwhile', async (t) => {
     process.kill(first!, 'SIGKILL');
-    const [, replacement] = (await within(proc.until(/worker (\d+) started/), 'the replacement')).map(Number);
+    const [, replacement] = (await within(proc.until(/worker (\d+) started/), 'the replacement', STARTUP_MS)).map(Number);
     t.match(proc.output(), new RegExp(`ERROR worker ${first} exited \\(SIGKILL\\); starting another in 100 ms`));
     t.same(new Set(await spread(port, 6)), new Set(['200 a', '200 b']));
     const status = await getStatus(adminPort);
@@ -282,10 +282,10 @@ t.test('TLS: workers serve HTTPS; a replacement that cannot read the certificate
 
   rmSync(cert);
   process.kill(first!, 'SIGKILL');
-  await within(proc.until(new RegExp(`ERROR worker \\d+: listen\\.tls\\.cert: cannot read ${cert.replace(/[.\\/]/g, '\\$&')}: ENOENT`)), 'the failed replacement');
+  await within(proc.until(new RegExp(`ERROR worker \\d+: listen\\.tls\\.cert: cannot read ${cert.replace(/[.\\/]/g, '\\$&')}: ENOENT`)), 'the failed replacement', STARTUP_MS);
   await within(proc.until(/ERROR worker \d+ exited \(code 1\); starting another in 200 ms/), 'another try, later');
   writeFileSync(cert, pem);
-  await within(proc.until(/worker \d+ started/), 'a replacement, once the file is back');
+  await within(proc.until(/worker \d+ started/), 'a replacement, once the file is back', STARTUP_MS);
   t.same(await get(port, '/', HOST, pem).then((r) => r.status), 200);
 
   // Ctrl-C in a terminal: SIGINT to every process at once; each worker also gets the primary's stop.
