@@ -40,6 +40,10 @@ Options:
                        and print the ratio of the medians (this build / baseline)
   -n, --intervals N    measured intervals per build; the median is reported (default 5)
   -w, --warmup S       seconds of load before the first interval, not counted (default 40)
+  -W, --warmup-requests N
+                       and at least this many requests: the warm-up goes on, in intervals,
+                       until wrk completed them (default 60000: 40 s at the ~1,500 req/s of
+                       a quiet machine; a busy one gives the JIT fewer requests in 40 s)
   -i, --interval S     seconds each interval runs (default 8)
   -s, --scenario NAME  keepalive (GETs on keep-alive connections) or close (Connection: close,
                        a new connection per request) (default keepalive)
@@ -54,6 +58,8 @@ const START_TIMEOUT_MS = 180_000;
 const DUMP_TIMEOUT_MS = 60_000;
 /** Beyond its duration, how long wrk may take before it counts as hung. */
 const WRK_GRACE_MS = 30_000;
+/** The longest a warm-up may go on for --warmup-requests; then the intervals start anyway. */
+const WARMUP_LIMIT_MS = 10 * 60_000;
 /** A request without a response within this many seconds counts as a wrk timeout. */
 const REQUEST_TIMEOUT_S = 5;
 /** The wrk and callgrind_control processes running now: killed on any exit. */
@@ -72,10 +78,10 @@ function say(/** @type {string} */ line) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv) {
   const args = mri(argv, {
-    string: ['baseline', 'intervals', 'warmup', 'interval', 'scenario'],
+    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'scenario'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { b: 'baseline', n: 'intervals', w: 'warmup', i: 'interval', s: 'scenario', h: 'help' },
+    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', s: 'scenario', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -96,6 +102,7 @@ function parseOptions(/** @type {string[]} */ argv) {
     baseline,
     intervals: number('intervals', 5, 1),
     warmup: number('warmup', 40, 0),
+    warmupRequests: number('warmup-requests', 60_000, 0),
     interval: number('interval', 8, 1),
     scenario,
   };
@@ -207,6 +214,7 @@ async function dump(control, cg, exited) {
  * @property {string} label
  * @property {string} root
  * @property {string | null} revision
+ * @property {{ seconds: number, requests: number, errors: number, complete: boolean }} warm
  * @property {Interval[]} intervals
  * @property {number} median
  * @property {number} min
@@ -254,11 +262,23 @@ async function measureBuild(label, root, { dir, backendPorts, tools, options }) 
   };
   const closeEach = options.scenario.closeEach;
 
-  if (options.warmup > 0) {
-    say(`  warm-up: ${options.warmup} s`);
-    const m = await drive(tools.wrk, port, options.warmup, closeEach);
+  // Warm-up: --warmup seconds, then more intervals until wrk completed --warmup-requests (on a
+  // busy machine the balancer answers fewer requests a second, and the JIT needs requests).
+  const warm = { seconds: 0, requests: 0, errors: 0, complete: true };
+  const warmDeadline = Date.now() + WARMUP_LIMIT_MS;
+  while (warm.seconds < options.warmup || warm.requests < options.warmupRequests) {
+    if (Date.now() > warmDeadline) {
+      warm.complete = false;
+      say(`  warm-up: STOPPED after ${WARMUP_LIMIT_MS / 60_000} min with ${fmt(warm.requests)} requests of ${fmt(options.warmupRequests)}; measuring anyway`);
+      break;
+    }
+    const seconds = warm.seconds < options.warmup ? options.warmup - warm.seconds : options.interval;
+    const m = await drive(tools.wrk, port, seconds, closeEach);
     alive();
-    say(`  warm-up: ${m.requests} requests (${Math.round(m.rps)} req/s), ${m.errors} errors`);
+    warm.seconds += seconds;
+    warm.requests += m.requests;
+    warm.errors += m.errors;
+    say(`  warm-up: ${seconds} s, ${fmt(m.requests)} requests (${Math.round(m.rps)} req/s), ${m.errors} errors; ${fmt(warm.requests)} requests in ${warm.seconds} s so far`);
   }
   // Zero the counters: what ran before (start, warm-up) is not counted.
   await dump(tools.control, cg, () => child.exited);
@@ -282,7 +302,7 @@ async function measureBuild(label, root, { dir, backendPorts, tools, options }) 
   rmSync(buildDir, { recursive: true, force: true });
   const per = intervals.map((x) => x.perRequest);
   const seconds = (Date.now() - started) / 1000;
-  const result = { label, root, revision, intervals, median: median(per), min: Math.min(...per), max: Math.max(...per), seconds };
+  const result = { label, root, revision, warm, intervals, median: median(per), min: Math.min(...per), max: Math.max(...per), seconds };
   say(`  ${label}: median ${fmt(result.median)} instructions per request, spread ${spread(result)} (${Math.round(seconds)} s)`);
   return result;
 }
@@ -306,16 +326,17 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
   const n = options.intervals;
   const lines = [
     `Instructions per request (user space, callgrind), ${options.scenario.title}, wrk -t1 -c${CONNECTIONS}: ` +
-      `${options.warmup} s warm-up, ${n} intervals of ${options.interval} s, median`,
+      `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median`,
     '',
-    `| build | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors |`,
-    `|---|---|${'---:|'.repeat(n)}---:|---:|---:|---:|`,
+    `| build | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors | warm-up |`,
+    `|---|---|${'---:|'.repeat(n)}---:|---:|---:|---:|---:|`,
   ];
   for (const r of results) {
     const rps = median(r.intervals.map((x) => x.rps));
     const errors = r.intervals.reduce((a, x) => a + x.errors, 0);
     lines.push(
-      `| ${r.label} | ${r.revision ?? '?'} | ${r.intervals.map((x) => fmt(x.perRequest)).join(' | ')} | **${fmt(r.median)}** | ${spread(r)} | ${fmt(rps)} | ${errors} |`,
+      `| ${r.label} | ${r.revision ?? '?'} | ${r.intervals.map((x) => fmt(x.perRequest)).join(' | ')} | **${fmt(r.median)}** | ${spread(r)} | ${fmt(rps)} | ${errors} | ` +
+        `${fmt(r.warm.requests)} requests in ${r.warm.seconds} s${r.warm.complete ? '' : ' (STOPPED: too few)'} |`,
     );
   }
   if (results.length === 2) {
@@ -350,7 +371,8 @@ async function main() {
   const perBuild = 30 + options.warmup + options.intervals * (options.interval + 3);
   say(
     `${options.scenario.name}: ${builds} build(s) x (${options.warmup} s warm-up + ${options.intervals} x ${options.interval} s): ` +
-      `about ${Math.ceil((builds * perBuild) / 60)} min\n`,
+      `about ${Math.ceil((builds * perBuild) / 60)} min on a quiet machine, more on a busy one (the warm-up goes on until ` +
+      `${fmt(options.warmupRequests)} requests)\n`,
   );
 
   const started = Date.now();
