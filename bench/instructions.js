@@ -45,6 +45,9 @@ Options:
                        until wrk completed them (default 60000: 40 s at the ~1,500 req/s of
                        a quiet machine; a busy one gives the JIT fewer requests in 40 s)
   -i, --interval S     seconds each interval runs (default 8)
+  -r, --runs N         valgrind processes per build (default 1); with --baseline they
+                       alternate, A B, B A, A B...; the medians of the runs' medians are
+                       compared (the same build's median moves ~2-3% between processes)
   -s, --scenario NAME  keepalive (GETs on keep-alive connections) or close (Connection: close,
                        a new connection per request) (default keepalive)
   -h, --help           this help
@@ -78,10 +81,10 @@ function say(/** @type {string} */ line) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv) {
   const args = mri(argv, {
-    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'scenario'],
+    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', s: 'scenario', h: 'help' },
+    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -104,6 +107,7 @@ function parseOptions(/** @type {string[]} */ argv) {
     warmup: number('warmup', 40, 0),
     warmupRequests: number('warmup-requests', 60_000, 0),
     interval: number('interval', 8, 1),
+    runs: number('runs', 1, 1),
     scenario,
   };
 }
@@ -212,6 +216,7 @@ async function dump(control, cg, exited) {
 /**
  * @typedef {object} BuildResult
  * @property {string} label
+ * @property {number} run       1, 2...: which of the --runs processes of this build
  * @property {string} root
  * @property {string | null} revision
  * @property {{ seconds: number, requests: number, errors: number, complete: boolean }} warm
@@ -226,14 +231,15 @@ async function dump(control, cg, exited) {
  * Starts `root`/dist/lb.js under callgrind in front of the backend, warms it up, measures the
  * intervals and stops it.
  * @param {string} label
+ * @param {number} run
  * @param {string} root
  * @param {{ dir: string, backendPorts: number[], tools: Record<'valgrind' | 'control' | 'wrk', string>, options: ReturnType<typeof parseOptions> }} ctx
  * @returns {Promise<BuildResult>}
  */
-async function measureBuild(label, root, { dir, backendPorts, tools, options }) {
+async function measureBuild(label, run, root, { dir, backendPorts, tools, options }) {
   const started = Date.now();
   const revision = gitRevision(root);
-  const buildDir = mkdtempSync(path.join(dir, `${label.replace(/\W+/g, '-')}-`));
+  const buildDir = mkdtempSync(path.join(dir, `${label.replace(/\W+/g, '-')}-${run}-`));
   const [port] = await freePorts(1);
   const config = path.join(buildDir, 'balancer.yaml');
   writeFileSync(config, balancerYaml(port, backendPorts));
@@ -252,7 +258,8 @@ async function measureBuild(label, root, { dir, backendPorts, tools, options }) 
     '--log-level',
     'warn',
   ];
-  say(`${label}: ${root}/dist/ (${revision ?? 'unknown revision'}) under callgrind on port ${port}`);
+  const runs = options.runs > 1 ? ` (run ${run}/${options.runs})` : '';
+  say(`${label}${runs}: ${root}/dist/ (${revision ?? 'unknown revision'}) under callgrind on port ${port}`);
   const child = await startProcess(`${label} (callgrind)`, tools.valgrind, args, { ports: [port], cwd: root, timeoutMs: START_TIMEOUT_MS });
   say(`  started in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${child.pid})`);
   /** @type {Callgrind} */
@@ -302,8 +309,8 @@ async function measureBuild(label, root, { dir, backendPorts, tools, options }) 
   rmSync(buildDir, { recursive: true, force: true });
   const per = intervals.map((x) => x.perRequest);
   const seconds = (Date.now() - started) / 1000;
-  const result = { label, root, revision, warm, intervals, median: median(per), min: Math.min(...per), max: Math.max(...per), seconds };
-  say(`  ${label}: median ${fmt(result.median)} instructions per request, spread ${spread(result)} (${Math.round(seconds)} s)`);
+  const result = { label, run, root, revision, warm, intervals, median: median(per), min: Math.min(...per), max: Math.max(...per), seconds };
+  say(`  ${label}${runs}: median ${fmt(result.median)} instructions per request, spread ${spread(result)} (${Math.round(seconds)} s)`);
   return result;
 }
 
@@ -328,20 +335,35 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
     `Instructions per request (user space, callgrind), ${options.scenario.title}, wrk -t1 -c${CONNECTIONS}: ` +
       `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median`,
     '',
-    `| build | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors | warm-up |`,
-    `|---|---|${'---:|'.repeat(n)}---:|---:|---:|---:|---:|`,
+    `| build | run | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors | warm-up |`,
+    `|---|---:|---|${'---:|'.repeat(n)}---:|---:|---:|---:|---:|`,
   ];
-  for (const r of results) {
+  const ordered = [...results].sort((x, y) => (x.label === y.label ? x.run - y.run : x.label === 'this build' ? -1 : 1));
+  for (const r of ordered) {
     const rps = median(r.intervals.map((x) => x.rps));
     const errors = r.intervals.reduce((a, x) => a + x.errors, 0);
     lines.push(
-      `| ${r.label} | ${r.revision ?? '?'} | ${r.intervals.map((x) => fmt(x.perRequest)).join(' | ')} | **${fmt(r.median)}** | ${spread(r)} | ${fmt(rps)} | ${errors} | ` +
+      `| ${r.label} | ${r.run} | ${r.revision ?? '?'} | ${r.intervals.map((x) => fmt(x.perRequest)).join(' | ')} | **${fmt(r.median)}** | ${spread(r)} | ${fmt(rps)} | ${errors} | ` +
         `${fmt(r.warm.requests)} requests in ${r.warm.seconds} s${r.warm.complete ? '' : ' (STOPPED: too few)'} |`,
     );
   }
-  if (results.length === 2) {
-    const [a, b] = results;
-    lines.push('', `this build / baseline: **${(a.median / b.median).toFixed(3)}x** (${fmt(a.median)} / ${fmt(b.median)} instructions per request)`);
+  const mine = results.filter((r) => r.label === 'this build');
+  const base = results.filter((r) => r.label === 'baseline');
+  lines.push('');
+  if (base.length > 0) {
+    for (let run = 1; run <= options.runs && options.runs > 1; run++) {
+      const a = mine.find((r) => r.run === run);
+      const b = base.find((r) => r.run === run);
+      if (a && b) lines.push(`run ${run}: this build / baseline ${(a.median / b.median).toFixed(3)}x`);
+    }
+  }
+  const a = median(mine.map((r) => r.median));
+  const many = options.runs > 1 ? `, median of ${mine.length} runs' medians` : '';
+  if (base.length > 0) {
+    const b = median(base.map((r) => r.median));
+    lines.push(`this build / baseline: **${(a / b).toFixed(3)}x** (${fmt(a)} / ${fmt(b)} instructions per request${many})`);
+  } else if (options.runs > 1) {
+    lines.push(`this build: **${fmt(a)}** instructions per request${many}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -367,10 +389,10 @@ async function main() {
 
   const machine = describeMachine();
   say(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
-  const builds = options.baseline === null ? 1 : 2;
+  const builds = (options.baseline === null ? 1 : 2) * options.runs;
   const perBuild = 30 + options.warmup + options.intervals * (options.interval + 3);
   say(
-    `${options.scenario.name}: ${builds} build(s) x (${options.warmup} s warm-up + ${options.intervals} x ${options.interval} s): ` +
+    `${options.scenario.name}: ${builds} valgrind process(es) x (${options.warmup} s warm-up + ${options.intervals} x ${options.interval} s): ` +
       `about ${Math.ceil((builds * perBuild) / 60)} min on a quiet machine, more on a busy one (the warm-up goes on until ` +
       `${fmt(options.warmupRequests)} requests)\n`,
   );
@@ -387,8 +409,14 @@ async function main() {
     if (backend.kind !== 'nginx') throw new Error(`the backend is ${backend.kind}, not nginx`);
     say(`backend: nginx on ports ${backend.ports.join(', ')}`);
     const ctx = { dir, backendPorts: backend.ports, tools, options };
-    results.push(await measureBuild('this build', repo, ctx));
-    if (options.baseline !== null) results.push(await measureBuild('baseline', options.baseline, ctx));
+    for (let run = 1; run <= options.runs; run++) {
+      /** @type {[string, string][]} */
+      const order = [['this build', repo]];
+      if (options.baseline !== null) order.push(['baseline', options.baseline]);
+      // A B, then B A: neither build is always the first.
+      if (run % 2 === 0) order.reverse();
+      for (const [label, root] of order) results.push(await measureBuild(label, run, root, ctx));
+    }
   } finally {
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
