@@ -283,7 +283,7 @@ t.test('TLS: workers serve HTTPS; a replacement that cannot read the certificate
   rmSync(cert);
   process.kill(first!, 'SIGKILL');
   await within(proc.until(new RegExp(`ERROR worker \\d+: listen\\.tls\\.cert: cannot read ${cert.replace(/[.\\/]/g, '\\$&')}: ENOENT`)), 'the failed replacement', STARTUP_MS);
-  await within(proc.until(/ERROR worker \d+ exited \(code 1\); starting another in 200 ms/), 'another try, later');
+  await within(proc.until(/ERROR worker \d+ exited \(code 1\); starting another in 200 ms/), 'another try, later', STARTUP_MS);
   writeFileSync(cert, pem);
   await within(proc.until(/worker \d+ started/), 'a replacement, once the file is back', STARTUP_MS);
   t.same(await get(port, '/', HOST, pem).then((r) => r.status), 200);
