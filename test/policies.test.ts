@@ -1,0 +1,189 @@
+// The balancing policies (src/balancer/policies/), without sockets or timers: a view of the
+// candidates as plain arrays, a seeded generator for the random draws, a clock passed in.
+// Distribution tables, exact orders, invariants over many seeded random cases, and for hash the
+// spread and the keys that move when a server leaves and comes back.
+
+import t from 'tap';
+import { Backend } from '../src/balancer/backend.js';
+import { Fleet } from '../src/balancer/fleet.js';
+import { Pool } from '../src/balancer/pool.js';
+import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
+import { RoundRobin } from '../src/balancer/policies/round-robin.js';
+import { Logger } from '../src/log.js';
+import { mulberry32 } from './helpers/prng.js';
+
+/** Candidates as arrays a test sets directly. Position i is named NAMES[i] in the tables below. */
+class View implements Candidates {
+  readonly weights: number[];
+  readonly inFlights: number[];
+  readonly out: boolean[];
+
+  constructor(weights: number[]) {
+    this.weights = [...weights];
+    this.inFlights = weights.map(() => 0);
+    this.out = weights.map(() => false);
+  }
+  get length(): number {
+    return this.weights.length;
+  }
+  ready(i: number): boolean {
+    return !this.out[i];
+  }
+  weight(i: number): number {
+    return this.weights[i]!;
+  }
+  inFlight(i: number): number {
+    return this.inFlights[i]!;
+  }
+  latency(): number {
+    return 0;
+  }
+}
+
+const NAMES = 'abcdefghijklmnopqrstuvwxyz';
+
+/** `count` picks in a row, as letters ('-' for none). */
+function sequence(policy: Policy, view: Candidates, count: number, key: string | null = null): string {
+  let out = '';
+  for (let i = 0; i < count; i++) {
+    const at = policy.pick(view, 0, key);
+    out += at < 0 ? '-' : NAMES[at];
+  }
+  return out;
+}
+
+/** How many times each position was picked in `count` picks. */
+function tally(policy: Policy, view: Candidates, count: number, now = 0): number[] {
+  const counts = new Array<number>(view.length).fill(0);
+  for (let i = 0; i < count; i++) {
+    const at = policy.pick(view, now, null);
+    if (at >= 0) counts[at]!++;
+  }
+  return counts;
+}
+
+/** Whether every window of `size` consecutive letters of `seq` holds letter i exactly want[i] times. */
+function everyWindowHolds(seq: string, size: number, want: number[]): boolean {
+  for (let start = 0; start + size <= seq.length; start++) {
+    const counts = want.map(() => 0);
+    for (const c of seq.slice(start, start + size)) counts[NAMES.indexOf(c)]!++;
+    if (counts.some((c, i) => c !== want[i])) return false;
+  }
+  return true;
+}
+
+// --- round_robin ---
+
+t.test('round_robin: 5:1:1 in nginx order, a a b a c a a', async (t) => {
+  t.equal(sequence(new RoundRobin(), new View([5, 1, 1]), 14), 'aabacaa' + 'aabacaa');
+});
+
+t.test('round_robin: 5:1:1 over 7,000 picks is exactly 5,000 / 1,000 / 1,000', async (t) => {
+  t.same(tally(new RoundRobin(), new View([5, 1, 1]), 7000), [5000, 1000, 1000]);
+});
+
+t.test('round_robin: equal weights are a plain cycle; weight 0 gets no request', async (t) => {
+  t.equal(sequence(new RoundRobin(), new View([1, 1, 1]), 7), 'abcabca');
+  t.equal(sequence(new RoundRobin(), new View([2, 2, 2]), 6), 'abcabc', 'any equal weight');
+  t.equal(sequence(new RoundRobin(), new View([1, 0, 1]), 4), 'acac');
+  t.equal(sequence(new RoundRobin(), new View([0, 0]), 2), '--', 'no weight anywhere');
+  t.equal(sequence(new RoundRobin(), new View([]), 1), '-', 'no server');
+});
+
+t.test('round_robin: property: every sum(weights) consecutive picks hold each server exactly its weight', async (t) => {
+  const random = mulberry32(1);
+  for (let run = 0; run < 300; run++) {
+    const n = 1 + Math.floor(random() * 8);
+    const weights = Array.from({ length: n }, () => 1 + Math.floor(random() * 12));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const seq = sequence(new RoundRobin(), new View(weights), total * 3);
+    if (!everyWindowHolds(seq, total, weights)) t.fail(`weights ${weights.join(':')}: ${seq}`);
+  }
+  t.pass('300 random weight vectors, every window of sum(weights) picks');
+});
+
+t.test('round_robin: a server that is out has its turns given to the others by weight', async (t) => {
+  const view = new View([5, 1, 1]);
+  view.out[0] = true;
+  t.equal(sequence(new RoundRobin(), view, 6), 'bcbcbc', 'a out: b and c alternate');
+  const view2 = new View([5, 1, 1]);
+  view2.out[1] = true;
+  const seq = sequence(new RoundRobin(), view2, 60);
+  t.ok(everyWindowHolds(seq, 6, [5, 0, 1]), `b out: every 6 picks hold 5 a and 1 c: ${seq.slice(0, 12)}`);
+});
+
+t.test('round_robin: a long run of turns on a server that is out falls back to the ready ones', async (t) => {
+  // 20:1:1 with a out: a's turns come 20 at a time, more than the 3 turns a pick walks.
+  const view = new View([20, 1, 1]);
+  view.out[0] = true;
+  const counts = tally(new RoundRobin(), view, 1000);
+  t.same(counts, [0, 500, 500], 'b and c share evenly, a gets none');
+});
+
+t.test('round_robin: with every server out nothing is taken, and the order resumes where it was', async (t) => {
+  const view = new View([1, 1, 1]);
+  const rr = new RoundRobin();
+  t.equal(sequence(rr, view, 1), 'a');
+  view.out.fill(true);
+  t.equal(sequence(rr, view, 3), '---');
+  view.out.fill(false);
+  t.equal(sequence(rr, view, 3), 'bca', 'b next, as if nothing happened');
+});
+
+/** The Pool of today and the policy over the same servers, through a view of the pool's servers. */
+class PoolView implements Candidates {
+  tried: Backend[] | null = null;
+  constructor(readonly servers: readonly Backend[]) {}
+  get length(): number {
+    return this.servers.length;
+  }
+  ready(i: number): boolean {
+    const s = this.servers[i]!;
+    return s.up && (this.tried === null || !this.tried.includes(s));
+  }
+  weight(): number {
+    return 1;
+  }
+  inFlight(): number {
+    return 0;
+  }
+  latency(): number {
+    return 0;
+  }
+}
+
+t.test('round_robin with weights 1 picks exactly as Pool.pick does (differential, seeded)', async (t) => {
+  const fleet = new Fleet(new Logger('silent'));
+  const random = mulberry32(12);
+  let picks = 0;
+  for (let run = 0; run < 200; run++) {
+    const n = 1 + Math.floor(random() * 6);
+    const servers = Array.from({ length: n }, (_, i) => new Backend('127.0.0.1', 8081 + i, NAMES[i]!));
+    const pool = new Pool('default', servers);
+    const view = new PoolView(servers);
+    const rr = new RoundRobin();
+    for (let step = 0; step < 60; step++) {
+      // Now and then a server goes down or comes back, and a request is a retry with some tried.
+      if (random() < 0.2) {
+        const s = servers[Math.floor(random() * n)]!;
+        fleet.setHealth(s, !s.up, 'test', 'check');
+      }
+      const tried = random() < 0.3 ? servers.filter(() => random() < 0.4) : null;
+      view.tried = tried;
+      const expected = pool.pick(tried);
+      const got = rr.pick(view);
+      picks++;
+      if ((got < 0 ? null : servers[got]!) !== expected) {
+        t.fail(`run ${run} step ${step}: Pool ${expected?.label ?? 'null'}, round_robin ${got < 0 ? 'null' : servers[got]!.label}`);
+        return;
+      }
+    }
+  }
+  t.pass(`${picks} picks identical, with servers going down and up and retries`);
+  const servers = ['a', 'b', 'c'].map((name, i) => new Backend('127.0.0.1', 9081 + i, name));
+  const rr = new RoundRobin();
+  const view = new PoolView(servers);
+  t.equal(sequence(rr, view, 6), 'abcabc');
+  fleet.setHealth(servers[1]!, false, 'test', 'check');
+  t.equal(sequence(rr, view, 4), 'acac', 'b down: a, c, a, c');
+});
