@@ -7,6 +7,7 @@ import t from 'tap';
 import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
+import { LeastConn } from '../src/balancer/policies/least-conn.js';
 import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
 import { Logger } from '../src/log.js';
@@ -186,4 +187,49 @@ t.test('round_robin with weights 1 picks exactly as Pool.pick does (differential
   t.equal(sequence(rr, view, 6), 'abcabc');
   fleet.setHealth(servers[1]!, false, 'test', 'check');
   t.equal(sequence(rr, view, 4), 'acac', 'b down: a, c, a, c');
+});
+
+// --- least_conn ---
+
+t.test('least_conn: the fewest in flight per unit of weight', async (t) => {
+  const view = new View([1, 1, 1]);
+  view.inFlights.splice(0, 3, 3, 1, 2);
+  t.equal(sequence(new LeastConn(), view, 1), 'b');
+  const weighted = new View([4, 1, 1]);
+  weighted.inFlights.splice(0, 3, 3, 1, 1);
+  t.equal(sequence(new LeastConn(), weighted, 1), 'a', '3/4 beats 1/1');
+  weighted.out[0] = true;
+  t.equal(sequence(new LeastConn(), weighted, 2), 'bc', 'a is out: b and c tie, round robin');
+  weighted.out.fill(true);
+  t.equal(sequence(new LeastConn(), weighted, 1), '-');
+});
+
+t.test('least_conn: ties go round robin, by weight', async (t) => {
+  t.equal(sequence(new LeastConn(), new View([1, 1, 1]), 6), 'abcabc', 'idle, equal weights');
+  t.equal(sequence(new LeastConn(), new View([5, 1, 1]), 7), 'aabacaa', 'idle, 5:1:1 as round_robin');
+  const view = new View([1, 1, 1]);
+  view.inFlights.splice(0, 3, 2, 1, 1);
+  t.equal(sequence(new LeastConn(), view, 4), 'bcbc', 'a more loaded: b and c take turns');
+});
+
+t.test('least_conn: property: the pick has the lowest in flight per weight of the ready servers', async (t) => {
+  const random = mulberry32(2);
+  const lc = new LeastConn();
+  for (let run = 0; run < 2000; run++) {
+    const view = new View(Array.from({ length: 6 }, () => Math.floor(random() * 5)));
+    for (let i = 0; i < 6; i++) {
+      view.inFlights[i] = Math.floor(random() * 8);
+      view.out[i] = random() < 0.2;
+    }
+    const at = lc.pick(view);
+    const usable = [...view.weights.keys()].filter((i) => view.weights[i]! > 0 && !view.out[i]);
+    if (usable.length === 0) {
+      if (at !== -1) t.fail(`run ${run}: picked ${at} with none usable`);
+      continue;
+    }
+    const ratio = (i: number) => view.inFlights[i]! / view.weights[i]!;
+    const min = Math.min(...usable.map(ratio));
+    if (!usable.includes(at) || ratio(at) !== min) t.fail(`run ${run}: picked ${at}`);
+  }
+  t.pass('2000 random weight, in-flight and readiness vectors');
 });
