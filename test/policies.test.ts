@@ -8,8 +8,10 @@ import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
 import { LeastConn } from '../src/balancer/policies/least-conn.js';
+import { LeastRequest } from '../src/balancer/policies/least-request.js';
 import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
+import { TwoChoices } from '../src/balancer/policies/two-choices.js';
 import { Logger } from '../src/log.js';
 import { mulberry32 } from './helpers/prng.js';
 
@@ -232,4 +234,81 @@ t.test('least_conn: property: the pick has the lowest in flight per weight of th
     if (!usable.includes(at) || ratio(at) !== min) t.fail(`run ${run}: picked ${at}`);
   }
   t.pass('2000 random weight, in-flight and readiness vectors');
+});
+
+// --- least_request (two choices) ---
+
+t.test('two choices: two distinct ready servers, each pair as likely as the others', async (t) => {
+  const view = new View([1, 1, 1, 1]);
+  const two = new TwoChoices(mulberry32(3));
+  const pairs = new Map<string, number>();
+  for (let i = 0; i < 12_000; i++) {
+    if (two.draw(view) !== 2 || two.first === two.second) t.fail(`drew ${two.first}, ${two.second}`);
+    const pair = [two.first, two.second].sort().join('');
+    pairs.set(pair, (pairs.get(pair) ?? 0) + 1);
+  }
+  t.equal(pairs.size, 6, 'all 6 pairs of 4');
+  for (const [pair, count] of pairs) t.ok(Math.abs(count - 2000) < 200, `pair ${pair}: ${count} of 12,000 (2,000 expected)`);
+});
+
+t.test('two choices: only ready servers are drawn, also when most are out', async (t) => {
+  const view = new View(new Array(20).fill(1));
+  view.out.fill(true);
+  view.out[3] = false;
+  view.out[17] = false;
+  const two = new TwoChoices(mulberry32(4));
+  for (let i = 0; i < 200; i++) {
+    if (two.draw(view) !== 2) t.fail('two ready, two drawn');
+    if (![3, 17].includes(two.first) || ![3, 17].includes(two.second) || two.first === two.second) t.fail(`${two.first}, ${two.second}`);
+  }
+  view.out[17] = true;
+  t.equal(two.draw(view), 1, 'one ready: one drawn');
+  t.equal(two.first, 3);
+  t.equal(two.second, -1);
+  view.out[3] = true;
+  t.equal(two.draw(view), 0, 'none ready');
+  t.equal(new TwoChoices(mulberry32(4)).draw(new View([])), 0, 'no server');
+  t.equal(new TwoChoices(mulberry32(4)).draw(new View([1])), 1, 'one server');
+});
+
+t.test('least_request: of the two drawn, the one with fewer in flight per weight', async (t) => {
+  const view = new View([1, 1]);
+  view.inFlights.splice(0, 2, 5, 2);
+  t.same(tally(new LeastRequest(mulberry32(5)), view, 100), [0, 100], 'with two servers, always the less loaded');
+  view.inFlights.splice(0, 2, 1, 4);
+  t.same(tally(new LeastRequest(mulberry32(5)), view, 100), [100, 0]);
+  const weighted = new View([4, 1]);
+  weighted.inFlights.splice(0, 2, 3, 1);
+  t.same(tally(new LeastRequest(mulberry32(5)), weighted, 100), [100, 0], '3/4 beats 1/1');
+  const one = new View([1, 1]);
+  one.out[0] = true;
+  t.same(tally(new LeastRequest(mulberry32(5)), one, 10), [0, 10], 'one ready');
+  one.out[1] = true;
+  t.equal(new LeastRequest(mulberry32(5)).pick(one), -1, 'none ready');
+});
+
+t.test('least_request: idle servers split by weight; equal ones evenly', async (t) => {
+  const counts = tally(new LeastRequest(mulberry32(6)), new View([3, 1]), 40_000);
+  t.ok(Math.abs(counts[0]! - 30_000) < 600, `3:1 idle: ${counts.join(' / ')} of 40,000`);
+  const even = tally(new LeastRequest(mulberry32(6)), new View([1, 1, 1, 1, 1]), 50_000);
+  for (const c of even) t.ok(Math.abs(c - 10_000) < 500, `5 equal: ${even.join(' / ')}`);
+});
+
+t.test('least_request: property: never the most loaded server when another is less loaded', async (t) => {
+  const random = mulberry32(7);
+  const lr = new LeastRequest(random);
+  for (let run = 0; run < 5000; run++) {
+    const n = 2 + Math.floor(random() * 8);
+    const view = new View(Array.from({ length: n }, () => 1 + Math.floor(random() * 4)));
+    for (let i = 0; i < n; i++) view.inFlights[i] = Math.floor(random() * 10);
+    const ratio = (i: number) => view.inFlights[i]! / view.weights[i]!;
+    const ratios = view.weights.map((_, i) => ratio(i));
+    const at = lr.pick(view);
+    if (ratio(at) === Math.max(...ratios) && Math.min(...ratios) < ratio(at)) {
+      // The most loaded can win only against another as loaded: it never beats a lighter one.
+      const asLoaded = ratios.filter((r) => r === ratio(at)).length;
+      if (asLoaded < 2) t.fail(`run ${run}: picked the uniquely most loaded ${at} of ${ratios.join(',')}`);
+    }
+  }
+  t.pass('5000 random cases');
 });
