@@ -8,7 +8,9 @@ import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
 import { LeastConn } from '../src/balancer/policies/least-conn.js';
+import { LeastLatency } from '../src/balancer/policies/least-latency.js';
 import { LeastRequest } from '../src/balancer/policies/least-request.js';
+import { PeakEwma } from '../src/balancer/policies/peak-ewma.js';
 import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
 import { TwoChoices } from '../src/balancer/policies/two-choices.js';
@@ -20,11 +22,13 @@ class View implements Candidates {
   readonly weights: number[];
   readonly inFlights: number[];
   readonly out: boolean[];
+  readonly ewma: PeakEwma[];
 
   constructor(weights: number[]) {
     this.weights = [...weights];
     this.inFlights = weights.map(() => 0);
     this.out = weights.map(() => false);
+    this.ewma = weights.map(() => new PeakEwma(10_000, 60_000));
   }
   get length(): number {
     return this.weights.length;
@@ -38,8 +42,8 @@ class View implements Candidates {
   inFlight(i: number): number {
     return this.inFlights[i]!;
   }
-  latency(): number {
-    return 0;
+  latency(i: number, now: number): number {
+    return this.ewma[i]!.cost(now);
   }
 }
 
@@ -311,4 +315,75 @@ t.test('least_request: property: never the most loaded server when another is le
     }
   }
   t.pass('5000 random cases');
+});
+
+// --- least_latency ---
+
+t.test('peak EWMA: a slower response is taken at once; faster ones pull it down by elapsed time', async (t) => {
+  const e = new PeakEwma(10_000, 60_000);
+  t.equal(e.cost(0), 0, 'no response yet: 0');
+  e.observe(100, 0);
+  t.equal(e.cost(0), 100);
+  e.observe(300, 0);
+  t.equal(e.cost(0), 300, 'the peak at once');
+  e.observe(100, 0);
+  t.equal(e.cost(0), 300, 'a faster response at the same instant does not count');
+  e.observe(100, 10_000);
+  // At 10 s the estimate has decayed to 300/e; the new response weighs 1 - 1/e.
+  t.ok(Math.abs(e.cost(10_000) - (300 / Math.E + 100 * (1 - 1 / Math.E))) < 1e-9, `${e.cost(10_000)}`);
+});
+
+t.test('peak EWMA: left alone, the estimate decays towards 0 (the server is tried again)', async (t) => {
+  const e = new PeakEwma(10_000, 60_000);
+  e.observe(500, 1000);
+  t.ok(Math.abs(e.cost(11_000) - 500 / Math.E) < 1e-9, '1/e after one decay time');
+  t.ok(e.cost(101_000) < 0.03, 'about 0 after ten');
+  t.equal(e.cost(0), 500, 'a clock that went back reads no decay');
+});
+
+t.test('peak EWMA: a failure counts as an answer that took the penalty (timeouts.server)', async (t) => {
+  const e = new PeakEwma(10_000, 60_000);
+  e.observe(2, 0);
+  e.fail(1);
+  t.equal(e.cost(1), 60_000);
+});
+
+t.test('least_latency: a server that fails fast is not preferred over a slow one that answers', async (t) => {
+  const view = new View([1, 1]);
+  const ll = new LeastLatency(mulberry32(9));
+  let now = 0;
+  const counts = [0, 0];
+  for (let i = 0; i < 2000; i++) {
+    now += 10;
+    const at = ll.pick(view, now);
+    counts[at]!++;
+    // a fails in 1 ms (say, 503 at once); b answers in 50 ms.
+    if (at === 0) view.ewma[0]!.fail(now + 1);
+    else view.ewma[1]!.observe(50, now + 50);
+  }
+  t.ok(counts[1]! > 1900, `b (slow, answers) ${counts[1]}, a (fails fast) ${counts[0]} of 2,000`);
+});
+
+t.test('least_latency: the faster server takes most requests; in flight counts too', async (t) => {
+  const view = new View([1, 1, 1]);
+  view.ewma[0]!.observe(5, 0);
+  view.ewma[1]!.observe(50, 0);
+  view.ewma[2]!.observe(50, 0);
+  const counts = tally(new LeastLatency(mulberry32(10)), view, 3000);
+  // a wins every draw it is in (2 of 3 pairs); b and c share the pairs without a.
+  t.ok(Math.abs(counts[0]! - 2000) < 100, `a (5 ms) ${counts[0]}, b ${counts[1]}, c ${counts[2]} of 3,000`);
+  view.inFlights[0] = 20; // (20 + 1) x 5 > (0 + 1) x 50
+  const loaded = tally(new LeastLatency(mulberry32(10)), view, 3000);
+  t.equal(loaded[0], 0, `a with 20 in flight loses to idle b and c: ${loaded.join(' / ')}`);
+});
+
+t.test('least_latency: with no latency yet, in flight decides, then weight', async (t) => {
+  const view = new View([1, 1]);
+  view.inFlights[0] = 3;
+  t.same(tally(new LeastLatency(mulberry32(11)), view, 50), [0, 50]);
+  const idle = tally(new LeastLatency(mulberry32(11)), new View([3, 1]), 40_000);
+  t.ok(Math.abs(idle[0]! - 30_000) < 600, `3:1 idle: ${idle.join(' / ')}`);
+  const one = new View([1, 1]);
+  one.out[1] = true;
+  t.same(tally(new LeastLatency(mulberry32(11)), one, 10), [10, 0], 'one ready');
 });
