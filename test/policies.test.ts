@@ -12,6 +12,8 @@ import { LeastLatency } from '../src/balancer/policies/least-latency.js';
 import { LeastRequest } from '../src/balancer/policies/least-request.js';
 import { PeakEwma } from '../src/balancer/policies/peak-ewma.js';
 import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
+import { WeightedRandom } from '../src/balancer/policies/random.js';
+import { xoshiro128 } from '../src/balancer/policies/random-source.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
 import { TwoChoices } from '../src/balancer/policies/two-choices.js';
 import { Logger } from '../src/log.js';
@@ -386,4 +388,43 @@ t.test('least_latency: with no latency yet, in flight decides, then weight', asy
   const one = new View([1, 1]);
   one.out[1] = true;
   t.same(tally(new LeastLatency(mulberry32(11)), one, 10), [10, 0], 'one ready');
+});
+
+// --- random ---
+
+t.test('random: weighted, 5:1:1 over 70,000 picks within 2% of each share', async (t) => {
+  const counts = tally(new WeightedRandom(mulberry32(13)), new View([5, 1, 1]), 70_000);
+  const want = [50_000, 10_000, 10_000];
+  for (let i = 0; i < 3; i++) t.ok(Math.abs(counts[i]! - want[i]!) < 0.02 * want[i]!, `${counts.join(' / ')}`);
+});
+
+t.test('random: servers out or without weight get nothing; none ready: -1', async (t) => {
+  const view = new View([1, 0, 1, 1]);
+  view.out[2] = true;
+  const counts = tally(new WeightedRandom(mulberry32(14)), view, 1000);
+  t.equal(counts[1], 0);
+  t.equal(counts[2], 0);
+  t.equal(counts[0]! + counts[3]!, 1000);
+  view.out.fill(true);
+  t.equal(new WeightedRandom(mulberry32(14)).pick(view), -1);
+  t.equal(new WeightedRandom(() => 0.9999999999999999).pick(new View([0.1, 0.2, 0.3])), 2, 'a draw at the very top lands on the last');
+});
+
+t.test('random source: xoshiro128** seeded by SplitMix32, numbers in [0, 1)', async (t) => {
+  // Computed apart from this code, from the reference algorithm (whose state 1, 2, 3, 4 gives
+  // the published 11520, 0, 5927040).
+  const r = xoshiro128(1);
+  t.same([r(), r(), r()].map((x) => x * 4294967296), [2442144158, 3238099751, 3819917871]);
+  const draws = Array.from({ length: 100_000 }, xoshiro128(2));
+  t.ok(draws.every((x) => x >= 0 && x < 1), 'in [0, 1)');
+  const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+  t.ok(Math.abs(mean - 0.5) < 0.005, `mean ${mean.toFixed(4)}`);
+  t.not(xoshiro128(2)(), xoshiro128(3)(), 'another seed, another stream');
+});
+
+t.test('the random policies: the same seed gives the same picks', async (t) => {
+  const view = new View([1, 2, 3, 1, 1]);
+  t.equal(sequence(new LeastRequest(mulberry32(8)), view, 50), sequence(new LeastRequest(mulberry32(8)), view, 50));
+  t.equal(sequence(new LeastLatency(mulberry32(8)), view, 50), sequence(new LeastLatency(mulberry32(8)), view, 50));
+  t.equal(sequence(new WeightedRandom(mulberry32(8)), view, 50), sequence(new WeightedRandom(mulberry32(8)), view, 50));
 });
