@@ -7,6 +7,7 @@ import t from 'tap';
 import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
+import { ConsistentHash, TABLE_SIZE } from '../src/balancer/policies/hash.js';
 import { LeastConn } from '../src/balancer/policies/least-conn.js';
 import { LeastLatency } from '../src/balancer/policies/least-latency.js';
 import { LeastRequest } from '../src/balancer/policies/least-request.js';
@@ -15,6 +16,7 @@ import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
 import { WeightedRandom } from '../src/balancer/policies/random.js';
 import { xoshiro128 } from '../src/balancer/policies/random-source.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
+import { stableHash } from '../src/balancer/policies/stable-hash.js';
 import { TwoChoices } from '../src/balancer/policies/two-choices.js';
 import { Logger } from '../src/log.js';
 import { mulberry32 } from './helpers/prng.js';
@@ -427,4 +429,116 @@ t.test('the random policies: the same seed gives the same picks', async (t) => {
   t.equal(sequence(new LeastRequest(mulberry32(8)), view, 50), sequence(new LeastRequest(mulberry32(8)), view, 50));
   t.equal(sequence(new LeastLatency(mulberry32(8)), view, 50), sequence(new LeastLatency(mulberry32(8)), view, 50));
   t.equal(sequence(new WeightedRandom(mulberry32(8)), view, 50), sequence(new WeightedRandom(mulberry32(8)), view, 50));
+});
+
+// --- hash ---
+
+/** 10,000 keys as a header value might carry them. */
+const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
+const serverNames = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}:8080`);
+
+/** The name each key goes to. */
+function mapping(names: readonly string[], view: View = new View(names.map(() => 1))): string[] {
+  const hash = new ConsistentHash(names);
+  return KEYS.map((key) => names[hash.pick(view, 0, key)]!);
+}
+
+t.test('stable hash: fixed values (the same in every process and version)', async (t) => {
+  // FNV-1a then fmix32, computed apart from this code (FNV-1a of "a" is the published 0xe40c292c).
+  t.equal(stableHash(''), 0xab3e7c0b);
+  t.equal(stableHash('a'), 0x1a80b1b3);
+  t.equal(stableHash('user-1'), 0x778f8aec);
+  t.equal(stableHash('user-1'), stableHash('user-1'));
+  t.not(stableHash('user-1'), stableHash('user-2'));
+  t.not(stableHash('user-1', 1), stableHash('user-1'), 'another seed, another hash');
+});
+
+t.test('hash: a key always reaches the same server, whatever the order of the names, in a fresh instance', async (t) => {
+  const names = serverNames(5);
+  const first = mapping(names);
+  t.same(mapping(names), first, 'a fresh instance');
+  const shuffled = [names[3]!, names[0]!, names[4]!, names[2]!, names[1]!];
+  t.same(mapping(shuffled), first, 'the names in another order');
+  const hash = new ConsistentHash(names);
+  const view = new View([1, 1, 1, 1, 1]);
+  const again = KEYS.map((key) => names[hash.pick(view, 0, key)]!);
+  t.same(again, first, 'the same instance, asked again');
+  // Pinned: a change of hash or table that moves keys shows here.
+  t.same(first.slice(0, 4), ['10.0.0.1:8080', '10.0.0.1:8080', '10.0.0.4:8080', '10.0.0.2:8080'], 'pinned: user-0..3');
+});
+
+t.test('hash: spread (max / mean load of 10,000 keys) and disruption, N = 2..10', async (t) => {
+  const lines: string[] = [];
+  for (let n = 2; n <= 10; n++) {
+    const names = serverNames(n);
+    const before = mapping(names);
+    const loads = names.map((name) => before.filter((s) => s === name).length);
+    const spread = Math.max(...loads) / (KEYS.length / n);
+    t.ok(spread < 1.1, `N=${n}: max/mean ${spread.toFixed(3)}`);
+
+    // Out (down, drained, weight 0): the table stays; only its keys move, and come back.
+    const out = n - 1;
+    const view = new View(names.map(() => 1));
+    view.out[out] = true;
+    const during = mapping(names, view);
+    const movedOut = KEYS.filter((_, k) => during[k] !== before[k]).length;
+    const itsKeys = before.filter((s) => s === names[out]).length;
+    t.equal(movedOut, itsKeys, `N=${n}, one out: only its ${itsKeys} keys move`);
+    t.ok(movedOut / KEYS.length <= 1 / n + 0.02);
+    view.out[out] = false;
+    t.same(mapping(names, view), before, `N=${n}: back in, they come back`);
+
+    // Removed from the config: a table without its name.
+    const fewer = names.filter((_, i) => i !== out);
+    const without = mapping(fewer);
+    const movedRemoved = KEYS.filter((_, k) => without[k] !== before[k]).length;
+    const strangers = KEYS.filter((_, k) => without[k] !== before[k] && before[k] !== names[out]).length;
+    t.ok(movedRemoved / KEYS.length <= 1 / n + 0.02, `N=${n}, one removed: ${movedRemoved} moved (1/N = ${KEYS.length / n})`);
+    t.same(mapping(names), before, `N=${n}: added back, the same table`);
+    lines.push(
+      `N=${n}: max/mean ${spread.toFixed(3)}; one out: ${movedOut} moved (${((100 * movedOut) / KEYS.length).toFixed(2)}%, only its own); ` +
+        `one removed: ${movedRemoved} moved (${((100 * movedRemoved) / KEYS.length).toFixed(2)}%, ${strangers} of other servers)`,
+    );
+  }
+  t.comment(lines.join('\n'));
+});
+
+t.test('hash: a retry (the first server tried) goes to the same next server for a key', async (t) => {
+  const names = serverNames(4);
+  const hash = new ConsistentHash(names);
+  const view = new View([1, 1, 1, 1]);
+  const first = hash.pick(view, 0, 'user-42');
+  view.out[first] = true;
+  const second = hash.pick(view, 0, 'user-42');
+  t.not(second, first);
+  t.equal(new ConsistentHash(names).pick(view, 0, 'user-42'), second);
+});
+
+t.test('hash: a request without a key is balanced round robin', async (t) => {
+  t.equal(sequence(new ConsistentHash(serverNames(3)), new View([1, 1, 1]), 6), 'abcabc');
+  t.equal(sequence(new ConsistentHash([]), new View([]), 1, 'user-1'), '-', 'no server');
+});
+
+t.test('hash: when most servers are out, the key still finds a ready one; none ready: -1', async (t) => {
+  // 200 servers, one ready: most keys walk past 64 slots of servers that are out.
+  const names = serverNames(200);
+  const hash = new ConsistentHash(names);
+  const view = new View(names.map(() => 1));
+  view.out.fill(true);
+  view.out[123] = false;
+  for (const key of KEYS.slice(0, 200)) if (hash.pick(view, 0, key) !== 123) t.fail(key);
+  view.weights[123] = 0;
+  t.equal(hash.pick(view, 0, 'user-1'), -1, 'weight 0: no new requests');
+});
+
+t.test('hash: the table is filled evenly, and at most 65,534 servers', async (t) => {
+  const names = serverNames(7);
+  const started = performance.now();
+  const hash = new ConsistentHash(names);
+  const ms = performance.now() - started;
+  const table = (hash as unknown as { table: Uint16Array }).table;
+  const share = names.map((_, i) => table.filter((p) => p === i).length);
+  t.ok(Math.max(...share) - Math.min(...share) <= 1, `slots per server: ${share.join(', ')} of ${TABLE_SIZE}`);
+  t.comment(`table of ${TABLE_SIZE} slots for 7 servers built in ${ms.toFixed(1)} ms`);
+  t.throws(() => new ConsistentHash(new Array<string>(65_535).fill('x')), RangeError);
 });
