@@ -1,0 +1,14 @@
+// A small seeded random generator for tests of the policies that draw at random: the same seed
+// gives the same draws, so a failure can be run again.
+
+/** mulberry32 (Tommy Ettinger): a 32-bit state, numbers in [0, 1) like Math.random. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
