@@ -79,7 +79,8 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
 /**
  * Runs the command line `argv` (without "node lb.js"). Resolves with `{code}` when there is nothing
  * left to run, having printed help, the version, the --check summary or one `lb: <reason>` line to
- * stderr; or with the running balancer, having logged `listening on http://host:port`.
+ * stderr; or with the running balancer, having logged `listening on http://host:port` (https://
+ * for a TLS listener).
  */
 export async function runCli(
   argv: string[],
@@ -112,7 +113,8 @@ export async function runCli(
     const logger = new Logger(options.logLevel, io.stdout, io.stderr);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
-    logger.info(`listening on http://${formatAddress(address)}`);
+    // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
+    logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
     return { server, logger, readConfig, file: options.file };
   } catch (err) {
     io.stderr.write(`lb: ${reason(err)}\n`);

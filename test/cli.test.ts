@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { EventEmitter } from 'node:events';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +168,13 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   const v6 = io();
   await runCli([file], v6, factory(new FakeBalancer({ address: '::', family: 'IPv6', port: 8080 })));
   t.match(v6.stdout.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
+
+  // A TLS listener says https.
+  const tlsFile = join(dir, 'tls.yaml');
+  writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: a.pem, key: a.key } }\nservers: [localhost:8081]\n');
+  const secure = io();
+  await runCli([tlsFile], secure, factory(new FakeBalancer(LOOPBACK)));
+  t.match(secure.stdout.text, /INFO listening on https:\/\/127\.0\.0\.1:8080\n$/);
 
   const quiet = io();
   const q = (await runCli([file, '--log-level', 'warn'], quiet, factory(new FakeBalancer(LOOPBACK)))) as Running;

@@ -124,7 +124,7 @@ async function cluster(t: Test, yaml: string, dir = t.testdir({})) {
     for (const pid of workerPids(proc.output())) if (alive(pid)) process.kill(pid, 'SIGKILL');
     proc.child.kill('SIGKILL');
   });
-  const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line', STARTUP_MS))[1]);
+  const port = Number((await within(proc.until(/listening on https?:\/\/127\.0\.0\.1:(\d+)/), 'the listening line', STARTUP_MS))[1]);
   const admin = /status page on http:\/\/127\.0\.0\.1:(\d+)\//.exec(proc.output());
   return { proc, file, port, adminPort: admin === null ? 0 : Number(admin[1]) };
 }

@@ -248,6 +248,7 @@ t.test('errorResponse: status, reason, text/plain body, Content-Length, and Conn
     [400, 'Bad Request', 'Bad Request'],
     [404, 'Not Found', 'Not Found'],
     [408, 'Request Timeout', 'Request Timeout'],
+    [413, 'Payload Too Large', 'Payload Too Large'],
     [414, 'URI Too Long', 'URI Too Long'],
     [431, 'Request Header Fields Too Large', 'Request Header Fields Too Large'],
     [501, 'Not Implemented', 'Not Implemented'],
@@ -257,7 +258,8 @@ t.test('errorResponse: status, reason, text/plain body, Content-Length, and Conn
     [505, 'HTTP Version Not Supported', 'HTTP Version Not Supported'],
   ];
   for (const [status, reason, body] of table) {
-    const head = `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n`;
+    const retryAfter = status === 503 ? 'Retry-After: 1\r\n' : '';
+    const head = `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${retryAfter}`;
     t.equal(errorResponse(status, null).toString('latin1'), `${head}\r\n${body}`, `${status}`);
     t.equal(errorResponse(status, 'close').toString('latin1'), `${head}Connection: close\r\n\r\n${body}`, `${status}, closing`);
     t.equal(errorResponse(status, 'keep-alive').toString('latin1'), `${head}Connection: keep-alive\r\n\r\n${body}`, `${status}, to a persistent HTTP/1.0 client`);

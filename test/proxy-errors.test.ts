@@ -163,6 +163,7 @@ proxyTest(t, 'refused: when every server refuses, 503 "No backend servers availa
   let res = await client.get('/', 'all-refused.test');
   t.equal(res.status, 503);
   t.equal(res.text(), 'No backend servers available.');
+  t.equal(res.header('retry-after'), '1', 'try again in a second');
   t.equal(res.header('connection'), undefined, 'a complete request: the connection stays');
   for (const v of [app.victim2!, app.victim3!]) t.equal(errors.log.matching(`server ${v.address} (pool all-refused.test) DOWN: connect ECONNREFUSED`).length, 1);
   // Now both are down: answered at once, without trying them.

@@ -20,6 +20,14 @@ const BODIES: Record<number, string> = {
   503: 'No backend servers available.',
 };
 
+/**
+ * Fields beside the framing ones: a 503 of ours says when to try again (RFC 9110 10.2.3), as
+ * interface.md asks, so that clients and caches that honour Retry-After back off for a second.
+ */
+const EXTRA_FIELDS: Record<number, string> = {
+  503: 'Retry-After: 1\r\n',
+};
+
 const cache = new Map<number, Buffer>();
 
 /** What the Connection field of a response says about the client connection, if anything. */
@@ -40,6 +48,7 @@ export function errorResponse(status: number, connection: ConnectionField, headO
       `HTTP/1.1 ${status} ${reason}\r\n` +
         'Content-Type: text/plain\r\n' +
         `Content-Length: ${body.length}\r\n` +
+        (EXTRA_FIELDS[status] ?? '') +
         (connection === null ? '' : `Connection: ${connection}\r\n`) +
         '\r\n' +
         (headOnly ? '' : body),
