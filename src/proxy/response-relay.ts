@@ -30,15 +30,15 @@ export abstract class ResponseRelay {
   /** Whether the backend keeps its connection open after this response. */
   private backendKeepAlive = false;
   /** Switched protocols (101): bytes pass through both ways unchanged until either side closes. */
-  tunnel = false;
+  protected tunnel = false;
   /** In a tunnel: the backend ended its side, and the end was passed on to the client. */
   protected tunnelEnded = false;
   /** The status the client got (set when the response head goes out); 0 before. */
-  status = 0;
+  protected status = 0;
   /** The client connection closes after this response. */
-  closeAfter = false;
+  protected closeAfter = false;
   /** Bytes sent to the client, head included. */
-  bytes = 0;
+  protected bytes = 0;
 
   constructor(
     protected readonly client: ClientSide,
