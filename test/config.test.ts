@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
 import { loadConfig, parseConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import { DEFAULTS, type Config } from '../src/config/schema.js';
 import { parseDuration } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
@@ -22,9 +22,11 @@ const DEFAULT_REST = {
   log: { format: 'text' },
 };
 
+const BALANCING = { ...DEFAULTS.balancing, queue: { ...DEFAULTS.balancing.queue } };
+
 const server = (name: string) => {
   const colon = name.lastIndexOf(':');
-  return { host: name.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(name.slice(colon + 1)), name };
+  return { host: name.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(name.slice(colon + 1)), name, ...DEFAULTS.server };
 };
 
 t.test('the simplest configs are valid as they are, with every default', async (t) => {
@@ -32,13 +34,13 @@ t.test('the simplest configs are valid as they are, with every default', async (
     ...DEFAULT_REST,
     hosts: [],
     paths: [],
-    servers: { name: 'default', servers: [server('localhost:8081')] },
+    servers: { name: 'default', servers: [server('localhost:8081')], balancing: BALANCING },
   });
   t.strictSame(
     parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
     {
       ...DEFAULT_REST,
-      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')] }],
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], balancing: BALANCING }],
       paths: [],
       servers: null,
     },
@@ -46,7 +48,7 @@ t.test('the simplest configs are valid as they are, with every default', async (
   t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
     ...DEFAULT_REST,
     hosts: [],
-    paths: [{ name: '/mango', servers: [server('localhost:8081')] }],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING }],
     servers: null,
   });
 });
@@ -97,14 +99,14 @@ t.test('a config with every key', async (t) => {
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), server('10.0.0.2:8082')] },
-      { name: '[::1]', servers: [server('[::1]:8083')] },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), server('10.0.0.2:8082')], balancing: BALANCING },
+      { name: '[::1]', servers: [server('[::1]:8083')], balancing: BALANCING },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')] },
-      { name: '/', servers: [server('localhost:8082')] },
+      { name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING },
+      { name: '/', servers: [server('localhost:8082')], balancing: BALANCING },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')] },
+    servers: { name: 'default', servers: [server('localhost:8084')], balancing: BALANCING },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
     log: { format: 'json' },
   } satisfies Config);

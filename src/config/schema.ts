@@ -12,12 +12,83 @@ export interface ServerAddress {
   name: string;
 }
 
-/** A named list of servers that requests are balanced over, round robin. */
+/** A server of one pool: its address, and the long form's settings (the short form's defaults). */
+export interface PoolServer extends ServerAddress {
+  /** `weight`: its share of the pool's requests, 0..256; 0 = no new requests. Default 1. */
+  weight: number;
+  /** `max_connections`: requests in flight to it at once (this process); 0 (the default) = no limit. */
+  maxConnections: number;
+  /** `backup`: used only while no non-backup server of the pool is up. Default false. */
+  backup: boolean;
+  /** `slow_start`: ms over which its weight ramps 10% -> 100% after it comes back up; 0 (the default) = none. */
+  slowStart: number;
+}
+
+/** `balance`: how a pool picks among its servers (interface.md, "Pools: how requests are spread"). */
+export type Balance = 'round_robin' | 'least_conn' | 'least_request' | 'least_latency' | 'random' | 'hash';
+
+/** `hash_key`: what `balance: hash` hashes; a request without it is balanced round robin. */
+export type HashKey =
+  /** `header:NAME` (NAME lower case), `cookie:NAME`, `query:NAME` (both as written). */
+  | { from: 'header' | 'cookie' | 'query'; name: string }
+  /** `path`: the path without its query; `source`: the client's address. */
+  | { from: 'path' | 'source'; name: '' };
+
+/** `sticky`: session affinity by a cookie naming the server. */
+export interface Sticky {
+  /** `cookie`: the cookie's name. Default "lb_server". */
+  cookie: string;
+  /** `max_age`: whole seconds; 0 (the default) = a session cookie. */
+  maxAge: number;
+}
+
+/** `queue`: requests waiting while every candidate server is at its max_connections. */
+export interface Queue {
+  /** `max`: waiting requests per pool, at least 0; one more gets 503 at once. Default 1024. */
+  max: number;
+  /** `timeout`: ms a request may wait; then 503. More than 0. Default 5s. */
+  timeout: number;
+}
+
+/** `outlier`: passive health from real traffic; null (the default) = off. */
+export interface Outlier {
+  /** `consecutive_failures`: failures in a row that eject a server; 0 = off. Default 5. */
+  consecutiveFailures: number;
+  /** `count_5xx`: whether a 5xx response counts as a failure. Default false. */
+  count5xx: boolean;
+  /** `ejection`: ms of the first ejection; doubled for each further one, at most 5 minutes. Default 30s. */
+  ejection: number;
+  /** `max_ejected`: the share of a pool's servers ejected at once, 0..1 (rounded down, but at least 1 server). Default 0.5. */
+  maxEjected: number;
+}
+
+/**
+ * The pool options: written at the top level (a default for every pool) or on a `hosts` / `paths`
+ * entry (that pool only; a mapping's fields are merged over the top-level one's).
+ */
+export interface Balancing {
+  /** `balance`. Default round_robin. */
+  balance: Balance;
+  /** `hash_key`; null = not set (then `balance: hash` is a config error). */
+  hashKey: HashKey | null;
+  /** `sticky`; null (the default) = no affinity. */
+  sticky: Sticky | null;
+  /** `queue`; every field has a default. */
+  queue: Queue;
+  /** `outlier`; null (the default) = off. */
+  outlier: Outlier | null;
+  /** `retry_budget`: retries in 10 s <= max(this share of the pool's requests in those 10 s, 3 per second); 0..1. Default 0.2. */
+  retryBudget: number;
+}
+
+/** A named list of servers that requests are balanced over, and how. */
 export interface Pool {
   /** "www.mango.com" (a host), "/mango" (a path prefix) or "default" (the `servers` pool). */
   name: string;
   /** At least one server, in the order written; never empty. */
-  servers: ServerAddress[];
+  servers: PoolServer[];
+  /** How requests are spread over them: the entry's options over the top level's. */
+  balancing: Balancing;
 }
 
 /** An address to listen on. */
@@ -143,4 +214,12 @@ export const DEFAULTS = {
   timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
   limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
   log: { format: 'text' },
+  server: { weight: 1, maxConnections: 0, backup: false, slowStart: 0 },
+  balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2 },
+  sticky: { cookie: 'lb_server', maxAge: 0 },
+  outlier: { consecutiveFailures: 5, count5xx: false, ejection: 30 * SECOND, maxEjected: 0.5 },
+  /** The longest an outlier's ejection grows to by doubling. */
+  maxEjection: 5 * MINUTE,
+  /** A server's weight: at most this. */
+  maxWeight: 256,
 } as const;

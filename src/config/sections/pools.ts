@@ -2,7 +2,7 @@
 // `servers`, and the server list every pool has.
 
 import { isScalar, type Node } from 'yaml';
-import type { Pool, ServerAddress } from '../schema.js';
+import { DEFAULTS, type Balancing, type Pool, type PoolServer } from '../schema.js';
 import { parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 
@@ -23,7 +23,7 @@ export function readHosts(src: Source, node: Node | undefined): Pool[] {
     if (first) src.fail(fields.host, `${path}.host`, `duplicate host "${name}" (first at line ${src.lineOf(first)})`);
     seen.set(name, fields.host);
     if (!fields.servers) src.fail(entry, path, 'missing "servers"');
-    return { name, servers: readServers(src, fields.servers, `${path}.servers`) };
+    return { name, servers: readServers(src, fields.servers, `${path}.servers`), balancing: defaultBalancing() };
   });
 }
 
@@ -45,17 +45,17 @@ export function readPaths(src: Source, node: Node | undefined): Pool[] {
     if (first) src.fail(fields.path, `${path}.path`, `duplicate path "${name}" (first at line ${src.lineOf(first)})`);
     seen.set(name, fields.path);
     if (!fields.servers) src.fail(entry, path, 'missing "servers"');
-    return { name, servers: readServers(src, fields.servers, `${path}.servers`) };
+    return { name, servers: readServers(src, fields.servers, `${path}.servers`), balancing: defaultBalancing() };
   });
 }
 
 /** `servers`: the default pool, named "default"; null when absent. */
 export function readDefaultPool(src: Source, node: Node | undefined): Pool | null {
-  return node === undefined ? null : { name: 'default', servers: readServers(src, node, 'servers') };
+  return node === undefined ? null : { name: 'default', servers: readServers(src, node, 'servers'), balancing: defaultBalancing() };
 }
 
 /** A pool's server list: at least one "host:port", no duplicates. */
-function readServers(src: Source, node: Node, path: string): ServerAddress[] {
+function readServers(src: Source, node: Node, path: string): PoolServer[] {
   const items = readSeq(src, node, path, '"host:port" servers');
   if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
   const seen = new Set<string>();
@@ -70,6 +70,11 @@ function readServers(src: Source, node: Node, path: string): ServerAddress[] {
     if (address === null || address.port === 0) src.fail(item, at, hint);
     if (seen.has(name)) src.fail(item, at, `duplicate server "${name}"`);
     seen.add(name);
-    return { ...address, name };
+    return { ...address, name, ...DEFAULTS.server };
   });
+}
+
+function defaultBalancing(): Balancing {
+  const d = DEFAULTS.balancing;
+  return { ...d, queue: { ...d.queue } };
 }
