@@ -87,6 +87,7 @@ export const ERRORS = {
   UPSTREAM_CONNECT: { status: 503, reason: 'every server tried refused the connection or did not accept it in time' },
   UPSTREAM_RESET: { status: 502, reason: 'the server closed or reset the connection before a complete response head' },
   UPSTREAM_TIMEOUT: { status: 504, reason: 'no response from the server within timeouts.server' },
+  RETRY_BUDGET: { status: 502, reason: "a retry was due but the pool's retry_budget is spent" },
 } as const satisfies Record<string, { status: number; reason: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -409,7 +409,22 @@ function report(time: string, servers: Partial<Status['servers'][number]>[], upt
     time,
     uptimeSeconds,
     connections: 0,
-    pools: [{ name: 'p', servers: full.map((s) => s.name), requests, inFlight: 0, responses: { '1xx': 0, '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0, cut: 0 } }],
+    pools: [
+      {
+        name: 'p',
+        servers: full.map((s) => s.name),
+        balance: 'round_robin',
+        requests,
+        inFlight: 0,
+        responses: { '1xx': 0, '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0, cut: 0 },
+        waiting: 0,
+        queued: 0,
+        queueFull: 0,
+        queueTimeouts: 0,
+        retriesDenied: 0,
+        members: full.map((s) => ({ server: s.name, weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 })),
+      },
+    ],
     servers: full,
     durations: { buckets: [{ le: '+Inf', count: 0 }], sum: 0, count: 0 },
   };

@@ -37,7 +37,7 @@ function upstream(text: string, client: ClientInfo = CLIENT): string {
 }
 
 function toClient(text: string, connection: 'close' | 'keep-alive' | null, requestWasHead = false): string {
-  return buildClientHead(responseHead(text, requestWasHead), connection).toString('latin1').replace(/\r\n/g, '\n');
+  return buildClientHead(responseHead(text, requestWasHead), connection, null).toString('latin1').replace(/\r\n/g, '\n');
 }
 
 t.test('buildUpstreamHead: the head as sent, plus X-Forwarded-For, -Host and -Proto', async (t) => {
@@ -181,7 +181,7 @@ t.test('buildUpstreamHead: long values and many fields are copied whole', async 
 
 t.test('buildClientHead: always a new buffer, even when nothing changes (the read buffer is reused)', async (t) => {
   const head = responseHead('HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\n\nok');
-  const out = buildClientHead(head, null);
+  const out = buildClientHead(head, null, null);
   head.buf.fill(0x21); // the next read lands where the head was
   t.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: a\r\n\r\n', 'a copy');
 });
@@ -191,14 +191,14 @@ t.test('buildClientHead: the first body bytes go behind the head, in the same bu
   const parser = new ResponseParser();
   const head = parser.execute(bytes, 0) as ResponseHead;
   const at = parser.consumed;
-  const same = buildClientHead(head, null, bytes, at, bytes.length);
+  const same = buildClientHead(head, null, null, bytes, at, bytes.length);
   const text = bytes.toString('latin1');
   t.equal(same.toString('latin1'), text);
   t.equal(
-    buildClientHead(head, 'close', bytes, at, bytes.length).toString('latin1'),
+    buildClientHead(head, 'close', null, bytes, at, bytes.length).toString('latin1'),
     'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
   );
-  t.equal(buildClientHead(head, null, Buffer.from('xxhelloxx'), 2, 7).toString('latin1'), text, 'a body from another buffer is copied in');
+  t.equal(buildClientHead(head, null, null, Buffer.from('xxhelloxx'), 2, 7).toString('latin1'), text, 'a body from another buffer is copied in');
   bytes.fill(0x21); // the next read lands where the response was
   t.equal(same.toString('latin1'), text, 'a copy');
 });
@@ -209,7 +209,7 @@ t.test('buildClientHead: a head that came in pieces is copied out of the parser 
   t.equal(parser.execute(text.subarray(0, 10), 0), null);
   const head = parser.execute(text.subarray(10), 0) as ResponseHead;
   t.equal(head.scratch, true);
-  const out = buildClientHead(head, null);
+  const out = buildClientHead(head, null, null);
   head.buf.fill(0x21); // the next head that comes in pieces
   t.equal(out.toString('latin1'), text.toString('latin1'), 'a copy');
 });

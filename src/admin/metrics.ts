@@ -69,6 +69,22 @@ export function metricsOf(status: Status): string {
   out.family('lb_pool_in_flight', 'gauge', 'Requests routed to a pool and not finished yet.');
   for (const p of pools) out.sample('lb_pool_in_flight', { pool: p.name }, p.inFlight);
 
+  out.family('lb_pool_queue_length', 'gauge', 'Requests waiting in a pool\'s queue for a server below its max_connections.');
+  for (const p of pools) out.sample('lb_pool_queue_length', { pool: p.name }, p.waiting);
+  out.family('lb_pool_queue_rejected_total', 'counter', 'Requests answered 503 by a pool\'s queue: full (QUEUE_FULL) or waited too long (QUEUE_TIMEOUT).');
+  for (const p of pools) {
+    out.sample('lb_pool_queue_rejected_total', { pool: p.name, reason: 'full' }, p.queueFull);
+    out.sample('lb_pool_queue_rejected_total', { pool: p.name, reason: 'timeout' }, p.queueTimeouts);
+  }
+  out.family('lb_pool_retries_denied_total', 'counter', 'Retries a pool\'s retry_budget refused (502 RETRY_BUDGET).');
+  for (const p of pools) out.sample('lb_pool_retries_denied_total', { pool: p.name }, p.retriesDenied);
+  out.family('lb_pool_server_weight', 'gauge', 'The weight a pool gives a server now (slow start ramps it).');
+  for (const p of pools) for (const m of p.members) out.sample('lb_pool_server_weight', { pool: p.name, server: m.server }, m.weight);
+  out.family('lb_pool_server_ejected', 'gauge', 'Whether outlier detection has ejected a server from a pool now (1) or not (0).');
+  for (const p of pools) for (const m of p.members) out.sample('lb_pool_server_ejected', { pool: p.name, server: m.server }, m.ejected ? 1 : 0);
+  out.family('lb_pool_server_ejections_total', 'counter', 'Times outlier detection ejected a server from a pool.');
+  for (const p of pools) for (const m of p.members) out.sample('lb_pool_server_ejections_total', { pool: p.name, server: m.server }, m.ejections);
+
   out.family('lb_client_connections', 'gauge', 'Client connections open now.');
   out.sample('lb_client_connections', {}, status.connections);
 

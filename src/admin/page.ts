@@ -42,9 +42,11 @@ export function renderDashboard(status: Status, previous: Status | null): string
   const requests = status.pools.reduce((n, p) => n + p.requests, 0);
   const totalBefore = previous === null ? undefined : previous.pools.reduce((n, p) => n + p.requests, 0);
 
-  const serverRow = (name: string): string => {
-    const s = byName.get(name)!;
-    const state = s.up ? 'up' : 'down';
+  const serverRow = (m: Status['pools'][number]['members'][number]): string => {
+    const s = byName.get(m.server)!;
+    const state = !s.up ? 'down' : m.ejected ? 'ejected' : 'up';
+    const role = m.backup ? ' <span class="role">backup</span>' : '';
+    const limit = m.maxConnections > 0 ? ` <span class="limit">max ${m.maxConnections}</span>` : '';
     const check =
       s.lastCheck === null
         ? '<td class="check none" data-check="none">not checked yet</td>'
@@ -54,8 +56,9 @@ export function renderDashboard(status: Status, previous: Status | null): string
     return (
       `<tr class="server" data-server="${esc(s.name)}" data-state="${state}">` +
       `<td class="name">${esc(s.name)}${label}</td>` +
-      `<td><span class="badge ${state}">${state.toUpperCase()}</span></td>` +
+      `<td><span class="badge ${state}">${state.toUpperCase()}</span>${role}</td>` +
       check +
+      `<td class="num weight">${m.weight}${limit}</td>` +
       `<td class="num requests">${s.requests}</td>` +
       `<td class="num errors${s.responses['5xx'] > 0 ? ' nonzero' : ''}">${s.responses['5xx']}</td>` +
       `<td class="num failures${s.failures > 0 ? ' nonzero' : ''}">${s.failures}</td>` +
@@ -70,11 +73,12 @@ export function renderDashboard(status: Status, previous: Status | null): string
     return (
       `<section class="pool ${health}" data-pool="${esc(p.name)}" data-health="${health}">` +
       `<div class="pool-head"><h2>${esc(p.name)}</h2><span class="pool-up">${up} of ${p.servers.length} up</span>` +
-      `<span class="pool-stats">requests <b>${p.requests}</b> · 5xx <b>${p.responses['5xx']}</b> · ` +
-      `in flight <b>${p.inFlight}</b> · req/s <b>${rate(p.requests, poolsBefore.get(p.name))}</b></span></div>` +
-      '<table><thead><tr><th class="name">server</th><th class="state">state</th><th class="check">last check</th><th class="num">requests</th>' +
+      `<span class="pool-stats">${esc(p.balance)} · requests <b>${p.requests}</b> · 5xx <b>${p.responses['5xx']}</b> · ` +
+      `in flight <b>${p.inFlight}</b> · waiting <b class="waiting">${p.waiting}</b> · ` +
+      `req/s <b>${rate(p.requests, poolsBefore.get(p.name))}</b></span></div>` +
+      '<table><thead><tr><th class="name">server</th><th class="state">state</th><th class="check">last check</th><th class="num">weight</th><th class="num">requests</th>' +
       '<th class="num">5xx</th><th class="num">failed</th><th class="num">in flight</th><th class="num">req/s</th></tr></thead>' +
-      `<tbody>${p.servers.map(serverRow).join('')}</tbody></table></section>`
+      `<tbody>${p.members.map(serverRow).join('')}</tbody></table></section>`
     );
   };
 
@@ -94,12 +98,12 @@ export function renderDashboard(status: Status, previous: Status | null): string
 const STYLE = `
 :root {
   --bg: #f4f5f7; --card: #fff; --text: #1c2230; --muted: #6a7285; --line: #e2e5eb; --accent: #e38b06;
-  --up: #17753a; --up-bg: #d9f3e1; --down: #c42b2b; --down-bg: #fde1df; --warn: #9a6700;
+  --up: #17753a; --up-bg: #d9f3e1; --down: #c42b2b; --down-bg: #fde1df; --warn: #9a6700; --warn-bg: #fff3c4;
 }
 @media (prefers-color-scheme: dark) {
   :root {
     --bg: #101318; --card: #181c23; --text: #e5e8ee; --muted: #97a0b2; --line: #29303a;
-    --up: #4cc26e; --up-bg: #143a22; --down: #ff6b6b; --down-bg: #461919; --warn: #e3b341;
+    --up: #4cc26e; --up-bg: #143a22; --down: #ff6b6b; --down-bg: #461919; --warn: #e3b341; --warn-bg: #3d3011;
   }
 }
 * { box-sizing: border-box; }
@@ -126,7 +130,7 @@ main { display: grid; gap: 20px; padding: 24px 32px; max-width: 1280px; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }
 th { text-align: left; padding: 6px 18px; white-space: nowrap; }
 /* The same column widths in every pool's table, so that the cards line up. */
-th.name { width: 24%; } th.state { width: 10%; } th.check { width: 26%; } th.num { width: 8%; }
+th.name { width: 22%; } th.state { width: 10%; } th.check { width: 22%; } th.num { width: 7.6%; }
 td { padding: 9px 18px; border-top: 1px solid var(--line); vertical-align: middle; overflow-wrap: anywhere; }
 .num { text-align: right; font-variant-numeric: tabular-nums; padding-left: 6px; }
 td.name { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
@@ -135,6 +139,8 @@ td.name { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospac
   font-size: 12px; font-weight: 700; letter-spacing: 0.06em; }
 .badge.up { background: var(--up-bg); color: var(--up); }
 .badge.down { background: var(--down-bg); color: var(--down); }
+.badge.ejected { background: var(--warn-bg); color: var(--warn); }
+.role, .limit { color: var(--muted); font-size: 12px; }
 .check.ok::before { content: "\\2713  "; color: var(--up); font-weight: 700; }
 .check.failed::before { content: "\\2717  "; color: var(--down); font-weight: 700; }
 .check.none, .ago { color: var(--muted); }

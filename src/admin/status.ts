@@ -2,7 +2,9 @@
 // last health check and counters, and the request durations. Served as /status and drawn by the
 // status page. It only reads the counters the proxy keeps; nothing here runs per proxied request.
 
+import { performance } from 'node:perf_hooks';
 import type { Backend } from '../balancer/backend.js';
+import type { Pool } from '../balancer/pool.js';
 import type { Snapshot } from '../balancer/snapshot.js';
 import { DURATION_BUCKETS, type Counters, type DurationHistogram } from '../balancer/stats.js';
 
@@ -28,12 +30,38 @@ export interface Responses {
 export interface PoolStatus {
   /** "www.mango.com" (a host), "/mango" (a path prefix) or "default". */
   name: string;
-  /** The `name`s of its servers, in round-robin order. */
+  /** The `name`s of its servers, in the config's order. */
   servers: string[];
+  /** `balance`: round_robin, least_conn, ... */
+  balance: string;
   /** Requests routed to this pool (a retry counts once per server it went to). */
   requests: number;
   inFlight: number;
   responses: Responses;
+  /** Requests waiting in its queue now, and those that waited at all so far. */
+  waiting: number;
+  queued: number;
+  /** Requests answered 503 because the queue was full (QUEUE_FULL) or they waited too long (QUEUE_TIMEOUT). */
+  queueFull: number;
+  queueTimeouts: number;
+  /** Retries the retry budget refused (502 RETRY_BUDGET). */
+  retriesDenied: number;
+  /** Each server as this pool has it, in the order of `servers`. */
+  members: MemberStatus[];
+}
+
+/** A server in one pool: what the pool's options make of it. */
+export interface MemberStatus {
+  /** The server's `name`. */
+  server: string;
+  /** The weight a pick uses now (slow start ramps it), 0..256; two decimals. */
+  weight: number;
+  /** max_connections; 0 = none. */
+  maxConnections: number;
+  backup: boolean;
+  /** Ejected by outlier detection now, and how many times so far. */
+  ejected: boolean;
+  ejections: number;
 }
 
 export interface ServerStatus {
@@ -86,20 +114,17 @@ export interface Status {
   workers?: WorkerStatus[];
 }
 
-/** The report on `source` at `now` (ms since the epoch) for a balancer started at `startedAt`. */
-export function statusOf(source: StatusSource, startedAt: number, now: number): Status {
+/**
+ * The report on `source` at `now` (ms since the epoch) for a balancer started at `startedAt`;
+ * `clock`: the proxy's monotonic now(), for slow start's weights.
+ */
+export function statusOf(source: StatusSource, startedAt: number, now: number, clock: number = performance.now()): Status {
   const snapshot = source.snapshot;
   return {
     time: new Date(now).toISOString(),
     uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
     connections: source.connections,
-    pools: snapshot.pools.map((pool) => ({
-      name: pool.name,
-      servers: pool.servers.map((s) => s.name),
-      requests: pool.stats.requests,
-      inFlight: pool.stats.inFlight,
-      responses: responsesOf(pool.stats),
-    })),
+    pools: snapshot.pools.map((pool) => poolStatus(pool, clock)),
     servers: snapshot.servers.map((server) => ({
       name: server.name,
       label: server.label,
@@ -112,6 +137,31 @@ export function statusOf(source: StatusSource, startedAt: number, now: number): 
       responses: responsesOf(server.stats),
     })),
     durations: durationsOf(source.durations),
+  };
+}
+
+function poolStatus(pool: Pool, clock: number): PoolStatus {
+  const outlier = pool.outlier;
+  return {
+    name: pool.name,
+    servers: pool.servers.map((s) => s.name),
+    balance: pool.balancing.balance,
+    requests: pool.stats.requests,
+    inFlight: pool.stats.inFlight,
+    responses: responsesOf(pool.stats),
+    waiting: pool.waitingCount,
+    queued: pool.queued,
+    queueFull: pool.queueFull,
+    queueTimeouts: pool.queueTimeouts,
+    retriesDenied: pool.retriesDenied,
+    members: pool.servers.map((s, i) => ({
+      server: s.name,
+      weight: Math.round(pool.weightAt(i, clock) * 100) / 100,
+      maxConnections: pool.limits?.[i] ?? 0,
+      backup: pool.backups?.[i] === 1,
+      ejected: outlier !== null && outlier.ejected[i] === 1,
+      ejections: pool.ejections[i]!,
+    })),
   };
 }
 
@@ -160,6 +210,18 @@ export function addCounters(total: Status, part: Status): void {
     pool.requests += p.requests;
     pool.inFlight += p.inFlight;
     add(pool.responses, p.responses);
+    pool.waiting += p.waiting;
+    pool.queued += p.queued;
+    pool.queueFull += p.queueFull;
+    pool.queueTimeouts += p.queueTimeouts;
+    pool.retriesDenied += p.retriesDenied;
+    // Each worker ejects on what it sees: ejected in any is shown as ejected.
+    pool.members.forEach((m, i) => {
+      const w = p.members[i];
+      if (w === undefined || w.server !== m.server) return;
+      m.ejected ||= w.ejected;
+      m.ejections += w.ejections;
+    });
   }
   const servers = new Map(part.servers.map((s) => [s.name, s]));
   for (const server of total.servers) {

@@ -5,6 +5,14 @@
 import { hostPort } from '../config/address.js';
 import { Counters } from './stats.js';
 
+/** Who waits for a slot on a server: a pool with a queue (pool.ts). */
+export interface SlotListener {
+  /** A request to the server ended, or the server came up: a waiting request may go. `t`: now(). */
+  slotFreed(t: number): void;
+  /** Requests waiting now. */
+  readonly waitingCount: number;
+}
+
 /** The least a pooled connection must offer: being taken out of the pool or closed. */
 export interface Pooled {
   /** Whether the connection can still carry a request (not closed, no unexpected bytes). */
@@ -22,6 +30,13 @@ export class Backend<C extends Pooled = Pooled> {
   readonly idle: C[] = [];
   /** What happened to the requests sent here. */
   readonly stats = new Counters();
+  /**
+   * When the server last came up (ms, the proxy's monotonic now()); 0 when it has been up since
+   * the start (slow start ramps only a server that comes back).
+   */
+  readonly upSince: number = 0;
+  /** The pools with a queue that list this server: told when a slot frees. */
+  private listeners: SlotListener[] = [];
   /** The last health check: passed or not, why, and when (ms since the epoch); null before the first. */
   lastCheck: { ok: boolean; reason: string; at: number } | null = null;
 
@@ -36,6 +51,30 @@ export class Backend<C extends Pooled = Pooled> {
   /** "127.0.0.1:8081", the name used in logs. */
   get name(): string {
     return hostPort(this.host, this.port);
+  }
+
+  /** `listener` is told when a slot frees on this server. */
+  listen(listener: SlotListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * A new snapshot is being built: the pools of the last one stop listening, but for those with
+   * requests still waiting (they finish with the pool they started with).
+   */
+  keepWaitingListeners(): void {
+    this.listeners = this.listeners.filter((l) => l.waitingCount > 0);
+  }
+
+  /** A request to this server ended, or it came up: the pools waiting for a slot may send one. */
+  slotFreed(t: number): void {
+    const listeners = this.listeners;
+    for (let k = 0; k < listeners.length; k++) listeners[k]!.slotFreed(t);
+  }
+
+  /** Whether any pool waits for this server's slots: then each request's end is told (slotFreed). */
+  get limited(): boolean {
+    return this.listeners.length > 0;
   }
 
   /** Takes the most recently pooled connection that is still usable, or null. */

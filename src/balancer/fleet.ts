@@ -2,6 +2,7 @@
 // writes a server's health (setHealth), which logs, closes idle connections and tells whoever
 // listens. Admin state (drain, maint), weights and discovery belong here too, as more writers.
 
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Backend, Pooled } from './backend.js';
 import { Snapshot } from './snapshot.js';
@@ -38,8 +39,8 @@ export interface HealthOwner {
   setHealth(server: Backend, up: boolean, reason: string, source: HealthSource): void;
 }
 
-/** Backend.up as only this file may see it: writable. */
-type Writable = { up: boolean };
+/** Backend.up and upSince as only this file may see them: writable. */
+type Writable = { up: boolean; upSince: number };
 
 export class Fleet<C extends Pooled = Pooled> implements HealthOwner {
   private current: Snapshot<C>;
@@ -90,10 +91,13 @@ export class Fleet<C extends Pooled = Pooled> implements HealthOwner {
     if (changed) {
       (server as Writable).up = up;
       if (!up) server.closeIdle();
+      else (server as Writable).upSince = Math.max(1, performance.now());
       if (source === 'check' || source === 'passive') this.log(server, up, reason);
     }
     const change: HealthChange = { up, reason, source, changed };
     for (const listener of this.listeners) listener(server, change);
+    // Requests waiting for a slot may go to a server that came up.
+    if (changed && up) server.slotFreed(performance.now());
   }
 
   /** Closes every idle connection (shutdown). */

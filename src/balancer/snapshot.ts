@@ -5,6 +5,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { Config, Pool as PoolConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
 import { Router } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
 import { Pool } from './pool.js';
@@ -51,8 +52,15 @@ export class Snapshot<C extends Pooled = Pooled> {
  * resolved once here, so no request waits for DNS; a name that does not resolve rejects, and
  * nothing has changed.
  */
-export async function buildSnapshot<C extends Pooled>(config: Config, previous: Snapshot<C> | null = null): Promise<Snapshot<C>> {
+export async function buildSnapshot<C extends Pooled>(
+  config: Config,
+  previous: Snapshot<C> | null = null,
+  /** Where pools log their servers' ejections; null: nowhere (the cluster's primary, which routes nothing). */
+  logger: Logger | null = null,
+): Promise<Snapshot<C>> {
   const byLabel = new Map<string, Backend<C>>();
+  // The new pools listen for their servers' free slots; the old ones only while requests wait in them.
+  if (previous !== null) for (const server of previous.servers) server.keepWaitingListeners();
   const makePool = async (pool: PoolConfig): Promise<Pool<Backend<C>>> => {
     const servers: Backend<C>[] = [];
     for (const s of pool.servers) {
@@ -64,7 +72,7 @@ export async function buildSnapshot<C extends Pooled>(config: Config, previous: 
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);
     }
-    return new Pool(pool.name, servers);
+    return new Pool(pool.name, servers, pool.servers, pool.balancing, config.timeouts.server, logger);
   };
   const hosts: [string, Pool<Backend<C>>][] = [];
   for (const h of config.hosts) hosts.push([h.name, await makePool(h)]);

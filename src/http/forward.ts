@@ -193,6 +193,8 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
 export function buildClientHead(
   head: ResponseHead,
   connection: ConnectionField,
+  /** Field lines to add (each ending in CRLF): a sticky cookie; null for none. */
+  extra: Buffer | null,
   body: Buffer = head.buf,
   bodyStart = head.end,
   bodyEnd = head.end,
@@ -210,7 +212,9 @@ export function buildClientHead(
     dropped += next - fields[FIELD_STRIDE * k + F_LINE]!;
   }
   const line = connection === null ? null : CONNECTION_LINES[connection];
-  const out = Buffer.allocUnsafe(head.end - head.start - dropped + (line === null ? 0 : line.length) + (bodyEnd - bodyStart));
+  const out = Buffer.allocUnsafe(
+    head.end - head.start - dropped + (line === null ? 0 : line.length) + (extra === null ? 0 : extra.length) + (bodyEnd - bodyStart),
+  );
   let n = copyRange(buf, head.start, head.statusLineEnd + 2, out, 0);
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
@@ -224,6 +228,10 @@ export function buildClientHead(
   if (line !== null) {
     out.set(line, n);
     n += line.length;
+  }
+  if (extra !== null) {
+    out.set(extra, n);
+    n += extra.length;
   }
   n = crlf(out, n);
   copyRange(body, bodyStart, bodyEnd, out, n);

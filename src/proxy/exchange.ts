@@ -8,21 +8,33 @@
 import { statusOf, HttpError, type ErrorCode } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
+import { cookieValue, hashKeyOf } from '../http/request-key.js';
 import { errorResponse, type ConnectionField } from '../http/responses.js';
 import { ownBytes } from '../io/socket-io.js';
 import { BackendConnection } from './backend-connection.js';
 import type { ProxyContext } from './context.js';
 import { now } from './deadlines.js';
 import { ResponseRelay } from './response-relay.js';
+import type { Waiter } from '../balancer/pool.js';
 import { Failure, type BackendSide, type ClientSide, type ExchangeSide, type FailureKind, type ProxyBackend, type ProxyPool } from './sides.js';
 
-export class Exchange extends ResponseRelay implements ExchangeSide {
+export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<ProxyBackend> {
   /** Servers that failed this request, so that a retry goes elsewhere (null until a failure). */
-  private tried: ProxyBackend[] | null = null;
+  private failed: ProxyBackend[] | null = null;
   /** The server the request went to last (for the access log), or null before a pick. */
   private lastServer: ProxyBackend | null = null;
-  /** The server the request is with now (counted in its in-flight requests), or null. */
+  /** The server the request is with now (counted in its in-flight requests), or null; its position in the pool. */
   private server: ProxyBackend | null = null;
+  private position = -1;
+  /** The request's hash key (balance: hash), or null. */
+  readonly key: string | null = null;
+  /** The position the request's sticky cookie names, or -1. */
+  private stickyAt = -1;
+  /** When the request went to its server (now()): the latency least_latency measures starts there. */
+  private sentAt = 0;
+  /** Whether the request waits in the pool's queue, and since when (the pool sets it). */
+  private queued = false;
+  queuedAt = 0;
   /** Request body bytes still to send (Content-Length), and the scanner for a chunked one. */
   private remaining: number;
   private readonly chunked: ChunkedScanner | null;
@@ -65,6 +77,20 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
     this.upgrade = head.upgrade;
     this.remaining = head.contentLength;
     this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner() : null;
+    // What the pool's options read of the request; nothing for a pool without them.
+    if (pool !== null) {
+      if (pool.hashKey !== null) this.key = hashKeyOf(pool.hashKey, head, client.address);
+      const sticky = pool.sticky;
+      if (sticky !== null) {
+        const id = cookieValue(head, sticky.settings.cookie);
+        if (id !== null) this.stickyAt = sticky.positionOf(id);
+      }
+    }
+  }
+
+  /** The servers that failed this request (the queue picks for it). */
+  get tried(): readonly ProxyBackend[] | null {
+    return this.failed;
   }
 
   /** Whether all of the request has been read from the client (it may not be sent yet). */
@@ -86,22 +112,61 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
     }
     pool.stats.requests++;
     pool.stats.inFlight++;
-    this.connect(t);
+    pool.budget.request(t);
+    this.connect(t, false);
   }
 
-  /** Sends the request to the next server of the pool, or answers 503 / 502. `t`: now(). */
-  private connect(t: number): void {
-    const server = this.pool!.pick(this.tried);
-    if (server === null) {
+  /**
+   * Sends the request to the next server of the pool; puts it in the queue when every server that
+   * could take it is at its max_connections; or answers 503 / 502. `retry`: a server failed it
+   * before (the retry budget decides). `t`: now().
+   */
+  private connect(t: number, retry: boolean): void {
+    const pool = this.pool!;
+    const i = pool.pick(this.failed, this.key, t, this.stickyAt);
+    if (i < 0) {
+      if (pool.atLimit(this.failed)) {
+        if (pool.enqueue(this, t)) this.queued = true;
+        else this.respond('QUEUE_FULL');
+        return;
+      }
       // Every server is down or was tried: 503 if none took the connection, 502 if one took
       // the request and failed it (interface.md, "Responses the balancer makes itself").
-      this.respond(this.failedAfterSend ? 'UPSTREAM_RESET' : this.tried === null ? 'NO_SERVER' : 'UPSTREAM_CONNECT');
+      this.respond(this.failedAfterSend ? 'UPSTREAM_RESET' : this.failed === null ? 'NO_SERVER' : 'UPSTREAM_CONNECT');
       return;
     }
+    if (retry && !pool.budget.tryRetry(t)) {
+      pool.retriesDenied++;
+      this.respond('RETRY_BUDGET');
+      return;
+    }
+    this.sendTo(i, t);
+  }
+
+  /** The pool's queue has a slot for this request on position `i` (pool.ts, Waiter). */
+  admit(i: number, t: number): void {
+    this.queued = false;
+    this.sendTo(i, t);
+  }
+
+  queueTimedOut(): void {
+    this.queued = false;
+    this.respond('QUEUE_TIMEOUT');
+  }
+
+  /** Sends the request to the server at position `i` of the pool: a pooled connection, or a new one. */
+  private sendTo(i: number, t: number): void {
+    const pool = this.pool!;
+    const server = pool.servers[i]!;
     this.lastServer = server;
     server.stats.requests++;
     server.stats.inFlight++;
     this.server = server;
+    this.position = i;
+    this.sentAt = t;
+    // A response from a server other than the one the client's cookie names tells it this one.
+    const sticky = pool.sticky;
+    if (sticky !== null) this.addLines = i === this.stickyAt ? null : sticky.line(i, this.ctx.proto === 'https');
     const pooled = this.fresh ? null : server.takeIdle();
     if (pooled !== null) this.onBackendReady(pooled, t);
     else this.backend = new BackendConnection(server, this.ctx, this, t);
@@ -210,6 +275,10 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
       if (!this.tunnelEnded) this.client.destroy();
       return;
     }
+    const t = now();
+    const stale = kind === Failure.LOST && !this.gotBytes && backend.reused && this.retriable;
+    // A stale pooled connection says nothing of the server; any other failure counts against it.
+    if (!stale && this.pool!.observes) this.pool!.failed(this.position, kind === Failure.CONNECT ? `connect ${reason}` : reason, t);
     if (kind === Failure.LOST && this.gotBytes) {
       // The response had begun: with its status out all we can do is cut it, else 502.
       if (this.headSent) this.client.destroy();
@@ -223,28 +292,32 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
     if (kind === Failure.CONNECT) {
       // Passive health: a server that refuses connections is out at once (interface.md).
       this.ctx.markDown(server, `connect ${reason}`);
-      (this.tried ??= []).push(server);
-      this.connect(now());
-    } else if (backend.reused && this.retriable) {
+      (this.failed ??= []).push(server);
+      this.connect(t, true);
+    } else if (stale) {
       // Most likely a pooled connection the backend had closed: try again on a new connection;
-      // the server is not counted as tried (the connection failed, not the server).
+      // the server is not counted as tried (the connection failed, not the server), nor is it
+      // a retry the budget counts.
       this.fresh = true;
       this.failedAfterSend = true;
-      this.connect(now());
+      this.connect(t, false);
     } else if (this.retriable) {
       this.ctx.logger.warn(`server ${server.name}: ${reason} before any response, retrying ${this.method} ${this.path}`);
-      (this.tried ??= []).push(server);
+      (this.failed ??= []).push(server);
       this.failedAfterSend = true;
-      this.connect(now());
+      this.connect(t, true);
     } else {
       this.ctx.logger.warn(`server ${server.name}: ${reason} before any response to ${this.method} ${this.path}`);
       this.respond('UPSTREAM_RESET');
     }
+    // The slot this request held is free for a request waiting in a queue.
+    if (server.limited) server.slotFreed(t);
   }
 
   onBackendTimeout(): void {
     // timeouts.server: no response head in time (504), or the response stalled (cut).
     this.backend = null;
+    if (this.pool!.observes) this.pool!.failed(this.position, 'timeout', now());
     if (this.headSent) this.client.destroy();
     else this.respond('UPSTREAM_TIMEOUT');
   }
@@ -282,6 +355,12 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
     this.client.exchangeDone(this.closeAfter || !this.received, t);
   }
 
+  /** The backend's final response head came (status >= 200, or 101): least_latency and outlier hear of it. */
+  protected answered(status: number, t: number): void {
+    const pool = this.pool!;
+    if (pool.observes) pool.answered(this.position, status, t - this.sentAt, t);
+  }
+
   /** Whether the response's head is out to the client with what its Connection field says. */
   protected responseStarts(status: number, untilClose: boolean): ConnectionField {
     this.status = status;
@@ -291,6 +370,10 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
 
   /** The client connection closed with this exchange in flight: drop the backend, count it cut short. */
   cancel(t: number): void {
+    if (this.queued) {
+      this.queued = false;
+      this.pool!.leave(this);
+    }
     const backend = this.backend;
     if (backend !== null) {
       this.backend = null;
@@ -312,12 +395,18 @@ export class Exchange extends ResponseRelay implements ExchangeSide {
       pool.stats.finished(status);
       this.ctx.durations.observe(ms / 1000);
     }
-    if (this.server !== null) this.server.stats.finished(status);
     const log = this.ctx.accessLog;
-    if (!log.enabled) return;
-    const server = this.lastServer === null ? '-' : this.lastServer.name;
-    const { method, host, path, minor, bytes } = this;
-    log.write({ client: this.client.address, method, host, path, minor, status, server, bytes, ms, code });
+    if (log.enabled) {
+      const server = this.lastServer === null ? '-' : this.lastServer.name;
+      const { method, host, path, minor, bytes } = this;
+      log.write({ client: this.client.address, method, host, path, minor, status, server, bytes, ms, code });
+    }
+    const server = this.server;
+    if (server !== null) {
+      server.stats.finished(status);
+      // The slot this request held is free for a request waiting in a queue.
+      if (server.limited) server.slotFreed(t);
+    }
   }
 }
 

@@ -87,7 +87,7 @@ export class ProxyServer {
 
   /** Resolves the servers' host names, builds the routes and starts listening. */
   async listen(): Promise<net.AddressInfo> {
-    this.use(await buildSnapshot(this.config));
+    this.use(await buildSnapshot(this.config, null, this.ctx.logger));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -115,7 +115,7 @@ export class ProxyServer {
    * host name that does not resolve). The listening address needs a restart to change.
    */
   async reload(config: Config): Promise<void> {
-    const next = await buildSnapshot(config, this.fleet.snapshot);
+    const next = await buildSnapshot(config, this.fleet.snapshot, this.ctx.logger);
     keepListeners(this.config, config, this.logger);
     this.config = config;
     this.ctx.timeouts = config.timeouts;

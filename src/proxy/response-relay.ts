@@ -39,6 +39,8 @@ export abstract class ResponseRelay {
   protected closeAfter = false;
   /** Bytes sent to the client, head included. */
   protected bytes = 0;
+  /** Field lines the final head gets besides the backend's (a sticky cookie), or null. */
+  protected addLines: Buffer | null = null;
 
   constructor(
     protected readonly client: ClientSide,
@@ -59,6 +61,8 @@ export abstract class ResponseRelay {
   protected abstract responseDone(reusable: boolean, t: number): void;
   /** The final head goes out with `status`: what the client's Connection field says. */
   protected abstract responseStarts(status: number, untilClose: boolean): ConnectionField;
+  /** The backend's final head (or 101) came with `status`. `t`: now(). */
+  protected abstract answered(status: number, t: number): void;
   abstract onBackendFailed(backend: BackendSide, kind: FailureKind, reason: string): void;
 
   /** Whether the backend's next read should land in a buffer of its own: a tunnel, or a body longer than JOIN_LIMIT. */
@@ -78,7 +82,7 @@ export abstract class ResponseRelay {
     this.gotBytes = true;
     let at = 0;
     if (!this.headSent) {
-      at = this.readHead(chunk);
+      at = this.readHead(chunk, t);
       if (at < 0) return;
     }
     this.relayBody(chunk, at, t);
@@ -114,7 +118,7 @@ export abstract class ResponseRelay {
    * bytes. Returns where the body starts in `chunk`, or -1 when the chunk was used up or the
    * exchange ended.
    */
-  private readHead(chunk: Buffer): number {
+  private readHead(chunk: Buffer, t: number): number {
     const backend = this.backend!;
     const parser = backend.parser;
     let at = 0;
@@ -139,17 +143,19 @@ export abstract class ResponseRelay {
           // we pass its bytes through both ways, unchanged, until either side closes.
           this.tunnel = true;
           this.headSent = true;
+          this.answered(101, t);
           backend.startTunnel();
           this.responseStarts(101, true);
-          this.send(buildClientHead(head, 'upgrade', chunk, at, chunk.length));
+          this.send(buildClientHead(head, 'upgrade', this.addLines, chunk, at, chunk.length));
           this.startTunnel();
           return -1;
         }
         // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
-        if (this.minor === 1) this.send(buildClientHead(head, null));
+        if (this.minor === 1) this.send(buildClientHead(head, null, null));
         continue;
       }
       this.headSent = true;
+      this.answered(head.status, t);
       this.bodyKind = head.body;
       this.bodyRemaining = head.contentLength;
       this.backendKeepAlive = head.keepAlive;
@@ -210,11 +216,11 @@ export abstract class ResponseRelay {
     let ok = true;
     if (head !== null && end - at <= JOIN_LIMIT) {
       this.headOut = null;
-      ok = this.send(buildClientHead(head, this.connectionOut, chunk, at, end));
+      ok = this.send(buildClientHead(head, this.connectionOut, this.addLines, chunk, at, end));
     } else if (end > at) {
       if (head !== null) {
         this.headOut = null;
-        this.send(buildClientHead(head, this.connectionOut));
+        this.send(buildClientHead(head, this.connectionOut, this.addLines));
       }
       ok = this.send(ownBytes(chunk, at, end));
     }
