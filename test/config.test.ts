@@ -7,7 +7,7 @@ import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';
-import { parseDuration } from '../src/config/values.js';
+import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
@@ -463,4 +463,41 @@ t.test('describeConfig', async (t) => {
     ].join('\n'),
   );
   t.match(describeConfig(parseConfig(yaml('listen: "[::1]:80"', 'servers: [a:1]'), 'lb.yaml')), /^listen {7}\[::1\]:80\n/);
+});
+
+t.test('parseSeconds and parseShare', async (t) => {
+  const seconds: [unknown, number | null][] = [
+    [0, 0],
+    [60, 60],
+    ['60', 60],
+    [' 1h ', 3600],
+    ['1000ms', 1],
+    [1.5, null],
+    [-1, null],
+    [NaN, null],
+    ['1.5s', null],
+    ['1e3', null],
+    ['', null],
+    [true, null],
+    [null, null],
+  ];
+  for (const [input, expected] of seconds) t.equal(parseSeconds(input), expected, `seconds ${JSON.stringify(input)}`);
+  const shares: [unknown, number | null][] = [
+    [0, 0],
+    [0.25, 0.25],
+    [1, 1],
+    ['25%', 0.25],
+    [' 25% ', 0.25],
+    ['.5%', 0.005],
+    ['1', 1],
+    [1.01, null],
+    [-0, 0],
+    [NaN, null],
+    [Infinity, null],
+    ['%', null],
+    ['1e-1', null],
+    [null, null],
+    [{}, null],
+  ];
+  for (const [input, expected] of shares) t.equal(parseShare(input), expected, `share ${JSON.stringify(input)}`);
 });
