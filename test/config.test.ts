@@ -78,7 +78,7 @@ const FULL = yaml(
   '    balance: least_conn',
   '    servers:',
   '      - localhost:8081',
-  '      - 10.0.0.2:8082',
+  '      - {address: 10.0.0.2:8082, weight: 2, max_connections: 10, backup: true, slow_start: 5s}',
   '  - host: "[::1]"',
   '    servers: ["[::1]:8083"]',
   'paths:',
@@ -107,6 +107,7 @@ t.test('a config with every key', async (t) => {
     outlier: { consecutiveFailures: 2, count5xx: true, ejection: 1000, maxEjected: 1 },
     retryBudget: 0.5,
   } as const;
+  const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
     listen: { host: '0.0.0.0', port: 80, tls: null },
     admin: { host: '127.0.0.1', port: 9000 },
@@ -114,7 +115,7 @@ t.test('a config with every key', async (t) => {
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), server('10.0.0.2:8082')], balancing: { ...balancing, balance: 'least_conn' } },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], balancing: { ...balancing, balance: 'least_conn' } },
       { name: '[::1]', servers: [server('[::1]:8083')], balancing },
     ],
     paths: [
@@ -642,6 +643,40 @@ t.test('pool options: the values each key takes', async (t) => {
   t.equal(balancing('outlier: {ejection: 5m}').outlier!.ejection, 300000, 'the longest ejection may be the first');
 });
 
+t.test('the long server form', async (t) => {
+  const servers = parseConfig(
+    yaml(
+      'servers:',
+      '  - localhost:8081',
+      '  - address: localhost:8082',
+      '    weight: 3',
+      '    max_connections: 50',
+      '    backup: true',
+      '    slow_start: 30s',
+      '  - {address: "[::1]:8083"}',
+      '  - {address: localhost:8084, weight: 0, slow_start: 0, backup: false}',
+      '  - {address: localhost:8085, weight: 256}',
+    ),
+    'lb.yaml',
+  ).servers!.servers;
+  t.strictSame(servers, [
+    server('localhost:8081'),
+    { host: 'localhost', port: 8082, name: 'localhost:8082', weight: 3, maxConnections: 50, backup: true, slowStart: 30000 },
+    server('[::1]:8083'),
+    { ...server('localhost:8084'), weight: 0 },
+    { ...server('localhost:8085'), weight: 256 },
+  ]);
+  t.strictSame(
+    parseConfig(yaml('servers:', '  - {address: a:1, weight: 0}', '  - {address: a:2, weight: 0}'), 'lb.yaml').servers!.servers.map((s) => s.weight),
+    [0, 0],
+    'every weight 0 is valid: the pool answers 503',
+  );
+  t.strictSame(
+    parseConfig(yaml('hosts:', '  - host: a', '    servers: [{address: a:1, backup: true}, a:2]'), 'lb.yaml').hosts[0]!.servers.map((s) => s.backup),
+    [true, false],
+  );
+});
+
 t.test('pool option messages', async (t) => {
   const at = (line: string) => yaml('servers: [a:1]', line);
   const policies = 'expected one of round_robin, least_conn, least_request, least_latency, random, hash';
@@ -727,6 +762,33 @@ t.test('pool option messages', async (t) => {
   );
   fails(t, yaml('hosts:', '  - host: a', '    servers: [a:1]', '    balanse: hash'), 'lb.yaml:4:5: hosts[0]: unknown key "balanse" (did you mean "balance"?)');
   fails(t, yaml('hosts:', '  - host: a', '    servers: [a:1]', '    queue: {max: x}'), 'lb.yaml:4:18: hosts[0].queue.max: expected a whole number of at least 0');
+});
+
+t.test('long server form messages', async (t) => {
+  const at = (...lines: string[]) => yaml('servers:', ...lines);
+  fails(t, at('  - weight: 2'), 'lb.yaml:2:5: servers[0]: missing "address"');
+  fails(t, at('  - {address: localhost:8081, discover: x:1}'), 'lb.yaml:2:31: servers[0]: unknown key "discover"; expected one of address, weight, max_connections, backup, slow_start');
+  fails(t, at('  - {address: a:1, wieght: 2}'), 'lb.yaml:2:20: servers[0]: unknown key "wieght" (did you mean "weight"?)');
+  fails(t, at('  - address: 8081'), 'lb.yaml:2:14: servers[0].address: expected "host:port", not only a port, e.g. "localhost:8081"');
+  fails(t, at('  - address: localhost'), 'lb.yaml:2:14: servers[0].address: expected "host:port", e.g. "localhost:8081"');
+  fails(t, at('  - a:1', '  - address: a:1'), 'lb.yaml:3:14: servers[1].address: duplicate server "a:1"');
+  fails(t, at('  - address: a:1', '  - a:1'), 'lb.yaml:3:5: servers[1]: duplicate server "a:1"');
+  fails(t, at('  - {address: a:1, weight: 257}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, weight: -1}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, weight: 1.5}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, max_connections: -1}'), 'lb.yaml:2:37: servers[0].max_connections: expected a whole number of at least 0');
+  fails(t, at('  - {address: a:1, backup: "yes"}'), 'lb.yaml:2:28: servers[0].backup: expected true or false');
+  fails(
+    t,
+    at('  - {address: a:1, slow_start: soon}'),
+    'lb.yaml:2:32: servers[0].slow_start: expected a duration like "250ms", "2s", "1m" or a number of milliseconds',
+  );
+  fails(t, at('  - {address: a:1, backup: true}'), 'lb.yaml:2:3: servers: every server is a backup: at least one must not be');
+  fails(
+    t,
+    yaml('hosts:', '  - host: a', '    servers:', '      - {address: a:1, backup: true}', '      - {address: a:2, backup: true}'),
+    'lb.yaml:4:7: hosts[0].servers: every server is a backup: at least one must not be',
+  );
 });
 
 t.test('parseSeconds and parseShare', async (t) => {

@@ -1,15 +1,18 @@
 // The pools: `hosts` and `paths` (routing by host, then by path prefix), the default pool
-// `servers`, and the server list every pool has. How a pool spreads its requests is read in
-// balancing.ts.
+// `servers`, and the server list every pool has, in the short form or the long one. How a pool
+// spreads its requests is read in balancing.ts.
 
-import { isScalar, type Node } from 'yaml';
-import { DEFAULTS, type Pool, type PoolServer } from '../schema.js';
+import { isMap, isScalar, type Node } from 'yaml';
+import { DEFAULTS, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
+import { readCount, readDuration, readFlag } from '../scalars.js';
 import { parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
 
 const HOST_KEYS = ['host', 'servers', ...BALANCING_KEYS] as const;
 const PATH_KEYS = ['path', 'servers', ...BALANCING_KEYS] as const;
+/** The long server form's keys. */
+const SERVER_KEYS = ['address', 'weight', 'max_connections', 'backup', 'slow_start'] as const;
 
 /** `hosts`; `defaults` are the top level's pool options, which an entry's own override. */
 export function readHosts(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
@@ -67,22 +70,44 @@ export function readDefaultPool(src: Source, node: Node | undefined, defaults: P
   return { name: 'default', servers: readServers(src, node, 'servers'), balancing: readPoolBalancing(src, {}, '', defaults) };
 }
 
-/** A pool's server list: at least one "host:port", no duplicates. */
+/**
+ * A pool's server list: at least one server, no address twice, not every one a backup (a pool
+ * of backups alone would have nothing to stand in for). An item is "host:port" (the defaults) or
+ * a mapping `{address, weight, max_connections, backup, slow_start}`.
+ */
 function readServers(src: Source, node: Node, path: string): PoolServer[] {
   const items = readSeq(src, node, path, '"host:port" servers');
   if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
   const seen = new Set<string>();
-  return items.map((item, i) => {
+  const servers = items.map((item, i): PoolServer => {
     const at = `${path}[${i}]`;
-    const hint = 'expected "host:port", e.g. "localhost:8081"';
-    if (isScalar(item) && typeof item.value === 'number') {
-      src.fail(item, at, `expected "host:port", not only a port, e.g. "localhost:${item.value}"`);
-    }
-    const name = readText(src, item, at, hint);
-    const address = parseHostPort(name);
-    if (address === null || address.port === 0) src.fail(item, at, hint);
-    if (seen.has(name)) src.fail(item, at, `duplicate server "${name}"`);
-    seen.add(name);
-    return { ...address, name, ...DEFAULTS.server };
+    const fields = isMap(item) ? readMap(src, item, at, SERVER_KEYS) : { address: item };
+    if (!fields.address) src.fail(item, at, 'missing "address"');
+    const addressAt = isMap(item) ? `${at}.address` : at;
+    const address = readAddress(src, fields.address, addressAt);
+    if (seen.has(address.name)) src.fail(fields.address, addressAt, `duplicate server "${address.name}"`);
+    seen.add(address.name);
+    const d = DEFAULTS.server;
+    return {
+      ...address,
+      weight: readCount(src, fields.weight, `${at}.weight`, d.weight, 0, DEFAULTS.maxWeight),
+      maxConnections: readCount(src, fields.max_connections, `${at}.max_connections`, d.maxConnections, 0),
+      backup: readFlag(src, fields.backup, `${at}.backup`, d.backup),
+      slowStart: readDuration(src, fields.slow_start, `${at}.slow_start`, d.slowStart, 'allowed'),
+    };
   });
+  if (servers.every((s) => s.backup)) src.fail(node, path, 'every server is a backup: at least one must not be');
+  return servers;
+}
+
+/** A server's "host:port"; a port alone gets a hint of its own, as it is the likeliest slip. */
+function readAddress(src: Source, node: Node, path: string): ServerAddress {
+  const hint = 'expected "host:port", e.g. "localhost:8081"';
+  if (isScalar(node) && typeof node.value === 'number') {
+    src.fail(node, path, `expected "host:port", not only a port, e.g. "localhost:${node.value}"`);
+  }
+  const name = readText(src, node, path, hint);
+  const address = parseHostPort(name);
+  if (address === null || address.port === 0) src.fail(node, path, hint);
+  return { ...address, name };
 }
