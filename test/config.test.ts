@@ -7,7 +7,7 @@ import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
 import { loadConfig, parseConfig } from '../src/config/load.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';
-import { parseDuration } from '../src/config/values.js';
+import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
@@ -75,9 +75,10 @@ const FULL = yaml(
   '  max_connections: 1000',
   'hosts:',
   '  - host: WWW.Mango.com:8080',
+  '    balance: least_conn',
   '    servers:',
   '      - localhost:8081',
-  '      - 10.0.0.2:8082',
+  '      - {address: 10.0.0.2:8082, weight: 2, max_connections: 10, backup: true, slow_start: 5s}',
   '  - host: "[::1]"',
   '    servers: ["[::1]:8083"]',
   'paths:',
@@ -87,11 +88,26 @@ const FULL = yaml(
   '    servers: [localhost:8082]',
   'servers:',
   '  - localhost:8084',
+  'balance: hash',
+  'hash_key: path',
+  'sticky: {cookie: s, max_age: 60}',
+  'queue: {max: 5, timeout: 1s}',
+  'outlier: {consecutive_failures: 2, count_5xx: true, ejection: 1s, max_ejected: 1}',
+  'retry_budget: 50%',
   'trusted_proxies: [10.0.0.0/8, "::1", 192.168.1.7]',
   'log: { format: json }',
 );
 
 t.test('a config with every key', async (t) => {
+  const balancing = {
+    balance: 'hash',
+    hashKey: { from: 'path', name: '' },
+    sticky: { cookie: 's', maxAge: 60 },
+    queue: { max: 5, timeout: 1000 },
+    outlier: { consecutiveFailures: 2, count5xx: true, ejection: 1000, maxEjected: 1 },
+    retryBudget: 0.5,
+  } as const;
+  const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
     listen: { host: '0.0.0.0', port: 80, tls: null },
     admin: { host: '127.0.0.1', port: 9000 },
@@ -99,14 +115,14 @@ t.test('a config with every key', async (t) => {
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), server('10.0.0.2:8082')], balancing: BALANCING },
-      { name: '[::1]', servers: [server('[::1]:8083')], balancing: BALANCING },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], balancing: { ...balancing, balance: 'least_conn' } },
+      { name: '[::1]', servers: [server('[::1]:8083')], balancing },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING },
-      { name: '/', servers: [server('localhost:8082')], balancing: BALANCING },
+      { name: '/mango', servers: [server('localhost:8081')], balancing },
+      { name: '/', servers: [server('localhost:8082')], balancing },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')], balancing: BALANCING },
+    servers: { name: 'default', servers: [server('localhost:8084')], balancing },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
     log: { format: 'json' },
   } satisfies Config);
@@ -224,7 +240,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies, log',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, log',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -237,7 +253,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, trusted_proxies, log',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, log',
     'a key that is not a scalar',
   );
 });
@@ -464,3 +480,351 @@ t.test('describeConfig', async (t) => {
   );
   t.match(describeConfig(parseConfig(yaml('listen: "[::1]:80"', 'servers: [a:1]'), 'lb.yaml')), /^listen {7}\[::1\]:80\n/);
 });
+
+t.test('pool options: every key, at the top level, for the default pool', async (t) => {
+  const c = parseConfig(
+    yaml(
+      'servers: [a:1]',
+      'balance: hash',
+      'hash_key: header:X-User',
+      'sticky:',
+      '  cookie: sid',
+      '  max_age: 3600',
+      'queue:',
+      '  max: 10',
+      '  timeout: 2s',
+      'outlier:',
+      '  consecutive_failures: 3',
+      '  count_5xx: true',
+      '  ejection: 10s',
+      '  max_ejected: 25%',
+      'retry_budget: 10%',
+    ),
+    'lb.yaml',
+  );
+  t.strictSame(c.servers!.balancing, {
+    balance: 'hash',
+    hashKey: { from: 'header', name: 'x-user' },
+    sticky: { cookie: 'sid', maxAge: 3600 },
+    queue: { max: 10, timeout: 2000 },
+    outlier: { consecutiveFailures: 3, count5xx: true, ejection: 10000, maxEjected: 0.25 },
+    retryBudget: 0.1,
+  });
+});
+
+t.test('pool options: the defaults, and a mapping written empty', async (t) => {
+  const balancing = (...lines: string[]) => parseConfig(yaml('servers: [a:1]', ...lines), 'lb.yaml').servers!.balancing;
+  t.strictSame(balancing(), BALANCING, 'nothing written');
+  t.strictSame(balancing('sticky: {}').sticky, DEFAULTS.sticky, 'sticky: {} is on, with the defaults');
+  t.strictSame(balancing('outlier: {}').outlier, DEFAULTS.outlier, 'outlier: {} is on, with the defaults');
+  t.strictSame(balancing('queue: {}').queue, DEFAULTS.balancing.queue);
+  t.equal(balancing('outlier:').outlier, null, 'an empty value is as if absent: off');
+  t.equal(balancing('sticky:').sticky, null);
+  t.strictSame(balancing('outlier: {consecutive_failures: 0}').outlier, { ...DEFAULTS.outlier, consecutiveFailures: 0 }, '0 = off, kept as written');
+  t.equal(balancing('queue: {max: 0}').queue.max, 0, 'no waiting room: 503 at once');
+});
+
+t.test('pool options: an entry overrides the top level, a mapping field by field', async (t) => {
+  const c = parseConfig(
+    yaml(
+      'balance: least_conn',
+      'hash_key: header:X-User',
+      'sticky: {cookie: sid}',
+      'queue: {max: 10}',
+      'outlier: {ejection: 10s}',
+      'retry_budget: 10%',
+      'hosts:',
+      '  - host: a',
+      '    servers: [a:1]',
+      '    balance: hash',
+      '    sticky: {max_age: 1h}',
+      '    queue: {timeout: 1s}',
+      '    outlier: {count_5xx: true}',
+      '    retry_budget: 0.5',
+      '  - host: b',
+      '    servers: [a:1]',
+      'paths:',
+      '  - path: /c',
+      '    servers: [a:1]',
+      '    hash_key: cookie:Session',
+      '    sticky: {cookie: other, max_age: 60}',
+      '    outlier: {consecutive_failures: 2, count_5xx: true, ejection: 1m, max_ejected: 1}',
+      'servers: [a:1]',
+    ),
+    'lb.yaml',
+  );
+  const top = {
+    balance: 'least_conn',
+    hashKey: { from: 'header', name: 'x-user' },
+    sticky: { cookie: 'sid', maxAge: 0 },
+    queue: { max: 10, timeout: 5000 },
+    outlier: { ...DEFAULTS.outlier, ejection: 10000 },
+    retryBudget: 0.1,
+  };
+  t.strictSame(
+    c.hosts[0]!.balancing,
+    {
+      balance: 'hash',
+      hashKey: { from: 'header', name: 'x-user' },
+      sticky: { cookie: 'sid', maxAge: 3600 },
+      queue: { max: 10, timeout: 1000 },
+      outlier: { ...DEFAULTS.outlier, ejection: 10000, count5xx: true },
+      retryBudget: 0.5,
+    },
+    'scalars replace; mappings are merged over the top level',
+  );
+  t.strictSame(c.hosts[1]!.balancing, top, 'an entry without options: the top level');
+  t.strictSame(
+    c.paths[0]!.balancing,
+    {
+      ...top,
+      hashKey: { from: 'cookie', name: 'Session' },
+      sticky: { cookie: 'other', maxAge: 60 },
+      outlier: { consecutiveFailures: 2, count5xx: true, ejection: 60000, maxEjected: 1 },
+    },
+    'every field of a mapping overridden',
+  );
+  t.strictSame(c.servers!.balancing, top, 'the default pool: the top level');
+  t.not(c.hosts[1]!.balancing.sticky, c.servers!.balancing.sticky, 'no two pools share an object');
+
+  const alone = parseConfig(
+    yaml('hosts:', '  - host: a', '    servers: [a:1]', '    sticky: {max_age: 5m}', '    outlier: {max_ejected: 10%}', 'servers: [a:1]'),
+    'lb.yaml',
+  );
+  t.strictSame(alone.hosts[0]!.balancing.sticky, { cookie: 'lb_server', maxAge: 300 }, 'over the built-in defaults when the top level has none');
+  t.strictSame(alone.hosts[0]!.balancing.outlier, { ...DEFAULTS.outlier, maxEjected: 0.1 });
+  t.strictSame(alone.servers!.balancing, BALANCING, 'an entry leaves the other pools alone');
+});
+
+t.test('pool options: the values each key takes', async (t) => {
+  const balancing = (line: string) => parseConfig(yaml('servers: [a:1]', 'hash_key: path', line), 'lb.yaml').servers!.balancing;
+  for (const policy of ['round_robin', 'least_conn', 'least_request', 'least_latency', 'random', 'hash']) {
+    t.equal(balancing(`balance: ${policy}`).balance, policy);
+  }
+  const hashKeys: [string, unknown][] = [
+    ['header:X-User', { from: 'header', name: 'x-user' }],
+    ['"header:x_a.b~!#$%&\'*+^`|"', { from: 'header', name: "x_a.b~!#$%&'*+^`|" }],
+    ['cookie:SessionID', { from: 'cookie', name: 'SessionID' }],
+    ['query:User', { from: 'query', name: 'User' }],
+    ['query:a[b]', { from: 'query', name: 'a[b]' }],
+    ['path', { from: 'path', name: '' }],
+    ['source', { from: 'source', name: '' }],
+    ['" source "', { from: 'source', name: '' }],
+  ];
+  for (const [value, key] of hashKeys) {
+    t.strictSame(parseConfig(yaml('servers: [a:1]', `hash_key: ${value}`), 'lb.yaml').servers!.balancing.hashKey, key, value);
+  }
+  const maxAges: [string, number][] = [
+    ['0', 0],
+    ['3600', 3600],
+    ['"60"', 60],
+    ['90s', 90],
+    ['30m', 1800],
+    ['1h', 3600],
+    ['0.5m', 30],
+    ['2000ms', 2],
+  ];
+  for (const [value, seconds] of maxAges) t.equal(balancing(`sticky: {max_age: ${value}}`).sticky!.maxAge, seconds, `max_age ${value}`);
+  const shares: [string, number][] = [
+    ['20%', 0.2],
+    ['0%', 0],
+    ['100%', 1],
+    ['12.5%', 0.125],
+    ['0', 0],
+    ['1', 1],
+    ['0.3', 0.3],
+    ['"0.3"', 0.3],
+    ['".5"', 0.5],
+  ];
+  for (const [value, share] of shares) {
+    t.equal(balancing(`retry_budget: ${value}`).retryBudget, share, `retry_budget ${value}`);
+    t.equal(balancing(`outlier: {max_ejected: ${value}}`).outlier!.maxEjected, share, `max_ejected ${value}`);
+  }
+  t.equal(balancing('outlier: {ejection: 5m}').outlier!.ejection, 300000, 'the longest ejection may be the first');
+});
+
+t.test('the long server form', async (t) => {
+  const servers = parseConfig(
+    yaml(
+      'servers:',
+      '  - localhost:8081',
+      '  - address: localhost:8082',
+      '    weight: 3',
+      '    max_connections: 50',
+      '    backup: true',
+      '    slow_start: 30s',
+      '  - {address: "[::1]:8083"}',
+      '  - {address: localhost:8084, weight: 0, slow_start: 0, backup: false}',
+      '  - {address: localhost:8085, weight: 256}',
+    ),
+    'lb.yaml',
+  ).servers!.servers;
+  t.strictSame(servers, [
+    server('localhost:8081'),
+    { host: 'localhost', port: 8082, name: 'localhost:8082', weight: 3, maxConnections: 50, backup: true, slowStart: 30000 },
+    server('[::1]:8083'),
+    { ...server('localhost:8084'), weight: 0 },
+    { ...server('localhost:8085'), weight: 256 },
+  ]);
+  t.strictSame(
+    parseConfig(yaml('servers:', '  - {address: a:1, weight: 0}', '  - {address: a:2, weight: 0}'), 'lb.yaml').servers!.servers.map((s) => s.weight),
+    [0, 0],
+    'every weight 0 is valid: the pool answers 503',
+  );
+  t.strictSame(
+    parseConfig(yaml('hosts:', '  - host: a', '    servers: [{address: a:1, backup: true}, a:2]'), 'lb.yaml').hosts[0]!.servers.map((s) => s.backup),
+    [true, false],
+  );
+});
+
+t.test('pool option messages', async (t) => {
+  const at = (line: string) => yaml('servers: [a:1]', line);
+  const policies = 'expected one of round_robin, least_conn, least_request, least_latency, random, hash';
+  fails(t, at('balance: fastest'), `lb.yaml:2:10: balance: unknown policy "fastest"; ${policies}`);
+  fails(t, at('balance: least-conn'), `lb.yaml:2:10: balance: unknown policy "least-conn" (did you mean "least_conn"?); ${policies}`);
+  fails(t, at('balance: Random'), `lb.yaml:2:10: balance: unknown policy "Random" (did you mean "random"?); ${policies}`);
+  fails(t, at('balance: [hash]'), `lb.yaml:2:10: balance: ${policies}`);
+  fails(t, at('balance: 1'), `lb.yaml:2:10: balance: unknown policy "1"; ${policies}`);
+
+  const hashKey = 'expected header:NAME, cookie:NAME, query:NAME, path or source';
+  fails(t, at('hash_key: url'), `lb.yaml:2:11: hash_key: ${hashKey}`);
+  fails(t, at('hash_key: host:x'), `lb.yaml:2:11: hash_key: ${hashKey}`);
+  fails(t, at('hash_key: {header: X-User}'), `lb.yaml:2:11: hash_key: ${hashKey}`, 'a space after the colon makes a mapping');
+  fails(t, at('hash_key: "Header:X"'), `lb.yaml:2:11: hash_key: ${hashKey}`, 'the source is lower case');
+  const header = 'expected a header name after "header:", e.g. "header:X-User"';
+  fails(t, at('hash_key: "header:"'), `lb.yaml:2:11: hash_key: ${header}`);
+  fails(t, at('hash_key: "header:X User"'), `lb.yaml:2:11: hash_key: ${header}`);
+  fails(t, at('hash_key: "header:X:Y"'), `lb.yaml:2:11: hash_key: ${header}`);
+  fails(t, at('hash_key: "header:é"'), `lb.yaml:2:11: hash_key: ${header}`, 'not ASCII');
+  fails(t, at('hash_key: "header:ĀA"'), `lb.yaml:2:11: hash_key: ${header}`, 'beyond Latin-1');
+  const cookie = 'expected a cookie name after "cookie:", e.g. "cookie:session"';
+  fails(t, at('hash_key: "cookie:"'), `lb.yaml:2:11: hash_key: ${cookie}`);
+  fails(t, at('hash_key: "cookie:a;b"'), `lb.yaml:2:11: hash_key: ${cookie}`);
+  const query = 'expected a query parameter name after "query:", e.g. "query:user"';
+  fails(t, at('hash_key: "query:"'), `lb.yaml:2:11: hash_key: ${query}`);
+  fails(t, at('hash_key: "query:a=b"'), `lb.yaml:2:11: hash_key: ${query}`);
+  fails(t, at('hash_key: "query:a b"'), `lb.yaml:2:11: hash_key: ${query}`);
+
+  const hash = 'hash needs hash_key (header:NAME, cookie:NAME, query:NAME, path or source)';
+  fails(t, at('balance: hash'), `lb.yaml:2:10: balance: ${hash}`);
+  fails(
+    t,
+    yaml('hosts:', '  - host: a', '    servers: [a:1]', '    balance: hash'),
+    `lb.yaml:4:14: hosts[0].balance: ${hash}`,
+  );
+  fails(
+    t,
+    yaml('balance: hash', 'paths:', '  - path: /a', '    servers: [a:1]', '    hash_key: path', '  - path: /b', '    servers: [a:1]'),
+    `lb.yaml:1:10: balance: ${hash}`,
+    'an entry that inherits hash without a key: at the top-level balance',
+  );
+  t.equal(
+    parseConfig(yaml('balance: hash', 'hosts:', '  - host: a', '    servers: [a:1]', '    hash_key: source'), 'lb.yaml').hosts[0]!.balancing.balance,
+    'hash',
+    'every pool with a key of its own: valid',
+  );
+
+  fails(t, at('sticky: true'), 'lb.yaml:2:9: sticky: expected a mapping');
+  fails(t, at('sticky: {name: x}'), 'lb.yaml:2:10: sticky: unknown key "name"; expected one of cookie, max_age');
+  fails(t, at('sticky: {maxage: 1}'), 'lb.yaml:2:10: sticky: unknown key "maxage" (did you mean "max_age"?)');
+  const cookieName = `expected a cookie name like "lb_server": letters, digits and !#$%&'*+-.^_\`|~`;
+  fails(t, at('sticky: {cookie: "a b"}'), `lb.yaml:2:18: sticky.cookie: ${cookieName}`);
+  fails(t, at('sticky: {cookie: "a=b"}'), `lb.yaml:2:18: sticky.cookie: ${cookieName}`);
+  fails(t, at('sticky: {cookie: [x]}'), `lb.yaml:2:18: sticky.cookie: ${cookieName}`);
+  const maxAge = 'expected whole seconds, e.g. 3600, or a duration in whole seconds like "1h"; 0 = a session cookie';
+  for (const bad of ['-1', '1.5', '1500ms', '1.5s', 'forever', 'true', '[1]', '"1 h"', '99999999999999999999', '"99999999999999999999"']) {
+    fails(t, at(`sticky: {max_age: ${bad}}`), `lb.yaml:2:19: sticky.max_age: ${maxAge}`, `max_age ${bad}`);
+  }
+
+  fails(t, at('queue: 10'), 'lb.yaml:2:8: queue: expected a mapping');
+  fails(t, at('queue: {max: -1}'), 'lb.yaml:2:14: queue.max: expected a whole number of at least 0');
+  fails(t, at('queue: {timeout: 0}'), 'lb.yaml:2:18: queue.timeout: expected a duration greater than 0');
+  fails(t, at('queue: {size: 1}'), 'lb.yaml:2:9: queue: unknown key "size"; expected one of max, timeout');
+
+  fails(t, at('outlier: true'), 'lb.yaml:2:10: outlier: expected a mapping');
+  fails(t, at('outlier: {consecutive_failures: -1}'), 'lb.yaml:2:33: outlier.consecutive_failures: expected a whole number of at least 0');
+  fails(t, at('outlier: {count_5xx: yes}'), 'lb.yaml:2:22: outlier.count_5xx: expected true or false');
+  fails(t, at('outlier: {count_5xx: 1}'), 'lb.yaml:2:22: outlier.count_5xx: expected true or false');
+  fails(t, at('outlier: {ejection: 0s}'), 'lb.yaml:2:21: outlier.ejection: expected a duration greater than 0');
+  fails(t, at('outlier: {ejection: 6m}'), 'lb.yaml:2:21: outlier.ejection: expected at most 5m: each further ejection doubles it, up to 5m');
+  const share = 'expected a percentage like "20%" or a number from 0 to 1';
+  fails(t, at('outlier: {max_ejected: 50}'), `lb.yaml:2:24: outlier.max_ejected: ${share}`, 'not read as 50%');
+  fails(t, at('outlier: {count-5xx: true}'), 'lb.yaml:2:11: outlier: unknown key "count-5xx" (did you mean "count_5xx"?)');
+  for (const bad of ['101%', '-1%', '1.5', '-0.1', '"50 %"', 'half', 'true', '[1]', '.inf', '.nan']) {
+    fails(t, at(`retry_budget: ${bad}`), `lb.yaml:2:15: retry_budget: ${share}`, `retry_budget ${bad}`);
+  }
+
+  fails(
+    t,
+    yaml('paths:', '  - path: /a', '    servers: [a:1]', '    sticky: {cookie: "a b"}'),
+    `lb.yaml:4:22: paths[0].sticky.cookie: ${cookieName}`,
+    'an entry\'s path names the entry',
+  );
+  fails(t, yaml('hosts:', '  - host: a', '    servers: [a:1]', '    balanse: hash'), 'lb.yaml:4:5: hosts[0]: unknown key "balanse" (did you mean "balance"?)');
+  fails(t, yaml('hosts:', '  - host: a', '    servers: [a:1]', '    queue: {max: x}'), 'lb.yaml:4:18: hosts[0].queue.max: expected a whole number of at least 0');
+});
+
+t.test('long server form messages', async (t) => {
+  const at = (...lines: string[]) => yaml('servers:', ...lines);
+  fails(t, at('  - weight: 2'), 'lb.yaml:2:5: servers[0]: missing "address"');
+  fails(t, at('  - {address: localhost:8081, discover: x:1}'), 'lb.yaml:2:31: servers[0]: unknown key "discover"; expected one of address, weight, max_connections, backup, slow_start');
+  fails(t, at('  - {address: a:1, wieght: 2}'), 'lb.yaml:2:20: servers[0]: unknown key "wieght" (did you mean "weight"?)');
+  fails(t, at('  - address: 8081'), 'lb.yaml:2:14: servers[0].address: expected "host:port", not only a port, e.g. "localhost:8081"');
+  fails(t, at('  - address: localhost'), 'lb.yaml:2:14: servers[0].address: expected "host:port", e.g. "localhost:8081"');
+  fails(t, at('  - a:1', '  - address: a:1'), 'lb.yaml:3:14: servers[1].address: duplicate server "a:1"');
+  fails(t, at('  - address: a:1', '  - a:1'), 'lb.yaml:3:5: servers[1]: duplicate server "a:1"');
+  fails(t, at('  - {address: a:1, weight: 257}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, weight: -1}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, weight: 1.5}'), 'lb.yaml:2:28: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {address: a:1, max_connections: -1}'), 'lb.yaml:2:37: servers[0].max_connections: expected a whole number of at least 0');
+  fails(t, at('  - {address: a:1, backup: "yes"}'), 'lb.yaml:2:28: servers[0].backup: expected true or false');
+  fails(
+    t,
+    at('  - {address: a:1, slow_start: soon}'),
+    'lb.yaml:2:32: servers[0].slow_start: expected a duration like "250ms", "2s", "1m" or a number of milliseconds',
+  );
+  fails(t, at('  - {address: a:1, backup: true}'), 'lb.yaml:2:3: servers: every server is a backup: at least one must not be');
+  fails(
+    t,
+    yaml('hosts:', '  - host: a', '    servers:', '      - {address: a:1, backup: true}', '      - {address: a:2, backup: true}'),
+    'lb.yaml:4:7: hosts[0].servers: every server is a backup: at least one must not be',
+  );
+});
+
+t.test('parseSeconds and parseShare', async (t) => {
+  const seconds: [unknown, number | null][] = [
+    [0, 0],
+    [60, 60],
+    ['60', 60],
+    [' 1h ', 3600],
+    ['1000ms', 1],
+    [1.5, null],
+    [-1, null],
+    [NaN, null],
+    ['1.5s', null],
+    ['1e3', null],
+    ['', null],
+    [true, null],
+    [null, null],
+  ];
+  for (const [input, expected] of seconds) t.equal(parseSeconds(input), expected, `seconds ${JSON.stringify(input)}`);
+  const shares: [unknown, number | null][] = [
+    [0, 0],
+    [0.25, 0.25],
+    [1, 1],
+    ['25%', 0.25],
+    [' 25% ', 0.25],
+    ['.5%', 0.005],
+    ['1', 1],
+    [1.01, null],
+    [-0, 0],
+    [NaN, null],
+    [Infinity, null],
+    ['%', null],
+    ['1e-1', null],
+    [null, null],
+    [{}, null],
+  ];
+  for (const [input, expected] of shares) t.equal(parseShare(input), expected, `share ${JSON.stringify(input)}`);
+});
+

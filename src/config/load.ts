@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './error.js';
 import type { Config } from './schema.js';
+import { BALANCING_KEYS, readPoolDefaults } from './sections/balancing.js';
 import { readHealthcheck } from './sections/healthcheck.js';
 import { readLimits } from './sections/limits.js';
 import { readAdmin, readListen } from './sections/listen.js';
@@ -23,6 +24,8 @@ const TOP_KEYS = [
   'hosts',
   'paths',
   'servers',
+  // balance, hash_key, sticky, queue, outlier, retry_budget: every pool's defaults.
+  ...BALANCING_KEYS,
   'trusted_proxies',
   'log',
 ] as const;
@@ -47,15 +50,17 @@ export function parseConfig(text: string, file: string): Config {
   const top = readMap(src, root, '', TOP_KEYS);
 
   // Sections are read in this order, so that of two mistakes the same one is always reported.
+  // The pool options come before the pools, whose defaults they are.
+  const pools = readPoolDefaults(src, top);
   const config: Config = {
     listen: readListen(src, top.listen, 'listen'),
     admin: readAdmin(src, top.admin),
     healthcheck: readHealthcheck(src, top.healthcheck),
     timeouts: readTimeouts(src, top.timeouts),
     limits: readLimits(src, top.limits),
-    hosts: readHosts(src, top.hosts),
-    paths: readPaths(src, top.paths),
-    servers: readDefaultPool(src, top.servers),
+    hosts: readHosts(src, top.hosts, pools),
+    paths: readPaths(src, top.paths, pools),
+    servers: readDefaultPool(src, top.servers, pools),
     trustedProxies: readTrustedProxies(src, top.trusted_proxies),
     log: readLog(src, top.log),
   };

@@ -1,7 +1,9 @@
-// Parsers of the values lb.yaml writes as text: durations, sizes, "host:port", listen addresses
-// and the host names routed on. Each returns null for a malformed value; the reader names it.
+// Parsers of the values lb.yaml writes as text: durations, sizes, shares, "host:port", listen
+// addresses, the host names routed on and the tokens that name headers and cookies. Each returns
+// null (or false) for a malformed value; the reader names it.
 
 import { isIP } from 'node:net';
+import { TCHAR } from '../http/chars.js';
 import { MINUTE, SECOND, KIB, MIB, type ListenAddress } from './schema.js';
 
 /**
@@ -15,6 +17,49 @@ export function parseDuration(v: unknown): number | null {
   if (m === null) return null;
   const unit = { ms: 1, s: SECOND, m: MINUTE, h: 60 * MINUTE }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
+}
+
+/**
+ * Whole seconds, for a cookie's Max-Age: a whole number (or numeric string) of seconds, or a
+ * duration with its unit ("90s", "30m", "1h") that comes to whole seconds. A bare number is
+ * seconds here, not milliseconds as in other durations, because Max-Age counts seconds. null for
+ * anything else, "1500ms" and negative values included.
+ */
+export function parseSeconds(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
+  if (typeof v !== 'string') return null;
+  const text = v.trim();
+  if (/^\d+$/.test(text)) return Number.isSafeInteger(Number(text)) ? Number(text) : null;
+  // Without a unit parseDuration would read milliseconds: a bare number was handled above.
+  const ms = /[a-z]$/.test(text) ? parseDuration(text) : null;
+  return ms !== null && ms % SECOND === 0 ? ms / SECOND : null;
+}
+
+/**
+ * A share from 0 to 1: a percentage from "0%" to "100%" ("12.5%" too), or a number (or numeric
+ * string) from 0 to 1. null for anything else, so "50" is not taken for 50%.
+ */
+export function parseShare(v: unknown): number | null {
+  if (typeof v === 'string') {
+    const m = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(v.trim());
+    if (m === null) return null;
+    v = m[2] === '%' ? Number(m[1]) / 100 : Number(m[1]);
+  }
+  // NaN fails both comparisons.
+  return typeof v === 'number' && v >= 0 && v <= 1 ? v : null;
+}
+
+/**
+ * Whether `text` is a token (RFC 9110 5.6.2: token = 1*tchar), the grammar of a header name; a
+ * cookie name is one too (RFC 6265 4.1.1: cookie-name = token). Checked with the parser's table.
+ */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || TCHAR[c] !== 1) return false;
+  }
+  return true;
 }
 
 /** A size in bytes: a whole number, or one followed by "B", "KiB" or "MiB". null for anything else. */

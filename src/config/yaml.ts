@@ -75,8 +75,8 @@ export function readMap<K extends string>(
   return out;
 }
 
-/** The closest known key, if it is close enough to be what was meant (case, "-" and "_" ignored). */
-function suggest(key: string, known: readonly string[]): string | undefined {
+/** The closest known word, if it is close enough to be what was meant (case, "-" and "_" ignored). */
+export function suggest(key: string, known: readonly string[]): string | undefined {
   const fold = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   let best: string | undefined;
   let bestDistance = Infinity;

@@ -1,80 +1,113 @@
 // The pools: `hosts` and `paths` (routing by host, then by path prefix), the default pool
-// `servers`, and the server list every pool has.
+// `servers`, and the server list every pool has, in the short form or the long one. How a pool
+// spreads its requests is read in balancing.ts.
 
-import { isScalar, type Node } from 'yaml';
-import { DEFAULTS, type Balancing, type Pool, type PoolServer } from '../schema.js';
+import { isMap, isScalar, type Node } from 'yaml';
+import { DEFAULTS, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
+import { readCount, readDuration, readFlag } from '../scalars.js';
 import { parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
+import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
 
-const HOST_KEYS = ['host', 'servers'] as const;
-const PATH_KEYS = ['path', 'servers'] as const;
+const HOST_KEYS = ['host', 'servers', ...BALANCING_KEYS] as const;
+const PATH_KEYS = ['path', 'servers', ...BALANCING_KEYS] as const;
+/** The long server form's keys. */
+const SERVER_KEYS = ['address', 'weight', 'max_connections', 'backup', 'slow_start'] as const;
 
-export function readHosts(src: Source, node: Node | undefined): Pool[] {
+/** `hosts`; `defaults` are the top level's pool options, which an entry's own override. */
+export function readHosts(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'hosts', '{host, servers} entries').map((entry, i) => {
     const path = `hosts[${i}]`;
-    const fields = readMap(src, entry, path, HOST_KEYS);
-    if (!fields.host) src.fail(entry, path, 'missing "host"');
+    const { host, servers, ...options } = readMap(src, entry, path, HOST_KEYS);
+    if (!host) src.fail(entry, path, 'missing "host"');
     const hint = 'expected a host name like "www.mango.com"';
-    const name = parseHostName(readText(src, fields.host, `${path}.host`, hint));
-    if (name === null) src.fail(fields.host, `${path}.host`, hint);
+    const name = parseHostName(readText(src, host, `${path}.host`, hint));
+    if (name === null) src.fail(host, `${path}.host`, hint);
     const first = seen.get(name);
-    if (first) src.fail(fields.host, `${path}.host`, `duplicate host "${name}" (first at line ${src.lineOf(first)})`);
-    seen.set(name, fields.host);
-    if (!fields.servers) src.fail(entry, path, 'missing "servers"');
-    return { name, servers: readServers(src, fields.servers, `${path}.servers`), balancing: defaultBalancing() };
+    if (first) src.fail(host, `${path}.host`, `duplicate host "${name}" (first at line ${src.lineOf(first)})`);
+    seen.set(name, host);
+    if (!servers) src.fail(entry, path, 'missing "servers"');
+    return {
+      name,
+      servers: readServers(src, servers, `${path}.servers`),
+      balancing: readPoolBalancing(src, options, path, defaults),
+    };
   });
 }
 
-export function readPaths(src: Source, node: Node | undefined): Pool[] {
+/** `paths`; `defaults` are the top level's pool options, which an entry's own override. */
+export function readPaths(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'paths', '{path, servers} entries').map((entry, i) => {
     const path = `paths[${i}]`;
-    const fields = readMap(src, entry, path, PATH_KEYS);
-    if (!fields.path) src.fail(entry, path, 'missing "path"');
+    const { path: prefixNode, servers, ...options } = readMap(src, entry, path, PATH_KEYS);
+    if (!prefixNode) src.fail(entry, path, 'missing "path"');
     const hint = 'expected a path prefix starting with "/", e.g. "/mango"';
-    const prefix = readText(src, fields.path, `${path}.path`, hint);
-    if (!/^\/[\x21-\x7e]*$/.test(prefix)) src.fail(fields.path, `${path}.path`, hint);
+    const prefix = readText(src, prefixNode, `${path}.path`, hint);
+    if (!/^\/[\x21-\x7e]*$/.test(prefix)) src.fail(prefixNode, `${path}.path`, hint);
     if (/[?#]/.test(prefix)) {
-      src.fail(fields.path, `${path}.path`, 'a path prefix cannot hold a query ("?") or fragment ("#")');
+      src.fail(prefixNode, `${path}.path`, 'a path prefix cannot hold a query ("?") or fragment ("#")');
     }
     const name = prefix.replace(/\/+$/, '') || '/';
     const first = seen.get(name);
-    if (first) src.fail(fields.path, `${path}.path`, `duplicate path "${name}" (first at line ${src.lineOf(first)})`);
-    seen.set(name, fields.path);
-    if (!fields.servers) src.fail(entry, path, 'missing "servers"');
-    return { name, servers: readServers(src, fields.servers, `${path}.servers`), balancing: defaultBalancing() };
+    if (first) src.fail(prefixNode, `${path}.path`, `duplicate path "${name}" (first at line ${src.lineOf(first)})`);
+    seen.set(name, prefixNode);
+    if (!servers) src.fail(entry, path, 'missing "servers"');
+    return {
+      name,
+      servers: readServers(src, servers, `${path}.servers`),
+      balancing: readPoolBalancing(src, options, path, defaults),
+    };
   });
 }
 
-/** `servers`: the default pool, named "default"; null when absent. */
-export function readDefaultPool(src: Source, node: Node | undefined): Pool | null {
-  return node === undefined ? null : { name: 'default', servers: readServers(src, node, 'servers'), balancing: defaultBalancing() };
+/** `servers`: the default pool, named "default", with the top level's options; null when absent. */
+export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
+  if (node === undefined) return null;
+  return { name: 'default', servers: readServers(src, node, 'servers'), balancing: readPoolBalancing(src, {}, '', defaults) };
 }
 
-/** A pool's server list: at least one "host:port", no duplicates. */
+/**
+ * A pool's server list: at least one server, no address twice, not every one a backup (a pool
+ * of backups alone would have nothing to stand in for). An item is "host:port" (the defaults) or
+ * a mapping `{address, weight, max_connections, backup, slow_start}`.
+ */
 function readServers(src: Source, node: Node, path: string): PoolServer[] {
   const items = readSeq(src, node, path, '"host:port" servers');
   if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
   const seen = new Set<string>();
-  return items.map((item, i) => {
+  const servers = items.map((item, i): PoolServer => {
     const at = `${path}[${i}]`;
-    const hint = 'expected "host:port", e.g. "localhost:8081"';
-    if (isScalar(item) && typeof item.value === 'number') {
-      src.fail(item, at, `expected "host:port", not only a port, e.g. "localhost:${item.value}"`);
-    }
-    const name = readText(src, item, at, hint);
-    const address = parseHostPort(name);
-    if (address === null || address.port === 0) src.fail(item, at, hint);
-    if (seen.has(name)) src.fail(item, at, `duplicate server "${name}"`);
-    seen.add(name);
-    return { ...address, name, ...DEFAULTS.server };
+    const fields = isMap(item) ? readMap(src, item, at, SERVER_KEYS) : { address: item };
+    if (!fields.address) src.fail(item, at, 'missing "address"');
+    const addressAt = isMap(item) ? `${at}.address` : at;
+    const address = readAddress(src, fields.address, addressAt);
+    if (seen.has(address.name)) src.fail(fields.address, addressAt, `duplicate server "${address.name}"`);
+    seen.add(address.name);
+    const d = DEFAULTS.server;
+    return {
+      ...address,
+      weight: readCount(src, fields.weight, `${at}.weight`, d.weight, 0, DEFAULTS.maxWeight),
+      maxConnections: readCount(src, fields.max_connections, `${at}.max_connections`, d.maxConnections, 0),
+      backup: readFlag(src, fields.backup, `${at}.backup`, d.backup),
+      slowStart: readDuration(src, fields.slow_start, `${at}.slow_start`, d.slowStart, 'allowed'),
+    };
   });
+  if (servers.every((s) => s.backup)) src.fail(node, path, 'every server is a backup: at least one must not be');
+  return servers;
 }
 
-function defaultBalancing(): Balancing {
-  const d = DEFAULTS.balancing;
-  return { ...d, queue: { ...d.queue } };
+/** A server's "host:port"; a port alone gets a hint of its own, as it is the likeliest slip. */
+function readAddress(src: Source, node: Node, path: string): ServerAddress {
+  const hint = 'expected "host:port", e.g. "localhost:8081"';
+  if (isScalar(node) && typeof node.value === 'number') {
+    src.fail(node, path, `expected "host:port", not only a port, e.g. "localhost:${node.value}"`);
+  }
+  const name = readText(src, node, path, hint);
+  const address = parseHostPort(name);
+  if (address === null || address.port === 0) src.fail(node, path, hint);
+  return { ...address, name };
 }
