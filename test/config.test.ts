@@ -444,16 +444,16 @@ t.test('describeConfig', async (t) => {
     [
       'listen       0.0.0.0:80',
       'admin        127.0.0.1:9000',
-      'host         www.mango.com',
+      'host         www.mango.com, balance least_conn, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8081',
-      '  10.0.0.2:8082',
-      'host         [::1]',
+      '  10.0.0.2:8082  weight 2, max 10 in flight, backup, slow start 5s',
+      'host         [::1], balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  [::1]:8083',
-      'path         /mango',
+      'path         /mango, balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8081',
-      'path         /',
+      'path         /, balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8082',
-      'default      (requests not matched above)',
+      'default      (requests not matched above), balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8084',
       'healthcheck  GET /health?full=1 every 2s, timeout 250ms, rise 3, fall 1',
       'timeouts     connect 1s, header 1500ms, idle 1m, server 30s, drain 5s',
@@ -828,3 +828,46 @@ t.test('parseSeconds and parseShare', async (t) => {
   for (const [input, expected] of shares) t.equal(parseShare(input), expected, `share ${JSON.stringify(input)}`);
 });
 
+t.test('describeConfig: how each pool balances, and each server\'s long-form settings', async (t) => {
+  const c = parseConfig(
+    yaml(
+      'balance: least_conn',
+      'hosts:',
+      '  - host: a',
+      '    balance: hash',
+      '    hash_key: header:X-User',
+      '    sticky: {cookie: sid}',
+      '    outlier: {}',
+      '    servers:',
+      '      - {address: a:1, weight: 3, max_connections: 50, backup: true, slow_start: 30s}',
+      '      - a:2',
+      '  - host: b',
+      '    balance: hash',
+      '    hash_key: source',
+      '    outlier: {consecutive_failures: 0}',
+      '    servers: [{address: b:1, weight: 0}]',
+      'paths:',
+      '  - path: /',
+      '    balance: round_robin',
+      '    servers: [c:1]',
+      'servers: [d:1]',
+    ),
+    'lb.yaml',
+  );
+  t.equal(
+    describeConfig(c).split('\n').slice(2, 11).join('\n'),
+    [
+      'host         a, balance hash on header:x-user, sticky cookie sid, outlier ejection after 5 failures',
+      '  a:1  weight 3, max 50 in flight, backup, slow start 30s',
+      '  a:2',
+      'host         b, balance hash on source',
+      '  b:1  weight 0',
+      'path         /',
+      '  c:1',
+      'default      (requests not matched above), balance least_conn',
+      '  d:1',
+    ].join('\n'),
+  );
+  const tls = parseConfig(yaml('listen: {address: 8443, tls: {cert: c.pem, key: k.pem}}', 'servers: [a:1]'), '/etc/lb/lb.yaml');
+  t.match(describeConfig(tls), /^listen {7}\*:8443 \(all interfaces\), TLS with \/etc\/lb\/c\.pem\n/, 'and the listener\'s TLS');
+});

@@ -1,7 +1,9 @@
-// The README walks one request through the parser with exact offsets; this keeps them true.
+// The README walks one request through the parser with exact offsets, and shows lb.yaml in
+// examples; this keeps the offsets true and the examples valid.
 
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { parseConfig } from '../src/config/load.js';
 import { Body, RequestParser, type RequestHead } from '../src/http/request-parser.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -24,4 +26,13 @@ t.test('"Reading the parser": the request, its pieces and the numbers the text g
   t.match(readme, `\`consumed = ${parser.consumed}\``);
   t.same([head.method, head.host, head.body, head.contentLength], ['GET', 'www.mango.com', Body.LENGTH, 5]);
   t.equal(bytes.subarray(cut).subarray(parser.consumed).toString(), 'hello', 'the body is what is left');
+});
+
+t.test('every YAML example is a valid config (one without a pool given a default pool)', async (t) => {
+  const examples = [...readme.matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!);
+  t.ok(examples.length >= 4, 'the examples are found');
+  for (const text of examples) {
+    const whole = /^(hosts|paths|servers):/m.test(text) ? text : `${text}servers: [localhost:8081]\n`;
+    t.doesNotThrow(() => parseConfig(whole, 'README.md'), text.split('\n', 1)[0]);
+  }
 });

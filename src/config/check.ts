@@ -1,8 +1,9 @@
-// The summary `lb --check` prints: listen, admin, each pool and its servers, health, timeouts
-// and limits, with durations and sizes written in their largest whole unit.
+// The summary `lb --check` prints: listen, admin, each pool (how it balances, when not round
+// robin) and its servers (with their long-form settings), health, timeouts and limits, with
+// durations and sizes written in their largest whole unit.
 
 import { formatListen } from './address.js';
-import { KIB, MIB, MINUTE, SECOND, type Config, type Pool } from './schema.js';
+import { DEFAULTS, KIB, MIB, MINUTE, SECOND, type Balancing, type Config, type Pool, type PoolServer } from './schema.js';
 
 /** A multi-line, human summary of a config: listen, admin, each pool and its servers, health, timeouts, limits. */
 export function describeConfig(c: Config): string {
@@ -12,8 +13,8 @@ export function describeConfig(c: Config): string {
   const tls = c.listen.tls === null ? '' : `, TLS with ${c.listen.tls.cert}`;
   const lines = [`listen       ${formatListen(c.listen)}${tls}`, `admin        ${c.admin ? formatListen(c.admin) : 'off'}`];
   const pool = (kind: string, p: Pool) => {
-    lines.push(`${kind.padEnd(12)} ${p.name}`);
-    for (const s of p.servers) lines.push(`  ${s.name}`);
+    lines.push(`${kind.padEnd(12)} ${p.name}${describeBalancing(p.balancing)}`);
+    for (const s of p.servers) lines.push(`  ${s.name}${describeServer(s)}`);
   };
   for (const p of c.hosts) pool('host', p);
   for (const p of c.paths) pool('path', p);
@@ -28,6 +29,34 @@ export function describeConfig(c: Config): string {
     `trusted      ${c.trustedProxies.length === 0 ? 'none' : c.trustedProxies.join(', ')}`,
   );
   return lines.join('\n') + '\n';
+}
+
+/** ", balance least_conn, sticky cookie lb_server": what is not the default, "" when nothing. */
+function describeBalancing(b: Balancing): string {
+  const parts: string[] = [];
+  if (b.balance === 'hash') {
+    // The reader refuses `balance: hash` without a hash_key, so a hash pool always has one.
+    const key = b.hashKey!;
+    parts.push(`balance hash on ${key.name === '' ? key.from : `${key.from}:${key.name}`}`);
+  } else if (b.balance !== 'round_robin') {
+    parts.push(`balance ${b.balance}`);
+  }
+  if (b.sticky !== null) parts.push(`sticky cookie ${b.sticky.cookie}`);
+  // consecutive_failures 0 is outlier detection off, as if the key were absent.
+  if (b.outlier !== null && b.outlier.consecutiveFailures > 0) {
+    parts.push(`outlier ejection after ${b.outlier.consecutiveFailures} failures`);
+  }
+  return parts.map((part) => `, ${part}`).join('');
+}
+
+/** The long form's settings that are not the default (weight, max in flight, backup, slow start); "" when none. */
+function describeServer(s: PoolServer): string {
+  const parts: string[] = [];
+  if (s.weight !== DEFAULTS.server.weight) parts.push(`weight ${s.weight}`);
+  if (s.maxConnections !== 0) parts.push(`max ${s.maxConnections} in flight`);
+  if (s.backup) parts.push('backup');
+  if (s.slowStart !== 0) parts.push(`slow start ${formatDuration(s.slowStart)}`);
+  return parts.length === 0 ? '' : `  ${parts.join(', ')}`;
 }
 
 function formatDuration(ms: number): string {
