@@ -307,10 +307,11 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
       variants.set(name, { variant, note, failure: null });
     } catch (err) {
       const why = /** @type {Error} */ (err).message;
-      say(`  ${name}: could not start: ${why}`);
+      const rejected = err instanceof ConfigRejected;
+      say(`  ${name}: ${rejected ? 'not run, its config rejected' : 'could not start'}: ${why}`);
       // A policy this build's config reader does not know is a row saying so, not a crash; the
       // reader's list of what it expects instead stays in the line above.
-      const failure = err instanceof ConfigRejected ? `unsupported by this build: ${why.split(';')[0]}` : why;
+      const failure = rejected ? `unsupported by this build: ${why.split(';')[0]}` : why;
       variants.set(name, { variant, note: null, failure });
     }
   }
