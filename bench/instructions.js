@@ -6,7 +6,9 @@
 // `callgrind_control -d` dumps the counters (which zeroes them) and the dump's total of
 // instructions (Ir) is divided by the requests wrk completed in that interval. The figure is
 // the median over the intervals. With --baseline DIR, DIR/dist/lb.js is measured the same way
-// right after, in its own valgrind process, and the ratio of the medians is printed.
+// right after, in its own valgrind process, and the ratio of the medians is printed. With
+// --balance P, this build's config says `balance: P` (the baseline's does not): with
+// `--baseline .`, what policy P costs per request against round robin.
 //
 // Instruction counts do not depend on how busy the machine is, which wall-clock timings on a
 // shared machine do. They cover user space only (JavaScript, V8, Node's C++, libc, all threads
@@ -24,6 +26,7 @@ import { startFastBackend } from './lib/backends.js';
 import { balancerYaml } from './lib/configs.js';
 import { parseWrk } from './lib/drivers.js';
 import { atExit, describeExit, freePorts, installCleanup, startProcess, stopAll } from './lib/processes.js';
+import { configRejected } from './lib/targets.js';
 import { median } from './lib/report.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { describeMachine, findTool, gitRevision, INSTALL_HINT } from './lib/system.js';
@@ -50,6 +53,8 @@ Options:
                        compared (the same build's median moves ~2-3% between processes)
   -s, --scenario NAME  keepalive (GETs on keep-alive connections) or close (Connection: close,
                        a new connection per request) (default keepalive)
+  -B, --balance P      "balance: P" in this build's config, not the baseline's: with
+                       --baseline . what policy P costs against round robin (default: none)
   -h, --help           this help
 `;
 
@@ -81,10 +86,10 @@ function say(/** @type {string} */ line) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv) {
   const args = mri(argv, {
-    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario'],
+    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario', 'balance'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', h: 'help' },
+    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', B: 'balance', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -101,8 +106,12 @@ function parseOptions(/** @type {string[]} */ argv) {
   if (scenarioName !== 'keepalive' && scenarioName !== 'close') fail(`--scenario must be keepalive or close, not ${scenarioName}`);
   const scenario = /** @type {import('./lib/scenarios.js').Scenario} */ (SCENARIOS.find((s) => s.name === scenarioName));
   const baseline = args.baseline ? path.resolve(String(args.baseline)) : null;
+  const balance = args.balance ? String(args.balance) : null;
+  // Only the form here; the config reader judges the name (main, before anything starts).
+  if (balance !== null && !/^[a-z][a-z_]*$/.test(balance)) fail(`--balance ${balance}: a policy is a word like least_conn`);
   return {
     baseline,
+    balance,
     intervals: number('intervals', 5, 1),
     warmup: number('warmup', 40, 0),
     warmupRequests: number('warmup-requests', 60_000, 0),
@@ -242,7 +251,8 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   const buildDir = mkdtempSync(path.join(dir, `${label.replace(/\W+/g, '-')}-${run}-`));
   const [port] = await freePorts(1);
   const config = path.join(buildDir, 'balancer.yaml');
-  writeFileSync(config, balancerYaml(port, backendPorts));
+  // --balance is this build's alone: the baseline is what it is compared with.
+  writeFileSync(config, balancerYaml(port, backendPorts, label === 'this build' ? options.balance : null));
   const vgdbPrefix = path.join(buildDir, 'vgdb-pipe');
   const args = [
     '--tool=callgrind',
@@ -333,7 +343,8 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
   const n = options.intervals;
   const lines = [
     `Instructions per request (user space, callgrind), ${options.scenario.title}, wrk -t1 -c${CONNECTIONS}: ` +
-      `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median`,
+      `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median` +
+      (options.balance === null ? '' : `; this build with \`balance: ${options.balance}\`${options.baseline === null ? '' : ', the baseline without'}`),
     '',
     `| build | run | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors | warm-up |`,
     `|---|---:|---|${'---:|'.repeat(n)}---:|---:|---:|---:|---:|`,
@@ -402,6 +413,13 @@ async function main() {
   // nginx's worker may run as another user (nobody, when started as root).
   chmodSync(dir, 0o755);
   atExit(() => rmSync(dir, { recursive: true, force: true }));
+  if (options.balance !== null) {
+    // Minutes under valgrind are not spent on a config the reader rejects.
+    const file = path.join(dir, 'balance-check.yaml');
+    writeFileSync(file, balancerYaml(1, [2], options.balance));
+    const rejected = await configRejected(repo, file);
+    if (rejected !== null) fail(`--balance ${options.balance}: this build's config reader rejects it: ${rejected}`);
+  }
   /** @type {BuildResult[]} */
   const results = [];
   try {

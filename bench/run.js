@@ -2,8 +2,10 @@
 // `npm run bench`: drives the same load, in interleaved rounds, against the backend directly, this
 // balancer, node-http-proxy and (when installed) HAProxy and nginx, for each scenario of
 // lib/scenarios.js; prints the medians as markdown tables and writes the raw results as JSON to
-// bench/results/. Everything runs on 127.0.0.1; every process started is stopped at the end, on
-// Ctrl-C and on errors. See bench/README.md.
+// bench/results/. The policies scenario instead runs the balancer once per balancing policy, and
+// HAProxy and nginx once per policy of theirs, in front of a fast and a slow backend. Everything
+// runs on 127.0.0.1; every process started is stopped at the end, on Ctrl-C and on errors. See
+// bench/README.md.
 
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,16 +13,16 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
-import { startAppBackend, startFastBackend } from './lib/backends.js';
-import { wrkPostScript } from './lib/configs.js';
+import { startAppBackend, startFastBackend, startPolicyBackend } from './lib/backends.js';
+import { balancerYaml, wrkPostScript } from './lib/configs.js';
 import { runAutocannon, runWrk } from './lib/drivers.js';
 import { openIdleConnections } from './lib/idle.js';
 import { atExit, installCleanup, stopAll } from './lib/processes.js';
 import { median, renderReport, summarize, writeResults } from './lib/report.js';
-import { CONNECTIONS, SCENARIOS } from './lib/scenarios.js';
+import { BALANCER_POLICIES, CONNECTIONS, PEER_POLICIES, POLICIES, SCENARIOS } from './lib/scenarios.js';
 import { isDisturbed, mayRepeat, waitForQuiet } from './lib/quiet.js';
 import { describeMachine, detectTools, gitRevision, groupRssKiB, INSTALL_HINT, startCpuMeter } from './lib/system.js';
-import { startTarget, TARGET_NAMES } from './lib/targets.js';
+import { ConfigRejected, configRejected, startTarget, TARGET_NAMES } from './lib/targets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -34,11 +36,16 @@ Options:
   -d, --duration S     seconds each measurement runs (default 5)
   -w, --warmup S       seconds of load per target before round 1, not counted (default 1)
   -s, --scenario NAME  only this scenario; repeat or comma-separate for several
-                       (${SCENARIOS.map((s) => s.name).join(', ')})
+                       (${SCENARIOS.map((s) => s.name).join(', ')};
+                       all of them but ${SCENARIOS.filter((s) => s.optIn).map((s) => s.name).join(', ')} by default)
   -t, --target NAME    only these targets; repeat or comma-separate
                        (${TARGET_NAMES.join(', ')})
   -b, --baseline DIR   also run DIR/dist/lb.js (another checkout, built) as target "baseline",
                        with the balancer's config, interleaved with it: an A/B comparison
+  -B, --balance P      put "balance: P" in the balancer's config (not the baseline's: with
+                       --baseline . the same build in round robin is the baseline); in the
+                       policies scenario, only these policies (comma-separate; default
+                       ${BALANCER_POLICIES.join(', ')})
   -x, --without TOOL   act as if haproxy, nginx or wrk were not installed (repeat or
                        comma-separate): tries the fallbacks, e.g. the node:net backend
   -R, --report FILE    print the tables of an earlier run's bench/results/*.json, run nothing
@@ -58,10 +65,10 @@ function fail(/** @type {string} */ message) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/system.js').Tools} */ tools) {
   const args = mri(argv, {
-    string: ['driver', 'scenario', 'target', 'rounds', 'duration', 'warmup', 'without', 'report', 'baseline'],
+    string: ['driver', 'scenario', 'target', 'rounds', 'duration', 'warmup', 'without', 'report', 'baseline', 'balance'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { D: 'driver', r: 'rounds', d: 'duration', w: 'warmup', s: 'scenario', t: 'target', x: 'without', R: 'report', b: 'baseline', h: 'help' },
+    alias: { D: 'driver', r: 'rounds', d: 'duration', w: 'warmup', s: 'scenario', t: 'target', x: 'without', R: 'report', b: 'baseline', B: 'balance', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -103,15 +110,22 @@ function parseOptions(/** @type {string[]} */ argv, /** @type {import('./lib/sys
   if (baseline === null && targetNames.includes('baseline')) fail('target baseline needs --baseline DIR');
   // "baseline" runs only when asked for with --baseline.
   const defaultTargets = TARGET_NAMES.filter((t) => t !== 'baseline' || baseline !== null);
+  const scenarios = scenarioNames.length > 0 ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS.filter((s) => !s.optIn);
+  // The config reader judges the names (lb --check, before each balancer starts); here only
+  // their form, so that nothing odd lands in the YAML.
+  const balance = list(args.balance);
+  for (const b of balance) if (!/^[a-z][a-z_]*$/.test(b)) fail(`--balance ${b}: a policy is a word like least_conn`);
+  if (balance.length > 1 && scenarios.some((s) => s.name !== POLICIES)) fail(`--balance takes one policy, except with --scenario ${POLICIES} alone`);
 
   return {
     drivers,
     rounds: Math.floor(number('rounds', 2, 1)),
     duration: Math.floor(number('duration', 5, 1)),
     warmup: Math.floor(number('warmup', 1, 0)),
-    scenarios: scenarioNames.length > 0 ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS,
+    scenarios,
     targets: targetNames.length > 0 ? TARGET_NAMES.filter((t) => targetNames.includes(t)) : defaultTargets,
     baseline,
+    balance,
   };
 }
 
@@ -146,29 +160,44 @@ async function main() {
   say(`machine: ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
   for (const [tool, version] of Object.entries(tools.versions)) say(`${tool}: ${version}`);
   const perTarget = options.rounds * (options.duration + SETTLE_MS / 1000 + 0.5) + options.warmup + SETTLE_MS / 1000;
-  const estimate = options.scenarios.length * options.drivers.length * targets.length * perTarget;
+  const runs = options.scenarios.reduce((n, s) => n + variantsOf(s, targets, options).length, 0);
+  const estimate = options.drivers.length * runs * perTarget;
   say(
-    `${options.scenarios.length} scenario(s) x ${targets.length} target(s) x ${options.drivers.join('+')} x ` +
+    `${options.scenarios.length} scenario(s), ${runs} target(s) and policies in all, x ${options.drivers.join('+')} x ` +
       `${options.rounds} round(s) of ${options.duration} s: about ${Math.ceil(estimate / 60)} min, ` +
       `more while other processes keep the machine busy\n`,
   );
+  if (options.scenarios.some((s) => s.name === POLICIES)) {
+    const left = targets.filter((t) => !(t === 'balancer' || t in PEER_POLICIES));
+    if (left.length > 0) say(`${POLICIES}: not run there: ${left.join(', ')} (only the balancer, haproxy and nginx have policies to compare)`);
+  }
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mango-bench-'));
   // nginx's worker may run as another user (nobody, when started as root): it must be able to
   // reach its files and temp directories under here.
   chmodSync(dir, 0o755);
   atExit(() => rmSync(dir, { recursive: true, force: true }));
+  // Outside the policies scenario a rejected --balance would leave the balancer's rows empty
+  // after minutes of the others': ask the reader first.
+  const plain = options.scenarios.some((s) => s.name !== POLICIES) && targets.includes('balancer');
+  if (plain && options.balance.length === 1) {
+    const file = path.join(dir, 'balance-check.yaml');
+    writeFileSync(file, balancerYaml(1, [2], options.balance[0]));
+    const rejected = await configRejected(repo, file);
+    if (rejected !== null) fail(`--balance ${options.balance[0]}: this build's config reader rejects it: ${rejected}`);
+  }
   /** @type {import('./lib/report.js').Row[]} */
   const rows = [];
   /** @type {Record<string, string>} */
   const logs = {};
   const started = new Date();
-  /** @type {Record<'fast' | 'app', import('./lib/backends.js').Backend | null>} */
-  const backends = { fast: null, app: null };
+  /** @type {Record<'fast' | 'app' | 'policy', import('./lib/backends.js').Backend | null>} */
+  const backends = { fast: null, app: null, policy: null };
   try {
     const needs = new Set(options.scenarios.map((s) => s.backend));
     if (needs.has('fast')) backends.fast = await startFastBackend(tools.nginx, path.join(dir, 'fast'));
     if (needs.has('app')) backends.app = await startAppBackend();
+    if (needs.has('policy')) backends.policy = await startPolicyBackend();
     for (const b of Object.values(backends)) if (b) say(`backend ${b.role}: ${b.kind} on ports ${b.ports.join(', ')}`);
 
     for (const scenario of options.scenarios) {
@@ -189,7 +218,7 @@ async function main() {
     options: { ...options, scenarios: options.scenarios.map((s) => s.name), connections: CONNECTIONS },
     targets,
     skipped,
-    backends: { fast: backends.fast?.kind ?? null, app: backends.app?.kind ?? null },
+    backends: { fast: backends.fast?.kind ?? null, app: backends.app?.kind ?? null, policy: backends.policy?.kind ?? null },
     rows,
     logs,
   };
@@ -199,8 +228,60 @@ async function main() {
 }
 
 /**
- * One scenario: starts every target in front of the scenario's backend, warms each up, runs
- * the rounds (every target once per round, in order), and stops the targets.
+ * @typedef {object} Variant   one process the load runs against: a target, and the policy its config sets
+ * @property {string} label    the row's target: the target's name, or in the policies scenario
+ *   the name and the policy ("balancer least_conn", "haproxy leastconn")
+ * @property {string} target   one of TARGET_NAMES
+ * @property {string | null} balance  the policy in the target's own config words; null: its default
+ */
+
+/**
+ * What runs in `scenario`: each target once; in the policies scenario the balancer once per
+ * policy of --balance (default: every one of BALANCER_POLICIES) and HAProxy and nginx once per
+ * policy of PEER_POLICIES, the other targets not at all. Outside it, --balance goes to the
+ * balancer alone: the baseline, another build, may not know the setting, and with `--baseline .`
+ * it is the same build in its default policy to compare with.
+ * @param {import('./lib/scenarios.js').Scenario} scenario
+ * @param {string[]} targets
+ * @param {{ balance: string[] }} options
+ * @returns {Variant[]}
+ */
+function variantsOf(scenario, targets, options) {
+  if (scenario.name !== POLICIES) {
+    return targets.map((t) => ({ label: t, target: t, balance: t === 'balancer' ? (options.balance[0] ?? null) : null }));
+  }
+  return targets.flatMap((t) => {
+    if (t === 'balancer') {
+      const policies = options.balance.length > 0 ? options.balance : BALANCER_POLICIES;
+      return policies.map((p) => ({ label: `balancer ${p}`, target: t, balance: p }));
+    }
+    return (PEER_POLICIES[t] ?? []).map(({ label, balance }) => ({ label, target: t, balance }));
+  });
+}
+
+/**
+ * Starts a variant. The balancer's round robin is its default policy, so when this build's
+ * config reader rejects `balance: round_robin` (it did before the policies landed) it runs
+ * without the line, and says so in the row's note; any other policy it rejects is unsupported
+ * (ConfigRejected).
+ * @param {Variant} variant
+ * @param {Parameters<typeof startTarget>[1]} env
+ * @returns {Promise<{ target: import('./lib/targets.js').Target, note: string | null }>}
+ */
+async function startVariant(variant, env) {
+  try {
+    return { target: await startTarget(variant.target, { ...env, balance: variant.balance }), note: null };
+  } catch (err) {
+    if (!(err instanceof ConfigRejected && variant.target === 'balancer' && variant.balance === BALANCER_POLICIES[0])) throw err;
+    say(`  ${variant.label}: the config reader rejects \`balance: ${variant.balance}\` (${err.message}): running without it, its default`);
+    const note = `no \`balance:\` in its config (this build rejects it; round robin is its default)`;
+    return { target: await startTarget(variant.target, { ...env, balance: null }), note };
+  }
+}
+
+/**
+ * One scenario: starts every target (every variant) in front of the scenario's backend, warms
+ * each up, runs the rounds (every target once per round, in order), and stops the targets.
  * @param {import('./lib/scenarios.js').Scenario} scenario
  * @param {{ backend: import('./lib/backends.js').Backend, targets: string[], tools: import('./lib/system.js').Tools,
  *   options: ReturnType<typeof parseOptions>, dir: string, rows: import('./lib/report.js').Row[], logs: Record<string, string> }} ctx
@@ -212,15 +293,26 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
   // Each target in its own process, fresh for every scenario.
   /** @type {Map<string, import('./lib/targets.js').Target>} */
   const running = new Map();
-  for (const name of targets) {
-    const targetDir = mkdtempSync(path.join(dir, `${scenario.name}-${name}-`));
+  /** Every variant, in order, with its note, or why it is not running. */
+  /** @type {Map<string, { variant: Variant, note: string | null, failure: string | null }>} */
+  const variants = new Map();
+  for (const variant of variantsOf(scenario, targets, options)) {
+    const name = variant.label;
+    const targetDir = mkdtempSync(path.join(dir, `${scenario.name}-${name.replace(/[^\w.-]+/g, '_')}-`));
     chmodSync(targetDir, 0o755);
+    const env = { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools, baseline: options.baseline ?? undefined };
     try {
-      running.set(name, await startTarget(name, { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools, baseline: options.baseline ?? undefined }));
+      const { target, note } = await startVariant(variant, env);
+      running.set(name, target);
+      variants.set(name, { variant, note, failure: null });
     } catch (err) {
       const why = /** @type {Error} */ (err).message;
-      say(`  ${name}: could not start: ${why}`);
-      for (const driver of options.drivers) rows.push({ ...emptyRow(scenario, driver, name), failure: why });
+      const rejected = err instanceof ConfigRejected;
+      say(`  ${name}: ${rejected ? 'not run, its config rejected' : 'could not start'}: ${why}`);
+      // A policy this build's config reader does not know is a row saying so, not a crash; the
+      // reader's list of what it expects instead stays in the line above.
+      const failure = rejected ? `unsupported by this build: ${why.split(';')[0]}` : why;
+      variants.set(name, { variant, note: null, failure });
     }
   }
 
@@ -243,9 +335,10 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
 
     /** @type {Map<string, import('./lib/report.js').Row>} */
     const byTarget = new Map();
-    for (const name of running.keys()) {
-      const row = emptyRow(scenario, driver, name);
-      byTarget.set(name, row);
+    // Rows in the variants' order, those that did not start included.
+    for (const [name, { variant, note, failure }] of variants) {
+      const row = { ...emptyRow(scenario, driver, variant, note), failure };
+      if (!failure) byTarget.set(name, row);
       rows.push(row);
     }
 
@@ -261,7 +354,7 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
         if (row.failure) continue;
         const label = `  ${driver} round ${round}/${options.rounds} ${name.padEnd(16)}`;
         try {
-          const result = await measureUndisturbed(scenario, target, backend.pid, options.duration, () => drive(target.port, options.duration));
+          const result = await measureUndisturbed(scenario, target, backend, options.duration, () => drive(target.port, options.duration));
           record(row, result);
           say(`${label}${describe(result.m)}`);
         } catch (err) {
@@ -296,9 +389,17 @@ function describe(/** @type {import('./lib/drivers.js').Measurement} */ m) {
     `${Math.round(m.rps).toString().padStart(7)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}` +
     (m.errors > 0 ? ` ${JSON.stringify(m.errorDetail)}` : '') +
     `  CPU % target ${cpu?.target ?? '-'} backend ${cpu?.backend ?? '-'} driver ${cpu?.driver ?? '-'} others ${cpu?.others ?? '-'}` +
+    (m.backendRequests ? `  fast server ${fastPercent(m.backendRequests)}` : '') +
     (m.attempts && m.attempts > 1 ? `  (attempt ${m.attempts})` : '') +
     (m.disturbed ? '  DISTURBED' : '')
   );
+}
+
+/** "93.1% (41,000 of 44,030)": the fast backend's share of the requests both counted. */
+function fastPercent(/** @type {import('./lib/backends.js').RequestCounts} */ counts) {
+  const total = counts.fast + counts.slow;
+  const share = total > 0 ? `${((counts.fast * 100) / total).toFixed(1)}%` : '-';
+  return `${share} (${counts.fast.toLocaleString('en-US')} of ${total.toLocaleString('en-US')})`;
 }
 
 /**
@@ -315,15 +416,15 @@ function describe(/** @type {import('./lib/drivers.js').Measurement} */ m) {
  * keeps the last, marked if it was disturbed.
  * @param {import('./lib/scenarios.js').Scenario} scenario
  * @param {import('./lib/targets.js').Target} target
- * @param {number} backendPid
+ * @param {import('./lib/backends.js').Backend} backend
  * @param {number} seconds  how long one measurement takes
  * @param {() => Promise<import('./lib/drivers.js').Measurement>} drive
  * @returns {Promise<Result>}
  */
-async function measureUndisturbed(scenario, target, backendPid, seconds, drive) {
+async function measureUndisturbed(scenario, target, backend, seconds, drive) {
   for (let attempt = 1; ; attempt++) {
-    await waitForQuiet(backendPid);
-    const result = await measureOnce(scenario, target, backendPid, drive);
+    await waitForQuiet(backend.pid);
+    const result = await measureOnce(scenario, target, backend, drive);
     result.m.attempts = attempt;
     result.m.disturbed = isDisturbed(result.m.cpu);
     if (!result.m.disturbed || attempt > RETRIES || !mayRepeat(seconds * 1000 + SETTLE_MS)) return result;
@@ -334,25 +435,35 @@ async function measureUndisturbed(scenario, target, backendPid, seconds, drive) 
 
 /**
  * One measurement of one target: the scenario's idle connections held open around it, the CPU
- * each part used during it, and for the idle scenario the target's memory before the idle
- * connections were opened and after the load.
+ * each part used during it, for the idle scenario the target's memory before the idle
+ * connections were opened and after the load, and for a backend that counts its requests
+ * (the policies scenario's) how many each backend got.
  * @param {import('./lib/scenarios.js').Scenario} scenario
  * @param {import('./lib/targets.js').Target} target
- * @param {number} backendPid
+ * @param {import('./lib/backends.js').Backend} backend
  * @param {() => Promise<import('./lib/drivers.js').Measurement>} drive
  * @returns {Promise<Result>}
  */
-async function measureOnce(scenario, target, backendPid, drive) {
+async function measureOnce(scenario, target, backend, drive) {
+  const backendPid = backend.pid;
   const rssBefore = scenario.idle > 0 ? groupRssKiB(target.pid) : null;
   const idle = scenario.idle > 0 ? await openIdleConnections(target.port, scenario.idle, scenario.path) : null;
   try {
     if (idle && idle.failed > 0) say(`  ${target.name}: ${idle.failed} of ${scenario.idle} idle connections could not be opened`);
     // `direct` is the backend itself: its CPU is the target's.
     const direct = target.name === 'direct';
+    // Counted outside the CPU meter's interval: asking costs the backend a request each time.
+    const countsBefore = backend.requestCounts ? await backend.requestCounts() : null;
     const meter = startCpuMeter(direct ? null : target.pid, backendPid);
     const m = await drive();
     m.cpu = meter.read();
     if (direct) m.cpu.target = m.cpu.backend;
+    // A request counts when it reaches its backend, so the ones the slow backend still holds
+    // when the driver stops are in (and not in the driver's count): up to 64 of thousands.
+    if (backend.requestCounts && countsBefore) {
+      const after = await backend.requestCounts();
+      m.backendRequests = { fast: after.fast - countsBefore.fast, slow: after.slow - countsBefore.slow };
+    }
     return {
       m,
       rssBefore,
@@ -384,15 +495,18 @@ function record(row, { m, rssBefore, rssDuring, idle }) {
 /**
  * @param {import('./lib/scenarios.js').Scenario} scenario
  * @param {string} driver
- * @param {string} target
+ * @param {Variant} variant
+ * @param {string | null} note  how the variant's config differs from what was asked
  * @returns {import('./lib/report.js').Row}
  */
-function emptyRow(scenario, driver, target) {
+function emptyRow(scenario, driver, variant, note) {
   return {
     scenario: scenario.name,
     title: scenario.title,
     driver,
-    target,
+    target: variant.label,
+    balance: variant.balance,
+    note,
     rounds: [],
     rps: NaN,
     p50: NaN,

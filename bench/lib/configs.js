@@ -6,14 +6,17 @@
 const CLIENT_IDLE = '60s';
 
 /**
- * The balancer: one default pool over the backends, everything else at its defaults.
+ * The balancer: one default pool over the backends, everything else at its defaults, except
+ * `balance` when given (the pool option at the top level: the default of every pool).
  * @param {number} port
  * @param {number[]} backendPorts
+ * @param {string | null} [balance]  e.g. "least_conn"; null: no `balance:` line (round robin)
  */
-export function balancerYaml(port, backendPorts) {
+export function balancerYaml(port, backendPorts, balance = null) {
   return [
     '# Written by bench/run.js for one benchmark run.',
     `listen: 127.0.0.1:${port}`,
+    ...(balance === null ? [] : [`balance: ${balance}`]),
     'servers:',
     ...backendPorts.map((p) => `  - 127.0.0.1:${p}`),
     '',
@@ -26,8 +29,9 @@ export function balancerYaml(port, backendPorts) {
  * default ulimit gives).
  * @param {number} port
  * @param {number[]} backendPorts
+ * @param {string} [balance]  HAProxy's `balance` algorithm: roundrobin (the default here), leastconn
  */
-export function haproxyConfig(port, backendPorts) {
+export function haproxyConfig(port, backendPorts, balance = 'roundrobin') {
   return `# Written by bench/run.js for one benchmark run.
 global
   nbthread 1
@@ -47,7 +51,7 @@ frontend bench
   default_backend servers
 
 backend servers
-  balance roundrobin
+  balance ${balance}
 ${backendPorts.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n')}
 `;
 }
@@ -120,14 +124,19 @@ ${servers.join('\n')}
  * @param {string} dir
  * @param {number} port
  * @param {number[]} backendPorts
+ * @param {string | null} [balance]  an upstream balancing directive, e.g. "least_conn"; null:
+ *   none (round robin)
  */
-export function nginxProxyConfig(dir, port, backendPorts) {
+export function nginxProxyConfig(dir, port, backendPorts, balance = null) {
   return `${nginxMain(dir, 'nginx-proxy')}
 http {
 ${nginxHttpCommon(dir, 'nginx-proxy')}
   upstream servers {
 ${backendPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
-    keepalive 64;
+${
+  // nginx's docs for `keepalive`: a balancing method other than round robin must come before it.
+  balance === null ? '' : `    ${balance};\n`
+}    keepalive 64;
     keepalive_requests 1000000;
   }
   server {

@@ -34,6 +34,8 @@ const require = createRequire(import.meta.url);
  * @property {import('./system.js').CpuReading} [cpu]  filled in by run.js: CPU used meanwhile
  * @property {number} [attempts]      filled in by run.js: 2 when a disturbed measurement was repeated
  * @property {boolean} [disturbed]    filled in by run.js: other processes used a lot of CPU meanwhile
+ * @property {import('./backends.js').RequestCounts} [backendRequests]  filled in by run.js, policies
+ *   scenario: the requests each backend got during the measurement
  */
 
 /** A request without a response within this many seconds counts as a timeout. */

@@ -1,10 +1,19 @@
-// The fast backend when nginx is not installed: a minimal HTTP/1.1 responder on `node:net`, run
-// as its own process, listening on one or more ports. It answers every request with
-// `200 Hello, world!`, except GET /1mib, answered with 1 MiB. Request bodies (Content-Length
-// only) are read and dropped; `Connection: close` is honoured; pipelined requests are answered
-// in order. Not a general server: just enough to cost the proxies in front of it little.
+// The fast backend when nginx is not installed, and the slow and fast backends of the policies
+// scenario: a minimal HTTP/1.1 responder on `node:net`, run as its own process, listening on one
+// or more ports. It answers every request with `200 Hello, world!`, except GET /1mib, answered
+// with 1 MiB. Request bodies (Content-Length only) are read and dropped; `Connection: close` is
+// honoured; pipelined requests are answered in order. Not a general server: just enough to cost
+// the proxies in front of it little.
 //
 //   node bench/lib/fast-responder.js 8081 8082
+//   node bench/lib/fast-responder.js 8081 8082:50    # 8082 answers each request 50 ms late
+//
+// A port written PORT:MS delays every response on it by MS milliseconds (one timer per request;
+// the delay is the same for every request on the port, so timers fire, and pipelined responses
+// go out, in arrival order). Every port counts the requests it got, and answers GET /counts at
+// once, uncounted, with all ports' counts as JSON ({"8081":123,"8082":45}): the policies scenario
+// reads them before and after a measurement to see how a policy spread the load. GET
+// /healthcheck (the balancer's health checks) is answered but not counted either.
 
 import net from 'node:net';
 
@@ -29,8 +38,21 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** Larger heads are answered with 431 and a close. */
 const MAX_HEAD = 64 * 1024;
 
-/** One client connection: finds each head, skips its body, answers. */
-function onConnection(/** @type {net.Socket} */ socket) {
+/** Requests counted per port (not /counts, not /healthcheck), in the order the ports were given. */
+const counts = new Map();
+
+/** The answer to GET /counts: every port's count so far. */
+function countsResponse(/** @type {boolean} */ close) {
+  return response('application/json', Buffer.from(JSON.stringify(Object.fromEntries(counts))), close);
+}
+
+/**
+ * One client connection: finds each head, skips its body, answers (`delayMs` late).
+ * @param {number} port  the port it came on, for its count
+ * @param {number} delayMs
+ * @param {net.Socket} socket
+ */
+function onConnection(port, delayMs, socket) {
   socket.setNoDelay(true);
   let pending = Buffer.alloc(0);
   /** Body bytes of the current request still to drop. */
@@ -53,8 +75,31 @@ function onConnection(/** @type {net.Socket} */ socket) {
       const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
       skip = length ? Number(length[1]) : 0;
       const close = /\r\nconnection:[^\r]*\bclose\b/i.test(head) || head.includes(' HTTP/1.0\r\n');
+      if (head.startsWith('GET /counts ')) {
+        // Not delayed: the benchmark asks between measurements and should not wait. (So on a
+        // delayed port it would overtake responses still pending on the same connection: ask on
+        // a connection of its own, as the benchmark does.)
+        socket.write(countsResponse(close));
+        if (close) {
+          socket.end();
+          return;
+        }
+        continue;
+      }
+      if (!head.startsWith('GET /healthcheck')) counts.set(port, counts.get(port) + 1);
       const big = head.startsWith('GET /1mib');
-      socket.write(big ? (close ? BIG_CLOSE : BIG) : close ? HELLO_CLOSE : HELLO);
+      const answer = big ? (close ? BIG_CLOSE : BIG) : close ? HELLO_CLOSE : HELLO;
+      if (delayMs > 0) {
+        setTimeout(() => {
+          if (socket.destroyed) return;
+          socket.write(answer);
+          if (close) socket.end();
+        }, delayMs);
+        // After a close, the client sends nothing more worth reading.
+        if (close) return;
+        continue;
+      }
+      socket.write(answer);
       if (close) {
         socket.end();
         return;
@@ -70,13 +115,18 @@ function onConnection(/** @type {net.Socket} */ socket) {
   socket.on('error', () => socket.destroy());
 }
 
-const ports = process.argv.slice(2).map(Number);
-if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p <= 0)) {
-  console.error('usage: node bench/lib/fast-responder.js PORT [PORT...]');
+/** `PORT` or `PORT:DELAY_MS`, one per argument. */
+const listeners = process.argv.slice(2).map((arg) => {
+  const [port, delayMs = 0] = arg.split(':').map(Number);
+  return { port, delayMs };
+});
+if (listeners.length === 0 || listeners.some(({ port, delayMs }) => !Number.isInteger(port) || port <= 0 || !Number.isInteger(delayMs) || delayMs < 0)) {
+  console.error('usage: node bench/lib/fast-responder.js PORT[:DELAY_MS] [PORT[:DELAY_MS]...]');
   process.exit(2);
 }
-for (const port of ports) {
-  const server = net.createServer({ noDelay: true }, onConnection);
+for (const { port, delayMs } of listeners) {
+  counts.set(port, 0);
+  const server = net.createServer({ noDelay: true }, (socket) => onConnection(port, delayMs, socket));
   server.listen({ host: '127.0.0.1', port, backlog: 4096 });
 }
 process.on('SIGTERM', () => process.exit(0));

@@ -1,16 +1,21 @@
 // From measurements to what is printed and kept: the median of the rounds per target, the
-// ratio of the balancer to each peer, markdown tables, and the raw JSON under bench/results/.
+// ratio of the balancer to each peer (in the policies scenario: of each policy to the balancer's
+// round robin), markdown tables, and the raw JSON under bench/results/.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SLOW_DELAY_MS } from './backends.js';
 import { DISTURBED_CPU } from './quiet.js';
+import { BALANCER_POLICIES, POLICIES } from './scenarios.js';
 
 /**
  * @typedef {object} Row   one scenario x driver x target, over all rounds
  * @property {string} scenario
  * @property {string} title
  * @property {string} driver
- * @property {string} target
+ * @property {string} target   the target's name; in the policies scenario, with its policy: "balancer least_conn"
+ * @property {string | null} [balance]  the policy its config set, in the target's own words; null: its default
+ * @property {string | null} [note]     how its config differs from what was asked, when it does
  * @property {import('./drivers.js').Measurement[]} rounds
  * @property {number} rps      median over the rounds used
  * @property {number} p50      median over the rounds used, ms
@@ -24,6 +29,7 @@ import { DISTURBED_CPU } from './quiet.js';
  * @property {{ before: number | null, during: number | null }[] | null} rssRounds  idle scenario, per round
  * @property {{ opened: number, failed: number, stillOpen: number }[] | null} idle  per round
  * @property {string | null} failure   why it has no figures (crash, start failure), else null
+ * @property {number} [fastShare]  policies scenario: the fast backend's share of the requests, 0..1, median
  */
 
 /** The median of numbers (NaN ignored; NaN when none are left). */
@@ -50,13 +56,21 @@ export function summarize(row) {
   row.cpu = median(used.map((m) => m.cpu?.target ?? NaN));
   row.othersCpu = median(used.map((m) => m.cpu?.others ?? NaN));
   row.perCore = median(used.map((m) => (m.cpu?.target ? (m.rps * 100) / m.cpu.target : NaN)));
+  if (row.rounds.some((m) => m.backendRequests)) row.fastShare = median(used.map((m) => fastShare(m.backendRequests)));
   return row;
+}
+
+/** The fast backend's share of the requests the two backends counted; NaN when none. */
+function fastShare(/** @type {import('./backends.js').RequestCounts | undefined} */ counts) {
+  const total = counts ? counts.fast + counts.slow : 0;
+  return counts && total > 0 ? counts.fast / total : NaN;
 }
 
 const int = (/** @type {number} */ x) => (Number.isNaN(x) ? '-' : Math.round(x).toLocaleString('en-US'));
 const ms = (/** @type {number} */ x) => (Number.isNaN(x) ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const mib = (/** @type {number | null} */ kib) => (kib === null ? '-' : (kib / 1024).toFixed(1));
+const percent = (/** @type {number | undefined} */ x) => (x === undefined || Number.isNaN(x) ? '-' : `${(x * 100).toFixed(1)}%`);
 /** The others-CPU cell, saying when disturbed rounds were left out. */
 const others = (/** @type {Row} */ row) =>
   `${int(Math.max(0, row.othersCpu))}${row.roundsUsed < row.rounds.length ? ` (${row.roundsUsed} of ${row.rounds.length} rounds)` : ''}`;
@@ -83,8 +97,9 @@ export function resultsTable(rows) {
   for (const row of rows) {
     const lb = balancerOf(rows, row);
     const last = row.failure ? `failed: ${row.failure.split('\n')[0]}` : row.target === 'balancer' ? '1.00x' : ratio(lb?.rps ?? NaN, row.rps);
+    const target = row.balance ? `${row.target} (balance: ${row.balance})` : row.target;
     lines.push(
-      `| ${row.title} | ${row.driver} | ${row.target} | ${int(row.rps)} | ${ms(row.p50)} | ${ms(row.p99)} | ${row.failure ? '-' : row.errors} | ${int(row.cpu)} | ${int(row.perCore)} | ${others(row)} | ${last} |`,
+      `| ${row.title} | ${row.driver} | ${target} | ${int(row.rps)} | ${ms(row.p50)} | ${ms(row.p99)} | ${row.failure ? '-' : row.errors} | ${int(row.cpu)} | ${int(row.perCore)} | ${others(row)} | ${last} |`,
     );
   }
   return lines.join('\n');
@@ -115,6 +130,32 @@ export function ratioTable(rows, targets, figure) {
       return peer ? ratio(lb?.[figure] ?? NaN, peer[figure]) : '-';
     });
     lines.push(`| ${row.title} | ${row.driver} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The policies scenario: one line per driver and target/policy, with the fast backend's share
+ * of the requests, and req/s and p99 against the balancer's round robin (the first of
+ * BALANCER_POLICIES) under the same driver.
+ * @param {Row[]} rows  the policies scenario's rows
+ */
+export function policiesTable(rows) {
+  const lines = [
+    `| driver | target / policy | req/s | p50 ms | p99 ms | fast server's share | req/s ÷ balancer ${BALANCER_POLICIES[0]} | p99 ÷ balancer ${BALANCER_POLICIES[0]} | errors | target CPU % | others CPU % | note |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const row of rows) {
+    const reference = rows.find((r) => r.driver === row.driver && r.target === `balancer ${BALANCER_POLICIES[0]}` && !r.failure);
+    const note = row.failure ? row.failure.split('\n')[0] : (row.note ?? '');
+    if (row.failure) {
+      lines.push(`| ${row.driver} | ${row.target} | - | - | - | - | - | - | - | - | - | ${note} |`);
+      continue;
+    }
+    lines.push(
+      `| ${row.driver} | ${row.target} | ${int(row.rps)} | ${ms(row.p50)} | ${ms(row.p99)} | ${percent(row.fastShare)} | ` +
+        `${ratio(row.rps, reference?.rps ?? NaN)} | ${ratio(row.p99, reference?.p99 ?? NaN)} | ${row.errors} | ${int(row.cpu)} | ${others(row)} | ${note} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -156,30 +197,56 @@ export function writeResults(dir, report) {
 
 /**
  * Everything printed at the end of a run, from what writeResults keeps: a heading with the date
- * and the machine, the results, the ratios, and memory in the idle scenario.
+ * and the machine, the results, the ratios, and memory in the idle scenario; then the policies
+ * scenario's table, when it ran.
  * @param {{ date: string, revision?: string | null, machine: ReturnType<typeof import('./system.js').describeMachine>, tools: Record<string, string>,
- *   options: { rounds: number, duration: number, connections: number }, targets: string[], backends: { fast: string | null },
+ *   options: { rounds: number, duration: number, connections: number }, targets: string[], backends: { fast: string | null, policy?: string | null },
  *   rows: Row[] }} report
  */
 export function renderReport(report) {
   const { machine, tools, options } = report;
-  const heading =
+  const versions =
     `${report.date.slice(0, 10)}, balancer at ${report.revision ?? '?'}, ${machine.cores} cores (${machine.cpu}), Node ${machine.node}` +
-    `${tools.haproxy ? `, ${tools.haproxy}` : ''}${tools.nginx ? `, ${tools.nginx}` : ''}` +
-    `; fast backend: ${report.backends.fast ?? '-'}; ${options.connections} connections; median of ${options.rounds} round(s) of ${options.duration} s`;
+    `${tools.haproxy ? `, ${tools.haproxy}` : ''}${tools.nginx ? `, ${tools.nginx}` : ''}`;
+  const rounds = `${options.connections} connections; median of ${options.rounds} round(s) of ${options.duration} s`;
+  const policyRows = report.rows.filter((r) => r.scenario === POLICIES);
+  const rows = report.rows.filter((r) => r.scenario !== POLICIES);
+  const out = [];
+  if (rows.length > 0) out.push(...targetTables(report, rows, `${versions}; fast backend: ${report.backends.fast ?? '-'}; ${rounds}`));
+  if (policyRows.length > 0) {
+    out.push(
+      `\n## Policies: ${versions}; backends: ${report.backends.policy ?? '-'}; ${rounds}\n`,
+      policiesTable(policyRows),
+      "\nfast server's share: of the requests the two backends counted during the measurement, the share the fast one got" +
+        ` (the other answers every request ${SLOW_DELAY_MS} ms late).` +
+        `\nreq/s and p99 ÷ balancer ${BALANCER_POLICIES[0]}: that row's figure ÷ the balancer's with \`balance: ${BALANCER_POLICIES[0]}\`` +
+        ' (req/s above 1 and p99 below 1: better than it).',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * The tables of every scenario but the policies one: results, ratios, memory in the idle
+ * scenario.
+ * @param {Parameters<typeof renderReport>[0]} report
+ * @param {Row[]} rows
+ * @param {string} heading
+ */
+function targetTables(report, rows, heading) {
   const out = [
     `\n## Results: ${heading}\n`,
-    resultsTable(report.rows),
+    resultsTable(rows),
     "\ntarget CPU %: what the target's processes used during the load, in % of one core (direct: the backend's)." +
       '\nreq/s per core: req/s ÷ (target CPU % / 100), what the target does with the CPU it got.' +
       `\nothers CPU %: processes outside the benchmark; from ${DISTURBED_CPU} up a measurement counts as disturbed,` +
       " is repeated once while the run's budget for that lasts, and is left out of the medians if another round was not.",
     "\nbalancer req/s ÷ each target's req/s (above 1: the balancer is faster):\n",
-    ratioTable(report.rows, report.targets, 'rps'),
+    ratioTable(rows, report.targets, 'rps'),
     "\nbalancer req/s per core ÷ each target's (above 1: the balancer does more with one core):\n",
-    ratioTable(report.rows, report.targets, 'perCore'),
+    ratioTable(rows, report.targets, 'perCore'),
   ];
-  const memory = memoryTable(report.rows);
+  const memory = memoryTable(rows);
   if (memory) out.push('\nMemory in the idle scenario (VmRSS from /proc, summed over the process group):\n', memory);
-  return `${out.join('\n')}\n`;
+  return out;
 }

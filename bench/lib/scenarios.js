@@ -1,21 +1,49 @@
 // The scenarios: what load each one drives, against which backend, and what it measures.
-// Every scenario keeps 64 connections busy, one request at a time on each.
+// Every scenario keeps 64 connections busy, one request at a time on each. The policies scenario
+// also says which balancing policies of each proxy it runs.
 
 /**
  * @typedef {object} Scenario
  * @property {string} name          for --scenario
  * @property {string} title         one line for the report
- * @property {'fast' | 'app'} backend
+ * @property {'fast' | 'app' | 'policy'} backend
  * @property {'GET' | 'POST'} method
  * @property {string} path
  * @property {number} bodyBytes     POST body size
  * @property {boolean} closeEach    a new connection per request
  * @property {number} idle          idle keep-alive connections held open while measuring
  * @property {string} measures      what the figure says, for the README
+ * @property {boolean} [optIn]      runs only when named with --scenario, not in "all"
  */
 
 /** Connections the load uses in every scenario. */
 export const CONNECTIONS = 64;
+
+/** The scenario that runs each proxy once per balancing policy (its rows have a table of their own). */
+export const POLICIES = 'policies';
+
+/**
+ * The balancer's policies the policies scenario runs, each as `balance: <policy>` at the top
+ * level of its config; the first is the one the others are compared with. `hash` is left out:
+ * the load has nothing to hash but one path, so every request would go to one server.
+ */
+export const BALANCER_POLICIES = ['round_robin', 'least_conn', 'least_request', 'least_latency', 'random'];
+
+/**
+ * The peers' policies there: the label of the row, and the policy in the peer's own config
+ * words (null: its default, round robin).
+ * @type {Record<string, { label: string, balance: string | null }[]>}
+ */
+export const PEER_POLICIES = {
+  haproxy: [
+    { label: 'haproxy roundrobin', balance: 'roundrobin' },
+    { label: 'haproxy leastconn', balance: 'leastconn' },
+  ],
+  nginx: [
+    { label: 'nginx (round robin)', balance: null },
+    { label: 'nginx least_conn', balance: 'least_conn' },
+  ],
+};
 
 /** @type {Scenario[]} */
 export const SCENARIOS = [
@@ -84,5 +112,20 @@ export const SCENARIOS = [
     closeEach: false,
     idle: 1000,
     measures: 'what 1,000 open, mostly idle client connections cost: req/s on 64 others, and the memory (RSS) they take',
+  },
+  {
+    name: POLICIES,
+    title: 'balancing policies, one slow backend',
+    backend: 'policy',
+    method: 'GET',
+    path: '/',
+    bodyBytes: 0,
+    closeEach: false,
+    idle: 0,
+    measures:
+      'how each balancing policy spreads keep-alive GETs over a fast server and a slow one (every response 50 ms late): ' +
+      "req/s, latency and the fast server's share, per policy of the balancer, HAProxy and nginx",
+    // Not in "all": it compares policies, not proxies, and adds nine targets' worth of time.
+    optIn: true,
   },
 ];
