@@ -250,9 +250,19 @@ t.test('the listener', async (t) => {
         {
           name: 'www.mango.com',
           servers: ['10.0.0.1:8081', '10.0.0.2:8081'],
+          balance: 'round_robin',
           requests: 12,
           inFlight: 0,
           responses: { '1xx': 0, '2xx': 8, '3xx': 0, '4xx': 1, '5xx': 1, cut: 1 },
+          waiting: 0,
+          queued: 0,
+          queueFull: 0,
+          queueTimeouts: 0,
+          retriesDenied: 0,
+          members: [
+            { server: '10.0.0.1:8081', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
+            { server: '10.0.0.2:8081', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
+          ],
         },
       ],
       servers: [
@@ -571,6 +581,25 @@ lb_pool_requests_total{pool="/say \\"hi\\"\\\\\\n",class="cut"} 1
 # HELP lb_pool_in_flight Requests routed to a pool and not finished yet.
 # TYPE lb_pool_in_flight gauge
 lb_pool_in_flight{pool="/say \\"hi\\"\\\\\\n"} 0
+# HELP lb_pool_queue_length Requests waiting in a pool's queue for a server below its max_connections.
+# TYPE lb_pool_queue_length gauge
+lb_pool_queue_length{pool="/say \\"hi\\"\\\\\\n"} 0
+# HELP lb_pool_queue_rejected_total Requests answered 503 by a pool's queue: full (QUEUE_FULL) or waited too long (QUEUE_TIMEOUT).
+# TYPE lb_pool_queue_rejected_total counter
+lb_pool_queue_rejected_total{pool="/say \\"hi\\"\\\\\\n",reason="full"} 0
+lb_pool_queue_rejected_total{pool="/say \\"hi\\"\\\\\\n",reason="timeout"} 0
+# HELP lb_pool_retries_denied_total Retries a pool's retry_budget refused (502 RETRY_BUDGET).
+# TYPE lb_pool_retries_denied_total counter
+lb_pool_retries_denied_total{pool="/say \\"hi\\"\\\\\\n"} 0
+# HELP lb_pool_server_weight The weight a pool gives a server now (slow start ramps it).
+# TYPE lb_pool_server_weight gauge
+lb_pool_server_weight{pool="/say \\"hi\\"\\\\\\n",server="10.0.0.1:8081"} 1
+# HELP lb_pool_server_ejected Whether outlier detection has ejected a server from a pool now (1) or not (0).
+# TYPE lb_pool_server_ejected gauge
+lb_pool_server_ejected{pool="/say \\"hi\\"\\\\\\n",server="10.0.0.1:8081"} 0
+# HELP lb_pool_server_ejections_total Times outlier detection ejected a server from a pool.
+# TYPE lb_pool_server_ejections_total counter
+lb_pool_server_ejections_total{pool="/say \\"hi\\"\\\\\\n",server="10.0.0.1:8081"} 0
 # HELP lb_client_connections Client connections open now.
 # TYPE lb_client_connections gauge
 lb_client_connections 2
@@ -648,4 +677,37 @@ t.test('a report that rejects (a cluster’s) is a 500 too', async (t) => {
   t.teardown(() => admin.close());
   t.same((await fetchAdmin(port, '/metrics')).status, 500);
   t.match(log.lines, [/ERROR admin \/metrics: no worker answered$/]);
+});
+
+t.test('the pool options on /status, the dashboard and in a cluster’s sum: weights, limits, backups, ejections, the queue', async (t) => {
+  const servers = [new Backend('10.0.0.1', 80, 'a:80'), new Backend('10.0.0.2', 80, 'b:80')];
+  const members = servers.map((s) => ({ host: s.host, port: s.port, name: s.label, weight: 2, maxConnections: 0, backup: false, slowStart: 0 }));
+  members[1] = { ...members[1]!, maxConnections: 5, backup: true };
+  const outlier = { consecutiveFailures: 1, count5xx: true, ejection: 60_000, maxEjected: 1 };
+  const balancing = { balance: 'least_conn' as const, hashKey: null, sticky: null, queue: { max: 10, timeout: 1000 }, outlier, retryBudget: 0.2 };
+  const pool = new Pool('p', servers, members, balancing);
+  pool.answered(0, 500, 1, 0);
+  const source = { snapshot: new Snapshot([pool]), durations: new DurationHistogram(), connections: 0 };
+  const status = statusOf(source, 0, 0);
+  t.same(status.pools[0]!.members, [
+    { server: '10.0.0.1:80', weight: 2, maxConnections: 0, backup: false, ejected: true, ejections: 1 },
+    { server: '10.0.0.2:80', weight: 2, maxConnections: 5, backup: true, ejected: false, ejections: 0 },
+  ]);
+  t.equal(status.pools[0]!.balance, 'least_conn');
+  const html = renderDashboard(status, null);
+  t.match(html, /data-server="10\.0\.0\.1:80" data-state="ejected"/, 'an ejected server is drawn so');
+  t.match(html, '<span class="role">backup</span>');
+  t.match(html, '<span class="limit">max 5</span>');
+
+  const worker = statusOf(source, 0, 0);
+  worker.pools[0]!.members[1]!.ejected = true;
+  worker.pools[0]!.waiting = 3;
+  const total = statusOf(source, 0, 0);
+  total.pools[0]!.members[0]!.ejected = false;
+  addCounters(total, worker);
+  t.match(total.pools[0], { waiting: 3, members: [{ ejected: true, ejections: 2 }, { ejected: true, ejections: 0 }] }, 'ejected in any worker is ejected');
+  const between = statusOf(source, 0, 0);
+  between.pools[0]!.members = [between.pools[0]!.members[1]!];
+  addCounters(total, between);
+  t.equal(total.pools[0]!.members[0]!.ejections, 2, 'a worker with other servers in the pool adds none of its members');
 });

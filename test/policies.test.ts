@@ -16,6 +16,7 @@ import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
 import { WeightedRandom } from '../src/balancer/policies/random.js';
 import { xoshiro128 } from '../src/balancer/policies/random-source.js';
 import { RoundRobin } from '../src/balancer/policies/round-robin.js';
+import { Cycle } from '../src/balancer/policies/cycle.js';
 import { stableHash } from '../src/balancer/policies/stable-hash.js';
 import { TwoChoices } from '../src/balancer/policies/two-choices.js';
 import { Logger } from '../src/log.js';
@@ -142,7 +143,29 @@ t.test('round_robin: with every server out nothing is taken, and the order resum
   t.equal(sequence(rr, view, 3), 'bca', 'b next, as if nothing happened');
 });
 
-t.test('round_robin with weights 1 picks exactly as the counter round robin before it did (differential, seeded)', async (t) => {
+/** Servers as Candidates with weight 1: up and not tried is ready. */
+class PlainView implements Candidates {
+  tried: readonly Backend[] | null = null;
+  constructor(readonly servers: readonly Backend[]) {}
+  get length(): number {
+    return this.servers.length;
+  }
+  ready(i: number): boolean {
+    const s = this.servers[i]!;
+    return s.up && (this.tried === null || !this.tried.includes(s));
+  }
+  weight(): number {
+    return 1;
+  }
+  inFlight(): number {
+    return 0;
+  }
+  latency(): number {
+    return 0;
+  }
+}
+
+t.test('round_robin with weights 1 (smooth, and the counter the pool uses for equal weights) picks exactly as the round robin before weights did (differential, seeded)', async (t) => {
   const fleet = new Fleet(new Logger('silent'));
   const random = mulberry32(12);
   let picks = 0;
@@ -151,6 +174,8 @@ t.test('round_robin with weights 1 picks exactly as the counter round robin befo
     const servers = Array.from({ length: n }, (_, i) => new Backend('127.0.0.1', 8081 + i, NAMES[i]!));
     const counter = new CounterPool(servers);
     const pool = new Pool('default', servers);
+    const smooth = new RoundRobin();
+    const view = new PlainView(servers);
     for (let step = 0; step < 60; step++) {
       // Now and then a server goes down or comes back, and a request is a retry with some tried.
       if (random() < 0.2) {
@@ -160,16 +185,20 @@ t.test('round_robin with weights 1 picks exactly as the counter round robin befo
       const tried = random() < 0.3 ? servers.filter(() => random() < 0.4) : null;
       const expected = counter.pick(tried);
       const got = pool.pick(tried, null, 0);
+      view.tried = tried;
+      const weighted = smooth.pick(view);
       picks++;
-      if ((got < 0 ? null : servers[got]!) !== expected) {
-        t.fail(`run ${run} step ${step}: counter ${expected?.label ?? 'null'}, Pool ${got < 0 ? 'null' : servers[got]!.label}`);
+      const name = (i: number) => (i < 0 ? 'null' : servers[i]!.label);
+      if ((got < 0 ? null : servers[got]!) !== expected || weighted !== got) {
+        t.fail(`run ${run} step ${step}: before ${expected?.label ?? 'null'}, Pool ${name(got)}, smooth ${name(weighted)}`);
         return;
       }
     }
   }
-  t.pass(`${picks} picks identical, with servers going down and up and retries`);
+  t.pass(`${picks} picks identical in all three, with servers going down and up and retries`);
   const servers = ['a', 'b', 'c'].map((name, i) => new Backend('127.0.0.1', 9081 + i, name));
   const pool = new Pool('default', servers);
+  t.type(pool.policy, Cycle, 'equal weights: the pool counts');
   t.equal(sequence(pool.policy, pool, 6), 'abcabc');
   fleet.setHealth(servers[1]!, false, 'test', 'check');
   t.equal(sequence(pool.policy, pool, 4), 'acac', 'b down: a, c, a, c');

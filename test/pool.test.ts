@@ -264,3 +264,21 @@ t.test('outlier: ejected after consecutive failures, logged, back after the ejec
   quiet.answered(0, 500, 1, 0);
   t.equal(quiet.ejections[0], 0, 'without count_5xx a 5xx is an answer');
 });
+
+t.test('backup tiers and ejections also shape waiting and stickiness', async (t) => {
+  const servers = backends(3);
+  const outlier = { consecutiveFailures: 1, count5xx: true, ejection: 1000, maxEjected: 1 };
+  const lines: string[] = [];
+  const logger = new Logger('info', { write: (l: string) => lines.push(l) }, { write: (l: string) => lines.push(l) });
+  const pool = new Pool('p', servers, members(servers, [{ maxConnections: 1 }, { maxConnections: 1 }, { maxConnections: 1, backup: true }]), balancing({ outlier }), 60_000, logger);
+  for (const s of servers) s.stats.inFlight = 1;
+  pool.pick(null, null, 0);
+  t.equal(pool.atLimit([servers[0]!]), true, 'server 1 is full: wait for it');
+  t.equal(pool.atLimit([servers[0]!, servers[1]!]), false, 'the backup is full too, but its tier is not in use');
+  servers[1]!.stats.inFlight = 0;
+  pool.answered(1, 500, 1, 0);
+  t.match(lines.join(''), /ejected for 1s: 1 failures in a row/, 'a whole number of seconds reads as such');
+  t.equal(pool.pick(null, null, 0, 1), -1, 'ejected: not even sticky requests (server 0 is full)');
+  t.equal(pool.atLimit([servers[0]!]), false, 'the only other primary is ejected: nothing to wait for in this tier');
+  for (const s of servers) s.stats.inFlight = 0;
+});

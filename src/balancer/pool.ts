@@ -89,7 +89,8 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
   ) {
     const n = servers.length;
     this.balancing = balancing;
-    this.policy = makePolicy(balancing.balance, members.map((m) => m.name));
+    const uniform = members.every((m) => m.weight === members[0]!.weight && m.slowStart === 0);
+    this.policy = makePolicy(balancing.balance, members.map((m) => m.name), uniform);
     this.weights = Float64Array.from(members, (m) => m.weight);
     if (members.some((m) => m.maxConnections > 0)) this.limits = Uint32Array.from(members, (m) => m.maxConnections);
     if (members.some((m) => m.backup)) this.backups = Uint8Array.from(members, (m) => (m.backup ? 1 : 0));

@@ -3,6 +3,7 @@
 // needs to agree across processes but hash, which draws nothing.
 
 import type { Balance } from '../../config/schema.js';
+import { Cycle } from './cycle.js';
 import { ConsistentHash } from './hash.js';
 import { LeastConn } from './least-conn.js';
 import { LeastLatency } from './least-latency.js';
@@ -14,11 +15,15 @@ import { RoundRobin } from './round-robin.js';
 
 const processRandom: Random = xoshiro128((Math.random() * 2 ** 32) >>> 0);
 
-/** The policy for `balance` over servers named `names` (hash builds its table from them). */
-export function makePolicy(balance: Balance, names: readonly string[], random: Random = processRandom): Policy {
+/**
+ * The policy for `balance` over servers named `names` (hash builds its table from them).
+ * `uniform`: every weight is the same and stays so (no slow start): round robin is then a plain
+ * counter (cycle.ts), the same picks at less cost.
+ */
+export function makePolicy(balance: Balance, names: readonly string[], uniform = false, random: Random = processRandom): Policy {
   switch (balance) {
     case 'round_robin':
-      return new RoundRobin();
+      return uniform ? new Cycle() : new RoundRobin();
     case 'least_conn':
       return new LeastConn();
     case 'least_request':
