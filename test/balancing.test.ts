@@ -238,9 +238,23 @@ t.test('max_connections and the queue: never more in flight than the limit; firs
     const status = statusOf(proxy.server, 0, Date.now());
     t.match(status.pools[0], { waiting: 0, queued: 2, queueFull: 1, queueTimeouts: 0, members: [{ maxConnections: 1 }] });
 
+    // A client whose connection is reset while it waits is taken out of the queue: its request
+    // never goes out. (A FIN is a half-close: the request still gets its response, as HAProxy
+    // does without abortonclose.)
+    const leaving = await h.client(proxy);
+    const r5 = send('/5');
+    await waitFor('the fifth at the server', () => counting.targets.length === 4);
+    await leaving.write(request('GET', '/gone', { host: 'pool.test' }));
+    await waitFor('the leaving request waiting', () => proxy.server.snapshot.pools[0]!.waitingCount === 1);
+    leaving.socket.resetAndDestroy();
+    await waitFor('the queue empty once its client left', () => proxy.server.snapshot.pools[0]!.waitingCount === 0);
+    counting.release();
+    t.equal((await within(r5, 'the fifth response')).status, 200);
+    t.notOk(counting.targets.includes('/gone'), 'the request of a client that left is not sent');
+
     const short = await h.proxy(`${QUIET}\nlog: { format: json }\nqueue: { timeout: 100ms }\nservers:\n  - { address: ${q(counting.backend)}, max_connections: 1 }`);
     const held = (await h.client(short)).send(request('GET', '/held', { host: 'pool.test' }));
-    await waitFor('the held request at the server', () => counting.targets.length === 4);
+    await waitFor('the held request at the server', () => counting.targets.length === 5);
     const late = await (await h.client(short)).send(request('GET', '/late', { host: 'pool.test' }));
     t.equal(late.status, 503, 'waited longer than queue.timeout: 503');
     await short.log.waitFor('"code":"QUEUE_TIMEOUT"');

@@ -97,6 +97,11 @@ t.test('max_connections: a full server is not ready; atLimit says whether to wai
   t.equal(pool.atLimit(null), true, 'one down, one full');
   fleet.setHealth(servers[1]!, false, 'test', 'check');
   t.equal(pool.atLimit(null), false, 'both down: 503 at once, no wait');
+  const idle = backends(1);
+  const drained = new Pool('w', idle, members(idle, [{ maxConnections: 1, weight: 0 }]), balancing());
+  idle[0]!.stats.inFlight = 1;
+  t.equal(drained.atLimit(null), false, 'a full server of weight 0 takes no new request: nothing to wait for');
+  idle[0]!.stats.inFlight = 0;
   const unlimited = new Pool('u', backends(1));
   t.equal(unlimited.atLimit(null), false, 'no max_connections: never waits');
 });
@@ -279,6 +284,7 @@ t.test('backup tiers and ejections also shape waiting and stickiness', async (t)
   pool.answered(1, 500, 1, 0);
   t.match(lines.join(''), /ejected for 1s: 1 failures in a row/, 'a whole number of seconds reads as such');
   t.equal(pool.pick(null, null, 0, 1), -1, 'ejected: not even sticky requests (server 0 is full)');
-  t.equal(pool.atLimit([servers[0]!]), false, 'the only other primary is ejected: nothing to wait for in this tier');
+  servers[1]!.stats.inFlight = 1;
+  t.equal(pool.atLimit([servers[0]!]), false, 'the only other primary is ejected (and full): nothing to wait for in this tier');
   for (const s of servers) s.stats.inFlight = 0;
 });
