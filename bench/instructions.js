@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench:instructions`: user-space instructions per request of dist/lb.js, counted by
-// callgrind, as bench/README.md's round 3 did by hand. The balancer runs under
+// callgrind, as bench/NOTES.md's round 3 did by hand. The balancer runs under
 // `valgrind --tool=callgrind --smc-check=all-non-file` in front of the nginx backend; wrk
 // (`-t1 -c16`) loads it for a warm-up, then for a number of intervals; after each interval
 // `callgrind_control -d` dumps the counters (which zeroes them) and the dump's total of

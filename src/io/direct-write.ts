@@ -82,7 +82,7 @@ export class DirectWriter {
    * empty, so binding one object twice aborts the process) and queue them in libuv. So a request
    * whose writes all went out whole is, to the native side, as new as one just made; one whose
    * write was queued is dropped (`write`). Making one per write (a call into C++ and five
-   * property stores) was a measurable share of every request (bench/README.md, round 4).
+   * property stores) was a measurable share of every request (bench/NOTES.md, round 4).
    */
   private newRequest(handle: StreamHandle): WriteRequest {
     const req = new streamWrap!.WriteWrap();

@@ -92,7 +92,7 @@ const kReader = Symbol('reader');
 /**
  * The handle's read handler (`this` is the handle): one function for every socket. A closure per
  * socket worked as well but cost a cache miss per read, where Node's C++ checks that the handler
- * is a function (bench/README.md, round 3); this one stays in the cache.
+ * is a function (bench/NOTES.md, round 3); this one stays in the cache.
  */
 function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffer: unknown): unknown {
   const r = this[kReader];
@@ -123,7 +123,7 @@ function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffe
  * setTimeout timer (these sockets have none), check that the socket is not destroyed (destroy()
  * replaces the handle's onread, so no read comes after it), and call the `onread` callback and
  * buffer generator through their private properties: that, with a new Buffer per read, was a
- * measurable share of every keep-alive request (bench/README.md, round 3). The handle's next buffer is only
+ * measurable share of every keep-alive request (bench/NOTES.md, round 3). The handle's next buffer is only
  * returned when it changes (returning one makes Node look its memory up again).
  *
  * For a socket a net.Server accepted, it must run in the turn the socket was accepted in (the

@@ -39,7 +39,7 @@ export class SocketIO extends DirectWriter {
    * through `pause` and `resume`, and resume() is called only when a pause() came since the last
    * one (or there was none yet): the connections call it at least once a request on each side,
    * and on a socket that reads already it did nothing but load stream state (megamorphic loads:
-   * bench/README.md, hot path round 4, has the measurement).
+   * bench/NOTES.md, hot path round 4, has the measurement).
    *
    * Why skipping it is safe (lib/net.js and internal/streams/readable.js): after
    * socket.resume() the stream is flowing and not paused, and, for a socket that reads through
@@ -65,7 +65,7 @@ export class SocketIO extends DirectWriter {
  * A Readable schedules a nextTick after each chunk it is given ("maybeReadMore") to go on reading
  * up to its highWaterMark. A socket does that by itself: libuv reads while the handle is started,
  * push() returning false stops it and resume() starts it again; so for a socket read in flowing
- * mode the tick only costs (bench/README.md has the measurement). Marking it as scheduled already skips it, as Node's own http server does for its requests (IncomingMessage
+ * mode the tick only costs (bench/NOTES.md has the measurement). Marking it as scheduled already skips it, as Node's own http server does for its requests (IncomingMessage
  * sets the same flag); nothing else reads the flag.
  */
 function skipReadMoreTicks(socket: net.Socket): void {

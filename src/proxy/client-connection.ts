@@ -1,5 +1,5 @@
-// One client connection and its loop: read a request head, hand it to an Exchange (exchange.ts)
-// that routes it, sends it to a server and relays the response, and take the next request when
+// One client connection and its loop: read a request head, route it, hand it to an Exchange
+// (exchange.ts) that sends it to a server and relays the response, and take the next request when
 // the exchange is done. Every request is routed on its own; pipelined requests wait their turn,
 // so responses go out in request order (RFC 9112 9.3.2).
 //

@@ -1,7 +1,7 @@
 // Request parsers kept from closed client connections for new ones. A parser holds a few typed
 // arrays sized by `limits` (offsets of up to max_fields lines, and their kinds): with a new
 // connection per request, making them, and collecting their ArrayBuffers, cost a large share of
-// the CPU per request (bench/README.md, the hot path, round 2).
+// the CPU per request (bench/NOTES.md, the hot path, round 2).
 
 import type { Config } from '../config/schema.js';
 import { RequestParser } from '../http/request-parser.js';

@@ -26,8 +26,9 @@ export interface Candidates {
   /** How many positions there are, ready or not. */
   readonly length: number;
   /**
-   * Whether position `i` may take this request now: up, not in maintenance or draining, not
-   * ejected, below its max_connections, not already tried by this request.
+   * Whether position `i` may take this request now: up, in the tier in use (backup servers only
+   * while no other is up), not ejected, below its max_connections, not already tried by this
+   * request.
    */
   ready(i: number): boolean;
   /**
