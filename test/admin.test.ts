@@ -260,8 +260,8 @@ t.test('the listener', async (t) => {
           queueTimeouts: 0,
           retriesDenied: 0,
           members: [
-            { server: '10.0.0.1:8081', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
-            { server: '10.0.0.2:8081', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
+            { server: '10.0.0.1:8081', label: 'app-1:8081', admin: 'ready', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
+            { server: '10.0.0.2:8081', label: '10.0.0.2:8081', admin: 'ready', weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 },
           ],
         },
       ],
@@ -432,7 +432,7 @@ function report(time: string, servers: Partial<Status['servers'][number]>[], upt
         queueFull: 0,
         queueTimeouts: 0,
         retriesDenied: 0,
-        members: full.map((s) => ({ server: s.name, weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 })),
+        members: full.map((s) => ({ server: s.name, label: s.label, admin: 'ready' as const, weight: 1, maxConnections: 0, backup: false, ejected: false, ejections: 0 })),
       },
     ],
     servers: full,
@@ -690,8 +690,8 @@ t.test('the pool options on /status, the dashboard and in a cluster’s sum: wei
   const source = { snapshot: new Snapshot([pool]), durations: new DurationHistogram(), connections: 0 };
   const status = statusOf(source, 0, 0);
   t.same(status.pools[0]!.members, [
-    { server: '10.0.0.1:80', weight: 2, maxConnections: 0, backup: false, ejected: true, ejections: 1 },
-    { server: '10.0.0.2:80', weight: 2, maxConnections: 5, backup: true, ejected: false, ejections: 0 },
+    { server: '10.0.0.1:80', label: 'a:80', admin: 'ready', weight: 2, maxConnections: 0, backup: false, ejected: true, ejections: 1 },
+    { server: '10.0.0.2:80', label: 'b:80', admin: 'ready', weight: 2, maxConnections: 5, backup: true, ejected: false, ejections: 0 },
   ]);
   t.equal(status.pools[0]!.balance, 'least_conn');
   const html = renderDashboard(status, null);

@@ -54,6 +54,21 @@ async function spread(port: number, n: number, host = 'x'): Promise<string[]> {
   return servers;
 }
 
+/** A POST to the admin API with the bearer token: its status and body. */
+function post(port: number, path: string, body: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: HOST, port, path, method: 'POST', agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const TOKEN = 'cluster-test-token-0123456789abcdef';
+
 async function getStatus(adminPort: number): Promise<Status> {
   return JSON.parse((await get(adminPort, '/status')).body) as Status;
 }
@@ -138,9 +153,10 @@ function workerPids(output: string): number[] {
 t.test('--workers 2: both serve, one checker, flips and reloads reach every worker, a dead worker is replaced, SIGTERM drains all', async (t) => {
   const [a, b, c] = await apps(t, 'a', 'b', 'c');
   const yaml = (hosts: string) =>
-    `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nhealthcheck: { interval: 100ms, rise: 1, fall: 1 }\n` +
+    `listen: 127.0.0.1:0\nadmin: { address: 127.0.0.1:0, token_file: token }\nhealthcheck: { interval: 100ms, rise: 1, fall: 1 }\n` +
     `servers: ["${HOST}:${a!.port}", "${HOST}:${b!.port}"]\n${hosts}`;
-  const { proc, file, port, adminPort } = await cluster(t, yaml(''));
+  const dir = t.testdir({ token: `${TOKEN}\n` });
+  const { proc, file, port, adminPort } = await cluster(t, yaml(''), dir);
   const [, first, second] = /2 worker processes: (\d+), (\d+)/.exec(proc.output())!.map(Number);
 
   t.test('both workers take connections; the status page adds their counters up', async (t) => {
@@ -192,10 +208,20 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
     t.same(new Set(await spread(port, 4, 'www.c.com')), new Set(['200 c']), 'still serving the last good configuration');
   });
 
-  t.test('a worker that dies is replaced; the others serve meanwhile', async (t) => {
+  t.test('the admin API: a drain reaches every worker before the API answers', async (t) => {
+    const drained = await post(adminPort, `/servers/${encodeURIComponent(`${HOST}:${a!.port}`)}/state`, 'drain', TOKEN);
+    t.equal(drained.status, 200, drained.body);
+    t.match(JSON.parse(drained.body), { servers: [{ pool: 'default', server: `${HOST}:${a!.port}`, admin: 'drain' }] });
+    t.same(new Set(await spread(port, 8)), new Set(['200 b']), 'no worker sends new requests to a');
+    t.match(proc.output(), /server 127\.0\.0\.1:\d+ \(pool default\): ready -> drain, by the admin API \(127\.0\.0\.1\)/);
+  });
+
+  t.test('a worker that dies is replaced, and follows the admin API\'s changes made before it; the others serve meanwhile', async (t) => {
     process.kill(first!, 'SIGKILL');
     const [, replacement] = (await within(proc.until(/worker (\d+) started/), 'the replacement', STARTUP_MS)).map(Number);
     t.match(proc.output(), new RegExp(`ERROR worker ${first} exited \\(SIGKILL\\); starting another in 100 ms`));
+    t.same(new Set(await spread(port, 8)), new Set(['200 b']), 'a still drains, in the replacement too');
+    t.equal((await post(adminPort, `/servers/${HOST}:${a!.port}/state`, 'ready', TOKEN)).status, 200);
     t.same(new Set(await spread(port, 6)), new Set(['200 a', '200 b']));
     const status = await getStatus(adminPort);
     t.same(status.workers!.map((w) => w.pid).sort(), [second, replacement].sort(), 'the replacement reports');

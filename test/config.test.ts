@@ -2,6 +2,8 @@
 // and the trusted-proxy matcher.
 
 import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
@@ -110,7 +112,7 @@ t.test('a config with every key', async (t) => {
   const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
     listen: { host: '0.0.0.0', port: 80, tls: null },
-    admin: { host: '127.0.0.1', port: 9000 },
+    admin: { host: '127.0.0.1', port: 9000, token: null },
     healthcheck: { path: '/health?full=1', interval: 2000, timeout: 250, rise: 3, fall: 1 },
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
@@ -140,8 +142,8 @@ t.test('listen and admin addresses', async (t) => {
   t.strictSame(listen('":8080"'), { host: '', port: 8080 });
   t.strictSame(listen('localhost:0'), { host: 'localhost', port: 0 }, 'port 0: any free port');
   t.strictSame(listen('"[::]:8080"'), { host: '::', port: 8080 });
-  t.strictSame(admin('9000'), { host: '127.0.0.1', port: 9000 }, 'a bare admin port stays on loopback');
-  t.strictSame(admin('"*:9000"'), { host: '', port: 9000 }, 'all interfaces when asked');
+  t.strictSame(admin('9000'), { host: '127.0.0.1', port: 9000, token: null }, 'a bare admin port stays on loopback');
+  t.strictSame(admin('"*:9000"'), { host: '', port: 9000, token: null }, 'all interfaces when asked');
   t.equal(admin(''), null, 'an empty value is no admin listener');
 });
 
@@ -870,4 +872,21 @@ t.test('describeConfig: how each pool balances, and each server\'s long-form set
   );
   const tls = parseConfig(yaml('listen: {address: 8443, tls: {cert: c.pem, key: k.pem}}', 'servers: [a:1]'), '/etc/lb/lb.yaml');
   t.match(describeConfig(tls), /^listen {7}\*:8443 \(all interfaces\), TLS with \/etc\/lb\/c\.pem\n/, 'and the listener\'s TLS');
+});
+
+t.test('admin: the long form with token_file; the token is the first line of the file, 32 characters or more', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lb-token-'));
+  const good = 'a'.repeat(40);
+  writeFileSync(join(dir, 'token'), `  ${good}  \nsecond line\n`);
+  writeFileSync(join(dir, 'short'), 'abc\n');
+  const file = join(dir, 'lb.yaml');
+  const admin = (v: string) => parseConfig(yaml('servers: [a:1]', `admin: ${v}`), file).admin;
+  t.strictSame(admin('{ address: 9000, token_file: token }'), { host: '127.0.0.1', port: 9000, token: good }, 'relative to the config file');
+  t.strictSame(admin('{ address: "127.0.0.1:9001" }'), { host: '127.0.0.1', port: 9001, token: null }, 'no token_file: read-only');
+  t.throws(() => admin('{ token_file: token }'), { message: `${file}:2:8: admin: address is required, e.g. "127.0.0.1:9000"` });
+  t.throws(() => admin('{ address: 9000, token_file: short }'), {
+    message: `${file}:2:37: admin.token_file: the token in ${join(dir, 'short')} has 3 characters; at least 32 are needed (e.g. openssl rand -hex 32)`,
+  });
+  t.throws(() => admin('{ address: 9000, token_file: nosuch }'), { message: `${file}:2:37: admin.token_file: cannot read ${join(dir, 'nosuch')}: ENOENT` });
+  t.throws(() => admin('{ address: 9000, token_file: [x] }'), { message: /admin\.token_file: expected the path of a file holding the token/ });
 });

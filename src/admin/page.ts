@@ -44,7 +44,9 @@ export function renderDashboard(status: Status, previous: Status | null): string
 
   const serverRow = (m: Status['pools'][number]['members'][number]): string => {
     const s = byName.get(m.server)!;
-    const state = !s.up ? 'down' : m.ejected ? 'ejected' : 'up';
+    // Health first (a down server takes nothing whatever its admin state), then what keeps an up one out.
+    const admin = m.admin === 'drain' && s.inFlight === 0 ? 'drained' : m.admin;
+    const state = !s.up ? 'down' : m.ejected ? 'ejected' : admin !== 'ready' ? admin : 'up';
     const role = m.backup ? ' <span class="role">backup</span>' : '';
     const limit = m.maxConnections > 0 ? ` <span class="limit">max ${m.maxConnections}</span>` : '';
     const check =
@@ -139,7 +141,7 @@ td.name { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospac
   font-size: 12px; font-weight: 700; letter-spacing: 0.06em; }
 .badge.up { background: var(--up-bg); color: var(--up); }
 .badge.down { background: var(--down-bg); color: var(--down); }
-.badge.ejected { background: var(--warn-bg); color: var(--warn); }
+.badge.ejected, .badge.drain, .badge.drained, .badge.maint { background: var(--warn-bg); color: var(--warn); }
 .role, .limit { color: var(--muted); font-size: 12px; }
 .check.ok::before { content: "\\2713  "; color: var(--up); font-weight: 700; }
 .check.failed::before { content: "\\2717  "; color: var(--down); font-weight: 700; }

@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Backend } from '../balancer/backend.js';
-import type { Pool } from '../balancer/pool.js';
+import type { AdminState, Pool } from '../balancer/pool.js';
 import type { Snapshot } from '../balancer/snapshot.js';
 import { DURATION_BUCKETS, type Counters, type DurationHistogram } from '../balancer/stats.js';
 
@@ -54,6 +54,10 @@ export interface PoolStatus {
 export interface MemberStatus {
   /** The server's `name`. */
   server: string;
+  /** As the config writes it (its `label`): the name the admin API and `lb ctl` take. */
+  label: string;
+  /** The admin API's state: ready, drain or maint. */
+  admin: AdminState;
   /** The weight a pick uses now (slow start ramps it), 0..256; two decimals. */
   weight: number;
   /** max_connections; 0 = none. */
@@ -156,6 +160,8 @@ function poolStatus(pool: Pool, clock: number): PoolStatus {
     retriesDenied: pool.retriesDenied,
     members: pool.servers.map((s, i) => ({
       server: s.name,
+      label: pool.names[i]!,
+      admin: pool.stateOf(i),
       weight: Math.round(pool.weightAt(i, clock) * 100) / 100,
       maxConnections: pool.limits?.[i] ?? 0,
       backup: pool.backups?.[i] === 1,

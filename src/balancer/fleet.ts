@@ -1,10 +1,12 @@
-// The one owner of the servers' run-time state: the snapshot in force, and the one function that
+// The one owner of the servers' run-time state: the snapshot in force, the one function that
 // writes a server's health (setHealth), which logs, closes idle connections and tells whoever
-// listens. Admin state (drain, maint), weights and discovery belong here too, as more writers.
+// listens, and the one that applies the admin API's changes (control: drain, maint, ready, a
+// weight), which logs them too.
 
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Backend, Pooled } from './backend.js';
+import type { AdminState, Pool } from './pool.js';
 import { Snapshot } from './snapshot.js';
 
 /**
@@ -38,6 +40,22 @@ export interface HealthOwner {
   readonly snapshot: Snapshot;
   setHealth(server: Backend, up: boolean, reason: string, source: HealthSource): void;
 }
+
+/** What the admin API changes of a server in a pool. */
+export type ControlChange = { state: AdminState } | { weight: number };
+
+/** A server of a pool that a change applied to. */
+export interface Controlled<C extends Pooled = Pooled> {
+  pool: Pool<Backend<C>>;
+  /** Its position in the pool. */
+  i: number;
+}
+
+/**
+ * What `control` did: the servers it changed, or why it changed none: no pool of that name, or
+ * no server of that name (in the pool asked for).
+ */
+export type ControlResult<C extends Pooled = Pooled> = { changed: Controlled<C>[] } | { unknown: 'pool' | 'server' };
 
 /** Backend.up and upSince as only this file may see them: writable. */
 type Writable = { up: boolean; upSince: number };
@@ -100,6 +118,44 @@ export class Fleet<C extends Pooled = Pooled> implements HealthOwner {
     if (changed && up) server.slotFreed(performance.now());
   }
 
+  /**
+   * Applies an admin change to the server `name` (as the config writes it, or its address) in
+   * every pool that lists it, or in pool `poolName` only. `by`: who asked, for the log line
+   * ("the admin API (127.0.0.1)"); null when the change was logged where it was asked (a cluster
+   * worker following its primary).
+   */
+  control(name: string, poolName: string | null, change: ControlChange, by: string | null): ControlResult<C> {
+    const pools = this.current.pools.filter((p) => poolName === null || p.name === poolName);
+    if (pools.length === 0) return { unknown: 'pool' };
+    const changed: Controlled<C>[] = [];
+    const t = performance.now();
+    for (const pool of pools) {
+      const i = pool.servers.findIndex((s, k) => pool.names[k] === name || s.name === name);
+      if (i < 0) continue;
+      const what = 'state' in change ? `${pool.stateOf(i)} -> ${change.state}` : `weight ${pool.weights[i]} -> ${change.weight}`;
+      if ('state' in change) pool.setState(i, change.state, t);
+      else pool.setWeight(i, change.weight, t);
+      if (by !== null) this.logger.info(`server ${pool.servers[i]!.name} (pool ${pool.name}): ${what}, by ${by}`);
+      changed.push({ pool, i });
+    }
+    return changed.length === 0 ? { unknown: 'server' } : { changed };
+  }
+
+  /**
+   * What the admin API changed, as changes that make another fleet with the same config the same
+   * (a cluster's new worker): [pool, server as the config writes it, change].
+   */
+  controls(): [string, string, ControlChange][] {
+    const out: [string, string, ControlChange][] = [];
+    for (const pool of this.current.pools) {
+      pool.names.forEach((name, i) => {
+        if (pool.states[i] !== 0) out.push([pool.name, name, { state: pool.stateOf(i) }]);
+        if (pool.weightSet[i] === 1) out.push([pool.name, name, { weight: pool.weights[i]! }]);
+      });
+    }
+    return out;
+  }
+
   /** Closes every idle connection (shutdown). */
   closeIdle(): void {
     for (const server of this.current.servers) server.closeIdle();
@@ -111,4 +167,10 @@ export class Fleet<C extends Pooled = Pooled> implements HealthOwner {
     if (up) this.logger.info(`${name} UP`);
     else this.logger.warn(`${name} DOWN: ${reason}`);
   }
+}
+
+/** What a change did, by pool and server name (what the admin API answers with). */
+export function namesOf<C extends Pooled>(result: ControlResult<C>): { changed: { pool: string; label: string }[] } | { unknown: 'pool' | 'server' } {
+  if ('unknown' in result) return result;
+  return { changed: result.changed.map((c) => ({ pool: c.pool.name, label: c.pool.names[c.i]! })) };
 }

@@ -9,12 +9,23 @@ import { DEFAULTS, type Balancing, type HashKey, type PoolServer } from '../conf
 import type { Logger } from '../log.js';
 import type { Backend, SlotListener } from './backend.js';
 import { OutlierDetector } from './outlier.js';
+import { Cycle } from './policies/cycle.js';
 import { makePolicy } from './policies/make-policy.js';
 import { PeakEwma } from './policies/peak-ewma.js';
 import type { Candidates, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { Counters } from './stats.js';
 import { StickyCookies } from './sticky.js';
+
+/**
+ * A server's admin state in a pool (interface.md, "Runtime control"): ready; drain (no new
+ * requests, sticky ones still come, in flight finish); maint (no requests at all).
+ */
+export const ADMIN_STATES = ['ready', 'drain', 'maint'] as const;
+export type AdminState = (typeof ADMIN_STATES)[number];
+const READY = 0;
+const DRAIN = 1;
+const MAINT = 2;
 
 /** ms for a latency estimate to fall to 1/e of itself (Finagle's and Linkerd's choice). */
 const LATENCY_DECAY = 10_000;
@@ -41,10 +52,17 @@ function defaultMembers(servers: readonly Backend[]): PoolServer[] {
 export class Pool<B extends Backend = Backend> implements Candidates, SlotListener {
   /** What happened to the requests routed here. */
   readonly stats = new Counters();
-  readonly policy: Policy;
+  /** The policy; round robin's counter gives way to the weighted one when a weight changes at run time. */
+  policy: Policy;
   readonly balancing: Balancing;
-  /** Each position's weight as configured (0..256). */
+  /** Each position's weight (0..256): as configured, or as the admin API set it. */
   readonly weights: Float64Array;
+  /** Each position's admin state: an index of ADMIN_STATES; 0 (ready) unless the admin API changed it. */
+  readonly states: Uint8Array;
+  /** 1 where the admin API set the weight: it then survives a reload, as the state does. */
+  readonly weightSet: Uint8Array;
+  /** The servers' names as the config writes them (hash's table, sticky ids, the admin API). */
+  readonly names: readonly string[];
   /** Each position's max_connections (0: none); null when no server of the pool has one. */
   readonly limits: Uint32Array | null = null;
   /** 1 for a backup server; null when the pool has none. */
@@ -89,15 +107,18 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
   ) {
     const n = servers.length;
     this.balancing = balancing;
+    this.names = members.map((m) => m.name);
     const uniform = members.every((m) => m.weight === members[0]!.weight && m.slowStart === 0);
-    this.policy = makePolicy(balancing.balance, members.map((m) => m.name), uniform);
+    this.policy = makePolicy(balancing.balance, this.names, uniform);
     this.weights = Float64Array.from(members, (m) => m.weight);
+    this.states = new Uint8Array(n);
+    this.weightSet = new Uint8Array(n);
     if (members.some((m) => m.maxConnections > 0)) this.limits = Uint32Array.from(members, (m) => m.maxConnections);
     if (members.some((m) => m.backup)) this.backups = Uint8Array.from(members, (m) => (m.backup ? 1 : 0));
     if (members.some((m) => m.slowStart > 0)) this.slowStarts = Float64Array.from(members, (m) => m.slowStart);
     if (balancing.balance === 'least_latency') this.latencies = servers.map(() => new PeakEwma(LATENCY_DECAY, failurePenalty));
     if (balancing.outlier !== null) this.outlier = new OutlierDetector(balancing.outlier, n);
-    if (balancing.sticky !== null) this.sticky = new StickyCookies(balancing.sticky, members.map((m) => m.name));
+    if (balancing.sticky !== null) this.sticky = new StickyCookies(balancing.sticky, this.names);
     this.hashKey = balancing.balance === 'hash' ? balancing.hashKey : null;
     this.budget = new RetryBudget(balancing.retryBudget);
     this.observes = this.latencies !== null || this.outlier !== null;
@@ -113,7 +134,7 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
 
   ready(i: number): boolean {
     const server = this.servers[i]!;
-    if (!server.up) return false;
+    if (!server.up || this.states[i] !== READY) return false;
     if (this.backups !== null && this.backups[i] !== this.tier) return false;
     if (this.outlier !== null && this.outlier.ejected[i] === 1) return false;
     const limits = this.limits;
@@ -172,7 +193,7 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
     if (limits === null) return false;
     for (let i = 0; i < this.servers.length; i++) {
       const server = this.servers[i]!;
-      if (!server.up || limits[i] === 0 || server.stats.inFlight < limits[i]!) continue;
+      if (!server.up || this.states[i] !== READY || limits[i] === 0 || server.stats.inFlight < limits[i]!) continue;
       if (this.backups !== null && this.backups[i] !== this.tier) continue;
       if (this.outlier !== null && this.outlier.ejected[i] === 1) continue;
       if (this.weight(i) > 0 && (tried === null || !tried.includes(server))) return true;
@@ -180,10 +201,10 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
     return false;
   }
 
-  /** A sticky request's server may take it while up (draining or weight 0 too), not ejected, not tried, below its limit. */
+  /** A sticky request's server may take it while up (draining or weight 0 too), not in maintenance, not ejected, not tried, below its limit. */
   private mayStick(i: number): boolean {
     const server = this.servers[i]!;
-    if (!server.up) return false;
+    if (!server.up || this.states[i] === MAINT) return false;
     if (this.outlier !== null && this.outlier.ejected[i] === 1) return false;
     const limits = this.limits;
     if (limits !== null && limits[i] !== 0 && server.stats.inFlight >= limits[i]!) return false;
@@ -192,9 +213,50 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
 
   private anyPrimaryUp(): boolean {
     for (let i = 0; i < this.servers.length; i++) {
-      if (this.backups![i] === 0 && this.servers[i]!.up && (this.outlier === null || this.outlier.ejected[i] === 0)) return true;
+      if (this.backups![i] === 0 && this.servers[i]!.up && this.states[i] === READY && (this.outlier === null || this.outlier.ejected[i] === 0)) return true;
     }
     return false;
+  }
+
+  // --- runtime control (the admin API, through the fleet) ---
+
+  /** Position `i`'s admin state. */
+  stateOf(i: number): AdminState {
+    return ADMIN_STATES[this.states[i]!]!;
+  }
+
+  /** Whether position `i` drains and has no request in flight any more. */
+  drained(i: number): boolean {
+    return this.states[i] === DRAIN && this.servers[i]!.stats.inFlight === 0;
+  }
+
+  /** Sets position `i`'s admin state; a server back to ready may take a waiting request. `now`: now(). */
+  setState(i: number, state: AdminState, now: number): void {
+    this.states[i] = ADMIN_STATES.indexOf(state);
+    if (state === 'ready') this.slotFreed(now);
+  }
+
+  /**
+   * Sets position `i`'s weight (0..256), for the next pick. Unequal weights need the weighted
+   * round robin: the counter (cycle.ts) is replaced by it, with fresh credit.
+   */
+  setWeight(i: number, weight: number, now: number): void {
+    this.weights[i] = weight;
+    this.weightSet[i] = 1;
+    if (this.policy instanceof Cycle && this.weights.some((w) => w !== weight)) {
+      this.policy = makePolicy(this.balancing.balance, this.names, false);
+    }
+    if (weight > 0) this.slotFreed(now);
+  }
+
+  /** Takes over what the admin API set on `previous` (the same pool before a reload) for the servers both list. */
+  carryOver(previous: Pool<B>, now: number): void {
+    this.names.forEach((name, i) => {
+      const j = previous.names.indexOf(name);
+      if (j < 0) return;
+      if (previous.states[j] !== READY) this.states[i] = previous.states[j]!;
+      if (previous.weightSet[j] === 1) this.setWeight(i, previous.weights[j]!, now);
+    });
   }
 
   // --- what requests tell the pool ---

@@ -3,6 +3,7 @@
 // remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
 
 import dns from 'node:dns/promises';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import type { Config, Pool as PoolConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -72,7 +73,11 @@ export async function buildSnapshot<C extends Pooled>(
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);
     }
-    return new Pool(pool.name, servers, pool.servers, pool.balancing, config.timeouts.server, logger);
+    const made = new Pool(pool.name, servers, pool.servers, pool.balancing, config.timeouts.server, logger);
+    // Runtime states and weights survive a reload for the servers that remain (interface.md).
+    const before = previous?.pools.find((p) => p.name === pool.name);
+    if (before !== undefined) made.carryOver(before, performance.now());
+    return made;
   };
   const hosts: [string, Pool<Backend<C>>][] = [];
   for (const h of config.hosts) hosts.push([h.name, await makePool(h)]);

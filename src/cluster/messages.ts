@@ -11,17 +11,24 @@
 //     reloaded           ------------------>
 //                        <------------------  status     counters, for the status page
 //     status             ------------------>
+//                        <------------------  control    an admin API change (drain, weight, ...)
+//     controlled         ------------------>            applied: the API answers once all have
 //                        <------------------  stop       drain, then exit 0
 
 import type { Status } from '../admin/status.js';
+import type { ControlChange } from '../balancer/fleet.js';
 import type { Config } from '../config/schema.js';
 import type { LogLevel } from '../log.js';
 
 /** Whether each server is up, by its label ("host:port" as the config wrote it). */
 export type UpByLabel = Record<string, boolean>;
 
+/** The admin API's changes so far, for a worker that starts: [pool, server as the config writes it, change]. */
+export type Controls = [string, string, ControlChange][];
+
 export type ToWorker =
-  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel }
+  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls }
+  | { type: 'control'; id: number; name: string; pool: string | null; change: ControlChange }
   | { type: 'health'; label: string; up: boolean }
   | { type: 'reload'; id: number; config: Config; up: UpByLabel }
   | { type: 'status'; id: number }
@@ -33,4 +40,5 @@ export type ToPrimary =
   | { type: 'failed'; reason: string }
   | { type: 'down'; label: string }
   | { type: 'reloaded'; id: number; error: string | null }
-  | { type: 'status'; id: number; status: Status };
+  | { type: 'status'; id: number; status: Status }
+  | { type: 'controlled'; id: number };

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AdminServer } from '../admin/admin-server.js';
 import { addCounters, statusOf, type Status } from '../admin/status.js';
-import { Fleet } from '../balancer/fleet.js';
+import { Fleet, namesOf, type ControlChange } from '../balancer/fleet.js';
 import { buildSnapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import type { Config } from '../config/schema.js';
@@ -95,6 +95,7 @@ export class ClusterPrimary {
         ...this.config.admin,
         logger: this.logger,
         startedAt: this.startedAt,
+        control: (name, pool, change, by) => this.control(name, pool, change, by),
       });
       this.logger.info(`status page on http://${formatAddress(await this.admin.listen())}/`);
     }
@@ -150,6 +151,22 @@ export class ClusterPrimary {
     clearTimeout(kill);
   }
 
+  /**
+   * An admin API change: applied (and logged) here, where /servers reads states and weights, then
+   * in every worker; resolves once each has it (a worker that does not answer in time is logged).
+   */
+  private async control(name: string, pool: string | null, change: ControlChange, by: string): Promise<ReturnType<typeof namesOf>> {
+    const result = namesOf(this.fleet.control(name, pool, change, by));
+    if ('unknown' in result) return result;
+    await Promise.all(
+      [...this.members].filter((m) => m.started).map(async (m) => {
+        const reply = await this.ask(m, { type: 'control', id: this.nextId++, name, pool, change }, STATUS_TIMEOUT_MS);
+        if (reply === null) this.logger.error(`admin API: worker ${m.pid} did not confirm the change within ${STATUS_TIMEOUT_MS} ms`);
+      }),
+    );
+    return result;
+  }
+
   /** The report of the status page: the primary's servers (up, last check), every worker's counters. */
   private async report(startedAt: number, now: number): Promise<Status> {
     const total = statusOf({ snapshot: this.fleet.snapshot, durations: new DurationHistogram(), connections: 0 }, startedAt, now);
@@ -179,7 +196,7 @@ export class ClusterPrimary {
     switch (message.type) {
       case 'ready':
         m.started = true;
-        this.send(m, { type: 'start', config: this.workerConfig(), logLevel: this.logger.level, up: this.upByLabel() });
+        this.send(m, { type: 'start', config: this.workerConfig(), logLevel: this.logger.level, up: this.upByLabel(), controls: this.fleet.controls() });
         return;
       case 'listening':
         m.listening = true;

@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { Logger } from '../log.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { reason } from '../reason.js';
-import type { ToPrimary, ToWorker } from './messages.js';
+import type { Controls, ToPrimary, ToWorker } from './messages.js';
 import { SharedHealth } from './remote-health.js';
 
 /** A pipe takes at most this many bytes in one write without mixing in another writer's. */
@@ -33,8 +33,13 @@ let configuring = Promise.resolve();
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'start':
-      configuring = start(message.config, message.logLevel, message.up);
+      configuring = start(message.config, message.logLevel, message.up, message.controls);
       return configuring;
+    case 'control':
+      // The primary logged it; this worker follows, then says so (the API answers once all have).
+      await configuring;
+      server!.control(message.name, message.pool, message.change, null);
+      return send({ type: 'controlled', id: message.id });
     case 'health':
       return health.set(message.label, message.up);
     case 'reload':
@@ -50,7 +55,7 @@ async function onMessage(message: ToWorker): Promise<void> {
   }
 }
 
-async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>): Promise<void> {
+async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>, controls: Controls): Promise<void> {
   logger = new Logger(logLevel);
   logger.maxBatch = PIPE_BUF;
   logger.prefix = `worker ${process.pid}: `;
@@ -59,6 +64,8 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
     // The constructor reads listen.tls's files: they may have gone since the primary started.
     server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet));
     const address = await server.listen();
+    // The admin API's changes made before this worker started (it replaces one that died).
+    for (const [pool, name, change] of controls) server.control(name, pool, change, null);
     send({ type: 'listening', host: address.address, port: address.port, family: address.family });
   } catch (err) {
     send({ type: 'failed', reason: reason(err) });

@@ -99,6 +99,12 @@ export interface ListenAddress {
   port: number;
 }
 
+/** The admin listener: its address, and the API token when POSTs are allowed. */
+export interface AdminListener extends ListenAddress {
+  /** The bearer token POSTs must carry, read from `token_file` (its first line); null = a read-only API. */
+  token: string | null;
+}
+
 /** Where the listener's TLS certificate and key are (PEM files). */
 export interface TlsFiles {
   /** `cert`: the certificate chain, PEM; a relative path is relative to the config file. */
@@ -165,7 +171,7 @@ export interface Config {
    * `admin`: where the status page, /status and /metrics are served. null (the default, or an empty
    * value) = no admin listener. A bare port binds 127.0.0.1 only, never all interfaces.
    */
-  admin: ListenAddress | null;
+  admin: AdminListener | null;
   /** `healthcheck`: see {@link Healthcheck}; every field has a default. */
   healthcheck: Healthcheck;
   /** `timeouts`: see {@link Timeouts}; every field has a default. */
@@ -208,6 +214,8 @@ export const MIB = 1024 * KIB;
 /** The defaults, as documented on {@link Config}. */
 export const DEFAULTS = {
   listen: { host: '127.0.0.1', port: 8080, tls: null },
+  /** An admin token shorter than this is refused: it could be guessed. */
+  minTokenLength: 32,
   /** A bare port in `admin` binds this host only, never all interfaces. */
   adminHost: '127.0.0.1',
   healthcheck: { path: '/healthcheck', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },

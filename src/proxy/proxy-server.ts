@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Fleet } from '../balancer/fleet.js';
+import { Fleet, namesOf, type ControlChange, type ControlResult } from '../balancer/fleet.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import type { Config } from '../config/schema.js';
@@ -101,7 +101,12 @@ export class ProxyServer {
     this.health = this.createHealth(this.fleet, this.config.healthcheck, this.config.admin !== null);
     await this.health.start();
     if (this.config.admin !== null) {
-      this.admin = new AdminServer(reportOn(() => this), { ...this.config.admin, logger: this.logger, startedAt: this.startedAt });
+      this.admin = new AdminServer(reportOn(() => this), {
+        ...this.config.admin,
+        logger: this.logger,
+        startedAt: this.startedAt,
+        control: async (name, pool, change, by) => namesOf(this.control(name, pool, change, by)),
+      });
       const at = await this.admin.listen();
       this.logger.info(`status page on http://${formatAddress(at)}/`);
     }
@@ -170,6 +175,11 @@ export class ProxyServer {
   }
 
   /** How long requests took, over the process's life. */
+  /** An admin change (fleet.ts, control): through the admin API, or a cluster's primary (`by` null: not logged here). */
+  control(name: string, pool: string | null, change: ControlChange, by: string | null): ControlResult<BackendSide> {
+    return this.fleet.control(name, pool, change, by);
+  }
+
   get durations(): DurationHistogram {
     return this.ctx.durations;
   }
@@ -216,3 +226,4 @@ function resolutionOf(config: Config): number {
   const t = config.timeouts;
   return resolutionFor(Math.min(t.connect, t.header, t.idle, t.server));
 }
+

@@ -1,9 +1,10 @@
 // The `listen` and `admin` sections: where clients connect (with TLS when they speak HTTPS) and
-// where the status page is served.
+// where the status page and the admin API are served, with the API's token.
 
+import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, type Node } from 'yaml';
-import { DEFAULTS, type ListenAddress, type Listener, type TlsFiles } from '../schema.js';
+import { DEFAULTS, type AdminListener, type Listener, type TlsFiles } from '../schema.js';
 import { parseListen } from '../values.js';
 import { readMap, readText, type Source } from '../yaml.js';
 
@@ -36,11 +37,39 @@ function readTls(src: Source, node: Node, path: string): TlsFiles {
   return { cert: file('cert'), key: file('key') };
 }
 
-/** `admin`: "host:port" or a bare port (then 127.0.0.1 only); null when absent. */
-export function readAdmin(src: Source, node: Node | undefined): ListenAddress | null {
+/**
+ * `admin`: "host:port" or a bare port (then 127.0.0.1 only), a read-only API; or the long form
+ * `{address, token_file}`, whose file's first line is the token POSTs must carry. null when absent.
+ */
+export function readAdmin(src: Source, node: Node | undefined): AdminListener | null {
   if (node === undefined) return null;
+  let address: Node | undefined = node;
+  let token: string | null = null;
+  if (isMap(node)) {
+    const fields = readMap(src, node, 'admin', ['address', 'token_file'] as const);
+    if (fields.address === undefined) src.fail(node, 'admin', 'address is required, e.g. "127.0.0.1:9000"');
+    address = fields.address;
+    if (fields.token_file !== undefined) token = readToken(src, fields.token_file);
+  }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
-  const admin = parseListen(readText(src, node, 'admin', hint), DEFAULTS.adminHost);
-  if (admin === null) src.fail(node, 'admin', hint);
-  return admin;
+  const admin = parseListen(readText(src, address, 'admin', hint), DEFAULTS.adminHost);
+  if (admin === null) src.fail(address, 'admin', hint);
+  return { ...admin, token };
+}
+
+/** The token in `token_file` (relative to the config file): its first line, at least DEFAULTS.minTokenLength characters. */
+function readToken(src: Source, node: Node): string {
+  const path = 'admin.token_file';
+  const file = resolvePath(dirname(src.file), readText(src, node, path, 'expected the path of a file holding the token'));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    src.fail(node, path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const token = text.split(/\r?\n/, 1)[0]!.trim();
+  if (token.length < DEFAULTS.minTokenLength) {
+    src.fail(node, path, `the token in ${file} has ${token.length} characters; at least ${DEFAULTS.minTokenLength} are needed (e.g. openssl rand -hex 32)`);
+  }
+  return token;
 }
