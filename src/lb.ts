@@ -15,6 +15,7 @@ import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 import { reason, UsageError } from './reason.js';
 
 const USAGE = `Usage: lb [CONFIG] [options]
+       lb ctl COMMAND [ARGS]   (lb ctl --help: drain, maint, ready, weight, servers)
 
 An HTTP/1.1 load balancer. CONFIG is the YAML configuration (default ./lb.yaml).
 
@@ -88,6 +89,8 @@ export async function runCli(
   createBalancer: CreateBalancer = createProxyServer,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
+  // `lb ctl ...` talks to a running balancer's admin API (ctl.ts), loaded only then.
+  if (argv[0] === 'ctl') return { code: await (await import('./ctl.js')).runCtl(argv.slice(1), io) };
   try {
     const options = parseOptions(argv);
     if (options.help) {
