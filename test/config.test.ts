@@ -215,12 +215,44 @@ t.test('the file as a whole', async (t) => {
   fails(t, yaml('listen: 8080', 'hosts: []', 'paths:'), 'lb.yaml: at least one of hosts, paths or servers is required');
 });
 
-t.test('YAML syntax errors: the first line of the parser message, at its line and column', async (t) => {
-  fails(t, 'servers: [a:1\n', 'lb.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]');
-  fails(t, yaml('servers: [a:1]', 'servers: [b:1]'), 'lb.yaml:2:1: Map keys must be unique');
-  fails(t, yaml('servers: [a:1]', '\tlisten: 1'), 'lb.yaml:2:1: Tabs are not allowed as indentation');
-  fails(t, 'servers: "a:1\n', 'lb.yaml:2:1: Missing closing "quote');
-  t.match(thrown(() => parseConfig('servers: [a:1\n', '/etc/lb/lb.yaml')), /^ConfigError: \/etc\/lb\/lb.yaml:2:1: /, 'the file as given');
+t.test('YAML syntax errors: in plain words, at the line and column to change', async (t) => {
+  const keys = 'this key is not lined up with the keys above it: the keys of one mapping start in the same column';
+  const deeper = 'this key is indented more than the keys above it: the keys of one mapping start in the same column';
+  const items = 'this "-" item is not lined up with the items above it: the items of one list start in the same column';
+  const keyValue = 'expected "key: value", with a colon and a space after the key';
+  const list = 'this "[" list is not closed: end it with "]" (and indent any line it runs on to more than its key)';
+  const map = 'this "{" mapping is not closed: end it with "}" (and indent any line it runs on to more than its key)';
+  const cases: [string, string, string][] = [
+    ['a tab', yaml('servers: [a:1]', '\tlisten: 1'), '2:1: a tab indents this line: YAML indents with spaces only'],
+    ['a key indented less', yaml('healthcheck:', '  path: /h', ' interval: 2s', 'servers: [a:1]'), `3:2: ${keys}`],
+    ['a key indented more', yaml('healthcheck:', '  path: /h', '    interval: 2s', 'servers: [a:1]'), `3:5: ${deeper}`],
+    ['a top-level key indented', yaml('listen: 8080', '  servers: [a:1]'), `2:3: ${deeper}`],
+    ['a key between two columns', yaml('hosts:', '  - host: a', '   servers: [a:1]'), `3:4: ${keys}`],
+    ['an item indented less', yaml('servers:', '  - a:1', ' - b:1'), `3:2: ${items}`],
+    ['an item between two columns', yaml('hosts:', '  - host: a', '    servers:', '    - a:1', '   - b:1'), `5:4: ${items}`],
+    ['": " in a value', 'servers: a: b\n', '1:10: a value cannot hold ": " unless it is quoted'],
+    ['": " in a value on the last line, with no newline', 'servers: a: b', '1:10: a value cannot hold ": " unless it is quoted'],
+    ['an unclosed [', yaml('listen: 8080', 'servers: [a:1'), `2:10: ${list}`],
+    ['a [ list running on to a line not indented', yaml('servers: [a:1,', 'b:1]'), `1:10: ${list}`],
+    ['an unclosed {', yaml('listen: { address: 1', 'servers: [a:1]'), `1:9: ${map}`],
+    ['an unclosed { in a [', 'servers: [a:1, {b: 1]\n', `1:16: ${map}`],
+    ['an unclosed "', yaml('listen: "8080', 'servers: [a:1]'), '1:9: this quoted value is not closed: end it with "'],
+    ["an unclosed '", yaml('hosts:', "  - host: 'a", '    servers: [a:1]'), "2:11: this quoted value is not closed: end it with '"],
+    ['no colon', yaml('servers: [a:1]', 'listen 8080'), `2:1: ${keyValue}`],
+    ['a word alone', yaml('servers: [a:1]', 'foo', 'bar: 1'), `2:1: ${keyValue}`],
+    ['a key twice', yaml('servers: [a:1]', 'servers: [b:1]'), '2:1: duplicate key "servers" (first at line 1)'],
+    ['a key twice in an entry', yaml('hosts:', '  - host: a', '    servers: [a:1]', '    host: b'), '4:5: duplicate key "host" (first at line 2)'],
+    ['two documents', yaml('servers: [a:1]', '---', 'servers: [b:1]'), '2:1: a second document begins here ("---"): the configuration is one document'],
+    ['a reserved character', yaml('servers: [a:1]', 'listen: @x'), '2:9: a value that starts with "@" must be quoted'],
+    ['a directive character', yaml('servers: [a:1]', 'listen: %x'), '2:9: a value that starts with "%" must be quoted'],
+    ['a "]" too many', 'servers: [a:1]]\n', '1:15: this "]" closes nothing: no "[" list is open here'],
+    ['a "}" too many', yaml('listen: {address: 1}}', 'servers: [a:1]'), '1:21: this "}" closes nothing: no "{" mapping is open here'],
+    // Rarer ones keep the parser's words.
+    ['a comma too many', 'servers: [a:1,, b:1]\n', '1:15: Unexpected , in flow sequence'],
+    ['an empty anchor', 'servers: &\n', '1:10: Anchor cannot be an empty string'],
+  ];
+  for (const [name, text, message] of cases) fails(t, text, `lb.yaml:${message}`, name);
+  t.match(thrown(() => parseConfig('servers: [a:1\n', '/etc/lb/lb.yaml')), /^ConfigError: \/etc\/lb\/lb.yaml:1:10: /, 'the file as given');
 });
 
 t.test('aliases are followed', async (t) => {
