@@ -303,15 +303,20 @@ t.test('sections of the wrong shape', async (t) => {
 t.test('listen and admin messages', async (t) => {
   const listenHint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
   fails(t, yaml('servers: [a:1]', 'listen: "a b"'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: 70000'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: "*:70000"'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: localhost:70000'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: 70000'), 'lb.yaml:2:9: listen: port 70000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: "*:70000"'), 'lb.yaml:2:9: listen: port 70000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: localhost:99999'), 'lb.yaml:2:9: listen: port 99999 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: localhost:1234567'), 'lb.yaml:2:9: listen: port 1234567 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: { address: "[::1]:65536" }'), 'lb.yaml:2:20: listen: port 65536 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: http://0.0.0.0:80/'), 'lb.yaml:2:9: listen: no scheme: write "0.0.0.0:80" without "http://"');
   fails(t, yaml('servers: [a:1]', 'listen: true'), `lb.yaml:2:9: listen: ${listenHint}`);
   fails(t, yaml('servers: [a:1]', 'listen: "::1:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'IPv6 without brackets');
   fails(t, yaml('servers: [a:1]', 'listen: "[nope]:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'not IPv6 in brackets');
   const adminHint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
   fails(t, yaml('servers: [a:1]', 'admin: [1]'), `lb.yaml:2:8: admin: ${adminHint}`);
   fails(t, yaml('servers: [a:1]', 'admin: x:y'), `lb.yaml:2:8: admin: ${adminHint}`);
+  fails(t, yaml('servers: [a:1]', 'admin: 127.0.0.1:90000'), 'lb.yaml:2:8: admin: port 90000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'admin: https://127.0.0.1:9000'), 'lb.yaml:2:8: admin: no scheme: write "127.0.0.1:9000" without "https://"');
 });
 
 t.test('healthcheck, timeouts and limits messages', async (t) => {
@@ -348,8 +353,11 @@ t.test('servers messages', async (t) => {
   fails(t, 'servers: [8081]\n', 'lb.yaml:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"');
   fails(t, 'servers: ["8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
   fails(t, 'servers: [localhost]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
-  fails(t, 'servers: [localhost:0]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 0');
-  fails(t, 'servers: [localhost:65536]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 65536');
+  fails(t, 'servers: [localhost:0]\n', 'lb.yaml:1:11: servers[0]: port 0 is out of range (1-65535)', 'port 0');
+  fails(t, 'servers: [localhost:65536]\n', 'lb.yaml:1:11: servers[0]: port 65536 is out of range (1-65535)', 'port 65536');
+  fails(t, 'servers: ["http://localhost:8081"]\n', 'lb.yaml:1:11: servers[0]: no scheme: write "localhost:8081" without "http://"');
+  fails(t, 'servers: ["HTTPS://api.test:443/v1"]\n', 'lb.yaml:1:11: servers[0]: no scheme: write "api.test:443" without "HTTPS://"');
+  fails(t, 'servers: [{ address: "http://a:1" }]\n', 'lb.yaml:1:22: servers[0].address: no scheme: write "a:1" without "http://"');
   fails(t, 'servers: [":8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'no host');
   fails(t, 'servers: ["a..b:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an empty label');
   fails(t, 'servers: ["[::1:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an unclosed bracket');

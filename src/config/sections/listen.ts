@@ -4,7 +4,7 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, type Node } from 'yaml';
 import { DEFAULTS, type ListenAddress, type Listener, type TlsFiles } from '../schema.js';
-import { parseListen } from '../values.js';
+import { addressSlip, parseListen } from '../values.js';
 import { readMap, readText, type Source } from '../yaml.js';
 
 /** `listen`: "host:port", a bare port, or the long form `{address, tls: {cert, key}}`; the default when absent. */
@@ -20,8 +20,9 @@ export function readListen(src: Source, node: Node | undefined, path: string): L
     if (address === undefined) return { ...DEFAULTS.listen, tls };
   }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
-  const listen = parseListen(readText(src, address, path, hint), '');
-  if (listen === null) src.fail(address, path, hint);
+  const text = readText(src, address, path, hint);
+  const listen = parseListen(text, '');
+  if (listen === null) src.fail(address, path, addressSlip(text, 0) ?? hint);
   return { ...listen, tls };
 }
 
@@ -40,7 +41,8 @@ function readTls(src: Source, node: Node, path: string): TlsFiles {
 export function readAdmin(src: Source, node: Node | undefined): ListenAddress | null {
   if (node === undefined) return null;
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
-  const admin = parseListen(readText(src, node, 'admin', hint), DEFAULTS.adminHost);
-  if (admin === null) src.fail(node, 'admin', hint);
+  const text = readText(src, node, 'admin', hint);
+  const admin = parseListen(text, DEFAULTS.adminHost);
+  if (admin === null) src.fail(node, 'admin', addressSlip(text, 0) ?? hint);
   return admin;
 }
