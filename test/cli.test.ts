@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
@@ -359,9 +360,36 @@ t.test('process: a port in use is one line and exit 1', async (t) => {
   // The balancer's own log lines (health checks started before the bind) may come too.
   t.strictSame(
     stderr.split('\n').filter((line) => line.startsWith('lb:')),
-    [`lb: listen EADDRINUSE 127.0.0.1:${port}`],
+    [`lb: listen address 127.0.0.1:${port} is in use (EADDRINUSE)`],
   );
   t.notMatch(stderr, /^\s+at /m, 'no stack trace');
+});
+
+t.test('process: an admin address in use is named as the admin address', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const { port } = taken.address() as AddressInfo;
+  const dir = t.testdir({ 'lb.yaml': `listen: 127.0.0.1:0\nadmin: 127.0.0.1:${port}\nhealthcheck: { interval: 1m }\nservers: [127.0.0.1:9]\n` });
+  const { code, stderr } = await lb([LB, 'lb.yaml'], dir).exit;
+  t.equal(code, 1);
+  t.strictSame(stderr.split('\n').filter((line) => line.startsWith('lb:')), [`lb: admin address 127.0.0.1:${port} is in use (EADDRINUSE)`]);
+});
+
+t.test('bindError: which listener, its address, and what the code means', async (t) => {
+  const address = { host: '127.0.0.1', port: 80 };
+  const sys = (code: string) => Object.assign(new Error(`listen ${code} 127.0.0.1:80`), { code, syscall: 'listen' });
+  const cases: [unknown, string][] = [
+    [bindError('listen', address, sys('EADDRINUSE')), 'listen address 127.0.0.1:80 is in use (EADDRINUSE)'],
+    [bindError('admin', address, sys('EACCES')), 'admin address 127.0.0.1:80 needs privileges this user does not have (a port below 1024?) (EACCES)'],
+    [bindError('listen', { host: '10.9.9.9', port: 80 }, sys('EADDRNOTAVAIL')), 'listen address 10.9.9.9:80 is not an address of this machine (EADDRNOTAVAIL)'],
+    [bindError('listen', { host: 'nosuch.invalid', port: 80 }, sys('ENOTFOUND')), 'listen address nosuch.invalid:80 does not resolve (ENOTFOUND)'],
+    [bindError('listen', { host: '', port: 80 }, sys('EMFILE')), 'listen address *:80 (all interfaces) cannot be bound (EMFILE)'],
+  ];
+  for (const [err, message] of cases) t.equal((err as Error).message, message);
+  t.equal((cases[0]![0] as NodeJS.ErrnoException).code, 'EADDRINUSE', 'the code is kept');
+  const plain = new Error('no code');
+  t.equal(bindError('listen', address, plain), plain, 'an error without a code is passed on');
 });
 
 t.test('stopOnSignals: SIGHUP while closing is ignored', async (t) => {

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress, formatListen, isTrustedProxy } from '../config/address.js';
 import { AdminServer, reportOn } from '../admin/admin-server.js';
+import { bindError } from '../bind-error.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { ClientConnection } from './client-connection.js';
@@ -90,9 +91,10 @@ export class ProxyServer {
     this.use(await buildSnapshot(this.config, null, this.ctx.logger));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (err: Error): void => reject(bindError('listen', this.config.listen, err));
+      this.server.once('error', failed);
       this.server.listen(host === '' ? { port } : { host, port }, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });
