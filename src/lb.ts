@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The command line: `lb [CONFIG] [options]`. Reads options and the config, then prints help, the
-// version or a --check summary, or starts the balancer and stops it on SIGINT/SIGTERM.
+// The command line: `lb [CONFIG] [options]`. Reads options and the config, checks what the config
+// names outside itself (TLS files, server names), then prints help, the version or a --check
+// summary, or starts the balancer and stops it on SIGINT/SIGTERM.
 
 import { readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,9 @@ import { pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { formatAddress } from './config/address.js';
 import { describeConfig } from './config/check.js';
-import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/error.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { preflight } from './config/preflight.js';
 import type { Config } from './config/schema.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 import { reason, UsageError } from './reason.js';
@@ -78,9 +81,10 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
 
 /**
  * Runs the command line `argv` (without "node lb.js"). Resolves with `{code}` when there is nothing
- * left to run, having printed help, the version, the --check summary or one `lb: <reason>` line to
- * stderr; or with the running balancer, having logged `listening on http://host:port` (https://
- * for a TLS listener).
+ * left to run, having printed help, the version, the --check summary (after an `lb: warning: ...`
+ * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
+ * the running balancer, having logged `listening on http://host:port` (https:// for a TLS
+ * listener).
  */
 export async function runCli(
   argv: string[],
@@ -98,24 +102,29 @@ export async function runCli(
       io.stdout.write(`${readVersion()}\n`);
       return { code: 0 };
     }
-    const readConfig = (): Config => {
-      const config = loadConfig(options.file);
-      if (options.host !== undefined) config.listen.host = options.host;
-      if (options.port !== undefined) config.listen.port = options.port;
-      return config;
+    const load = (): LoadedConfig => {
+      const loaded = loadConfig(options.file);
+      if (options.host !== undefined) loaded.config.listen.host = options.host;
+      if (options.port !== undefined) loaded.config.listen.port = options.port;
+      return loaded;
     };
-    const config = readConfig();
+    const { config, places } = load();
+    // --check does what a start does short of listening: the same checks, the same messages.
+    const unresolved = await preflight(config, places);
     if (options.check) {
+      for (const warning of unresolved) io.stderr.write(`lb: warning: ${warning}\n`);
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }
+    // The balancer resolves every name once, at start: one that does not resolve stops it here.
+    if (unresolved.length > 0) throw new ConfigError(unresolved[0]!);
 
     const logger = new Logger(options.logLevel, io.stdout, io.stderr);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
-    return { server, logger, readConfig, file: options.file };
+    return { server, logger, readConfig: () => load().config, file: options.file };
   } catch (err) {
     io.stderr.write(`lb: ${reason(err)}\n`);
     await server?.close().catch(() => {});

@@ -12,6 +12,7 @@ import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
+import { selfSigned } from './helpers/certificate.js';
 import { lb } from './helpers/lb-process.js';
 
 const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
@@ -171,8 +172,9 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   t.match(v6.stdout.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
 
   // A TLS listener says https.
+  selfSigned(dir);
   const tlsFile = join(dir, 'tls.yaml');
-  writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: a.pem, key: a.key } }\nservers: [localhost:8081]\n');
+  writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: cert.pem, key: key.pem } }\nservers: [localhost:8081]\n');
   const secure = io();
   await runCli([tlsFile], secure, factory(new FakeBalancer(LOOPBACK)));
   t.match(secure.stdout.text, /INFO listening on https:\/\/127\.0\.0\.1:8080\n$/);
@@ -331,6 +333,15 @@ t.test('process: an invalid config exits 1 with one line on stderr', async (t) =
   t.equal(stderr, 'lb: lb.yaml:2:5: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"\n');
 });
 
+t.test('process: a TLS file that cannot be read stops a start with the line --check prints, not a bare ENOENT', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: nope.pem\n    key: nope.key\nservers: [127.0.0.1:9]\n' });
+  const line = `lb: lb.yaml:4:11: listen.tls.cert: cannot read ${join(dir, 'nope.pem')}: ENOENT: no such file or directory\n`;
+  const check = await lb([LB, 'lb.yaml', '--check'], dir).exit;
+  t.strictSame(check, { code: 1, stdout: '', stderr: line }, '--check');
+  const start = await lb([LB, 'lb.yaml'], dir).exit;
+  t.strictSame(start, { code: 1, stdout: '', stderr: line }, 'a start');
+});
+
 t.test('process: runs through a symlink, as the npm bin does', async (t) => {
   const dir = t.testdir({});
   symlinkSync(LB, join(dir, 'lb'));
@@ -374,6 +385,38 @@ t.test('process: an admin address in use is named as the admin address', async (
   const { code, stderr } = await lb([LB, 'lb.yaml'], dir).exit;
   t.equal(code, 1);
   t.strictSame(stderr.split('\n').filter((line) => line.startsWith('lb:')), [`lb: admin address 127.0.0.1:${port} is in use (EADDRINUSE)`]);
+});
+
+t.test('--check reads the TLS files as a start does: the first problem at its line; a start fails with the same line', async (t) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a' });
+  const b = selfSigned(dir, { name: 'b' });
+  const file = join(dir, 'lb.yaml');
+  writeFileSync(file, `listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: b-key.pem\nservers: [localhost:8081]\n`);
+  const line = `lb: ${file}:5:10: listen.tls.key: ${b.key} is not the key of the certificate in ${a.cert}\n`;
+  t.strictSame(await cli([file, '--check']), { code: 1, stdout: '', stderr: line });
+  const balancer = new FakeBalancer(LOOPBACK);
+  const out = io();
+  t.strictSame(await runCli([file], out, factory(balancer)), { code: 1 });
+  t.equal(out.stderr.text, line);
+  t.equal(balancer.config, undefined, 'no balancer was made');
+});
+
+t.test('--check: a server name that does not resolve is a warning with its line, exit 0; a start stops on it', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:0\nservers:\n  - localhost:8081\n  - nosuch.invalid:8081\n' }), 'lb.yaml');
+  // ENOTFOUND where a DNS server answers; EAI_AGAIN where none can be asked.
+  const warning = new RegExp(`^${file.replace(/[.\/]/g, '\\$&')}:4: nosuch\\.invalid:8081 does not resolve \\((ENOTFOUND|EAI_AGAIN)\\)$`);
+  const check = await cli([file, '--check']);
+  t.equal(check.code, 0);
+  t.match(check.stdout, /^listen /);
+  const [first, ...rest] = check.stderr.split('\n');
+  t.match(first, /^lb: warning: /);
+  t.match(first!.slice('lb: warning: '.length), warning);
+  t.strictSame(rest, [''], 'one line');
+
+  const out = io();
+  t.strictSame(await runCli([file], out, factory(new FakeBalancer(LOOPBACK))), { code: 1 });
+  t.match(out.stderr.text.slice('lb: '.length, -1), warning, 'the same line, as the reason a start stops');
 });
 
 t.test('bindError: which listener, its address, and what the code means', async (t) => {

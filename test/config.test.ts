@@ -5,7 +5,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
-import { loadConfig, parseConfig } from '../src/config/load.js';
+import { loadConfig, parseConfig, parseConfigWithPlaces } from '../src/config/load.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';
 import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
@@ -462,7 +462,7 @@ t.test('isTrustedProxy', async (t) => {
 
 t.test('loadConfig', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n', 'bad.yaml': 'servers: [8081]\n', sub: {} });
-  t.equal(loadConfig(join(dir, 'lb.yaml')).servers!.servers[0]!.name, 'localhost:8081');
+  t.equal(loadConfig(join(dir, 'lb.yaml')).config.servers!.servers[0]!.name, 'localhost:8081');
   t.equal(
     thrown(() => loadConfig(join(dir, 'bad.yaml'))),
     `ConfigError: ${join(dir, 'bad.yaml')}:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"`,
@@ -476,6 +476,38 @@ t.test('loadConfig', async (t) => {
     `ConfigError: cannot read ${join(dir, 'sub')}: EISDIR: illegal operation on a directory`,
   );
   t.match(thrown(() => loadConfig('a\0b')), /^ConfigError: cannot read a\0b: The argument 'path' must be/, 'not a system error');
+});
+
+t.test('places: where the TLS files and each server are written, for the checks after parsing', async (t) => {
+  const { config, places } = parseConfigWithPlaces(
+    yaml(
+      'listen:',
+      '  address: 127.0.0.1:8443',
+      '  tls:',
+      '    cert: c.pem',
+      '    key:  k.pem',
+      'hosts:',
+      '  - host: a.test',
+      '    servers: [a:1, "b:2"]',
+      'paths:',
+      '  - path: /x',
+      '    servers:',
+      '      - { address: b:2, weight: 2 }',
+      'servers: [c:3]',
+    ),
+    '/etc/lb/lb.yaml',
+  );
+  t.equal(config.listen.tls!.key, '/etc/lb/k.pem');
+  t.strictSame(places.tls, {
+    cert: { file: '/etc/lb/lb.yaml', line: 4, col: 11, path: 'listen.tls.cert' },
+    key: { file: '/etc/lb/lb.yaml', line: 5, col: 11, path: 'listen.tls.key' },
+  });
+  t.strictSame([...places.servers], [
+    ['a:1', { file: '/etc/lb/lb.yaml', line: 8, col: 15, path: 'hosts[0].servers[0]' }],
+    ['b:2', { file: '/etc/lb/lb.yaml', line: 8, col: 20, path: 'hosts[0].servers[1]' }],
+    ['c:3', { file: '/etc/lb/lb.yaml', line: 13, col: 11, path: 'servers[0]' }],
+  ], 'a server in several pools: where it is first written');
+  t.equal(parseConfigWithPlaces('servers: [a:1]\n', 'lb.yaml').places.tls, null, 'no TLS, no places for it');
 });
 
 t.test('describeConfig', async (t) => {

@@ -4,10 +4,14 @@
 
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from './error.js';
+import { Places, type Place } from './places.js';
 import { plainSyntaxError } from './yaml-errors.js';
 
 /** The document being read, able to name a position as `file:line:col`. */
 export class Source {
+  /** Where the values checked after parsing are written; the section readers fill it in. */
+  readonly places = new Places();
+
   constructor(
     readonly file: string,
     readonly doc: Document,
@@ -35,6 +39,12 @@ export class Source {
   /** The 1-based line a node starts on. */
   lineOf(node: Node): number {
     return this.lines.linePos(node.range![0]).line;
+  }
+
+  /** Where a node starts, for a message found after parsing (see places.ts). */
+  placeOf(node: Node, path: string): Place {
+    const { line, col } = this.lines.linePos(node.range![0]);
+    return { file: this.file, line, col, path };
   }
 }
 

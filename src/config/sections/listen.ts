@@ -3,6 +3,7 @@
 
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, type Node } from 'yaml';
+import type { Place } from '../places.js';
 import { DEFAULTS, type ListenAddress, type Listener, type TlsFiles } from '../schema.js';
 import { addressSlip, parseListen } from '../values.js';
 import { readMap, readText, type Source } from '../yaml.js';
@@ -26,15 +27,22 @@ export function readListen(src: Source, node: Node | undefined, path: string): L
   return { ...listen, tls };
 }
 
-/** `tls: {cert, key}`: both required; a relative path is relative to the config file. */
+/**
+ * `tls: {cert, key}`: both required; a relative path is relative to the config file. The files
+ * are read later (preflight.ts), at the places noted here.
+ */
 function readTls(src: Source, node: Node, path: string): TlsFiles {
   const files = readMap(src, node, path, ['cert', 'key'] as const);
-  const file = (key: 'cert' | 'key'): string => {
+  const file = (key: 'cert' | 'key'): [string, Place] => {
     const value = files[key];
     if (value === undefined) src.fail(node, path, `${key} is required: the path of a PEM file`);
-    return resolvePath(dirname(src.file), readText(src, value, `${path}.${key}`, 'expected the path of a PEM file'));
+    const text = readText(src, value, `${path}.${key}`, 'expected the path of a PEM file');
+    return [resolvePath(dirname(src.file), text), src.placeOf(value, `${path}.${key}`)];
   };
-  return { cert: file('cert'), key: file('key') };
+  const [cert, certAt] = file('cert');
+  const [key, keyAt] = file('key');
+  src.places.tls = { cert: certAt, key: keyAt };
+  return { cert, key };
 }
 
 /** `admin`: "host:port" or a bare port (then 127.0.0.1 only); null when absent. */

@@ -102,7 +102,7 @@ function readServers(src: Source, node: Node, path: string): PoolServer[] {
 
 /**
  * A server's "host:port"; a port alone, a URL and a port out of range get words of their own, as
- * the likeliest slips.
+ * the likeliest slips. Its place is noted: the name is looked up in DNS later (preflight.ts).
  */
 function readAddress(src: Source, node: Node, path: string): ServerAddress {
   const hint = 'expected "host:port", e.g. "localhost:8081"';
@@ -112,5 +112,6 @@ function readAddress(src: Source, node: Node, path: string): ServerAddress {
   const name = readText(src, node, path, hint);
   const address = parseHostPort(name);
   if (address === null || address.port === 0) src.fail(node, path, addressSlip(name, 1) ?? hint);
+  src.places.addServer(name, src.placeOf(node, path));
   return { ...address, name };
 }
