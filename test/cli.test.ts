@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { EventEmitter } from 'node:events';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
+import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
 import { lb } from './helpers/lb-process.js';
 
@@ -86,7 +87,7 @@ t.test('--help and --version', async (t) => {
     const { code, stdout, stderr } = await cli([flag, 'whatever.yaml']);
     t.equal(code, 0, flag);
     t.match(stdout, /^Usage: lb \[CONFIG\] \[options\]\n/);
-    for (const option of ['--port', '--host', '--check', '--workers', '--log-level', '--help', '--version']) {
+    for (const option of ['--port', '--host', '--check', '--workers', '--log-level', '--pid-file', '--help', '--version']) {
       t.match(stdout, option);
     }
     t.equal(stderr, '');
@@ -252,8 +253,10 @@ class FakeProcess extends EventEmitter {
     super();
     this.exited = new Promise((resolve) => (this.#resolve = resolve));
   }
+  /** As process.exit(): 'exit' listeners run, then the process is gone. */
   exit(code: number): void {
     this.codes.push(code);
+    this.emit('exit', code);
     this.#resolve(code);
   }
 }
@@ -385,6 +388,57 @@ t.test('process: an admin address in use is named as the admin address', async (
   const { code, stderr } = await lb([LB, 'lb.yaml'], dir).exit;
   t.equal(code, 1);
   t.strictSame(stderr.split('\n').filter((line) => line.startsWith('lb:')), [`lb: admin address 127.0.0.1:${port} is in use (EADDRINUSE)`]);
+});
+
+t.test('process: --pid-file holds the pid while the balancer listens, and is gone once it has stopped', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:0\nhealthcheck: { interval: 1m }\nservers: [127.0.0.1:9]\n' });
+  const pidFile = join(dir, 'lb.pid');
+  const proc = lb([LB, 'lb.yaml', '--pid-file', pidFile], dir);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  await proc.until(/INFO listening on /);
+  t.equal(readFileSync(pidFile, 'utf8'), `${proc.child.pid}\n`);
+  proc.child.kill('SIGTERM');
+  t.equal((await proc.exit).code, 0);
+  t.notOk(existsSync(pidFile), 'removed at exit');
+});
+
+t.test('--pid-file: written once listening; one that cannot be written is an error, and the balancer is closed', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' });
+  const file = join(dir, 'lb.yaml');
+  const pidFile = join(dir, 'lb.pid');
+  const running = (await runCli([file, '--pid-file', pidFile], io(), factory(new FakeBalancer(LOOPBACK)))) as Running;
+  t.equal(running.pidFile, pidFile);
+  t.equal(readFileSync(pidFile, 'utf8'), `${process.pid}\n`);
+
+  const balancer = new FakeBalancer(LOOPBACK);
+  const out = io();
+  const missing = join(dir, 'no-such-dir', 'lb.pid');
+  t.strictSame(await runCli([file, '--pid-file', missing], out, factory(balancer)), { code: 1 });
+  t.equal(out.stderr.text, `lb: --pid-file: cannot write ${missing}: ENOENT: no such file or directory\n`);
+  t.equal(balancer.closed, 1);
+  t.strictSame(await cli([file, '--pid-file']), { code: 1, stdout: '', stderr: 'lb: --pid-file needs a value\n' });
+  t.strictSame(await cli([file, '--pid-file', missing, '--check']).then((r) => r.code), 0, '--check starts nothing and writes nothing');
+});
+
+t.test('stopOnSignals: --pid-file is removed at exit, also an exit 1 after a failed close', async (t) => {
+  const pidFile = join(t.testdir({}), 'lb.pid');
+  for (const closeError of [undefined, new Error('stuck')]) {
+    writeFileSync(pidFile, `${process.pid}\n`);
+    const proc = new FakeProcess();
+    const logger = new Logger('info', proc.stdout, proc.stderr);
+    stopOnSignals({ ...runningFor(new FakeBalancer(LOOPBACK, closeError), logger), pidFile }, proc);
+    proc.emit('SIGTERM', 'SIGTERM');
+    t.equal(await proc.exited, closeError === undefined ? 0 : 1);
+    t.notOk(existsSync(pidFile), `removed (${closeError === undefined ? 'exit 0' : 'exit 1'})`);
+  }
+  // One that another balancer has written since is theirs.
+  writeFileSync(pidFile, '12345678\n');
+  const proc = new FakeProcess();
+  stopOnSignals({ ...runningFor(new FakeBalancer(LOOPBACK), new Logger('silent', proc.stdout, proc.stderr)), pidFile }, proc);
+  proc.emit('SIGINT', 'SIGINT');
+  await proc.exited;
+  t.equal(readFileSync(pidFile, 'utf8'), '12345678\n', 'another process\'s pid stays');
+  t.doesNotThrow(() => removePidFile(join(t.testdir({}), 'gone.pid'), process.pid), 'a file already gone is no error');
 });
 
 t.test('--check reads the TLS files as a start does: the first problem at its line; a start fails with the same line', async (t) => {
