@@ -6,7 +6,8 @@ import t from 'tap';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigWithPlaces } from '../src/config/load.js';
-import { loadTlsFiles, preflight, unresolvedServers, type Lookup } from '../src/config/preflight.js';
+import { preflight, unresolvedServers, type Lookup } from '../src/config/preflight.js';
+import { loadTlsFiles } from '../src/config/tls-files.js';
 import { selfSigned } from './helpers/certificate.js';
 
 /** A config in `dir` whose listener takes `cert` and `key` (as written: relative to `dir`), at lines 4 and 5. */

@@ -50,7 +50,8 @@ export class Source {
 
 /**
  * Parses YAML text into its source and root node (null for an empty document); the first syntax
- * error fails at its position, in plain words (yaml-errors.ts). `file` only names the text in messages.
+ * error fails at its position, in plain words (yaml-errors.ts). `file` only names the text in
+ * messages.
  */
 export function readDocument(text: string, file: string): { src: Source; root: Node | null } {
   const lines = new LineCounter();

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { Fleet } from '../balancer/fleet.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
-import { loadTlsFiles } from '../config/preflight.js';
+import { loadTlsFiles } from '../config/tls-files.js';
 import type { Config } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress, formatListen, isTrustedProxy } from '../config/address.js';
