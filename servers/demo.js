@@ -115,7 +115,7 @@ function parseServer(server) {
  * @param {string} url  "http://127.0.0.1:8080", "https://[::]:8443"
  * @returns {string}
  */
-export function clientUrlOf(url) {
+function clientUrlOf(url) {
   return url.replace(/^(https?:\/\/)(?:0\.0\.0\.0|\[::\]):/, '$1127.0.0.1:');
 }
 
