@@ -2,14 +2,21 @@
 // names, and with --with-balancer the balancer in front of them, so the whole
 // demo runs from one terminal.
 //
-//   node servers/demo.js [lb.yaml] [--with-balancer] [--skip 8089[,PORT...]]
+//   node servers/demo.js [lb.yaml] [--with-balancer] [--skip 8089[,PORT...]] [--lb FILE]
 //
 // --skip lists ports to leave without a backend (default 8089, the port lb.yaml
 // uses to show a pool with no server up); `--skip ''` starts every server.
+// --lb is the balancer's program (default dist/lb.js; the tests run src/lb.ts).
+//
+// The balancer is a child process: its pid is printed, SIGHUP to this process
+// reloads it, SIGINT and SIGTERM stop it (and then the backends), and it stops
+// by itself when this process is gone, however it went (exit-with-parent.cjs).
+// A balancer that does not start (its port is taken, say) ends the demo: its
+// own error line, then this process exits non-zero.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { parse } from 'yaml';
@@ -103,15 +110,13 @@ function parseServer(server) {
 }
 
 /**
- * The address a local client reaches `listen` on: all-interfaces becomes 127.0.0.1.
- * @param {unknown} listen  "host:port", a bare port, or missing
- * @returns {{ host: string, port: number, authority: string }}
+ * The URL a local client reaches the balancer on, from the address its
+ * "listening on" line names: all interfaces become 127.0.0.1.
+ * @param {string} url  "http://127.0.0.1:8080", "https://[::]:8443"
+ * @returns {string}
  */
-function clientAddressOf(listen) {
-  const text = String(listen ?? '8080');
-  const { host, port } = /^\d+$/.test(text) ? { host: '', port: Number(text) } : parseServer(text);
-  const reachable = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return { host: reachable, port, authority: `${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}` };
+function clientUrlOf(url) {
+  return url.replace(/^(https?:\/\/)(?:0\.0\.0\.0|\[::\]):/, '$1127.0.0.1:');
 }
 
 /**
@@ -119,10 +124,10 @@ function clientAddressOf(listen) {
  * running server gets, and a 404 example when there is no default pool.
  * @param {any} config
  * @param {Set<number>} skipped
+ * @param {string} base  the balancer's URL, as clientUrlOf gives it
  * @returns {string[]}
  */
-function tryLines(config, skipped) {
-  const base = `http://${clientAddressOf(config?.listen).authority}`;
+function tryLines(config, skipped, base) {
   /** @type {[string, string][]} */
   const lines = [];
   for (const pool of poolsOf(config)) {
@@ -138,30 +143,6 @@ function tryLines(config, skipped) {
   return lines.map(([command, note]) => (note ? `${command.padEnd(width)}   ${note}` : command));
 }
 
-/**
- * Resolves once something accepts connections on host:port, or after `ms`.
- * @param {string} host
- * @param {number} port
- * @param {number} ms
- * @returns {Promise<boolean>}
- */
-async function waitForListener(host, port, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const up = await new Promise((resolve) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (up) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}
-
 /** @param {string} message */
 function fail(message) {
   console.error(`demo: ${message}`);
@@ -171,14 +152,14 @@ function fail(message) {
 async function main() {
   const args = mri(process.argv.slice(2), {
     boolean: ['with-balancer', 'help'],
-    string: ['skip'],
+    string: ['skip', 'lb'],
     alias: { h: 'help' },
     // mri's `unknown` only knows names that appear in `alias` or `default`.
-    default: { skip: DEFAULT_SKIP, 'with-balancer': false },
+    default: { skip: DEFAULT_SKIP, 'with-balancer': false, lb: '' },
     unknown: (flag) => fail(`unknown option ${flag} (try --help)`),
   });
   if (args.help) {
-    console.log('usage: node servers/demo.js [lb.yaml] [--with-balancer] [--skip 8089[,PORT...]]');
+    console.log('usage: node servers/demo.js [lb.yaml] [--with-balancer] [--skip 8089[,PORT...]] [--lb FILE]');
     return;
   }
   const configPath = args._[0] ?? 'lb.yaml';
@@ -203,7 +184,7 @@ async function main() {
   const closeApps = () => Promise.all(apps.map((app) => app.close()));
   for (const { host, port, name } of servers) {
     if (skipped.has(port)) {
-      console.log(`skipped ${name} on ${host}:${port} (--skip): its pool answers 503`);
+      console.log(`skipped ${name} on ${host}:${port} (--skip)`);
       continue;
     }
     try {
@@ -228,15 +209,14 @@ async function main() {
     return;
   }
 
-  const lbPath = fileURLToPath(new URL('../dist/lb.js', import.meta.url));
+  const lbPath = args.lb === '' ? fileURLToPath(new URL('../dist/lb.js', import.meta.url)) : resolve(args.lb);
   if (!existsSync(lbPath)) {
     await closeApps();
     return fail(`${lbPath} not found: run \`npm run build\` first`);
   }
-  // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
-  // balancer would get SIGINT twice (from the terminal and forwarded from here), the second of
-  // which means "exit without draining". This process forwards each signal once.
-  const balancer = spawn(process.execPath, [lbPath, configPath], { stdio: 'inherit', detached: true });
+  const balancer = startBalancer(lbPath, configPath);
+  console.log(`balancer pid ${balancer.pid}: kill -HUP ${balancer.pid} reloads ${configPath} (so does kill -HUP ${process.pid}, this demo)`);
+
   /** @type {NodeJS.Signals | null} */
   let forwarded = null;
   for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
@@ -245,19 +225,59 @@ async function main() {
       balancer.kill(signal);
     });
   }
-  let exited = false;
-  balancer.once('exit', async (code, signal) => {
-    exited = true;
-    await closeApps();
-    process.exit(code ?? (signal === forwarded ? 0 : 1));
+  // Without a handler SIGHUP would end this process; the balancer reloads instead.
+  process.on('SIGHUP', () => balancer.kill('SIGHUP'));
+
+  let listening = false;
+  let seen = '';
+  /** @param {string} text */
+  const watch = (text) => {
+    if (listening) return;
+    seen += text;
+    const url = /listening on (https?:\/\/\S+)/.exec(seen)?.[1];
+    if (url === undefined) return;
+    listening = true;
+    console.log('\ntry:');
+    for (const line of tryLines(config, skipped, clientUrlOf(url))) console.log(`  ${line}`);
+    console.log('');
+  };
+  // Its output is passed on as it comes; operational lines are read for "listening on".
+  balancer.stdout.setEncoding('utf8').on('data', (text) => {
+    process.stdout.write(text);
+    watch(text);
+  });
+  balancer.stderr.setEncoding('utf8').on('data', (text) => {
+    process.stderr.write(text);
+    watch(text);
   });
 
-  const { host, port } = clientAddressOf(config?.listen);
-  if ((await waitForListener(host, port, 10_000)) && !exited) {
-    console.log('\ntry:');
-    for (const line of tryLines(config, skipped)) console.log(`  ${line}`);
-    console.log('');
-  }
+  // 'close', not 'exit': its last lines (the reason it did not start) are passed on first.
+  balancer.once('close', async (code, signal) => {
+    const how = signal === null ? `exit code ${code}` : signal;
+    if (!listening) console.error(`demo: the balancer did not start (${how}); stopping the backends`);
+    else if (forwarded === null) console.error(`demo: the balancer stopped (${how}); stopping the backends`);
+    await closeApps();
+    process.exit(listening && code === 0 ? 0 : code || 1);
+  });
+}
+
+/**
+ * The balancer, as a child process that stops when this one is gone: in its
+ * own process group, since Ctrl-C in a terminal signals the whole foreground
+ * group and it would get SIGINT twice (from the terminal and forwarded from
+ * here), the second of which means "exit without draining"; with
+ * exit-with-parent.cjs preloaded, watching a pipe from this process on its
+ * stdin, since a process whose parent dies keeps running (and its port).
+ * @param {string} lbPath
+ * @param {string} configPath
+ */
+function startBalancer(lbPath, configPath) {
+  const preload = fileURLToPath(new URL('exit-with-parent.cjs', import.meta.url));
+  // This process's own node options too: the tests run it, and src/lb.ts, with a TypeScript loader.
+  return spawn(process.execPath, [...process.execArgv, '--require', preload, lbPath, configPath], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -85,7 +85,7 @@ function targetOf(configFile: string | undefined, admin: string | undefined, tok
     if (address === null) throw new UsageError(`--admin: expected "host:port" or a port, not ${JSON.stringify(admin)}`);
     return { address, token: tokenFile === undefined ? null : readToken(tokenFile) };
   }
-  const config = loadConfig(configFile ?? 'lb.yaml');
+  const { config } = loadConfig(configFile ?? 'lb.yaml');
   if (config.admin === null) throw new UsageError(`${configFile ?? 'lb.yaml'} has no admin listener: set admin, or give --admin HOST:PORT`);
   return { address: config.admin, token: tokenFile === undefined ? config.admin.token : readToken(tokenFile) };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The command line: `lb [CONFIG] [options]`. Reads options and the config, then prints help, the
-// version or a --check summary, or starts the balancer and stops it on SIGINT/SIGTERM.
+// The command line: `lb [CONFIG] [options]`. Reads options and the config, checks what the config
+// names outside itself (TLS files, server names), then prints help, the version or a --check
+// summary, or starts the balancer and stops it on SIGINT/SIGTERM.
 
 import { readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,9 +10,12 @@ import { pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { formatAddress } from './config/address.js';
 import { describeConfig } from './config/check.js';
-import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/error.js';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { preflight } from './config/preflight.js';
 import type { Config } from './config/schema.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { reason, UsageError } from './reason.js';
 
 const USAGE = `Usage: lb [CONFIG] [options]
@@ -25,12 +29,13 @@ Options:
   -c, --check            load and validate CONFIG, print a summary or the errors, exit 0 / 1
   -w, --workers N        processes sharing the listener; 0 = one per core (default 1)
   -l, --log-level LEVEL  ${LOG_LEVELS.join(', ')} (default info)
+      --pid-file FILE    write the process id there at start, remove it at exit
   -h, --help             print this help
   -v, --version          print the version
 `;
 
-/** Every option, short name to long name; mri rejects anything else. */
-const ALIASES = { p: 'port', H: 'host', c: 'check', w: 'workers', l: 'log-level', h: 'help', v: 'version' };
+/** Every option, short name to long name; mri rejects anything else (hence a long name alone with no short ones). */
+const ALIASES = { p: 'port', H: 'host', c: 'check', w: 'workers', l: 'log-level', h: 'help', v: 'version', 'pid-file': [] };
 
 /** The streams the command line prints to: process.stdout/stderr, or a test's collectors. */
 export interface CliIo {
@@ -59,6 +64,8 @@ export interface Running {
   readConfig: () => Config;
   /** The CONFIG file, for log lines. */
   file: string;
+  /** --pid-file, written once listening; removed at exit. */
+  pidFile?: string | undefined;
 }
 
 /** Either the exit code (help, version, check, any error) or a running balancer. */
@@ -79,9 +86,10 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
 
 /**
  * Runs the command line `argv` (without "node lb.js"). Resolves with `{code}` when there is nothing
- * left to run, having printed help, the version, the --check summary or one `lb: <reason>` line to
- * stderr; or with the running balancer, having logged `listening on http://host:port` (https://
- * for a TLS listener).
+ * left to run, having printed help, the version, the --check summary (after an `lb: warning: ...`
+ * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
+ * the running balancer, having logged `listening on http://host:port` (https:// for a TLS
+ * listener) and written --pid-file.
  */
 export async function runCli(
   argv: string[],
@@ -101,24 +109,31 @@ export async function runCli(
       io.stdout.write(`${readVersion()}\n`);
       return { code: 0 };
     }
-    const readConfig = (): Config => {
-      const config = loadConfig(options.file);
-      if (options.host !== undefined) config.listen.host = options.host;
-      if (options.port !== undefined) config.listen.port = options.port;
-      return config;
+    const load = (): LoadedConfig => {
+      const loaded = loadConfig(options.file);
+      if (options.host !== undefined) loaded.config.listen.host = options.host;
+      if (options.port !== undefined) loaded.config.listen.port = options.port;
+      return loaded;
     };
-    const config = readConfig();
+    const { config, places } = load();
+    // --check does what a start does short of listening: the same checks, the same messages.
+    const unresolved = await preflight(config, places);
     if (options.check) {
+      for (const warning of unresolved) io.stderr.write(`lb: warning: ${warning}\n`);
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }
+    // The balancer resolves every name once, at start: one that does not resolve stops it here.
+    if (unresolved.length > 0) throw new ConfigError(unresolved[0]!);
 
     const logger = new Logger(options.logLevel, io.stdout, io.stderr);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
+    // Before the line that says it listens: whoever waits for that line finds the file.
+    if (options.pidFile !== undefined) writePidFile(options.pidFile, process.pid);
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
-    return { server, logger, readConfig, file: options.file };
+    return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
   } catch (err) {
     io.stderr.write(`lb: ${reason(err)}\n`);
     await server?.close().catch(() => {});
@@ -129,9 +144,11 @@ export async function runCli(
 /**
  * Stops the balancer on the first SIGINT or SIGTERM: close() (which drains requests in flight),
  * flush the log, exit 0 (1 if closing failed). A second signal while closing exits 1 at once.
- * Reloads the configuration on SIGHUP.
+ * Reloads the configuration on SIGHUP. Removes --pid-file at exit, whichever way it comes.
  */
-export function stopOnSignals({ server, logger, readConfig, file }: Running, proc: SignalSource = process): void {
+export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Running, proc: SignalSource = process): void {
+  // On 'exit': also after an uncaught exception, and after either exit below.
+  if (pidFile !== undefined) proc.on('exit', () => removePidFile(pidFile, process.pid));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -195,6 +212,7 @@ function exitWhenWritten(logger: Logger, proc: SignalSource, code: number): void
 /** What stopOnSignals needs of `process`. */
 export interface SignalSource {
   on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
+  on(event: 'exit', listener: () => void): unknown;
   exit(code: number): void;
 }
 
@@ -205,6 +223,7 @@ interface Options {
   check: boolean;
   workers: number;
   logLevel: LogLevel;
+  pidFile: string | undefined;
   help: boolean;
   version: boolean;
 }
@@ -215,7 +234,7 @@ function parseOptions(argv: string[]): Options {
   const args = mri(argv, {
     alias: ALIASES,
     boolean: ['check', 'help', 'version'],
-    string: ['port', 'host', 'workers', 'log-level'],
+    string: ['port', 'host', 'workers', 'log-level', 'pid-file'],
     unknown: (flag) => {
       unknown = flag;
     },
@@ -244,6 +263,7 @@ function parseOptions(argv: string[]): Options {
     check: args.check === true,
     workers: Number(workers),
     logLevel: logLevel as LogLevel,
+    pidFile: optionValue(args, 'pid-file'),
     help: args.help === true,
     version: args.version === true,
   };

@@ -3,14 +3,17 @@
 
 import t from 'tap';
 import { EventEmitter } from 'node:events';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
+import { removePidFile } from '../src/pid-file.js';
+import { selfSigned } from './helpers/certificate.js';
 import { lb } from './helpers/lb-process.js';
 
 const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
@@ -84,7 +87,7 @@ t.test('--help and --version', async (t) => {
     const { code, stdout, stderr } = await cli([flag, 'whatever.yaml']);
     t.equal(code, 0, flag);
     t.match(stdout, /^Usage: lb \[CONFIG\] \[options\]\n/);
-    for (const option of ['--port', '--host', '--check', '--workers', '--log-level', '--help', '--version']) {
+    for (const option of ['--port', '--host', '--check', '--workers', '--log-level', '--pid-file', '--help', '--version']) {
       t.match(stdout, option);
     }
     t.equal(stderr, '');
@@ -170,8 +173,9 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   t.match(v6.stdout.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
 
   // A TLS listener says https.
+  selfSigned(dir);
   const tlsFile = join(dir, 'tls.yaml');
-  writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: a.pem, key: a.key } }\nservers: [localhost:8081]\n');
+  writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: cert.pem, key: key.pem } }\nservers: [localhost:8081]\n');
   const secure = io();
   await runCli([tlsFile], secure, factory(new FakeBalancer(LOOPBACK)));
   t.match(secure.stdout.text, /INFO listening on https:\/\/127\.0\.0\.1:8080\n$/);
@@ -249,8 +253,10 @@ class FakeProcess extends EventEmitter {
     super();
     this.exited = new Promise((resolve) => (this.#resolve = resolve));
   }
+  /** As process.exit(): 'exit' listeners run, then the process is gone. */
   exit(code: number): void {
     this.codes.push(code);
+    this.emit('exit', code);
     this.#resolve(code);
   }
 }
@@ -330,6 +336,15 @@ t.test('process: an invalid config exits 1 with one line on stderr', async (t) =
   t.equal(stderr, 'lb: lb.yaml:2:5: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"\n');
 });
 
+t.test('process: a TLS file that cannot be read stops a start with the line --check prints, not a bare ENOENT', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: nope.pem\n    key: nope.key\nservers: [127.0.0.1:9]\n' });
+  const line = `lb: lb.yaml:4:11: listen.tls.cert: cannot read ${join(dir, 'nope.pem')}: ENOENT: no such file or directory\n`;
+  const check = await lb([LB, 'lb.yaml', '--check'], dir).exit;
+  t.strictSame(check, { code: 1, stdout: '', stderr: line }, '--check');
+  const start = await lb([LB, 'lb.yaml'], dir).exit;
+  t.strictSame(start, { code: 1, stdout: '', stderr: line }, 'a start');
+});
+
 t.test('process: runs through a symlink, as the npm bin does', async (t) => {
   const dir = t.testdir({});
   symlinkSync(LB, join(dir, 'lb'));
@@ -359,9 +374,119 @@ t.test('process: a port in use is one line and exit 1', async (t) => {
   // The balancer's own log lines (health checks started before the bind) may come too.
   t.strictSame(
     stderr.split('\n').filter((line) => line.startsWith('lb:')),
-    [`lb: listen EADDRINUSE 127.0.0.1:${port}`],
+    [`lb: listen address 127.0.0.1:${port} is in use (EADDRINUSE)`],
   );
   t.notMatch(stderr, /^\s+at /m, 'no stack trace');
+});
+
+t.test('process: an admin address in use is named as the admin address', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const { port } = taken.address() as AddressInfo;
+  const dir = t.testdir({ 'lb.yaml': `listen: 127.0.0.1:0\nadmin: 127.0.0.1:${port}\nhealthcheck: { interval: 1m }\nservers: [127.0.0.1:9]\n` });
+  const { code, stderr } = await lb([LB, 'lb.yaml'], dir).exit;
+  t.equal(code, 1);
+  t.strictSame(stderr.split('\n').filter((line) => line.startsWith('lb:')), [`lb: admin address 127.0.0.1:${port} is in use (EADDRINUSE)`]);
+});
+
+t.test('process: --pid-file holds the pid while the balancer listens, and is gone once it has stopped', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:0\nhealthcheck: { interval: 1m }\nservers: [127.0.0.1:9]\n' });
+  const pidFile = join(dir, 'lb.pid');
+  const proc = lb([LB, 'lb.yaml', '--pid-file', pidFile], dir);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  await proc.until(/INFO listening on /);
+  t.equal(readFileSync(pidFile, 'utf8'), `${proc.child.pid}\n`);
+  proc.child.kill('SIGTERM');
+  t.equal((await proc.exit).code, 0);
+  t.notOk(existsSync(pidFile), 'removed at exit');
+});
+
+t.test('--pid-file: written once listening; one that cannot be written is an error, and the balancer is closed', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' });
+  const file = join(dir, 'lb.yaml');
+  const pidFile = join(dir, 'lb.pid');
+  const running = (await runCli([file, '--pid-file', pidFile], io(), factory(new FakeBalancer(LOOPBACK)))) as Running;
+  t.equal(running.pidFile, pidFile);
+  t.equal(readFileSync(pidFile, 'utf8'), `${process.pid}\n`);
+
+  const balancer = new FakeBalancer(LOOPBACK);
+  const out = io();
+  const missing = join(dir, 'no-such-dir', 'lb.pid');
+  t.strictSame(await runCli([file, '--pid-file', missing], out, factory(balancer)), { code: 1 });
+  t.equal(out.stderr.text, `lb: --pid-file: cannot write ${missing}: ENOENT: no such file or directory\n`);
+  t.equal(balancer.closed, 1);
+  t.strictSame(await cli([file, '--pid-file']), { code: 1, stdout: '', stderr: 'lb: --pid-file needs a value\n' });
+  t.strictSame(await cli([file, '--pid-file', missing, '--check']).then((r) => r.code), 0, '--check starts nothing and writes nothing');
+});
+
+t.test('stopOnSignals: --pid-file is removed at exit, also an exit 1 after a failed close', async (t) => {
+  const pidFile = join(t.testdir({}), 'lb.pid');
+  for (const closeError of [undefined, new Error('stuck')]) {
+    writeFileSync(pidFile, `${process.pid}\n`);
+    const proc = new FakeProcess();
+    const logger = new Logger('info', proc.stdout, proc.stderr);
+    stopOnSignals({ ...runningFor(new FakeBalancer(LOOPBACK, closeError), logger), pidFile }, proc);
+    proc.emit('SIGTERM', 'SIGTERM');
+    t.equal(await proc.exited, closeError === undefined ? 0 : 1);
+    t.notOk(existsSync(pidFile), `removed (${closeError === undefined ? 'exit 0' : 'exit 1'})`);
+  }
+  // One that another balancer has written since is theirs.
+  writeFileSync(pidFile, '12345678\n');
+  const proc = new FakeProcess();
+  stopOnSignals({ ...runningFor(new FakeBalancer(LOOPBACK), new Logger('silent', proc.stdout, proc.stderr)), pidFile }, proc);
+  proc.emit('SIGINT', 'SIGINT');
+  await proc.exited;
+  t.equal(readFileSync(pidFile, 'utf8'), '12345678\n', 'another process\'s pid stays');
+  t.doesNotThrow(() => removePidFile(join(t.testdir({}), 'gone.pid'), process.pid), 'a file already gone is no error');
+});
+
+t.test('--check reads the TLS files as a start does: the first problem at its line; a start fails with the same line', async (t) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a' });
+  const b = selfSigned(dir, { name: 'b' });
+  const file = join(dir, 'lb.yaml');
+  writeFileSync(file, `listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: b-key.pem\nservers: [localhost:8081]\n`);
+  const line = `lb: ${file}:5:10: listen.tls.key: ${b.key} is not the key of the certificate in ${a.cert}\n`;
+  t.strictSame(await cli([file, '--check']), { code: 1, stdout: '', stderr: line });
+  const balancer = new FakeBalancer(LOOPBACK);
+  const out = io();
+  t.strictSame(await runCli([file], out, factory(balancer)), { code: 1 });
+  t.equal(out.stderr.text, line);
+  t.equal(balancer.config, undefined, 'no balancer was made');
+});
+
+t.test('--check: a server name that does not resolve is a warning with its line, exit 0; a start stops on it', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'listen: 127.0.0.1:0\nservers:\n  - localhost:8081\n  - nosuch.invalid:8081\n' }), 'lb.yaml');
+  // ENOTFOUND where a DNS server answers; EAI_AGAIN where none can be asked.
+  const warning = new RegExp(`^${file.replace(/[.\/]/g, '\\$&')}:4: nosuch\\.invalid:8081 does not resolve \\((ENOTFOUND|EAI_AGAIN)\\)$`);
+  const check = await cli([file, '--check']);
+  t.equal(check.code, 0);
+  t.match(check.stdout, /^listen /);
+  const [first, ...rest] = check.stderr.split('\n');
+  t.match(first, /^lb: warning: /);
+  t.match(first!.slice('lb: warning: '.length), warning);
+  t.strictSame(rest, [''], 'one line');
+
+  const out = io();
+  t.strictSame(await runCli([file], out, factory(new FakeBalancer(LOOPBACK))), { code: 1 });
+  t.match(out.stderr.text.slice('lb: '.length, -1), warning, 'the same line, as the reason a start stops');
+});
+
+t.test('bindError: which listener, its address, and what the code means', async (t) => {
+  const address = { host: '127.0.0.1', port: 80 };
+  const sys = (code: string) => Object.assign(new Error(`listen ${code} 127.0.0.1:80`), { code, syscall: 'listen' });
+  const cases: [unknown, string][] = [
+    [bindError('listen', address, sys('EADDRINUSE')), 'listen address 127.0.0.1:80 is in use (EADDRINUSE)'],
+    [bindError('admin', address, sys('EACCES')), 'admin address 127.0.0.1:80 needs privileges this user does not have (a port below 1024?) (EACCES)'],
+    [bindError('listen', { host: '10.9.9.9', port: 80 }, sys('EADDRNOTAVAIL')), 'listen address 10.9.9.9:80 is not an address of this machine (EADDRNOTAVAIL)'],
+    [bindError('listen', { host: 'nosuch.invalid', port: 80 }, sys('ENOTFOUND')), 'listen address nosuch.invalid:80 does not resolve (ENOTFOUND)'],
+    [bindError('listen', { host: '', port: 80 }, sys('EMFILE')), 'listen address *:80 (all interfaces) cannot be bound (EMFILE)'],
+  ];
+  for (const [err, message] of cases) t.equal((err as Error).message, message);
+  t.equal((cases[0]![0] as NodeJS.ErrnoException).code, 'EADDRINUSE', 'the code is kept');
+  const plain = new Error('no code');
+  t.equal(bindError('listen', address, plain), plain, 'an error without a code is passed on');
 });
 
 t.test('stopOnSignals: SIGHUP while closing is ignored', async (t) => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
-import { loadConfig, parseConfig } from '../src/config/load.js';
+import { loadConfig, parseConfig, parseConfigWithPlaces } from '../src/config/load.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';
 import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
@@ -217,12 +217,44 @@ t.test('the file as a whole', async (t) => {
   fails(t, yaml('listen: 8080', 'hosts: []', 'paths:'), 'lb.yaml: at least one of hosts, paths or servers is required');
 });
 
-t.test('YAML syntax errors: the first line of the parser message, at its line and column', async (t) => {
-  fails(t, 'servers: [a:1\n', 'lb.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]');
-  fails(t, yaml('servers: [a:1]', 'servers: [b:1]'), 'lb.yaml:2:1: Map keys must be unique');
-  fails(t, yaml('servers: [a:1]', '\tlisten: 1'), 'lb.yaml:2:1: Tabs are not allowed as indentation');
-  fails(t, 'servers: "a:1\n', 'lb.yaml:2:1: Missing closing "quote');
-  t.match(thrown(() => parseConfig('servers: [a:1\n', '/etc/lb/lb.yaml')), /^ConfigError: \/etc\/lb\/lb.yaml:2:1: /, 'the file as given');
+t.test('YAML syntax errors: in plain words, at the line and column to change', async (t) => {
+  const keys = 'this key is not lined up with the keys above it: the keys of one mapping start in the same column';
+  const deeper = 'this key is indented more than the keys above it: the keys of one mapping start in the same column';
+  const items = 'this "-" item is not lined up with the items above it: the items of one list start in the same column';
+  const keyValue = 'expected "key: value", with a colon and a space after the key';
+  const list = 'this "[" list is not closed: end it with "]" (and indent any line it runs on to more than its key)';
+  const map = 'this "{" mapping is not closed: end it with "}" (and indent any line it runs on to more than its key)';
+  const cases: [string, string, string][] = [
+    ['a tab', yaml('servers: [a:1]', '\tlisten: 1'), '2:1: a tab indents this line: YAML indents with spaces only'],
+    ['a key indented less', yaml('healthcheck:', '  path: /h', ' interval: 2s', 'servers: [a:1]'), `3:2: ${keys}`],
+    ['a key indented more', yaml('healthcheck:', '  path: /h', '    interval: 2s', 'servers: [a:1]'), `3:5: ${deeper}`],
+    ['a top-level key indented', yaml('listen: 8080', '  servers: [a:1]'), `2:3: ${deeper}`],
+    ['a key between two columns', yaml('hosts:', '  - host: a', '   servers: [a:1]'), `3:4: ${keys}`],
+    ['an item indented less', yaml('servers:', '  - a:1', ' - b:1'), `3:2: ${items}`],
+    ['an item between two columns', yaml('hosts:', '  - host: a', '    servers:', '    - a:1', '   - b:1'), `5:4: ${items}`],
+    ['": " in a value', 'servers: a: b\n', '1:10: a value cannot hold ": " unless it is quoted'],
+    ['": " in a value on the last line, with no newline', 'servers: a: b', '1:10: a value cannot hold ": " unless it is quoted'],
+    ['an unclosed [', yaml('listen: 8080', 'servers: [a:1'), `2:10: ${list}`],
+    ['a [ list running on to a line not indented', yaml('servers: [a:1,', 'b:1]'), `1:10: ${list}`],
+    ['an unclosed {', yaml('listen: { address: 1', 'servers: [a:1]'), `1:9: ${map}`],
+    ['an unclosed { in a [', 'servers: [a:1, {b: 1]\n', `1:16: ${map}`],
+    ['an unclosed "', yaml('listen: "8080', 'servers: [a:1]'), '1:9: this quoted value is not closed: end it with "'],
+    ["an unclosed '", yaml('hosts:', "  - host: 'a", '    servers: [a:1]'), "2:11: this quoted value is not closed: end it with '"],
+    ['no colon', yaml('servers: [a:1]', 'listen 8080'), `2:1: ${keyValue}`],
+    ['a word alone', yaml('servers: [a:1]', 'foo', 'bar: 1'), `2:1: ${keyValue}`],
+    ['a key twice', yaml('servers: [a:1]', 'servers: [b:1]'), '2:1: duplicate key "servers" (first at line 1)'],
+    ['a key twice in an entry', yaml('hosts:', '  - host: a', '    servers: [a:1]', '    host: b'), '4:5: duplicate key "host" (first at line 2)'],
+    ['two documents', yaml('servers: [a:1]', '---', 'servers: [b:1]'), '2:1: a second document begins here ("---"): the configuration is one document'],
+    ['a reserved character', yaml('servers: [a:1]', 'listen: @x'), '2:9: a value that starts with "@" must be quoted'],
+    ['a directive character', yaml('servers: [a:1]', 'listen: %x'), '2:9: a value that starts with "%" must be quoted'],
+    ['a "]" too many', 'servers: [a:1]]\n', '1:15: this "]" closes nothing: no "[" list is open here'],
+    ['a "}" too many', yaml('listen: {address: 1}}', 'servers: [a:1]'), '1:21: this "}" closes nothing: no "{" mapping is open here'],
+    // Rarer ones keep the parser's words.
+    ['a comma too many', 'servers: [a:1,, b:1]\n', '1:15: Unexpected , in flow sequence'],
+    ['an empty anchor', 'servers: &\n', '1:10: Anchor cannot be an empty string'],
+  ];
+  for (const [name, text, message] of cases) fails(t, text, `lb.yaml:${message}`, name);
+  t.match(thrown(() => parseConfig('servers: [a:1\n', '/etc/lb/lb.yaml')), /^ConfigError: \/etc\/lb\/lb.yaml:1:10: /, 'the file as given');
 });
 
 t.test('aliases are followed', async (t) => {
@@ -273,15 +305,20 @@ t.test('sections of the wrong shape', async (t) => {
 t.test('listen and admin messages', async (t) => {
   const listenHint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
   fails(t, yaml('servers: [a:1]', 'listen: "a b"'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: 70000'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: "*:70000"'), `lb.yaml:2:9: listen: ${listenHint}`);
-  fails(t, yaml('servers: [a:1]', 'listen: localhost:70000'), `lb.yaml:2:9: listen: ${listenHint}`);
+  fails(t, yaml('servers: [a:1]', 'listen: 70000'), 'lb.yaml:2:9: listen: port 70000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: "*:70000"'), 'lb.yaml:2:9: listen: port 70000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: localhost:99999'), 'lb.yaml:2:9: listen: port 99999 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: localhost:1234567'), 'lb.yaml:2:9: listen: port 1234567 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: { address: "[::1]:65536" }'), 'lb.yaml:2:20: listen: port 65536 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'listen: http://0.0.0.0:80/'), 'lb.yaml:2:9: listen: no scheme: write "0.0.0.0:80" without "http://"');
   fails(t, yaml('servers: [a:1]', 'listen: true'), `lb.yaml:2:9: listen: ${listenHint}`);
   fails(t, yaml('servers: [a:1]', 'listen: "::1:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'IPv6 without brackets');
   fails(t, yaml('servers: [a:1]', 'listen: "[nope]:8080"'), `lb.yaml:2:9: listen: ${listenHint}`, 'not IPv6 in brackets');
   const adminHint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
   fails(t, yaml('servers: [a:1]', 'admin: [1]'), `lb.yaml:2:8: admin: ${adminHint}`);
   fails(t, yaml('servers: [a:1]', 'admin: x:y'), `lb.yaml:2:8: admin: ${adminHint}`);
+  fails(t, yaml('servers: [a:1]', 'admin: 127.0.0.1:90000'), 'lb.yaml:2:8: admin: port 90000 is out of range (0-65535)');
+  fails(t, yaml('servers: [a:1]', 'admin: https://127.0.0.1:9000'), 'lb.yaml:2:8: admin: no scheme: write "127.0.0.1:9000" without "https://"');
 });
 
 t.test('healthcheck, timeouts and limits messages', async (t) => {
@@ -318,8 +355,11 @@ t.test('servers messages', async (t) => {
   fails(t, 'servers: [8081]\n', 'lb.yaml:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"');
   fails(t, 'servers: ["8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
   fails(t, 'servers: [localhost]\n', `lb.yaml:1:11: servers[0]: ${hint}`);
-  fails(t, 'servers: [localhost:0]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 0');
-  fails(t, 'servers: [localhost:65536]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'port 65536');
+  fails(t, 'servers: [localhost:0]\n', 'lb.yaml:1:11: servers[0]: port 0 is out of range (1-65535)', 'port 0');
+  fails(t, 'servers: [localhost:65536]\n', 'lb.yaml:1:11: servers[0]: port 65536 is out of range (1-65535)', 'port 65536');
+  fails(t, 'servers: ["http://localhost:8081"]\n', 'lb.yaml:1:11: servers[0]: no scheme: write "localhost:8081" without "http://"');
+  fails(t, 'servers: ["HTTPS://api.test:443/v1"]\n', 'lb.yaml:1:11: servers[0]: no scheme: write "api.test:443" without "HTTPS://"');
+  fails(t, 'servers: [{ address: "http://a:1" }]\n', 'lb.yaml:1:22: servers[0].address: no scheme: write "a:1" without "http://"');
   fails(t, 'servers: [":8081"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'no host');
   fails(t, 'servers: ["a..b:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an empty label');
   fails(t, 'servers: ["[::1:1"]\n', `lb.yaml:1:11: servers[0]: ${hint}`, 'an unclosed bracket');
@@ -424,7 +464,7 @@ t.test('isTrustedProxy', async (t) => {
 
 t.test('loadConfig', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n', 'bad.yaml': 'servers: [8081]\n', sub: {} });
-  t.equal(loadConfig(join(dir, 'lb.yaml')).servers!.servers[0]!.name, 'localhost:8081');
+  t.equal(loadConfig(join(dir, 'lb.yaml')).config.servers!.servers[0]!.name, 'localhost:8081');
   t.equal(
     thrown(() => loadConfig(join(dir, 'bad.yaml'))),
     `ConfigError: ${join(dir, 'bad.yaml')}:1:11: servers[0]: expected "host:port", not only a port, e.g. "localhost:8081"`,
@@ -438,6 +478,38 @@ t.test('loadConfig', async (t) => {
     `ConfigError: cannot read ${join(dir, 'sub')}: EISDIR: illegal operation on a directory`,
   );
   t.match(thrown(() => loadConfig('a\0b')), /^ConfigError: cannot read a\0b: The argument 'path' must be/, 'not a system error');
+});
+
+t.test('places: where the TLS files and each server are written, for the checks after parsing', async (t) => {
+  const { config, places } = parseConfigWithPlaces(
+    yaml(
+      'listen:',
+      '  address: 127.0.0.1:8443',
+      '  tls:',
+      '    cert: c.pem',
+      '    key:  k.pem',
+      'hosts:',
+      '  - host: a.test',
+      '    servers: [a:1, "b:2"]',
+      'paths:',
+      '  - path: /x',
+      '    servers:',
+      '      - { address: b:2, weight: 2 }',
+      'servers: [c:3]',
+    ),
+    '/etc/lb/lb.yaml',
+  );
+  t.equal(config.listen.tls!.key, '/etc/lb/k.pem');
+  t.strictSame(places.tls, {
+    cert: { file: '/etc/lb/lb.yaml', line: 4, col: 11, path: 'listen.tls.cert' },
+    key: { file: '/etc/lb/lb.yaml', line: 5, col: 11, path: 'listen.tls.key' },
+  });
+  t.strictSame([...places.servers], [
+    ['a:1', { file: '/etc/lb/lb.yaml', line: 8, col: 15, path: 'hosts[0].servers[0]' }],
+    ['b:2', { file: '/etc/lb/lb.yaml', line: 8, col: 20, path: 'hosts[0].servers[1]' }],
+    ['c:3', { file: '/etc/lb/lb.yaml', line: 13, col: 11, path: 'servers[0]' }],
+  ], 'a server in several pools: where it is first written');
+  t.equal(parseConfigWithPlaces('servers: [a:1]\n', 'lb.yaml').places.tls, null, 'no TLS, no places for it');
 });
 
 t.test('describeConfig', async (t) => {

@@ -65,5 +65,5 @@ t.test('listen.tls in the config: paths relative to the config file; a missing f
   t.throws(() => parseConfig('listen:\n  tls: { cert: c.pem }\nservers: ["127.0.0.1:1"]\n', 'lb.yaml'), { message: 'lb.yaml:2:8: listen.tls: key is required: the path of a PEM file' });
   t.same(parseConfig('listen: { tls: { cert: c.pem, key: k.pem } }\nservers: ["127.0.0.1:1"]\n', '/x/lb.yaml').listen, { host: '127.0.0.1', port: 8080, tls: { cert: '/x/c.pem', key: '/x/k.pem' } }, 'the default address');
   const missing = parseConfig('listen: { address: 0, tls: { cert: nope.pem, key: nope.pem } }\nservers: ["127.0.0.1:1"]\n', '/nonexistent/lb.yaml');
-  t.throws(() => new ProxyServer(missing, new Logger('silent')), { message: 'listen.tls.cert: cannot read /nonexistent/nope.pem: ENOENT' });
+  t.throws(() => new ProxyServer(missing, new Logger('silent')), { message: 'listen.tls.cert: cannot read /nonexistent/nope.pem: ENOENT: no such file or directory' });
 });

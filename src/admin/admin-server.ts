@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControlChange } from '../balancer/fleet.js';
+import { bindError } from '../bind-error.js';
 import type { Logger } from '../log.js';
 import { authorized, parseChange, parseControlPath, serverEntries } from './control.js';
 import { METRICS_CONTENT_TYPE, metricsOf } from './metrics.js';
@@ -107,9 +108,10 @@ export class AdminServer {
   listen(): Promise<AddressInfo> {
     const { host, port } = this.options;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (err: Error): void => reject(bindError('admin', { host, port }, err));
+      this.server.once('error', failed);
       this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         this.server.on('error', (err) => this.options.logger.error(`admin listener: ${err.message}`));
         resolve(this.server.address() as AddressInfo);
       });

@@ -1,8 +1,10 @@
 // Loading lb.yaml: read the file, parse the YAML, and build the whole Config one section at a
 // time, each section read by its own reader in sections/. The first mistake throws ConfigError.
+// Beside the Config comes where the file wrote what is checked after parsing (places.ts).
 
 import { readFileSync } from 'node:fs';
-import { ConfigError } from './error.js';
+import { ConfigError, systemReason } from './error.js';
+import type { Places } from './places.js';
 import type { Config } from './schema.js';
 import { BALANCING_KEYS, readPoolDefaults } from './sections/balancing.js';
 import { readHealthcheck } from './sections/healthcheck.js';
@@ -30,19 +32,30 @@ const TOP_KEYS = [
   'log',
 ] as const;
 
+/** A configuration, and where its file wrote the values that are checked after parsing. */
+export interface LoadedConfig {
+  config: Config;
+  places: Places;
+}
+
 /** Reads and parses a config file. A missing or unreadable file is a ConfigError too. */
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read ${file}: ${systemReason(err)}`);
   }
-  return parseConfig(text, file);
+  return parseConfigWithPlaces(text, file);
 }
 
 /** Parses the text of a config; `file` only names it in messages. Throws ConfigError on the first mistake. */
 export function parseConfig(text: string, file: string): Config {
+  return parseConfigWithPlaces(text, file).config;
+}
+
+/** parseConfig, with the places of what is checked after parsing. */
+export function parseConfigWithPlaces(text: string, file: string): LoadedConfig {
   const { src, root } = readDocument(text, file);
   if (root === null) {
     throw new ConfigError(`${file}: the file is empty; at least one of hosts, paths or servers is required`);
@@ -67,11 +80,5 @@ export function parseConfig(text: string, file: string): Config {
   if (config.hosts.length === 0 && config.paths.length === 0 && config.servers === null) {
     throw new ConfigError(`${file}: at least one of hosts, paths or servers is required`);
   }
-  return config;
-}
-
-/** "ENOENT: no such file or directory" from a Node system error, without the ", open 'path'" tail. */
-function systemReason(err: unknown): string {
-  const message = (err as Error).message;
-  return /^(E[A-Z]+: [^,]+)/.exec(message)?.[1] ?? message;
+  return { config, places: src.places };
 }

@@ -1,6 +1,7 @@
 // Parsers of the values lb.yaml writes as text: durations, sizes, shares, "host:port", listen
 // addresses, the host names routed on and the tokens that name headers and cookies. Each returns
-// null (or false) for a malformed value; the reader names it.
+// null (or false) for a malformed value; the reader names it, in plain words where the slip is a
+// common one (addressSlip).
 
 import { isIP } from 'node:net';
 import { TCHAR } from '../http/chars.js';
@@ -91,6 +92,25 @@ export function parseListen(text: string, bareHost: string): ListenAddress | nul
   const port = Number(m[2]);
   if (port > 65535) return null;
   return { host: m[1] === undefined ? bareHost : '', port };
+}
+
+/**
+ * Why `text` is not an address, for the slips that have plain words: a URL's scheme
+ * ("http://localhost:8081/"), or a port outside `minPort`..65535 (0 means "any free port" where
+ * the balancer listens, never for a server). null for any other mistake: the reader's hint says
+ * what an address looks like.
+ */
+export function addressSlip(text: string, minPort: 0 | 1): string | null {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text);
+  if (scheme !== null) {
+    const authority = text.slice(scheme[0].length).replace(/\/.*$/, '');
+    return `no scheme: write "${authority}" without "${scheme[0]}"`;
+  }
+  const port = /(?:^|:)(\d+)$/.exec(text)?.[1];
+  if (port !== undefined && (Number(port) > 65535 || Number(port) < minPort)) {
+    return `port ${port} is out of range (${minPort}-65535)`;
+  }
+  return null;
 }
 
 /** A `hosts` entry's host as the router compares it: lower-cased, ":port" removed; null if malformed. */

@@ -4,9 +4,14 @@
 
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from './error.js';
+import { Places, type Place } from './places.js';
+import { plainSyntaxError } from './yaml-errors.js';
 
 /** The document being read, able to name a position as `file:line:col`. */
 export class Source {
+  /** Where the values checked after parsing are written; the section readers fill it in. */
+  readonly places = new Places();
+
   constructor(
     readonly file: string,
     readonly doc: Document,
@@ -35,18 +40,28 @@ export class Source {
   lineOf(node: Node): number {
     return this.lines.linePos(node.range![0]).line;
   }
+
+  /** Where a node starts, for a message found after parsing (see places.ts). */
+  placeOf(node: Node, path: string): Place {
+    const { line, col } = this.lines.linePos(node.range![0]);
+    return { file: this.file, line, col, path };
+  }
 }
 
 /**
  * Parses YAML text into its source and root node (null for an empty document); the first syntax
- * error fails at its position. `file` only names the text in messages.
+ * error fails at its position, in plain words (yaml-errors.ts). `file` only names the text in
+ * messages.
  */
 export function readDocument(text: string, file: string): { src: Source; root: Node | null } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const src = new Source(file, doc, lines);
   const syntax = doc.errors[0];
-  if (syntax) src.failAt(syntax.pos[0], syntax.message.split('\n', 1)[0]!);
+  if (syntax) {
+    const { offset, message } = plainSyntaxError(doc, text, lines, syntax);
+    src.failAt(offset, message);
+  }
   const root = src.resolve(doc.contents);
   return { src, root: root === null || (isScalar(root) && root.value === null) ? null : root };
 }

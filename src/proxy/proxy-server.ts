@@ -2,16 +2,17 @@
 // listens with a `node:net` server, hands each client connection to a ClientConnection, takes a
 // new Config without dropping a request (reload: a new snapshot), and shuts down cleanly (close).
 
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Fleet, namesOf, type ControlChange, type ControlResult } from '../balancer/fleet.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
+import { loadTlsFiles } from '../config/tls-files.js';
 import type { Config } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress, formatListen, isTrustedProxy } from '../config/address.js';
 import { AdminServer, reportOn } from '../admin/admin-server.js';
+import { bindError } from '../bind-error.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { ClientConnection } from './client-connection.js';
@@ -76,7 +77,8 @@ export class ProxyServer {
     this.ctx.proto = 'https';
     // Without allowHalfOpen: a TLS client that gives up during the handshake (a certificate it
     // rejects) would otherwise leave its half of the connection open for good.
-    const server = tls.createServer({ cert: readPem(tlsFiles.cert, 'cert'), key: readPem(tlsFiles.key, 'key') }, (socket) => {
+    // Checked as `lb` checked them before starting: a cluster worker reads them again, later.
+    const server = tls.createServer(loadTlsFiles(tlsFiles, null), (socket) => {
       socket.setNoDelay(true);
       new ClientConnection(socket, this.ctx);
     });
@@ -90,9 +92,10 @@ export class ProxyServer {
     this.use(await buildSnapshot(this.config, null, this.ctx.logger));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (err: Error): void => reject(bindError('listen', this.config.listen, err));
+      this.server.once('error', failed);
       this.server.listen(host === '' ? { port } : { host, port }, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });
@@ -210,15 +213,6 @@ export function keepListeners(running: Config, next: Config, logger: Logger): vo
   }
   next.listen = running.listen;
   next.admin = running.admin;
-}
-
-/** A PEM file of `listen.tls`, or an error that names it. */
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`listen.tls.${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
 }
 
 /** A timer resolution fine enough for the configuration's shortest timeout. */

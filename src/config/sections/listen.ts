@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, type Node } from 'yaml';
+import type { Place } from '../places.js';
 import { DEFAULTS, type AdminListener, type Listener, type TlsFiles } from '../schema.js';
-import { parseListen } from '../values.js';
+import { addressSlip, parseListen } from '../values.js';
 import { readMap, readText, type Source } from '../yaml.js';
 
 /** `listen`: "host:port", a bare port, or the long form `{address, tls: {cert, key}}`; the default when absent. */
@@ -21,20 +22,28 @@ export function readListen(src: Source, node: Node | undefined, path: string): L
     if (address === undefined) return { ...DEFAULTS.listen, tls };
   }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
-  const listen = parseListen(readText(src, address, path, hint), '');
-  if (listen === null) src.fail(address, path, hint);
+  const text = readText(src, address, path, hint);
+  const listen = parseListen(text, '');
+  if (listen === null) src.fail(address, path, addressSlip(text, 0) ?? hint);
   return { ...listen, tls };
 }
 
-/** `tls: {cert, key}`: both required; a relative path is relative to the config file. */
+/**
+ * `tls: {cert, key}`: both required; a relative path is relative to the config file. The files
+ * are read later (preflight.ts), at the places noted here.
+ */
 function readTls(src: Source, node: Node, path: string): TlsFiles {
   const files = readMap(src, node, path, ['cert', 'key'] as const);
-  const file = (key: 'cert' | 'key'): string => {
+  const file = (key: 'cert' | 'key'): [string, Place] => {
     const value = files[key];
     if (value === undefined) src.fail(node, path, `${key} is required: the path of a PEM file`);
-    return resolvePath(dirname(src.file), readText(src, value, `${path}.${key}`, 'expected the path of a PEM file'));
+    const text = readText(src, value, `${path}.${key}`, 'expected the path of a PEM file');
+    return [resolvePath(dirname(src.file), text), src.placeOf(value, `${path}.${key}`)];
   };
-  return { cert: file('cert'), key: file('key') };
+  const [cert, certAt] = file('cert');
+  const [key, keyAt] = file('key');
+  src.places.tls = { cert: certAt, key: keyAt };
+  return { cert, key };
 }
 
 /**
@@ -52,8 +61,9 @@ export function readAdmin(src: Source, node: Node | undefined): AdminListener | 
     if (fields.token_file !== undefined) token = readToken(src, fields.token_file);
   }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:9000" or 9000';
-  const admin = parseListen(readText(src, address, 'admin', hint), DEFAULTS.adminHost);
-  if (admin === null) src.fail(address, 'admin', hint);
+  const text = readText(src, address, 'admin', hint);
+  const admin = parseListen(text, DEFAULTS.adminHost);
+  if (admin === null) src.fail(address, 'admin', addressSlip(text, 0) ?? hint);
   return { ...admin, token };
 }
 

@@ -5,7 +5,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { DEFAULTS, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
 import { readCount, readDuration, readFlag } from '../scalars.js';
-import { parseHostName, parseHostPort } from '../values.js';
+import { addressSlip, parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
 
@@ -100,7 +100,10 @@ function readServers(src: Source, node: Node, path: string): PoolServer[] {
   return servers;
 }
 
-/** A server's "host:port"; a port alone gets a hint of its own, as it is the likeliest slip. */
+/**
+ * A server's "host:port"; a port alone, a URL and a port out of range get words of their own, as
+ * the likeliest slips. Its place is noted: the name is looked up in DNS later (preflight.ts).
+ */
 function readAddress(src: Source, node: Node, path: string): ServerAddress {
   const hint = 'expected "host:port", e.g. "localhost:8081"';
   if (isScalar(node) && typeof node.value === 'number') {
@@ -108,6 +111,7 @@ function readAddress(src: Source, node: Node, path: string): ServerAddress {
   }
   const name = readText(src, node, path, hint);
   const address = parseHostPort(name);
-  if (address === null || address.port === 0) src.fail(node, path, hint);
+  if (address === null || address.port === 0) src.fail(node, path, addressSlip(name, 1) ?? hint);
+  src.places.addServer(name, src.placeOf(node, path));
   return { ...address, name };
 }

@@ -1,0 +1,48 @@
+// What a start checks before it listens, and `lb --check` with it, so that both report a problem
+// in the same one line: listen.tls's certificate and key, read and matched as the TLS listener
+// will load them (tls-files.ts), and every server's host name, looked up. A problem names its
+// place in lb.yaml.
+
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { lineOf, type Places } from './places.js';
+import type { Config } from './schema.js';
+import { loadTlsFiles } from './tls-files.js';
+
+/** Looks a host name up; rejects with a system error (code ENOTFOUND, EAI_AGAIN, ...) when it does not resolve. */
+export type Lookup = (host: string) => Promise<unknown>;
+
+const systemLookup: Lookup = (host) => dns.lookup(host, { all: true });
+
+/**
+ * Everything a start checks before it listens. Throws a ConfigError at the first problem with
+ * listen.tls's files; resolves with a warning for each server whose name does not resolve (a
+ * start fails on the first of them, --check only warns: the name may resolve where it runs).
+ */
+export async function preflight(config: Config, places: Places, lookup: Lookup = systemLookup): Promise<string[]> {
+  if (config.listen.tls !== null) loadTlsFiles(config.listen.tls, places.tls);
+  return unresolvedServers(config, places, lookup);
+}
+
+/**
+ * Looks up every server's host name, each name once (an IP address needs no lookup). Resolves
+ * with one warning per server whose name does not resolve, in the order the file lists them:
+ * `lb.yaml:7: nosuch.invalid:8081 does not resolve (ENOTFOUND)`.
+ */
+export async function unresolvedServers(config: Config, places: Places, lookup: Lookup): Promise<string[]> {
+  const pools = [...config.hosts, ...config.paths, ...(config.servers === null ? [] : [config.servers])];
+  const servers = new Map(pools.flatMap((pool) => pool.servers).map((s) => [s.name, s.host]));
+  const lookups = new Map<string, Promise<string | null>>();
+  for (const host of servers.values()) {
+    if (net.isIP(host) === 0 && !lookups.has(host)) {
+      lookups.set(host, lookup(host).then(() => null, (err: NodeJS.ErrnoException) => err.code ?? err.message));
+    }
+  }
+  const warnings: string[] = [];
+  for (const [name, host] of servers) {
+    const failed = await (lookups.get(host) ?? null);
+    // Every server the reader accepted has its place noted.
+    if (failed !== null) warnings.push(`${lineOf(places.servers.get(name)!)}: ${name} does not resolve (${failed})`);
+  }
+  return warnings;
+}

@@ -1,0 +1,62 @@
+// listen.tls's certificate and key, read and checked as the TLS listener needs them, with a
+// message that says which file is wrong and why, at its place in lb.yaml: the start's check
+// (preflight.ts) and the listener's own loading (a cluster worker reads them again, later).
+
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { ConfigError, systemReason } from './error.js';
+import { errorAt, type Places } from './places.js';
+import type { TlsFiles } from './schema.js';
+
+/**
+ * listen.tls's certificate and key, checked as the TLS listener needs them: readable, a PEM
+ * certificate, an unencrypted PEM private key, the key of that certificate, and accepted by
+ * OpenSSL as a pair. A problem throws a ConfigError at the cert's or the key's place in lb.yaml;
+ * without `places` (a cluster worker, given the configuration alone) it names the setting only.
+ */
+export function loadTlsFiles(files: TlsFiles, places: Places['tls']): { cert: Buffer; key: Buffer } {
+  const fail = (which: 'cert' | 'key', message: string): never => {
+    throw places === null ? new ConfigError(`listen.tls.${which}: ${message}`) : errorAt(places[which], message);
+  };
+  const read = (which: 'cert' | 'key'): Buffer => {
+    try {
+      return readFileSync(files[which]);
+    } catch (err) {
+      return fail(which, `cannot read ${files[which]}: ${systemReason(err)}`);
+    }
+  };
+  const cert = read('cert');
+  const key = read('key');
+
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (err) {
+    return fail('cert', `${files.cert} is not a PEM certificate (${opensslReason(err)})`);
+  }
+  // Further down, OpenSSL refuses an encrypted key with words that do not say so ("bad decrypt").
+  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(key.toString('latin1'))) {
+    fail('key', `${files.key} is encrypted: the balancer needs the key without a passphrase`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    return fail('key', `${files.key} is not a PEM private key (${opensslReason(err)})`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) fail('key', `${files.key} is not the key of the certificate in ${files.cert}`);
+  // What the listener does with them: this also refuses what the checks above let through, such
+  // as a key too small for OpenSSL's security level or a broken certificate further down the chain.
+  try {
+    tls.createSecureContext({ cert, key });
+  } catch (err) {
+    fail('cert', `${files.cert} cannot be used with its key (${opensslReason(err)})`);
+  }
+  return { cert, key };
+}
+
+/** "no start line" of OpenSSL's "error:0480006C:PEM routines::no start line"; another message's first line. */
+function opensslReason(err: unknown): string {
+  return (err as Error).message.split('\n', 1)[0]!.replace(/^error:[0-9A-F]+:[^:]*::?/, '');
+}
