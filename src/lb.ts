@@ -88,6 +88,7 @@ export async function runCli(
   createBalancer: CreateBalancer = createProxyServer,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
+  let logger: Logger | undefined;
   try {
     const options = parseOptions(argv);
     if (options.help) {
@@ -110,14 +111,17 @@ export async function runCli(
       return { code: 0 };
     }
 
-    const logger = new Logger(options.logLevel, io.stdout, io.stderr);
+    logger = new Logger(options.logLevel, io.stdout, io.stderr);
+    logger.format = config.log.format;
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
     return { server, logger, readConfig, file: options.file };
   } catch (err) {
-    io.stderr.write(`lb: ${reason(err)}\n`);
+    // Once the config is read, stderr speaks its log.format, whatever the log level.
+    const line = `lb: ${reason(err)}`;
+    io.stderr.write(logger?.format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: line })}\n` : `${line}\n`);
     await server?.close().catch(() => {});
     return { code: 1 };
   }
@@ -163,7 +167,10 @@ export function stopOnSignals({ server, logger, readConfig, file }: Running, pro
       return;
     }
     server.reload(config).then(
-      () => logger.info(`SIGHUP: reloaded ${file}`),
+      () => {
+        logger.format = config.log.format;
+        logger.info(`SIGHUP: reloaded ${file}`);
+      },
       (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
     );
   });
