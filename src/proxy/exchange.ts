@@ -7,6 +7,8 @@
 
 import { statusOf, HttpError, type ErrorCode } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
+import { text } from '../http/chars.js';
+import { FIELD_STRIDE, F_VALUE, F_VALUE_END, Field } from '../http/fields.js';
 import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
 import { cookieValue, hashKeyOf } from '../http/request-key.js';
 import { errorResponse, type ConnectionField } from '../http/responses.js';
@@ -52,6 +54,9 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
   readonly method: string;
   readonly host: string;
   readonly path: string;
+  /** The request's Referer and User-Agent for the access log, copied (the head's bytes are reused); null when it has none, or nothing is logged. */
+  private referer: string | null = null;
+  private userAgent: string | null = null;
   private readonly body: BodyKind;
   /** The client asked to switch protocols (WebSocket). */
   readonly upgrade: boolean;
@@ -77,6 +82,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     this.upgrade = head.upgrade;
     this.remaining = head.contentLength;
     this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner() : null;
+    if (ctx.accessLog.enabled) this.readLogFields(head);
     // What the pool's options read of the request; nothing for a pool without them.
     if (pool !== null) {
       if (pool.hashKey !== null) this.key = hashKeyOf(pool.hashKey, head, client.address);
@@ -85,6 +91,19 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
         const id = cookieValue(head, sticky.settings.cookie);
         if (id !== null) this.stickyAt = sticky.positionOf(id);
       }
+    }
+  }
+
+  /** Copies the Referer and User-Agent values (the first of each) for the access line. */
+  private readLogFields(head: RequestHead): void {
+    const { buf, fields, kinds, fieldCount } = head;
+    for (let k = 0; k < fieldCount; k++) {
+      const kind = kinds[k];
+      if (kind !== Field.REFERER && kind !== Field.USER_AGENT) continue;
+      const at = FIELD_STRIDE * k;
+      const value = text(buf, fields[at + F_VALUE]!, fields[at + F_VALUE_END]!);
+      if (kind === Field.REFERER) this.referer ??= value;
+      else this.userAgent ??= value;
     }
   }
 
@@ -397,9 +416,11 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     }
     const log = this.ctx.accessLog;
     if (log.enabled) {
-      const server = this.lastServer === null ? '-' : this.lastServer.name;
-      const { method, host, path, minor, bytes } = this;
-      log.write({ client: this.client.address, method, host, path, minor, status, server, bytes, ms, code });
+      // The server that answered: none when the balancer did, even after one failed the request.
+      const server = code !== null || this.lastServer === null ? '-' : this.lastServer.name;
+      const { method, host, path, bytes, referer, userAgent } = this;
+      const protocol = this.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
+      log.write({ client: this.client.address, method, path, protocol, host, status, server, bytes, ms, code, referer, userAgent });
     }
     const server = this.server;
     if (server !== null) {
