@@ -13,7 +13,7 @@ import { makePolicy } from './policies/make-policy.js';
 import { PeakEwma } from './policies/peak-ewma.js';
 import type { Candidates, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
-import { Counters } from './stats.js';
+import { Counters, ResponseCounts } from './stats.js';
 import { StickyCookies } from './sticky.js';
 
 /** ms for a latency estimate to fall to 1/e of itself (Finagle's and Linkerd's choice). */
@@ -41,6 +41,8 @@ function defaultMembers(servers: readonly Backend[]): PoolServer[] {
 export class Pool<B extends Backend = Backend> implements Candidates, SlotListener {
   /** What happened to the requests routed here. */
   readonly stats = new Counters();
+  /** Their responses by status and by who made them (lb_responses_total). */
+  readonly responses = new ResponseCounts();
   readonly policy: Policy;
   readonly balancing: Balancing;
   /** Each position's weight as configured (0..256). */

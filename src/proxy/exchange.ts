@@ -414,6 +414,9 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
       pool.stats.finished(status);
       this.ctx.durations.observe(ms / 1000);
     }
+    // lb_responses_total: ours by code (a 404 has no pool), a server's by status; a cut is no response.
+    if (code !== null) (pool === null ? this.ctx.unrouted : pool.responses).balancer(code);
+    else if (status !== 0) pool!.responses.fromServer[status]!++;
     const log = this.ctx.accessLog;
     if (log.enabled) {
       // The server that answered: none when the balancer did, even after one failed the request.
