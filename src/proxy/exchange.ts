@@ -5,6 +5,7 @@
 // counts and logs itself when it is over. The client connection reads, the backend connection
 // carries bytes; every decision about the request is made here.
 
+import { formatDuration } from '../config/values.js';
 import { statusOf, HttpError, type ErrorCode } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
 import { text } from '../http/chars.js';
@@ -300,8 +301,14 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     if (!stale && this.pool!.observes) this.pool!.failed(this.position, kind === Failure.CONNECT ? `connect ${reason}` : reason, t);
     if (kind === Failure.LOST && this.gotBytes) {
       // The response had begun: with its status out all we can do is cut it, else 502.
-      if (this.headSent) this.client.destroy();
-      else this.respond('UPSTREAM_RESET');
+      const name = backend.server.name;
+      if (this.headSent) {
+        this.ctx.logger.warn(`server ${name}: ${reason} in the middle of the response to ${this.method} ${this.path}, cutting it`);
+        this.client.destroy();
+      } else {
+        this.ctx.logger.warn(`server ${name}: ${reason} inside the response head, answering 502 to ${this.method} ${this.path}`);
+        this.respond('UPSTREAM_RESET');
+      }
       return;
     }
     const server = backend.server;
@@ -337,8 +344,15 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     // timeouts.server: no response head in time (504), or the response stalled (cut).
     this.backend = null;
     if (this.pool!.observes) this.pool!.failed(this.position, 'timeout', now());
-    if (this.headSent) this.client.destroy();
-    else this.respond('UPSTREAM_TIMEOUT');
+    const server = this.lastServer!.name;
+    const limit = `timeouts.server (${formatDuration(this.ctx.timeouts.server)})`;
+    if (this.headSent) {
+      this.ctx.logger.warn(`server ${server}: the response to ${this.method} ${this.path} stalled past ${limit}, cutting it`);
+      this.client.destroy();
+    } else {
+      this.ctx.logger.warn(`server ${server}: no response within ${limit}, answering 504 to ${this.method} ${this.path}`);
+      this.respond('UPSTREAM_TIMEOUT');
+    }
   }
 
   // --- the end ---
