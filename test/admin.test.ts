@@ -457,6 +457,7 @@ function report(time: string, servers: Partial<Status['servers'][number]>[], upt
     ],
     servers: full,
     durations: { buckets: [{ le: '+Inf', count: 0 }], sum: 0, count: 0 },
+    responses: [{ pool: 'p', status: 200, code: '', source: 'server', count: requests }],
   };
 }
 
