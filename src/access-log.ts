@@ -1,4 +1,5 @@
-// The access log: one line per request, in the configured format. "text" is combined-style, as
+// The access log: one line per response, in the configured format (interface.md, "Logs an
+// operator relies on"). "text" is nginx's combined format plus the fields a balancer adds, as
 // nginx and Apache users read it; "json" is one object per line, for log shippers. Lines are
 // batched by the logger and written once per event-loop turn.
 
@@ -8,22 +9,30 @@ import type { Logger } from './log.js';
 export interface AccessEntry {
   /** The client's address. */
   client: string;
+  /**
+   * The request line's three parts. `method` is "" when there is none to show: a request refused
+   * before its request line arrived whole, or one that is not shaped as a request line (a 414,
+   * a garbled line).
+   */
   method: string;
-  /** The Host the request was routed by ("" when it had none). */
-  host: string;
   path: string;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  minor: 0 | 1;
+  /** "HTTP/1.1", "HTTP/1.0", or a refused request's version as sent. */
+  protocol: string;
+  /** The Host the request was routed by ("" when it had none, or was not routed). */
+  host: string;
   /** The status the client got; 0 when the response was cut short. */
   status: number;
   /** The server that answered ("127.0.0.1:8081"), or "-" when the balancer answered itself. */
   server: string;
-  /** Bytes sent to the client, head included. */
+  /** Bytes sent to the client, head included; a tunnel's bytes too. */
   bytes: number;
   /** From the request head to the response's end. */
   ms: number;
   /** The error code (errors.ts) when the balancer answered itself, else null. */
   code: string | null;
+  /** The request's Referer and User-Agent, null when it sent none (or was refused unread). */
+  referer: string | null;
+  userAgent: string | null;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -51,15 +60,33 @@ export class AccessLog {
 
   write(e: AccessEntry): void {
     const ms = Math.round(e.ms);
+    // No request ids yet: the field is there, always "-" (null), so that the format stays put.
     if (this.format === 'json') {
+      const known = e.method !== '';
       this.logger.accessLine(
-        JSON.stringify({ time: new Date(this.now()).toISOString(), client: e.client, method: e.method, host: e.host, path: e.path, status: e.status, server: e.server, bytes: e.bytes, ms, code: e.code }),
+        JSON.stringify({
+          time: new Date(this.now()).toISOString(),
+          client: e.client,
+          method: known ? e.method : null,
+          host: e.host,
+          path: known ? e.path : null,
+          status: e.status,
+          server: e.server,
+          bytes: e.bytes,
+          ms,
+          code: e.code,
+          referer: e.referer,
+          user_agent: e.userAgent,
+          request_id: null,
+        }),
       );
       return;
     }
-    // 127.0.0.1 - - [21/Nov/2026:16:14:26 +0000] "GET /mango HTTP/1.1" 200 89 "www.mango.com" 127.0.0.1:8081 2ms
+    // 127.0.0.1 - - [21/Nov/2026:16:14:26 +0000] "GET /mango HTTP/1.1" 200 89 "https://www.mango.com/" "curl/8.5.0" www.mango.com 127.0.0.1:8081 - 2ms -
+    const request = e.method === '' ? '-' : `${e.method} ${quotable(e.path)} ${e.protocol}`;
     this.logger.accessLine(
-      `${e.client} - - [${this.time()}] "${e.method} ${e.path} HTTP/1.${e.minor}" ${e.status} ${e.bytes} "${e.host || '-'}" ${e.server} ${ms}ms`,
+      `${e.client} - - [${this.time()}] "${request}" ${e.status} ${e.bytes} "${e.referer === null ? '-' : quotable(e.referer)}" ` +
+        `"${e.userAgent === null ? '-' : quotable(e.userAgent)}" ${e.host || '-'} ${e.server} - ${ms}ms ${e.code ?? '-'}`,
     );
   }
 
@@ -75,4 +102,27 @@ export class AccessLog {
     }
     return this.stamp;
   }
+}
+
+/**
+ * `s` as it can stand between double quotes in a text line, escaped as nginx escapes variables
+ * in its log: `"`, `\`, controls (HTAB) and bytes past ASCII (obs-text) as \xHH, so that a value
+ * can neither end its field early nor bring bytes a terminal or a log parser would act on. The
+ * strings are latin1 (a character per byte). Most values need nothing: they are returned as
+ * they are, after one look at each character.
+ */
+export function quotable(s: string): string {
+  let i = 0;
+  while (i < s.length && !needsEscape(s.charCodeAt(i))) i++;
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += needsEscape(c) ? `\\x${c.toString(16).toUpperCase().padStart(2, '0')}` : s[i];
+  }
+  return out;
+}
+
+function needsEscape(c: number): boolean {
+  return c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c;
 }

@@ -97,6 +97,7 @@ export async function runCli(
   createBalancer: CreateBalancer = createProxyServer,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
+  let logger: Logger | undefined;
   // `lb ctl ...` talks to a running balancer's admin API (ctl.ts), loaded only then.
   if (argv[0] === 'ctl') return { code: await (await import('./ctl.js')).runCtl(argv.slice(1), io) };
   try {
@@ -126,7 +127,8 @@ export async function runCli(
     // The balancer resolves every name once, at start: one that does not resolve stops it here.
     if (unresolved.length > 0) throw new ConfigError(unresolved[0]!);
 
-    const logger = new Logger(options.logLevel, io.stdout, io.stderr);
+    logger = new Logger(options.logLevel, io.stdout, io.stderr);
+    logger.format = config.log.format;
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
     // Before the line that says it listens: whoever waits for that line finds the file.
@@ -135,7 +137,9 @@ export async function runCli(
     logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
     return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
   } catch (err) {
-    io.stderr.write(`lb: ${reason(err)}\n`);
+    // Once the config is read, stderr speaks its log.format, whatever the log level.
+    const line = `lb: ${reason(err)}`;
+    io.stderr.write(logger?.format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: line })}\n` : `${line}\n`);
     await server?.close().catch(() => {});
     return { code: 1 };
   }
@@ -183,7 +187,10 @@ export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Run
       return;
     }
     server.reload(config).then(
-      () => logger.info(`SIGHUP: reloaded ${file}`),
+      () => {
+        logger.format = config.log.format;
+        logger.info(`SIGHUP: reloaded ${file}`);
+      },
       (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
     );
   });

@@ -1,9 +1,14 @@
-// A small leveled logger writing human lines (`<ISO time> LEVEL message`). Access lines, one per
-// proxied request, are batched: collected in a string and written once per event-loop turn.
+// A small leveled logger. Messages (start, listeners, health changes, reloads, warnings, errors)
+// go to stderr, as `<ISO time> LEVEL message` or, with log.format: json, one JSON object per
+// line; stdout holds access lines only, so that it can be piped to a log shipper as it is. Access
+// lines, one per request, are batched: collected in a string and written once per event-loop turn.
 
 /** The levels, least severe first; a logger at one level writes that level and every later one. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How lines are written: human text, or one JSON object per line (log.format). */
+export type LogFormat = 'text' | 'json';
 
 /** Where lines go: anything with a `write(text)`, such as process.stdout or a test's collector. */
 export interface LogOutput {
@@ -11,6 +16,7 @@ export interface LogOutput {
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
+const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', silent: '' };
 
 export class Logger {
   /** Lines written so far in the current batch of access lines, each ending in "\n"; "" = none. */
@@ -22,8 +28,8 @@ export class Logger {
 
   /**
    * @param level the least severe level written; "silent" writes nothing.
-   * @param out where debug, info and access lines go (default stdout).
-   * @param err where warn and error lines go (default stderr).
+   * @param out where access lines go (default stdout), and nothing else.
+   * @param err where every other message goes, whatever its level (default stderr).
    * @param now the clock, in ms since the epoch (tests pass a fixed one).
    */
   constructor(
@@ -34,6 +40,12 @@ export class Logger {
   ) {}
 
   /**
+   * How messages are written: set from log.format at start and on every reload (the access
+   * lines' own format is access-log.ts's, from the same setting).
+   */
+  format: LogFormat = 'text';
+
+  /**
    * The most characters one batch of access lines may hold. Unbounded for one process. The
    * workers of a cluster share one stdout: a pipe writes at most PIPE_BUF (4096) bytes at once
    * without interleaving another writer's bytes, so each of them keeps its batches under that
@@ -41,8 +53,8 @@ export class Logger {
    */
   maxBatch = Infinity;
 
-  /** Written before every message but access lines: a cluster worker's "worker <pid>: ". */
-  prefix = '';
+  /** A cluster worker's pid, which its messages name ("worker <pid>: ", or a "worker" field); 0 = none. */
+  worker = 0;
 
   /** Whether a line at `level` would be written (use it to skip building an expensive message). */
   enabled(level: LogLevel): boolean {
@@ -50,19 +62,19 @@ export class Logger {
   }
 
   debug(msg: string): void {
-    if (this.enabled('debug')) this.#writeOut(`${this.#timestamp()} DEBUG ${this.prefix}${msg}\n`);
+    if (this.enabled('debug')) this.#message('debug', msg);
   }
 
   info(msg: string): void {
-    if (this.enabled('info')) this.#writeOut(`${this.#timestamp()} INFO ${this.prefix}${msg}\n`);
+    if (this.enabled('info')) this.#message('info', msg);
   }
 
   warn(msg: string): void {
-    if (this.enabled('warn')) this.err.write(`${this.#timestamp()} WARN ${this.prefix}${msg}\n`);
+    if (this.enabled('warn')) this.#message('warn', msg);
   }
 
   error(msg: string): void {
-    if (this.enabled('error')) this.err.write(`${this.#timestamp()} ERROR ${this.prefix}${msg}\n`);
+    if (this.enabled('error')) this.#message('error', msg);
   }
 
   /**
@@ -94,10 +106,15 @@ export class Logger {
     this.flush();
   };
 
-  /** Other lines to `out` go after the access lines already pending, so that `out` stays in order. */
-  #writeOut(line: string): void {
-    this.flush();
-    this.out.write(line);
+  /** A message to `err`, in the format in force. */
+  #message(level: LogLevel, msg: string): void {
+    const time = this.#timestamp();
+    if (this.format === 'json') {
+      const line = this.worker === 0 ? { time, level, msg } : { time, level, worker: this.worker, msg };
+      this.err.write(`${JSON.stringify(line)}\n`);
+    } else {
+      this.err.write(`${time} ${LABEL[level]} ${this.worker === 0 ? '' : `worker ${this.worker}: `}${msg}\n`);
+    }
   }
 
   #timestamp(): string {

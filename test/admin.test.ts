@@ -17,7 +17,7 @@ import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
 import { Snapshot } from '../src/balancer/snapshot.js';
-import { DurationHistogram } from '../src/balancer/stats.js';
+import { DurationHistogram, ResponseCounts } from '../src/balancer/stats.js';
 import { Logger } from '../src/log.js';
 import { dumpDom, screenshot } from './helpers/chromium.js';
 import { HOST, LogCapture, closedPort, proxyTest, q, waitFor, type Harness, type Proxy } from './helpers/net.js';
@@ -227,10 +227,29 @@ function madeUpSource(): StatusSource & { servers: Backend[]; pools: Pool[] } {
   const pool = new Pool('www.mango.com', [a, b]);
   pool.stats.requests = 12;
   pool.stats.byClass.splice(0, 6, 1, 0, 8, 0, 1, 1);
+  // lb_responses_total: what the servers said, what the balancer said, and what it said unrouted.
+  pool.responses.fromServer[200] = 7;
+  pool.responses.fromServer[204] = 1;
+  pool.responses.fromServer[404] = 1;
+  pool.responses.balancer('UPSTREAM_RESET');
+  const unrouted = new ResponseCounts();
+  unrouted.balancer('NO_ROUTE');
+  unrouted.balancer('MISSING_HOST');
+  unrouted.balancer('NO_ROUTE');
   const durations = new DurationHistogram();
   for (const s of [0.002, 0.003, 0.2, 7, 30]) durations.observe(s);
-  return { snapshot: new Snapshot([pool]), servers: [a, b], pools: [pool], durations, connections: 3 };
+  return { snapshot: new Snapshot([pool]), servers: [a, b], pools: [pool], durations, connections: 3, unrouted };
 }
+
+/** madeUpSource's lb_responses_total series, as /status lists them. */
+const MADE_UP_RESPONSES = [
+  { pool: '', status: 400, code: 'MISSING_HOST', source: 'balancer', count: 1 },
+  { pool: '', status: 404, code: 'NO_ROUTE', source: 'balancer', count: 2 },
+  { pool: 'www.mango.com', status: 200, code: '', source: 'server', count: 7 },
+  { pool: 'www.mango.com', status: 204, code: '', source: 'server', count: 1 },
+  { pool: 'www.mango.com', status: 404, code: '', source: 'server', count: 1 },
+  { pool: 'www.mango.com', status: 502, code: 'UPSTREAM_RESET', source: 'balancer', count: 1 },
+];
 
 t.test('the listener', async (t) => {
   const source = madeUpSource();
@@ -307,6 +326,7 @@ t.test('the listener', async (t) => {
         sum: 37.205,
         count: 5,
       },
+      responses: MADE_UP_RESPONSES,
     });
   });
 
@@ -437,6 +457,7 @@ function report(time: string, servers: Partial<Status['servers'][number]>[], upt
     ],
     servers: full,
     durations: { buckets: [{ le: '+Inf', count: 0 }], sum: 0, count: 0 },
+    responses: [{ pool: 'p', status: 200, code: '', source: 'server', count: requests }],
   };
 }
 
@@ -528,10 +549,14 @@ t.test('metricsOf: every family with HELP and TYPE, label values escaped', async
   const pool = new Pool('/say "hi"\\\n', [server]);
   pool.stats.requests = 3;
   pool.stats.byClass.splice(0, 6, 1, 0, 2, 0, 0, 0);
+  pool.responses.fromServer[200] = 2;
+  pool.responses.balancer('UPSTREAM_TIMEOUT');
+  const unrouted = new ResponseCounts();
+  unrouted.balancer('HEADER_TIMEOUT');
   const durations = new DurationHistogram();
   durations.observe(0.003);
   durations.observe(0.75);
-  const text = metricsOf(statusOf({ snapshot: new Snapshot([pool]), durations, connections: 2 }, 0, 0));
+  const text = metricsOf(statusOf({ snapshot: new Snapshot([pool]), durations, connections: 2, unrouted }, 0, 0));
   t.equal(text, EXPECTED_METRICS);
   // Every sample belongs to the family whose HELP and TYPE came last.
   const unchecked = metricsOf(statusOf(madeUpSource(), 0, 0));
@@ -581,6 +606,11 @@ lb_pool_requests_total{pool="/say \\"hi\\"\\\\\\n",class="cut"} 1
 # HELP lb_pool_in_flight Requests routed to a pool and not finished yet.
 # TYPE lb_pool_in_flight gauge
 lb_pool_in_flight{pool="/say \\"hi\\"\\\\\\n"} 0
+# HELP lb_responses_total Responses by pool ("" before routing), status and who made them: the balancer (code: its error code) or a server (code "").
+# TYPE lb_responses_total counter
+lb_responses_total{pool="",status="408",code="HEADER_TIMEOUT",source="balancer"} 1
+lb_responses_total{pool="/say \\"hi\\"\\\\\\n",status="200",code="",source="server"} 2
+lb_responses_total{pool="/say \\"hi\\"\\\\\\n",status="504",code="UPSTREAM_TIMEOUT",source="balancer"} 1
 # HELP lb_pool_queue_length Requests waiting in a pool's queue for a server below its max_connections.
 # TYPE lb_pool_queue_length gauge
 lb_pool_queue_length{pool="/say \\"hi\\"\\\\\\n"} 0
@@ -621,6 +651,19 @@ lb_request_duration_seconds_sum 0.753
 lb_request_duration_seconds_count 2
 `;
 
+t.test('/status lists a pool\'s responses by status, a server\'s before the balancer\'s of the same status, then by code', async (t) => {
+  const pool = new Pool('p', [new Backend('10.0.0.1', 80, 'a:80')]);
+  pool.responses.balancer('UPSTREAM_RESET');
+  pool.responses.balancer('BAD_STATUS_LINE');
+  pool.responses.fromServer[502] = 1;
+  pool.responses.fromServer[101] = 1;
+  const status = statusOf({ snapshot: new Snapshot([pool]), durations: new DurationHistogram(), connections: 0 }, 0, 0);
+  t.same(
+    status.responses.map((r) => `${r.status} ${r.code} ${r.source}`),
+    ['101  server', '502  server', '502 BAD_STATUS_LINE balancer', '502 UPSTREAM_RESET balancer'],
+  );
+});
+
 t.test('escapeLabelValue: backslash, double quote and line feed', async (t) => {
   t.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
   t.equal(escapeLabelValue('www.mango.com'), 'www.mango.com');
@@ -646,6 +689,7 @@ t.test('addCounters: a cluster’s report adds up its workers’ counters, by po
   );
   t.same([total.connections, total.durations.count, total.durations.sum], [6, 10, 2 * 37.205]);
   t.same(total.durations.buckets.map((b) => b.count), worker.durations.buckets.map((b) => 2 * b.count), 'every bucket');
+  t.same(total.responses, MADE_UP_RESPONSES.map((r) => ({ ...r, count: 2 * r.count })), 'every lb_responses_total series');
   worker.servers[0]!.up = false;
   addCounters(total, worker);
   t.equal(total.servers[0]!.up, true, 'up and the last check stay the total’s (the primary’s checker)');
@@ -654,8 +698,22 @@ t.test('addCounters: a cluster’s report adds up its workers’ counters, by po
   const other = statusOf(madeUpSource(), 0, 0);
   other.pools[0]!.name = '/elsewhere';
   other.servers[0]!.name = '10.9.9.9:80';
+  for (const r of other.responses) if (r.pool !== '') r.pool = '/elsewhere';
   addCounters(total, other);
   t.same([total.pools[0]!.requests, total.servers[0]!.requests, total.servers[1]!.failures], [36, 36, 8], 'only b, in both, added');
+  t.same(total.responses.map((r) => r.count), [4, 8, 21, 3, 3, 3], 'the unrouted series added; the other pool\'s left out');
+
+  // Series one worker has and the total has not yet come in their place: pool "" first, then by status and code.
+  const first = statusOf(madeUpSource(), 0, 0);
+  first.responses = [];
+  const second = statusOf(madeUpSource(), 0, 0);
+  second.responses.reverse();
+  second.responses.push({ pool: 'www.mango.com', status: 502, code: 'BAD_STATUS_LINE', source: 'balancer', count: 4 });
+  addCounters(first, second);
+  t.same(
+    first.responses.map((r) => `${r.pool} ${r.status} ${r.code}`),
+    [' 400 MISSING_HOST', ' 404 NO_ROUTE', 'www.mango.com 200 ', 'www.mango.com 204 ', 'www.mango.com 404 ', 'www.mango.com 502 BAD_STATUS_LINE', 'www.mango.com 502 UPSTREAM_RESET'],
+  );
 });
 
 t.test('a cluster’s report: the page counts the workers, /metrics has lb_workers; one process has neither', async (t) => {

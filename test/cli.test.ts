@@ -165,12 +165,12 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   t.equal(running.logger, balancer.logger);
   t.equal(running.logger.level, 'info');
   t.match(balancer.config, { listen: { host: '127.0.0.1', port: 0 }, servers: { name: 'default' } });
-  t.match(out.stdout.text, /^\S+Z INFO listening on http:\/\/127\.0\.0\.1:8080\n$/);
-  t.equal(out.stderr.text, '');
+  t.match(out.stderr.text, /^\S+Z INFO listening on http:\/\/127\.0\.0\.1:8080\n$/);
+  t.equal(out.stdout.text, '', 'stdout holds access lines only');
 
   const v6 = io();
   await runCli([file], v6, factory(new FakeBalancer({ address: '::', family: 'IPv6', port: 8080 })));
-  t.match(v6.stdout.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
+  t.match(v6.stderr.text, /INFO listening on http:\/\/\[::\]:8080\n$/);
 
   // A TLS listener says https.
   selfSigned(dir);
@@ -178,12 +178,38 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   writeFileSync(tlsFile, 'listen: { address: 127.0.0.1:0, tls: { cert: cert.pem, key: key.pem } }\nservers: [localhost:8081]\n');
   const secure = io();
   await runCli([tlsFile], secure, factory(new FakeBalancer(LOOPBACK)));
-  t.match(secure.stdout.text, /INFO listening on https:\/\/127\.0\.0\.1:8080\n$/);
+  t.match(secure.stderr.text, /INFO listening on https:\/\/127\.0\.0\.1:8080\n$/);
 
   const quiet = io();
   const q = (await runCli([file, '--log-level', 'warn'], quiet, factory(new FakeBalancer(LOOPBACK)))) as Running;
   t.equal(q.logger.level, 'warn');
-  t.equal(quiet.stdout.text, '', 'no info line at warn');
+  t.equal(quiet.stderr.text, '', 'no info line at warn');
+});
+
+t.test('run: with log.format json every stderr line is a JSON object, the startup error too', async (t) => {
+  const dir = t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [localhost:8081]\n' });
+  const file = join(dir, 'lb.yaml');
+  const out = io();
+  const running = (await runCli([file], out, factory(new FakeBalancer(LOOPBACK)))) as Running;
+  t.equal(running.logger.format, 'json');
+  t.equal(out.stdout.text, '');
+  t.match(JSON.parse(out.stderr.text), { time: /^\d{4}-\d\d-\d\dT/, level: 'info', msg: 'listening on http://127.0.0.1:8080' });
+
+  const failed = io();
+  t.strictSame(await runCli([file], failed, factory(new FakeBalancer(systemError({ code: 'EADDRINUSE', syscall: 'listen', address: '127.0.0.1', port: 8080 })))), { code: 1 });
+  t.match(JSON.parse(failed.stderr.text), { level: 'error', msg: 'lb: listen EADDRINUSE 127.0.0.1:8080' });
+  t.equal(failed.stderr.text.split('\n').length, 2, 'one line');
+});
+
+t.test('stopOnSignals: a reload puts the new log.format in force for the messages that follow', async (t) => {
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  const server = new FakeBalancer(LOOPBACK);
+  stopOnSignals({ server, logger, readConfig: () => parseConfig('log: { format: json }\nservers: [a:1]\n', 'lb.yaml'), file: 'lb.yaml' }, proc);
+  proc.emit('SIGHUP', 'SIGHUP');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(logger.format, 'json');
+  t.match(JSON.parse(proc.stderr.text), { level: 'info', msg: 'SIGHUP: reloaded lb.yaml' });
 });
 
 t.test('run: --workers is the number of processes asked of the factory; 0 is one per core', async (t) => {
@@ -202,7 +228,7 @@ t.test('run: --workers is the number of processes asked of the factory; 0 is one
     });
     t.ok('server' in result, `${argv.join(' ')} runs`);
     t.equal(asked, workers, `${argv.join(' ') || 'no option'}: ${workers}`);
-    t.equal(out.stderr.text, '', 'without a warning');
+    t.notMatch(out.stderr.text, / (WARN|ERROR) /, 'without a warning');
   }
 });
 
@@ -276,10 +302,10 @@ t.test('stopOnSignals: close, flush, exit 0', async (t) => {
     proc.emit(signal, signal);
     t.equal(await proc.exited, 0, signal);
     t.equal(server.closed, 1);
+    t.equal(proc.stdout.text, 'ACCESS GET / 200\n', 'pending access lines are written before exit');
     t.strictSame(
-      proc.stdout.text.split('\n').map((line) => line.replace(/^\S+Z /, '')),
-      ['ACCESS GET / 200', `INFO ${signal}: closing`, 'INFO closed', ''],
-      'pending access lines are written before exit',
+      proc.stderr.text.split('\n').map((line) => line.replace(/^\S+Z /, '')),
+      [`INFO ${signal}: closing`, 'INFO closed', ''],
     );
   }
 });
@@ -358,9 +384,10 @@ t.test('process: listens, then stops on SIGTERM with exit code 0', async (t) => 
   const [, port] = await proc.until(/INFO listening on http:\/\/127\.0\.0\.1:(\d+)\n/);
   t.ok(Number(port) > 0, `bound port ${port}`);
   proc.child.kill('SIGTERM');
-  const { code, stdout } = await proc.exit;
+  const { code, stdout, stderr } = await proc.exit;
   t.equal(code, 0);
-  t.match(stdout, /INFO SIGTERM: closing\n.*INFO closed\n$/);
+  t.match(stderr, /INFO SIGTERM: closing\n.*INFO closed\n$/);
+  t.equal(stdout, '', 'no request: nothing on stdout');
 });
 
 t.test('process: a port in use is one line and exit 1', async (t) => {

@@ -172,6 +172,8 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
     t.ok(status.servers.every((s) => s.lastCheck?.ok === true), 'the primary’s checker reports each server’s last check');
     const metrics = (await get(adminPort, '/metrics')).body;
     t.match(metrics, `lb_pool_requests_total{pool="default",class="2xx"} ${status.pools[0]!.responses['2xx']}`);
+    t.same(status.responses, [{ pool: 'default', status: 200, code: '', source: 'server', count: status.pools[0]!.responses['2xx'] }], 'lb_responses_total, added up');
+    t.match(metrics, `lb_responses_total{pool="default",status="200",code="",source="server"} ${status.pools[0]!.responses['2xx']}`);
     t.match(metrics, 'lb_workers 2');
     t.match((await get(adminPort, '/')).body, /<dt>workers<\/dt><dd id="workers">2<\/dd>/, 'the page shows the workers');
     t.equal(count(proc.output(), /health checker running in worker thread/), 1, 'one health checker, not one per worker');

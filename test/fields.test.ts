@@ -4,7 +4,7 @@
 import t from 'tap';
 import { ERRORS, HttpError, statusOf, type ErrorCode } from '../src/errors.js';
 import { HEX_VALUE, HOST_CHAR, LINE_CHAR, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, skipLineChars, text, wordsOf } from '../src/http/chars.js';
-import { Field, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, fieldKind, fieldLineError, isToken, lowerText, nextListElement, parseContentLength } from '../src/http/fields.js';
+import { Field, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, KNOWN_FIELD_NAMES, fieldKind, fieldLineError, isToken, lowerText, nextListElement, parseContentLength } from '../src/http/fields.js';
 import { RequestParser } from '../src/http/request-parser.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -45,6 +45,10 @@ t.test('fieldKind', async (t) => {
     ['X-FORWARDED-HOST', Field.X_FORWARDED_HOST],
     ['X-Forwarded-Proto', Field.X_FORWARDED_PROTO],
     ['x-Forwarded-proto', Field.X_FORWARDED_PROTO],
+    ['Referer', Field.REFERER],
+    ['REFERER', Field.REFERER],
+    ['User-Agent', Field.USER_AGENT],
+    ['user-agent', Field.USER_AGENT],
   ];
   // Same lengths as known names, one byte off; and lengths no known name has.
   const nearMisses = [
@@ -53,9 +57,14 @@ t.test('fieldKind', async (t) => {
     'Content-Length2', 'X-Forwarded-Fox', 'Y-Forwarded-For', 'Proxy-Connectiom', 'X-Forwarded-Hosy',
     'Transfer-Encodinx', 'X-Forwarded-Protp', 'Transfer-Encodings', 'X', 'Date', 'Accept', 'Cookie',
     'Content-Type', 'Set-Cookie', 'Authorization', 'Sec-WebSocket-Key', '', 'Host\xc8', 'H\xefst', 'T\xc5',
+    'Referrer', 'Refere', 'Referez', 'User-Agents', 'User_Agent', 'Useragent', 'U\xf3er-Agent',
   ];
   for (const [name, kind] of known) t.equal(inside(name, fieldKind), kind, name);
   for (const name of nearMisses) t.equal(inside(name, fieldKind), Field.OTHER, JSON.stringify(name));
+  // The lookup's premise: no two known names share both length and first letter.
+  const keys = KNOWN_FIELD_NAMES.map((name) => `${name.length} ${name[0]}`);
+  t.equal(new Set(keys).size, keys.length, 'every known name has its own length and first letter');
+  t.equal(new Set(known.map(([, kind]) => kind)).size, KNOWN_FIELD_NAMES.length, 'every known name is tried above');
   // A name is compared as its bytes, not as a longer run of bytes around it.
   t.equal(fieldKind(bytes('Hostname'), 0, 4), Field.HOST);
   t.equal(fieldKind(bytes('xHost'), 1, 5), Field.HOST);

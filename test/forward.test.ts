@@ -103,6 +103,11 @@ t.test('buildUpstreamHead: hop-by-hop fields and the names Connection lists are 
     'GET / HTTP/1.1\nHost: a.com\nX-Close: 1\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
     'Connection: close is this hop’s business: the backend connection stays reusable',
   );
+  t.equal(
+    upstream('GET / HTTP/1.1\nHost: a.com\nConnection: User-Agent\nUser-Agent: x/1\nReferer: http://r/\n\n'),
+    'GET / HTTP/1.1\nHost: a.com\nReferer: http://r/\nX-Forwarded-For: 192.0.2.7\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n',
+    'Referer and User-Agent, known for the access log, pass through, unless Connection lists them',
+  );
 });
 
 t.test('buildUpstreamHead: the body’s framing fields pass through unchanged', async (t) => {

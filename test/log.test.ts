@@ -29,17 +29,52 @@ function setup(level: LogLevel) {
 /** Resolves after the current event-loop turn's immediates have run. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-t.test('line format and streams', async (t) => {
+t.test('line format and streams: every message to err, out left to access lines', async (t) => {
   const { out, err, logger } = setup('debug');
   logger.debug('d');
   logger.info('listening on http://127.0.0.1:8080');
   logger.warn('w');
   logger.error('e');
-  t.strictSame(out.writes, [
+  t.strictSame(out.writes, []);
+  t.strictSame(err.writes, [
     '2026-11-21T14:00:00.000Z DEBUG d\n',
     '2026-11-21T14:00:00.000Z INFO listening on http://127.0.0.1:8080\n',
+    '2026-11-21T14:00:00.000Z WARN w\n',
+    '2026-11-21T14:00:00.000Z ERROR e\n',
   ]);
-  t.strictSame(err.writes, ['2026-11-21T14:00:00.000Z WARN w\n', '2026-11-21T14:00:00.000Z ERROR e\n']);
+});
+
+t.test('json: every message is one JSON object on a line of its own', async (t) => {
+  const { out, err, logger } = setup('debug');
+  logger.format = 'json';
+  logger.debug('d');
+  logger.info('listening on http://127.0.0.1:8080');
+  logger.warn('a "quoted"\nmessage');
+  logger.error('e');
+  logger.accessLine('{"status":200}');
+  logger.flush();
+  t.strictSame(out.writes, ['{"status":200}\n'], 'access lines as access-log.ts made them');
+  t.equal(err.writes.length, 4);
+  t.ok(err.writes.every((w) => w.endsWith('\n') && w.indexOf('\n') === w.length - 1), 'one line each');
+  t.strictSame(
+    err.writes.map((w) => JSON.parse(w)),
+    [
+      { time: '2026-11-21T14:00:00.000Z', level: 'debug', msg: 'd' },
+      { time: '2026-11-21T14:00:00.000Z', level: 'info', msg: 'listening on http://127.0.0.1:8080' },
+      { time: '2026-11-21T14:00:00.000Z', level: 'warn', msg: 'a "quoted"\nmessage' },
+      { time: '2026-11-21T14:00:00.000Z', level: 'error', msg: 'e' },
+    ],
+  );
+});
+
+t.test("a cluster worker's messages name it, in either format", async (t) => {
+  const { err, logger } = setup('info');
+  logger.worker = 4242;
+  logger.info('listening');
+  logger.format = 'json';
+  logger.warn('slow');
+  t.strictSame(err.writes[0], '2026-11-21T14:00:00.000Z INFO worker 4242: listening\n');
+  t.strictSame(JSON.parse(err.writes[1]!), { time: '2026-11-21T14:00:00.000Z', level: 'warn', worker: 4242, msg: 'slow' });
 });
 
 t.test('each level writes itself and the more severe ones', async (t) => {
@@ -55,8 +90,8 @@ t.test('each level writes itself and the more severe ones', async (t) => {
     written[level] = (out.text + err.text).replace(/^\S+Z \S+ /gm, '').trim().split('\n').join(' ');
   }
   t.strictSame(written, {
-    debug: 'debug info GET / 200 warn error',
-    info: 'info GET / 200 warn error',
+    debug: 'GET / 200 debug info warn error',
+    info: 'GET / 200 info warn error',
     warn: 'warn error',
     error: 'error',
     silent: '',
@@ -115,21 +150,18 @@ t.test('flush writes the pending batch at once, and only once', async (t) => {
   t.equal(out.writes.length, 1, 'the scheduled write was cancelled');
 });
 
-t.test('other lines to the same output come after the pending access lines', async (t) => {
-  const { out, logger } = setup('debug');
+t.test('messages do not wait for the pending access lines, nor flush them', async (t) => {
+  const { out, err, logger } = setup('debug');
   logger.accessLine('ACCESS first');
   logger.info('second');
-  logger.accessLine('ACCESS third');
-  logger.debug('fourth');
+  t.strictSame(out.writes, []);
+  t.equal(err.writes.length, 1);
   await nextTurn();
-  t.strictSame(
-    out.text.split('\n').map((line) => line.replace(/^\S+Z /, '')),
-    ['ACCESS first', 'INFO second', 'ACCESS third', 'DEBUG fourth', ''],
-  );
+  t.strictSame(out.writes, ['ACCESS first\n']);
 });
 
 t.test('the timestamp is formatted once per millisecond', async (t) => {
-  const { out, clock, logger } = setup('info');
+  const { err, clock, logger } = setup('info');
   let formatted = 0;
   const toISOString = Date.prototype.toISOString;
   Date.prototype.toISOString = function (this: Date) {
@@ -144,12 +176,14 @@ t.test('the timestamp is formatted once per millisecond', async (t) => {
   logger.info('request 100');
   logger.flush();
   t.equal(formatted, 2);
-  t.equal(out.text.split('\n').length, 102);
+  t.equal(err.text.split('\n').length, 102);
 });
 
-t.test('defaults to process.stdout, process.stderr and Date.now', async (t) => {
+t.test('defaults to process.stdout, process.stderr, Date.now and text', async (t) => {
   const logger = new Logger('info');
   t.equal(logger.out, process.stdout);
   t.equal(logger.err, process.stderr);
   t.equal(logger.now, Date.now);
+  t.equal(logger.format, 'text');
+  t.equal(logger.worker, 0);
 });

@@ -96,9 +96,11 @@ t.test('SIGTERM: a request in flight finishes, new connections are refused, exit
   await within(proc.until(/SIGTERM: closing/), 'closing', STARTUP_MS);
   const res = await slow;
   t.same([res.status, res.server], [200, 'mango'], 'the request in flight got its whole response');
-  const { code, stdout } = await proc.exit;
+  const { code, stdout, stderr } = await proc.exit;
   t.equal(code, 0);
-  t.match(stdout, /INFO closed\n$/);
+  t.match(stderr, /INFO closed\n$/);
+  t.match(stdout, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/slow\?ms=400 HTTP\/1\.1" 200 /, 'stdout: the access line');
+  t.equal(stdout.split('\n').length, 2, 'and nothing else');
   await t.rejects(get(port, '/', 'www.mango.com'), 'the listener is gone');
 });
 

@@ -638,16 +638,21 @@ proxyTest(t, 'config: a server listed in several pools is one server, with one s
 // ---------------------------------------------------------------------------------------------
 // The access log
 
-proxyTest(t, 'access log: one line per request with client, method, host, path, status, server', async (t, h) => {
+proxyTest(t, 'access log: one line per request, nginx combined plus host, server, request id, duration and code', async (t, h) => {
   const client = await h.client(main);
-  await client.get('/logged?x=1', 'log.test');
-  await waitFor('the access line', () => main.log.matching('"log.test"').length === 1);
+  await client.send(request('GET', '/logged?x=1', { host: 'log.test', headers: [['Referer', 'https://log.test/from'], ['User-Agent', 'tester/1.0 (x)']] }));
+  await client.get('/bare', 'log.test');
+  await waitFor('the access lines', () => main.log.matching(' log.test ').length === 2);
   const address = B.logged!.address.replace(/\./g, '\\.');
-  // Combined-style: client - - [time] "request line" status bytes "host" server duration
+  const [withFields, without] = main.log.matching(' log.test ');
   t.match(
-    main.log.matching('"log.test"')[0],
-    new RegExp(`^127\\.0\\.0\\.1 - - \\[\\d\\d/\\w{3}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0000\\] "GET /logged\\?x=1 HTTP/1\\.1" 200 \\d+ "log\\.test" ${address} \\d+ms$`),
+    withFields,
+    new RegExp(
+      `^127\\.0\\.0\\.1 - - \\[\\d\\d/\\w{3}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0000\\] "GET /logged\\?x=1 HTTP/1\\.1" 200 \\d+ ` +
+        `"https://log\\.test/from" "tester/1\\.0 \\(x\\)" log\\.test ${address} - \\d+ms -$`,
+    ),
   );
+  t.match(without, new RegExp(`"GET /bare HTTP/1\\.1" 200 \\d+ "-" "-" log\\.test ${address} - \\d+ms -$`), 'no Referer, no User-Agent: "-"');
 }, onMain);
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 import t, { type Test } from 'tap';
 import { HttpError, ERRORS, type ErrorCode } from '../src/errors.js';
-import { DEFAULT_REQUEST_LIMITS, RequestParser, routingHost, type RequestHead } from '../src/http/request-parser.js';
+import { DEFAULT_REQUEST_LIMITS, RequestParser, routingHost, type RequestHead, type RequestLine } from '../src/http/request-parser.js';
 import type { HeadLimits } from '../src/http/head-lines.js';
 import { expectAllWays, feedAllWays, type MakeParser, feedByteByByte, feedPieces, feedSplitAtEveryOffset, feedWhole, type ErrorResult, type HeadResult, type RequestResult } from './helpers/split.js';
 
@@ -897,6 +897,69 @@ t.test('reuse', async (t) => {
     t.equal(r.requestLineEnd, 2 + 'GET /ok HTTP/1.1'.length);
     t.equal(r.end, input.length);
   });
+});
+
+t.test('refusedRequestLine: what a log line can show of a refused head, every way it arrives', async (t) => {
+  /** The refused request line of `input`, fed in every way (whole, split at every offset, byte by byte; with and without the fast path): all must agree. */
+  function refused(input: string, limits?: HeadLimits, abandon = false): RequestLine | null | string {
+    const buf = bytes(input);
+    const ways: Buffer[][] = [[buf], Array.from(buf, (_, k) => buf.subarray(k, k + 1))];
+    for (let k = 1; k < buf.length; k++) ways.push([buf.subarray(0, k), buf.subarray(k)]);
+    const seen = new Set<string>();
+    let last: RequestLine | null | string = 'no error';
+    for (const wasm of [true, false]) {
+      for (const pieces of ways) {
+        const parser = new RequestParser(limits, { wasm });
+        let got: RequestLine | null | string = 'no error';
+        for (const piece of pieces) {
+          const r = parser.execute(piece, 0);
+          if (r instanceof HttpError) {
+            got = parser.refusedRequestLine();
+            break;
+          }
+          if (r !== null) break;
+        }
+        if (abandon && got === 'no error') {
+          parser.abandon();
+          got = parser.refusedRequestLine();
+        }
+        seen.add(JSON.stringify(got));
+        last = got;
+      }
+    }
+    t.equal(seen.size, 1, `${JSON.stringify(input)}: the same every way`);
+    return last;
+  }
+  const line = (method: string, target: string, version = 'HTTP/1.1'): RequestLine => ({ method, target, version });
+
+  // Refused after the request line: it is shown, whatever came after it.
+  t.same(refused(head('GET /a?b=1 HTTP/1.1', 'X: 1')), line('GET', '/a?b=1'), 'MISSING_HOST');
+  t.same(refused('\r\n\r\n' + head('GET / HTTP/1.1')), line('GET', '/'), 'after empty lines');
+  t.same(refused(head('GET / HTTP/1.1', 'X: a\x00b')), line('GET', '/'), 'BAD_CHARACTER in a field line');
+  t.same(refused(head('GET / HTTP/1.1', 'X : y')), line('GET', '/'), 'BAD_FIELD_NAME');
+  t.same(refused(headOfSize(65), small), line('GET', '/'), 'HEAD_TOO_LARGE');
+  t.same(refused(head('GET / HTTP/1.1', 'Host: a', 'B: 1', 'C: 2', 'D: 3'), small), line('GET', '/'), 'TOO_MANY_FIELDS');
+  // Refused for the request line itself, still shaped as one: shown as sent.
+  t.same(refused(head('GET / HTTP/2.0', 'Host: a')), line('GET', '/', 'HTTP/2.0'), '505');
+  t.same(refused(head('CONNECT a.com:443 HTTP/1.1', 'Host: a.com')), line('CONNECT', 'a.com:443'), 'CONNECT');
+  t.same(refused(head('GET /caf\xe9#x HTTP/1.1', 'Host: a')), line('GET', '/caf\xe9#x'), 'a target with bytes the parser refuses');
+  // Not a request line, or not whole: nothing to show.
+  for (const garbled of ['G(ET / HTTP/1.1', 'GET  / HTTP/1.1', ' / HTTP/1.1', 'GET / HTTP/1.1 x', 'GET / http/1.1', 'GET / HTTP/1.x', 'GET / HTTP/x.1', 'GET / HTTP/1.12', 'GET / HTTP/1-1', 'GET /', 'GET', 'GET /\x7f HTTP/1.1']) {
+    t.equal(refused(head(garbled, 'Host: a')), null, JSON.stringify(garbled));
+  }
+  t.equal(refused(head('GET /2345678 HTTP/1.1', 'Host: a'), small), null, '414');
+  t.equal(refused('GET / HTTP/1.1\rX'), null, 'BARE_CR ending the request line');
+  t.equal(refused('GET / HTTP/1.1\n'), null, 'BARE_LF ending the request line');
+  t.equal(refused('GET /\x00 HTTP/1.1\r\n'), null, 'BAD_CHARACTER in the request line');
+  // A head given up on (timeouts.header): its request line when it came whole.
+  t.same(refused('GET /slow HTTP/1.1\r\nHost: a\r\n', undefined, true), line('GET', '/slow'), 'abandoned after its request line');
+  t.equal(refused('GET /slow HT', undefined, true), null, 'abandoned inside its request line');
+  const idle = new RequestParser();
+  idle.abandon();
+  t.equal(idle.refusedRequestLine(), null, 'abandoned with no head in progress');
+  t.type(idle.execute(bytes(head('GET /next HTTP/1.1', 'Host: a')), 0), 'object', 'and the parser reads on');
+  idle.abandon();
+  t.equal(idle.refusedRequestLine(), null, 'nothing of the head read before');
 });
 
 t.test('routingHost', async (t) => {

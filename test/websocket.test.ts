@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
 import t, { type Test } from 'tap';
+import { statusOf } from '../src/admin/status.js';
 import { HOST, proxyTest, waitFor, type Harness } from './helpers/net.js';
 
 /** The Sec-WebSocket-Accept for a key (RFC 6455 4.2.2). */
@@ -56,6 +57,7 @@ proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes ec
   const client = await h.client(proxy);
   const key = 'dGhlIHNhbXBsZSBub25jZQ==';
   const res = await client.send(Buffer.from(handshake(key)));
+  const switched = Date.now();
   t.equal(res.status, 101);
   t.equal(res.header('upgrade'), 'websocket');
   t.equal(res.header('connection'), 'upgrade');
@@ -70,10 +72,18 @@ proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes ec
   await waitFor('the echo', () => client.unread >= payload.length);
   const echoed = client.takeAll();
   t.ok(echoed.equals(payload), 'the tunnel passes bytes unchanged both ways');
+  t.same(proxy.log.matching('"GET /chat HTTP/1.1"'), [], 'no access line while the tunnel is open');
 
   client.end();
   await client.waitEnd();
+  const open = Date.now() - switched;
   await waitFor('the access line', () => proxy.log.matching('"GET /chat HTTP/1.1" 101 ').length === 1);
+  // Written when the tunnel ended: every byte passed to the client over its life, the whole duration.
+  const [, bytes, ms] = /" 101 (\d+) "-" "-" ws\.test \S+ - (\d+)ms -$/.exec(proxy.log.matching('"GET /chat HTTP/1.1" 101 ')[0]!)!;
+  t.equal(Number(bytes), client.bytesReceived, `${bytes} bytes: the 101's head and the ${payload.length} echoed`);
+  t.ok(Number(ms) + 2 >= open, `${ms} ms, at least the ${open} ms the tunnel was open`);
+  const status = statusOf(proxy.server, 0, Date.now());
+  t.match(status.responses, [{ pool: 'default', status: 101, code: '', source: 'server', count: 1 }], 'counted as a server\'s 101');
 });
 
 proxyTest(t, 'bytes the client sends right behind its handshake reach the backend after the 101', async (t, h) => {

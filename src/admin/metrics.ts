@@ -68,6 +68,14 @@ export function metricsOf(status: Status): string {
   for (const p of pools) out.byClass('lb_pool_requests_total', { pool: p.name }, p.responses);
   out.family('lb_pool_in_flight', 'gauge', 'Requests routed to a pool and not finished yet.');
   for (const p of pools) out.sample('lb_pool_in_flight', { pool: p.name }, p.inFlight);
+  out.family(
+    'lb_responses_total',
+    'counter',
+    'Responses by pool ("" before routing), status and who made them: the balancer (code: its error code) or a server (code "").',
+  );
+  for (const r of status.responses) {
+    out.sample('lb_responses_total', { pool: r.pool, status: String(r.status), code: r.code, source: r.source }, r.count);
+  }
 
   out.family('lb_pool_queue_length', 'gauge', 'Requests waiting in a pool\'s queue for a server below its max_connections.');
   for (const p of pools) out.sample('lb_pool_queue_length', { pool: p.name }, p.waiting);

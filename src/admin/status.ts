@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import type { Backend } from '../balancer/backend.js';
 import type { AdminState, Pool } from '../balancer/pool.js';
 import type { Snapshot } from '../balancer/snapshot.js';
-import { DURATION_BUCKETS, type Counters, type DurationHistogram } from '../balancer/stats.js';
+import { DURATION_BUCKETS, type Counters, type DurationHistogram, type ResponseCounts } from '../balancer/stats.js';
+import { ERRORS } from '../errors.js';
 
 /** What a status report is made from. ProxyServer is one. */
 export interface StatusSource {
@@ -15,6 +16,19 @@ export interface StatusSource {
   readonly durations: DurationHistogram;
   /** Client connections open now. */
   readonly connections: number;
+  /** Responses made before routing (pool ""); none for a source that routes nothing (a cluster's primary). */
+  readonly unrouted?: ResponseCounts;
+}
+
+/** One series of lb_responses_total: responses of a pool with one status, made by one side. */
+export interface ResponseCount {
+  /** The pool's name; "" for responses made before routing (a request refused unparsed, or no route matched). */
+  pool: string;
+  status: number;
+  /** The error code (errors.ts) when the balancer made them; "" when a server did. */
+  code: string;
+  source: 'balancer' | 'server';
+  count: number;
 }
 
 /** Finished requests by status class; `cut`: ended before any status (reset, timed out, aborted). */
@@ -114,6 +128,8 @@ export interface Status {
   pools: PoolStatus[];
   servers: ServerStatus[];
   durations: DurationsStatus;
+  /** Every response by pool, status and who made it (lb_responses_total): pool "" first, then the pools in `pools`' order, each by status. */
+  responses: ResponseCount[];
   /** With `--workers`: the processes whose counters this report adds up. Absent for one process. */
   workers?: WorkerStatus[];
 }
@@ -141,7 +157,26 @@ export function statusOf(source: StatusSource, startedAt: number, now: number, c
       responses: responsesOf(server.stats),
     })),
     durations: durationsOf(source.durations),
+    responses: [
+      ...(source.unrouted === undefined ? [] : responseCounts('', source.unrouted)),
+      ...snapshot.pools.flatMap((pool) => responseCounts(pool.name, pool.responses)),
+    ],
   };
+}
+
+/** The series of one pool's counts, by status (a server's before the balancer's of the same status), then code. */
+function responseCounts(pool: string, counts: ResponseCounts): ResponseCount[] {
+  const out: ResponseCount[] = [];
+  counts.fromServer.forEach((count, status) => {
+    if (count > 0) out.push({ pool, status, code: '', source: 'server', count });
+  });
+  for (const [code, count] of counts.fromBalancer) out.push({ pool, status: ERRORS[code].status, code, source: 'balancer', count });
+  return out.sort(byStatusAndCode);
+}
+
+/** The order of one pool's series; no two of them have both status and code alike. */
+function byStatusAndCode(a: ResponseCount, b: ResponseCount): number {
+  return a.status - b.status || (a.code < b.code ? -1 : 1);
 }
 
 function poolStatus(pool: Pool, clock: number): PoolStatus {
@@ -238,8 +273,32 @@ export function addCounters(total: Status, part: Status): void {
     server.failures += s.failures;
     add(server.responses, s.responses);
   }
+  addResponses(total, part.responses);
   total.connections += part.connections;
   total.durations.buckets.forEach((b, i) => (b.count += part.durations.buckets[i]!.count));
   total.durations.sum += part.durations.sum;
   total.durations.count += part.durations.count;
+}
+
+/**
+ * Adds a worker's lb_responses_total series into the cluster's: the same series summed, one the
+ * cluster does not have yet added, in the order statusOf gives (pool "" first, then the pools'
+ * order, then status and code). A pool the cluster does not have adds nothing, as above.
+ */
+function addResponses(total: Status, part: readonly ResponseCount[]): void {
+  const order = new Map<string, number>([['', -1]]);
+  total.pools.forEach((p, i) => order.set(p.name, i));
+  const key = (r: ResponseCount): string => `${r.pool}\n${r.status}\n${r.code}`;
+  const series = new Map(total.responses.map((r) => [key(r), r]));
+  for (const r of part) {
+    if (!order.has(r.pool)) continue;
+    const mine = series.get(key(r));
+    if (mine !== undefined) mine.count += r.count;
+    else {
+      const added = { ...r };
+      series.set(key(r), added);
+      total.responses.push(added);
+    }
+  }
+  total.responses.sort((a, b) => order.get(a.pool)! - order.get(b.pool)! || byStatusAndCode(a, b));
 }

@@ -14,7 +14,7 @@ import { makePolicy } from './policies/make-policy.js';
 import { PeakEwma } from './policies/peak-ewma.js';
 import type { Candidates, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
-import { Counters } from './stats.js';
+import { Counters, ResponseCounts } from './stats.js';
 import { StickyCookies } from './sticky.js';
 
 /**
@@ -52,6 +52,8 @@ function defaultMembers(servers: readonly Backend[]): PoolServer[] {
 export class Pool<B extends Backend = Backend> implements Candidates, SlotListener {
   /** What happened to the requests routed here. */
   readonly stats = new Counters();
+  /** Their responses by status and by who made them (lb_responses_total). */
+  readonly responses = new ResponseCounts();
   /** The policy; round robin's counter gives way to the weighted one when a weight changes at run time. */
   policy: Policy;
   readonly balancing: Balancing;

@@ -58,7 +58,8 @@ async function onMessage(message: ToWorker): Promise<void> {
 async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>, controls: Controls): Promise<void> {
   logger = new Logger(logLevel);
   logger.maxBatch = PIPE_BUF;
-  logger.prefix = `worker ${process.pid}: `;
+  logger.worker = process.pid;
+  logger.format = config.log.format;
   health.merge(up);
   try {
     // The constructor reads listen.tls's files: they may have gone since the primary started.
@@ -76,6 +77,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
 async function reload(id: number, config: Config): Promise<void> {
   try {
     await server!.reload(config);
+    logger.format = config.log.format;
     send({ type: 'reloaded', id, error: null });
     /* c8 ignore next 3 -- the primary resolved the same names just before; only a lookup that fails here alone gets here */
   } catch (err) {
@@ -92,10 +94,15 @@ async function stop(): Promise<void> {
   exit(0);
 }
 
-/** Exits once the log lines written so far are out (writes to a pipe are asynchronous). */
+/** Exits once the log lines written so far are out, on both streams (writes to a pipe are asynchronous). */
 function exit(code: number): void {
   logger.flush();
-  process.stdout.write('', () => process.exit(code));
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
 
 process.on('message', (message: ToWorker) => void onMessage(message));

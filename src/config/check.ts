@@ -3,7 +3,8 @@
 // durations and sizes written in their largest whole unit.
 
 import { formatListen } from './address.js';
-import { DEFAULTS, KIB, MIB, MINUTE, SECOND, type Balancing, type Config, type Pool, type PoolServer } from './schema.js';
+import { formatDuration } from './values.js';
+import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Pool, type PoolServer } from './schema.js';
 
 /** A multi-line, human summary of a config: listen, admin, each pool and its servers, health, timeouts, limits. */
 export function describeConfig(c: Config): string {
@@ -57,12 +58,6 @@ function describeServer(s: PoolServer): string {
   if (s.backup) parts.push('backup');
   if (s.slowStart !== 0) parts.push(`slow start ${formatDuration(s.slowStart)}`);
   return parts.length === 0 ? '' : `  ${parts.join(', ')}`;
-}
-
-function formatDuration(ms: number): string {
-  if (ms % MINUTE === 0) return `${ms / MINUTE}m`;
-  if (ms % SECOND === 0) return `${ms / SECOND}s`;
-  return `${ms}ms`;
 }
 
 function formatSize(bytes: number): string {

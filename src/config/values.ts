@@ -1,7 +1,7 @@
 // Parsers of the values lb.yaml writes as text: durations, sizes, shares, "host:port", listen
 // addresses, the host names routed on and the tokens that name headers and cookies. Each returns
 // null (or false) for a malformed value; the reader names it, in plain words where the slip is a
-// common one (addressSlip).
+// common one (addressSlip). And formatDuration, the other way, for messages that quote a setting.
 
 import { isIP } from 'node:net';
 import { TCHAR } from '../http/chars.js';
@@ -18,6 +18,13 @@ export function parseDuration(v: unknown): number | null {
   if (m === null) return null;
   const unit = { ms: 1, s: SECOND, m: MINUTE, h: 60 * MINUTE }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
+}
+
+/** A duration in ms as a config would write it, in its largest whole unit: "1m", "60s", "250ms". */
+export function formatDuration(ms: number): string {
+  if (ms % MINUTE === 0) return `${ms / MINUTE}m`;
+  if (ms % SECOND === 0) return `${ms / SECOND}s`;
+  return `${ms}ms`;
 }
 
 /**

@@ -25,6 +25,9 @@ export const Field = {
   X_FORWARDED_PROTO: 12,
   /** A field that the message's Connection field names: hop-by-hop too (RFC 9110 7.6.1). */
   LISTED_IN_CONNECTION: 13,
+  /** Read for the access log only, and passed through like OTHER. */
+  REFERER: 14,
+  USER_AGENT: 15,
 } as const;
 export type FieldKind = (typeof Field)[keyof typeof Field];
 
@@ -53,6 +56,8 @@ const FIELD_NAMES: readonly (readonly [string, FieldKind])[] = [
   ['x-forwarded-for', Field.X_FORWARDED_FOR],
   ['x-forwarded-host', Field.X_FORWARDED_HOST],
   ['x-forwarded-proto', Field.X_FORWARDED_PROTO],
+  ['referer', Field.REFERER],
+  ['user-agent', Field.USER_AGENT],
 ];
 const LONGEST_NAME = 17;
 
@@ -68,6 +73,9 @@ const CANDIDATE = (() => {
 })();
 const NAME_OF: string[] = [];
 for (const [name, kind] of FIELD_NAMES) NAME_OF[kind] = name;
+
+/** The known names, lower case (fields.test.ts checks CANDIDATE's premise against them). */
+export const KNOWN_FIELD_NAMES: readonly string[] = FIELD_NAMES.map(([name]) => name);
 
 /**
  * Which known field buf[start, end), a run of tchars, names, compared case-insensitively
@@ -158,10 +166,13 @@ export function parseContentLength(buf: Buffer, start: number, end: number): num
 /**
  * Marks the fields whose names `options` lists (lower case, from a Connection field) as
  * LISTED_IN_CONNECTION: the sender says they belong to this connection only (RFC 9110 7.6.1).
+ * Referer and User-Agent are end-to-end fields like any OTHER, known only for the access log:
+ * listed, they go too.
  */
 export function markConnectionOptions(buf: Buffer, fields: Int32Array, kinds: Uint8Array, count: number, options: readonly string[]): void {
   for (let k = 0; k < count; k++) {
-    if (kinds[k] !== Field.OTHER) continue;
+    const kind = kinds[k];
+    if (kind !== Field.OTHER && kind !== Field.REFERER && kind !== Field.USER_AGENT) continue;
     const at = FIELD_STRIDE * k;
     for (const name of options) {
       if (equalsIgnoreCase(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!, name)) kinds[k] = Field.LISTED_IN_CONNECTION;

@@ -72,7 +72,12 @@ const FAILED = -2;
 
 export abstract class HeadReader<Head> {
   private readonly limits: HeadLimits;
-  private readonly lines: HeadLines;
+  /**
+   * The lines of the last complete head. After a head is refused or given up on, `buf`, `start`
+   * and `end` bound the bytes read of it that were valid (refused: up to the error), for a log
+   * line to show what it can of it (refusedStartLine).
+   */
+  protected readonly lines: HeadLines;
   private readonly tooLong: ErrorCode;
   private readonly tooLarge: ErrorCode;
   private readonly malformed: ErrorCode | null;
@@ -147,14 +152,14 @@ export abstract class HeadReader<Head> {
     }
 
     const at = this.scan(buf, from, end);
-    if (at === FAILED) return this.fail(this.failure!);
+    if (at === FAILED) return this.fail(buf, this.failure!);
     // Complete. How much of *this* chunk did the head take?
     if (at >= 0) return this.complete(buf, this.headStart, at, this.inScratch ? at - from : at - start);
     // Incomplete. If scanning stopped at the head limit while more bytes were there, the head
     // is too large; if the bytes simply ran out, wait for more.
     if (this.position === this.headStart + this.limits.maxHead) {
       const more = this.inScratch ? copied < chunk.length - start : this.position < end;
-      if (more) return this.fail(new HttpError(this.tooLarge, this.limits.maxHead));
+      if (more) return this.fail(buf, new HttpError(this.tooLarge, this.limits.maxHead));
     }
     if (!this.inScratch) this.moveToScratch(buf, end);
     return null;
@@ -186,6 +191,38 @@ export abstract class HeadReader<Head> {
     this.inScratch = false;
   }
 
+  /**
+   * Gives up on the head in progress (it took too long): forgotten as by reset(), its bytes so
+   * far are what refusedStartLine reads.
+   */
+  abandon(): void {
+    // A head in progress is in the scratch buffer (execute moves it there before it returns null).
+    if (this.inScratch) this.bound(this.scratch!, 0, this.filled);
+    else this.bound(this.lines.buf, 0, 0);
+    this.reset();
+  }
+
+  /**
+   * The start line of the head just refused (or abandoned), as [start, end) offsets into
+   * `lines.buf`, when it arrived whole (its CRLF among the valid bytes); null when it did not.
+   * Empty lines before it are skipped, as the scan skips them.
+   */
+  protected refusedStartLine(): [number, number] | null {
+    const { buf, end } = this.lines;
+    let i = this.lines.start;
+    while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
+    // A CR with a byte after it among the valid bytes is a CRLF: the scan refuses a bare CR where it is.
+    for (let j = i; j + 1 < end; j++) if (buf[j] === CR) return [i, j];
+    return null;
+  }
+
+  /** What refusedStartLine looks at: buf[start, end). */
+  private bound(buf: Buffer, start: number, end: number): void {
+    this.lines.buf = buf;
+    this.lines.start = start;
+    this.lines.end = end;
+  }
+
   /** Where scanning stopped, in the buffer being scanned. */
   private position = 0;
   /** The error `scan` found, when it returned FAILED. */
@@ -199,7 +236,9 @@ export abstract class HeadReader<Head> {
     this.lines.count = 0;
   }
 
-  private fail(err: HttpError): HttpError {
+  /** The head in `buf` is refused for `err`: its bytes up to the error stay for refusedStartLine. */
+  private fail(buf: Buffer, err: HttpError): HttpError {
+    this.bound(buf, this.headStart, this.headStart + err.offset);
     this.inHead = false;
     this.inScratch = false;
     return err;

@@ -82,6 +82,14 @@ export interface RequestHead {
   fieldCount: number;
 }
 
+/** A request line as sent, for the log line of a request refused before it was parsed. */
+export interface RequestLine {
+  method: string;
+  target: string;
+  /** "HTTP/1.1", or another version as sent ("HTTP/2.0" for a 505). */
+  version: string;
+}
+
 /** The `limits:` config section's defaults, taken from its one copy (a module of plain data). */
 export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
   maxStartLine: DEFAULTS.limits.maxRequestLine,
@@ -102,6 +110,31 @@ export class RequestParser extends HeadReader<RequestHead> {
 
   constructor(limits: HeadLimits = DEFAULT_REQUEST_LIMITS, options?: ReaderOptions) {
     super(limits, { tooLong: 'REQUEST_LINE_TOO_LONG', tooLarge: 'HEAD_TOO_LARGE' }, options);
+  }
+
+  /**
+   * The request line of the head `execute` just refused (or `abandon` gave up on), when it
+   * arrived whole and has the shape of one: method SP request-target SP HTTP/DIGIT.DIGIT
+   * (RFC 9112 3), whatever was wrong with it or after it (a 505's version, CONNECT, a missing
+   * Host). null when it did not arrive whole (a 414, a head cut short), or is no request line
+   * (a garbled one): the log shows "-" for it then. Only for the error path: it makes strings.
+   */
+  refusedRequestLine(): RequestLine | null {
+    const line = this.refusedStartLine();
+    if (line === null) return null;
+    const buf = this.lines.buf;
+    const [start, end] = line;
+    let i = start;
+    while (i < end && TCHAR[buf[i]!] === 1) i++;
+    const methodEnd = i;
+    if (methodEnd === start || buf[i] !== SP) return null;
+    // The target: any visible bytes; the log escapes what it must.
+    for (i++; i < end && buf[i]! > SP && buf[i] !== 0x7f; i++);
+    const targetEnd = i;
+    if (targetEnd === methodEnd + 1 || end - targetEnd !== 9 || buf[targetEnd] !== SP) return null;
+    const v = targetEnd + 1;
+    if (!equalsBytes(buf, v, v + 5, 'HTTP/') || !isDigit(buf[v + 5]!) || buf[v + 6] !== 0x2e || !isDigit(buf[v + 7]!)) return null;
+    return { method: text(buf, start, methodEnd), target: text(buf, methodEnd + 1, targetEnd), version: text(buf, v, end) };
   }
 
   protected parse(lines: HeadLines): RequestHead | HttpError {

@@ -48,8 +48,9 @@ export class ClientConnection implements ClientSide, Timed {
   heldAt = 0;
   /** The client sent FIN: finish the exchange in flight, then close. */
   ended = false;
-  /** Whether some bytes of the next head have arrived. */
+  /** Whether some bytes of the next head have arrived, and when the first of a head that did not arrive whole did (now()). */
   private headStarted = false;
+  private headAt = 0;
   /** True while readHeads runs: an exchange answered at once lets its loop go on. */
   private reading = false;
 
@@ -116,7 +117,8 @@ export class ClientConnection implements ClientSide, Timed {
   onTimeout(): void {
     if (this.deadlineKind === HEADER && this.headStarted) {
       // A head that takes longer than timeouts.header: slowloris, or a client gone quiet.
-      this.reject('HEADER_TIMEOUT');
+      this.parser.abandon();
+      this.reject('HEADER_TIMEOUT', this.headAt);
     } else {
       // An idle keep-alive connection, one that never sent a byte, or a linger that ran out.
       this.destroy();
@@ -139,13 +141,16 @@ export class ClientConnection implements ClientSide, Timed {
       const head = this.parser.execute(buf, at);
       if (head === null) {
         // timeouts.header runs from a head's first bytes; a head that arrived whole needs none.
-        if (!continued) this.setDeadline(HEADER, this.ctx.timeouts.header, now());
+        if (!continued) {
+          this.headAt = now();
+          this.setDeadline(HEADER, this.ctx.timeouts.header, this.headAt);
+        }
         break;
       }
       if (head instanceof HttpError) {
         // Nothing after bad bytes can be trusted to be framed right: answer and close.
         this.ctx.logger.debug(`client ${this.info.address}: ${head.code} ${head.message} (byte ${head.offset})`);
-        this.reject(head.code);
+        this.reject(head.code, continued ? this.headAt : now());
         break;
       }
       at += this.parser.consumed;
@@ -261,9 +266,35 @@ export class ClientConnection implements ClientSide, Timed {
 
   // --- helpers ---
 
-  /** A malformed request or a head too slow (no exchange yet): answer once and close. */
-  private reject(code: ErrorCode): void {
-    this.io.write(errorResponse(statusOf(code), 'close'));
+  /**
+   * A malformed request or a head too slow (no exchange yet): answer once, count and log it as
+   * every response is (pool "": it was not routed), and close. `startedAt`: when its first bytes
+   * came (now()).
+   */
+  private reject(code: ErrorCode, startedAt: number): void {
+    const status = statusOf(code);
+    const response = errorResponse(status, 'close');
+    this.io.write(response);
+    this.ctx.unrouted.balancer(code);
+    const log = this.ctx.accessLog;
+    if (log.enabled) {
+      // What the request line said, when it arrived whole; the head's fields are not read.
+      const line = this.parser.refusedRequestLine();
+      log.write({
+        client: this.info.address,
+        method: line === null ? '' : line.method,
+        path: line === null ? '' : line.target,
+        protocol: line === null ? '' : line.version,
+        host: '',
+        status,
+        server: '-',
+        bytes: response.length,
+        ms: now() - startedAt,
+        code,
+        referer: null,
+        userAgent: null,
+      });
+    }
     this.close();
   }
 

@@ -2,7 +2,7 @@
 // wheel, the logger, and how to report a backend's passive failure.
 
 import type { AccessLog } from '../access-log.js';
-import type { DurationHistogram } from '../balancer/stats.js';
+import type { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Router } from '../router.js';
@@ -36,6 +36,8 @@ export interface ProxyContext {
   readonly parsers: ParserPool;
   /** How long requests took, from their head to the end of their response. */
   readonly durations: DurationHistogram;
+  /** Responses made before a pool was chosen: requests refused unparsed, or that no route matched (pool ""). */
+  readonly unrouted: ResponseCounts;
   /** True once the proxy is shutting down: connections close after their current exchange. */
   closing: boolean;
   /** Whether X-Forwarded-* from this address are to be trusted and extended. */

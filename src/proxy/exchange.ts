@@ -5,8 +5,11 @@
 // counts and logs itself when it is over. The client connection reads, the backend connection
 // carries bytes; every decision about the request is made here.
 
+import { formatDuration } from '../config/values.js';
 import { statusOf, HttpError, type ErrorCode } from '../errors.js';
 import { ChunkedScanner } from '../http/chunked.js';
+import { text } from '../http/chars.js';
+import { FIELD_STRIDE, F_VALUE, F_VALUE_END, Field } from '../http/fields.js';
 import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
 import { cookieValue, hashKeyOf } from '../http/request-key.js';
 import { errorResponse, type ConnectionField } from '../http/responses.js';
@@ -52,6 +55,9 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
   readonly method: string;
   readonly host: string;
   readonly path: string;
+  /** The request's Referer and User-Agent for the access log, copied (the head's bytes are reused); null when it has none, or nothing is logged. */
+  private referer: string | null = null;
+  private userAgent: string | null = null;
   private readonly body: BodyKind;
   /** The client asked to switch protocols (WebSocket). */
   readonly upgrade: boolean;
@@ -77,6 +83,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     this.upgrade = head.upgrade;
     this.remaining = head.contentLength;
     this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner() : null;
+    if (ctx.accessLog.enabled) this.readLogFields(head);
     // What the pool's options read of the request; nothing for a pool without them.
     if (pool !== null) {
       if (pool.hashKey !== null) this.key = hashKeyOf(pool.hashKey, head, client.address);
@@ -85,6 +92,19 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
         const id = cookieValue(head, sticky.settings.cookie);
         if (id !== null) this.stickyAt = sticky.positionOf(id);
       }
+    }
+  }
+
+  /** Copies the Referer and User-Agent values (the first of each) for the access line. */
+  private readLogFields(head: RequestHead): void {
+    const { buf, fields, kinds, fieldCount } = head;
+    for (let k = 0; k < fieldCount; k++) {
+      const kind = kinds[k];
+      if (kind !== Field.REFERER && kind !== Field.USER_AGENT) continue;
+      const at = FIELD_STRIDE * k;
+      const value = text(buf, fields[at + F_VALUE]!, fields[at + F_VALUE_END]!);
+      if (kind === Field.REFERER) this.referer ??= value;
+      else this.userAgent ??= value;
     }
   }
 
@@ -281,8 +301,14 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     if (!stale && this.pool!.observes) this.pool!.failed(this.position, kind === Failure.CONNECT ? `connect ${reason}` : reason, t);
     if (kind === Failure.LOST && this.gotBytes) {
       // The response had begun: with its status out all we can do is cut it, else 502.
-      if (this.headSent) this.client.destroy();
-      else this.respond('UPSTREAM_RESET');
+      const name = backend.server.name;
+      if (this.headSent) {
+        this.ctx.logger.warn(`server ${name}: ${reason} in the middle of the response to ${this.method} ${this.path}, cutting it`);
+        this.client.destroy();
+      } else {
+        this.ctx.logger.warn(`server ${name}: ${reason} inside the response head, answering 502 to ${this.method} ${this.path}`);
+        this.respond('UPSTREAM_RESET');
+      }
       return;
     }
     const server = backend.server;
@@ -318,8 +344,15 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     // timeouts.server: no response head in time (504), or the response stalled (cut).
     this.backend = null;
     if (this.pool!.observes) this.pool!.failed(this.position, 'timeout', now());
-    if (this.headSent) this.client.destroy();
-    else this.respond('UPSTREAM_TIMEOUT');
+    const server = this.lastServer!.name;
+    const limit = `timeouts.server (${formatDuration(this.ctx.timeouts.server)})`;
+    if (this.headSent) {
+      this.ctx.logger.warn(`server ${server}: the response to ${this.method} ${this.path} stalled past ${limit}, cutting it`);
+      this.client.destroy();
+    } else {
+      this.ctx.logger.warn(`server ${server}: no response within ${limit}, answering 504 to ${this.method} ${this.path}`);
+      this.respond('UPSTREAM_TIMEOUT');
+    }
   }
 
   // --- the end ---
@@ -395,11 +428,16 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
       pool.stats.finished(status);
       this.ctx.durations.observe(ms / 1000);
     }
+    // lb_responses_total: ours by code (a 404 has no pool), a server's by status; a cut is no response.
+    if (code !== null) (pool === null ? this.ctx.unrouted : pool.responses).balancer(code);
+    else if (status !== 0) pool!.responses.fromServer[status]!++;
     const log = this.ctx.accessLog;
     if (log.enabled) {
-      const server = this.lastServer === null ? '-' : this.lastServer.name;
-      const { method, host, path, minor, bytes } = this;
-      log.write({ client: this.client.address, method, host, path, minor, status, server, bytes, ms, code });
+      // The server that answered: none when the balancer did, even after one failed the request.
+      const server = code !== null || this.lastServer === null ? '-' : this.lastServer.name;
+      const { method, host, path, bytes, referer, userAgent } = this;
+      const protocol = this.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
+      log.write({ client: this.client.address, method, path, protocol, host, status, server, bytes, ms, code, referer, userAgent });
     }
     const server = this.server;
     if (server !== null) {

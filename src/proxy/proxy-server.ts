@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Fleet, namesOf, type ControlChange, type ControlResult } from '../balancer/fleet.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
-import { DurationHistogram } from '../balancer/stats.js';
+import { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
 import { loadTlsFiles } from '../config/tls-files.js';
 import type { Config } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
@@ -59,6 +59,7 @@ export class ProxyServer {
       clients: new Set(),
       parsers: new ParserPool(),
       durations: new DurationHistogram(),
+      unrouted: new ResponseCounts(),
       closing: false,
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
       markDown: (backend, reason) => this.fleet.setHealth(backend, false, reason, 'passive'),
@@ -185,6 +186,11 @@ export class ProxyServer {
 
   get durations(): DurationHistogram {
     return this.ctx.durations;
+  }
+
+  /** Responses made before a pool was chosen, over the process's life. */
+  get unrouted(): ResponseCounts {
+    return this.ctx.unrouted;
   }
 
   /** Client connections open now. */
