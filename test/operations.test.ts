@@ -63,7 +63,7 @@ t.test('SIGHUP: an added host is routed, while a slow request in flight complete
 
   t.equal((await get(port, '/', 'www.apple.com')).status, 404, 'apple is not routed yet');
   const slow = get(port, '/slow?ms=500', 'www.mango.com');
-  await within(proc.until(/"GET \/ HTTP\/1\.1" 404 \d+ "www\.apple\.com"/), 'the 404 to be logged', STARTUP_MS);
+  await within(proc.until(/"GET \/ HTTP\/1\.1" 404 \d+ "[^"]*" "[^"]*" www\.apple\.com /), 'the 404 to be logged', STARTUP_MS);
 
   writeFileSync(file, yaml([['www.mango.com', mango!], ['www.apple.com', apple!]]));
   proc.child.kill('SIGHUP');
