@@ -309,6 +309,34 @@ t.test('outlier: consecutive 5xx eject a server for a while, logged and shown; t
   }),
 );
 
+t.test('outlier: a reset, a refused connection and a timeout count as failures too; a limited server that fails frees its slot', (t) =>
+  proxyTest(t, 'outlier failures', async (t, h) => {
+    const reset = await controlled(h, 'reset', { reset: true });
+    const good = await controlled(h, 'good');
+    const silent = await h.rawBackend(); // takes the request, never answers
+    const gone = await h.backend('gone');
+    // admin: the checks' results are kept, so that the test can wait for the first one.
+    const proxy = await h.proxy(`admin: 127.0.0.1:0
+${QUIET}
+timeouts: { server: 300ms }
+outlier: { consecutive_failures: 1, ejection: 1m }
+hosts:
+  - { host: reset.test, servers: [{ address: ${q(reset.backend)}, max_connections: 1 }, ${q(good.backend)}] }
+  - { host: refused.test, servers: [${q(gone)}, ${q(good.backend)}] }
+  - { host: silent.test, servers: [${q(silent)}] }
+`);
+    await waitFor('the first health check', () => proxy.server.servers.every((s) => s.lastCheck !== null));
+    await gone.close(); // up at start, refusing now
+    const client = await h.client(proxy);
+    t.equal((await client.get('/', 'reset.test')).header('x-server'), 'good', 'reset, then retried');
+    t.equal((await client.get('/', 'refused.test')).header('x-server'), 'good', 'refused, then tried elsewhere');
+    t.equal((await (await h.client(proxy)).get('/', 'silent.test')).status, 504);
+    const status = statusOf(proxy.server, 0, Date.now());
+    t.same(status.pools.map((p) => p.members[0]!.ejections), [1, 1, 1], 'each the first server of its pool, each ejected');
+    t.equal(status.servers.find((s) => s.name === reset.backend.address)!.inFlight, 0, 'the failed request left the limited server');
+  }),
+);
+
 t.test('retry_budget: once retries pass the budget, a failed request is not retried: 502', (t) =>
   proxyTest(t, 'retry budget', async (t, h) => {
     const reset = await controlled(h, 'reset', { reset: true });
