@@ -13,6 +13,7 @@ import { AdminServer, reportOn, type AdminOptions } from '../src/admin/admin-ser
 import { escapeLabelValue, metricsOf } from '../src/admin/metrics.js';
 import { PAGE_CSP, renderDashboard, renderPage } from '../src/admin/page.js';
 import { addCounters, statusOf, type Status, type StatusSource } from '../src/admin/status.js';
+import { serverEntries } from '../src/admin/control.js';
 import { Backend } from '../src/balancer/backend.js';
 import { Fleet } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
@@ -756,6 +757,19 @@ t.test('the pool options on /status, the dashboard and in a cluster’s sum: wei
   t.match(html, /data-server="10\.0\.0\.1:80" data-state="ejected"/, 'an ejected server is drawn so');
   t.match(html, '<span class="role">backup</span>');
   t.match(html, '<span class="limit">max 5</span>');
+  // Admin states as the page and GET /servers show them; a down server is down whatever its state.
+  pool.setState(1, 'drain', 0);
+  servers[1]!.stats.inFlight = 1;
+  t.match(renderDashboard(statusOf(source, 0, 0), null), /data-server="10\.0\.0\.2:80" data-state="drain"/, 'draining, one in flight');
+  servers[1]!.stats.inFlight = 0;
+  t.match(renderDashboard(statusOf(source, 0, 0), null), /data-server="10\.0\.0\.2:80" data-state="drained"/, 'drained');
+  pool.setState(1, 'maint', 0);
+  t.match(renderDashboard(statusOf(source, 0, 0), null), /data-server="10\.0\.0\.2:80" data-state="maint"/);
+  quiet.setHealth(servers[1]!, false, 'test', 'check');
+  t.match(renderDashboard(statusOf(source, 0, 0), null), /data-server="10\.0\.0\.2:80" data-state="down"/);
+  t.match(serverEntries(statusOf(source, 0, 0)), [{ health: 'up', admin: 'ready', ejected: true }, { health: 'down', admin: 'maint', drained: false }]);
+  quiet.setHealth(servers[1]!, true, 'test', 'check');
+  pool.setState(1, 'ready', 0);
 
   const worker = statusOf(source, 0, 0);
   worker.pools[0]!.members[1]!.ejected = true;

@@ -246,8 +246,9 @@ t.test('a passive failure in one worker takes the server out of all; a worker th
   const [a, c] = await apps(t, 'a', 'c');
   const { proc, port, adminPort } = await cluster(
     t,
-    `listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nhealthcheck: { interval: 1m }\ntimeouts: { drain: 200ms }\n` +
+    `listen: 127.0.0.1:0\nadmin: { address: 127.0.0.1:0, token_file: token }\nhealthcheck: { interval: 1m }\ntimeouts: { drain: 200ms }\n` +
       `servers: ["${HOST}:${a!.port}", "${HOST}:${c!.port}"]\n`,
+    t.testdir({ token: `${TOKEN}\n` }),
   );
   const [, first, second] = /2 worker processes: (\d+), (\d+)/.exec(proc.output())!.map(Number);
   const down = new RegExp(`WARN worker (\\d+): server 127\\.0\\.0\\.1:${c!.port} \\(pool default\\) DOWN: connect ECONNREFUSED`);
@@ -270,6 +271,10 @@ t.test('a passive failure in one worker takes the server out of all; a worker th
   t.teardown(() => alive(stopped) && process.kill(stopped, 'SIGKILL'));
   const stalled = await getStatus(adminPort);
   t.same(stalled.workers!.map((w) => w.pid), [refused], 'the status page leaves out a worker that does not answer');
+  const change = await post(adminPort, `/servers/${HOST}:${a!.port}/weight`, '2', TOKEN);
+  t.equal(change.status, 200, 'the admin API answers without the stalled worker');
+  await within(proc.until(new RegExp(`ERROR admin API: worker ${stopped} did not confirm the change within 1000 ms`)), 'the change to give up on it');
+  t.equal((await post(adminPort, '/servers/nosuch:1/state', 'drain', TOKEN)).status, 404, 'an unknown server: no worker is asked');
   proc.child.kill('SIGHUP');
   await within(proc.until(new RegExp(`ERROR reload: worker ${stopped} did not answer within 5000 ms`)), 'the reload to give up on it', 15_000);
   await within(proc.until(/SIGHUP: reloaded/), 'the reload of the others');

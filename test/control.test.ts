@@ -97,6 +97,8 @@ t.test('POST: the token, Origin, the body, the names; nothing changes when refus
     t.equal(unknown.status, 404);
     t.match(unknown.body, 'no server "nosuch:1"');
     t.equal((await admin(port, 'POST', `${path}?pool=nosuch`, 'drain', auth)).status, 404, 'an unknown pool');
+    const notInPool = await admin(port, 'POST', '/servers/nosuch:1/state?pool=default', 'drain', auth);
+    t.same([notInPool.status, notInPool.body], [404, 'Not Found: no server "nosuch:1" in pool "default"\n']);
     t.equal((await admin(port, 'POST', '/servers/%E0%A4%A/state', 'drain', auth)).status, 404, 'a name that is not valid URL-encoding');
     const get = await admin(port, 'GET', path);
     t.equal(get.status, 405);

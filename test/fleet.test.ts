@@ -233,3 +233,25 @@ t.test('no code but the owner writes a server’s health', async (t) => {
   // health-state.ts writes a HealthState's own `up` (the checker's count), not a server's.
   t.same(writers.sort(), ['balancer/fleet.ts', 'health/health-state.ts']);
 });
+
+t.test('Fleet.control: the admin API writer: every pool that lists a server, or one; logged where asked; replayable by another fleet', async (t) => {
+  const { fleet, log } = await fleetOf(CONFIG);
+  const name = `${HOST}:8081`;
+  const both = fleet.control(name, null, { state: 'drain' }, 'the admin API (127.0.0.1)');
+  t.same('changed' in both ? both.changed.map((c) => c.pool.name) : both, ['www.mango.com', '/mango'], 'every pool that lists it');
+  t.equal(log.matching(`server ${name} (pool www.mango.com): ready -> drain, by the admin API (127.0.0.1)`).length, 1);
+  const one = fleet.control(name, '/mango', { weight: 3 }, null);
+  t.same('changed' in one ? one.changed.map((c) => [c.pool.name, c.pool.weights[c.i]]) : one, [['/mango', 3]]);
+  t.equal(log.matching('weight 1 -> 3').length, 0, 'a change a cluster worker follows is not logged again');
+  t.same(fleet.control(name, 'nosuch', { state: 'ready' }, null), { unknown: 'pool' });
+  t.same(fleet.control('nosuch:1', null, { state: 'ready' }, null), { unknown: 'server' });
+  t.same(fleet.control(`${HOST}:8083`, '/mango', { state: 'ready' }, null), { unknown: 'server' }, 'not in that pool');
+  t.same(fleet.controls(), [
+    ['www.mango.com', name, { state: 'drain' }],
+    ['/mango', name, { state: 'drain' }],
+    ['/mango', name, { weight: 3 }],
+  ]);
+  const other = (await fleetOf(CONFIG)).fleet;
+  for (const [pool, server, change] of fleet.controls()) other.control(server, pool, change, null);
+  t.same(other.controls(), fleet.controls(), 'replayed: the same');
+});

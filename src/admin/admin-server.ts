@@ -78,8 +78,8 @@ const ROUTES = new Map<string, (status: Status) => Resource>([
   ['/servers', (status) => json({ servers: serverEntries(status) })],
 ]);
 
-function json(value: unknown, headers?: Record<string, string>): Resource {
-  return { type: 'application/json; charset=utf-8', body: `${JSON.stringify(value, null, 2)}\n`, ...(headers === undefined ? {} : { headers }) };
+function json(value: unknown): Resource {
+  return { type: 'application/json; charset=utf-8', body: `${JSON.stringify(value, null, 2)}\n` };
 }
 
 function text(body: string, headers?: Record<string, string>): Resource {
@@ -151,7 +151,8 @@ export class AdminServer {
 
   /** A change: refused (read-only, a browser's, no or a wrong token, a bad body), or applied. */
   private async onPost(req: http.IncomingMessage, name: string, what: 'state' | 'weight', pool: string | null): Promise<[number, Resource]> {
-    const client = req.socket.remoteAddress ?? '-';
+    // A connected socket's; only a socket already gone has none, and this one carried the request.
+    const client = req.socket.remoteAddress!;
     const token = this.options.token ?? null;
     const control = this.options.control;
     if (token === null || control === undefined) return [403, text('Forbidden: the admin API is read-only; set admin.token_file to allow changes')];

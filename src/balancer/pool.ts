@@ -24,7 +24,6 @@ import { StickyCookies } from './sticky.js';
 export const ADMIN_STATES = ['ready', 'drain', 'maint'] as const;
 export type AdminState = (typeof ADMIN_STATES)[number];
 const READY = 0;
-const DRAIN = 1;
 const MAINT = 2;
 
 /** ms for a latency estimate to fall to 1/e of itself (Finagle's and Linkerd's choice). */
@@ -225,11 +224,6 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
   /** Position `i`'s admin state. */
   stateOf(i: number): AdminState {
     return ADMIN_STATES[this.states[i]!]!;
-  }
-
-  /** Whether position `i` drains and has no request in flight any more. */
-  drained(i: number): boolean {
-    return this.states[i] === DRAIN && this.servers[i]!.stats.inFlight === 0;
   }
 
   /** Sets position `i`'s admin state; a server back to ready may take a waiting request. `now`: now(). */

@@ -75,7 +75,7 @@ function readToken(src: Source, node: Node): string {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    src.fail(node, path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    src.fail(node, path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`);
   }
   const token = text.split(/\r?\n/, 1)[0]!.trim();
   if (token.length < DEFAULTS.minTokenLength) {
