@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Backend } from '../src/balancer/backend.js';
 import { Fleet, type HealthChange } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
@@ -590,4 +590,86 @@ servers: [${(await h.rawBackend(resetter.onConnection)).address}, ${(await h.raw
   t.equal(res.status, 502);
   t.equal(resetter.stats.used, 1);
   t.equal(other.stats.used, 0, 'not retried on the other server');
+});
+
+/** `python3 -m http.server` on an ephemeral port of HOST, stopped in teardown; null when python3 is missing. */
+async function pythonServer(t: Test): Promise<{ port: number } | null> {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '--bind', HOST, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const missing = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(true));
+    child.once('spawn', () => resolve(false));
+  });
+  if (missing) return null;
+  t.teardown(() => {
+    child.kill();
+    return exited;
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const port = await within(
+    new Promise<number>((resolve) =>
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        const m = /port (\d+)/.exec(out);
+        if (m !== null) resolve(Number(m[1]));
+      }),
+    ),
+    'python3 -m http.server to listen',
+  );
+  child.stderr.resume();
+  return { port };
+}
+
+proxyTest(t, 'a config of only `servers:` pointing at python3 -m http.server works: no /healthcheck (404), checked by TCP connect', async (t, h) => {
+  const python = await pythonServer(t);
+  if (python === null) {
+    void t.skip('python3 is not installed: the http.server case cannot run here', () => {});
+    return;
+  }
+  const proxy = await h.proxy(`servers: [${HOST}:${python.port}]\n`);
+  await proxy.log.waitFor(`server ${HOST}:${python.port} has no /healthcheck (404): checking that it accepts connections; set healthcheck.path to check a page`);
+  const res = await (await h.client(proxy)).get('/', 'x');
+  t.equal(res.status, 200, 'the directory listing, through the balancer');
+  t.equal(proxy.log.matching('DOWN').length, 0, 'it never went down');
+  t.equal(proxy.log.matching('has no /healthcheck').length, 1, 'said once');
+});
+
+proxyTest(t, 'a path the config sets is strict: a 404 takes the server out, and the DOWN line says what to change', async (t, h) => {
+  const python = await pythonServer(t);
+  if (python === null) {
+    void t.skip('python3 is not installed: the http.server case cannot run here', () => {});
+    return;
+  }
+  const proxy = await h.proxy(`healthcheck: { path: /healthcheck }\nservers: [${HOST}:${python.port}]\n`);
+  await proxy.log.waitFor(`server ${HOST}:${python.port} (pool default) DOWN: GET /healthcheck -> 404 (healthcheck.path, healthcheck.expect)`);
+});
+
+proxyTest(t, 'a server name that does not resolve at start: the balancer runs, that server stays down', async (t, h) => {
+  const a = await h.backend('a');
+  const proxy = await h.proxy(`servers: [nosuch.invalid:8081, ${a.address}]\n`);
+  const [gone] = proxy.server.servers;
+  t.equal(gone!.up, false);
+  t.equal(gone!.resolved, false);
+  const client = await h.client(proxy);
+  for (let i = 0; i < 3; i++) t.equal((await client.get('/', 'x')).header('x-server'), 'a');
+  t.equal(gone!.up, false, 'still down');
+});
+
+t.test('HealthMonitor: a name that resolves at last is checked at its address', async (t) => {
+  const log = new LogCapture('info');
+  const target = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\n\r\n')));
+  await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
+  t.teardown(() => target.close());
+  const port = (target.address() as net.AddressInfo).port;
+  // "localhost" resolves at once: it stands for a name whose DNS record appears after the start.
+  const server = new Backend('localhost', port, `localhost:${port}`, false);
+  const fleet = ownerOf(server, log);
+  const monitor = new HealthMonitor(fleet, hc({ interval: 20, rise: 1 }), log.logger, false, 20);
+  await monitor.start();
+  t.teardown(() => monitor.stop());
+  await log.waitFor(' UP');
+  t.equal(server.resolved, true);
+  t.equal(server.host, '127.0.0.1');
+  t.equal(log.matching(`localhost:${port} resolves now, to 127.0.0.1: checking it`).length, 1);
 });

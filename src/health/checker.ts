@@ -132,11 +132,9 @@ export class HealthChecker {
     else this.schedule(i);
   }
 
+  /** Up without a check (`type: none`): only ever called for a server that is down. */
   private bringBack(i: number, reason: string): void {
-    if (this.stopped) return;
-    const state = this.states[i]!;
-    if (state.up) return;
-    state.up = true;
+    this.states[i]!.up = true;
     this.events.flip(i, true, reason);
   }
 

@@ -5,7 +5,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../balancer/backend.js';
 import type { HealthOwner } from '../balancer/fleet.js';
-import type { Snapshot } from '../balancer/snapshot.js';
 import type { Logger } from '../log.js';
 import { DEFAULTS, type Healthcheck } from '../config/schema.js';
 import type { FromMain, HealthWorkerData, ToMain } from './worker.js';
@@ -45,28 +44,28 @@ export class HealthMonitor implements HealthChecks {
 
   /** The servers checked: those in force when the checks were made (a reload makes new checks). */
   private readonly servers: readonly Backend[];
-  /** Their snapshot, which says how each is checked. */
-  private readonly snapshot: Snapshot;
+  /** How each is checked: as its snapshot says, else as `options` does. */
+  private readonly checks: readonly Healthcheck[];
 
   constructor(
     private readonly fleet: HealthOwner,
     /** The top-level healthcheck: for a server no pool of the snapshot gives settings for. */
-    private readonly options: Healthcheck,
+    options: Healthcheck,
     private readonly logger: Logger,
     /** Whether every check's result is wanted (Backend.lastCheck), not only the flips. */
     private readonly reportChecks = false,
     /** How often a name that does not resolve is looked up again (ms). */
     private readonly retry: number = DEFAULTS.retry,
   ) {
-    this.snapshot = fleet.snapshot;
-    this.servers = this.snapshot.servers;
+    const snapshot = fleet.snapshot;
+    this.servers = snapshot.servers;
+    this.checks = this.servers.map((s) => snapshot.checkOf(s) ?? options);
   }
 
   /** Starts the worker; resolves once it runs. */
   start(): Promise<void> {
-    const snapshot = this.snapshot;
     const data: HealthWorkerData = {
-      targets: this.servers.map((s) => ({ host: s.host, port: s.port, resolved: s.resolved, check: snapshot.checkOf(s) ?? this.options })),
+      targets: this.servers.map((s, i) => ({ host: s.host, port: s.port, resolved: s.resolved, check: this.checks[i]! })),
       retry: this.retry,
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),
@@ -122,8 +121,7 @@ export class HealthMonitor implements HealthChecks {
       return;
     }
     if (message.type === 'no-page') {
-      const path = this.snapshot.checkOf(server)?.path ?? this.options.path;
-      this.logger.info(`server ${server.name} has no ${path} (404): checking that it accepts connections; set healthcheck.path to check a page`);
+      this.logger.info(`server ${server.name} has no ${this.checks[message.index]!.path} (404): checking that it accepts connections; set healthcheck.path to check a page`);
       return;
     }
     if (message.type === 'resolved') {
