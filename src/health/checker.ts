@@ -134,7 +134,7 @@ export class HealthChecker {
 
   /** Up without a check (`type: none`): only ever called for a server that is down. */
   private bringBack(i: number, reason: string): void {
-    this.states[i]!.up = true;
+    this.states[i]!.forceUp();
     this.events.flip(i, true, reason);
   }
 
