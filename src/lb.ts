@@ -10,10 +10,9 @@ import { pathToFileURL } from 'node:url';
 import mri from 'mri';
 import { formatAddress } from './config/address.js';
 import { describeConfig } from './config/check.js';
-import { ConfigError } from './config/error.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { preflight } from './config/preflight.js';
-import type { Config } from './config/schema.js';
+import { DEFAULTS, SECOND, type Config } from './config/schema.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { reason, UsageError } from './reason.js';
@@ -124,11 +123,11 @@ export async function runCli(
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }
-    // The balancer resolves every name once, at start: one that does not resolve stops it here.
-    if (unresolved.length > 0) throw new ConfigError(unresolved[0]!);
-
     logger = new Logger(options.logLevel, io.stdout, io.stderr);
     logger.format = config.log.format;
+    // A name that does not resolve does not stop a start: its server stays down while the health
+    // checker looks it up again (the DNS record may not exist yet, or a resolver be down).
+    for (const warning of unresolved) logger.warn(`${warning}; retrying every ${DEFAULTS.retry / SECOND} s`);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const address = await server.listen();
     // Before the line that says it listens: whoever waits for that line finds the file.

@@ -181,12 +181,12 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
 
   t.test('a flip of the one checker reaches every worker', async (t) => {
     await setHealth(a!, 'unhealthy');
-    await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) DOWN: status 500/), 'a down');
+    await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) DOWN: GET \/healthcheck -> 500 \(healthcheck\.path, healthcheck\.expect\)/), 'a down');
     t.same(new Set(await spread(port, 8)), new Set(['200 b']), 'no worker sends to a');
     await setHealth(a!, 'healthy');
     await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) UP/), 'a up');
     t.same(new Set(await spread(port, 8)), new Set(['200 a', '200 b']), 'a is back in every worker');
-    t.equal(count(proc.output(), /DOWN: status 500/), 1, 'logged once, by the primary');
+    t.equal(count(proc.output(), /DOWN: GET \/healthcheck -> 500/), 1, 'logged once, by the primary');
   });
 
   t.test('SIGHUP: an added host is routed by every worker, while a slow request in flight completes', async (t) => {

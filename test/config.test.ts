@@ -8,16 +8,18 @@ import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
 import { loadConfig, parseConfig, parseConfigWithPlaces } from '../src/config/load.js';
-import { DEFAULTS, type Config } from '../src/config/schema.js';
+import { DEFAULTS, type Config, type Healthcheck } from '../src/config/schema.js';
 import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';
 
+const HEALTHCHECK = { type: 'http', path: '/healthcheck', strictPath: false, expect: [[200, 399]], host: '', interval: 5000, timeout: 1000, rise: 2, fall: 2 };
+
 const DEFAULT_REST = {
   listen: { host: '127.0.0.1', port: 8080, tls: null },
   admin: null,
-  healthcheck: { path: '/healthcheck', interval: 5000, timeout: 1000, rise: 2, fall: 2 },
+  healthcheck: HEALTHCHECK,
   timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000, drain: 30000 },
   limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 },
   trustedProxies: [],
@@ -36,13 +38,13 @@ t.test('the simplest configs are valid as they are, with every default', async (
     ...DEFAULT_REST,
     hosts: [],
     paths: [],
-    servers: { name: 'default', servers: [server('localhost:8081')], balancing: BALANCING },
+    servers: { name: 'default', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK },
   });
   t.strictSame(
     parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
     {
       ...DEFAULT_REST,
-      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], balancing: BALANCING }],
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK }],
       paths: [],
       servers: null,
     },
@@ -50,7 +52,7 @@ t.test('the simplest configs are valid as they are, with every default', async (
   t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
     ...DEFAULT_REST,
     hosts: [],
-    paths: [{ name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING }],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK }],
     servers: null,
   });
 });
@@ -64,6 +66,8 @@ const FULL = yaml(
   '  timeout: 250ms',
   '  rise: 3',
   '  fall: 1',
+  '  expect: 200-299,301',
+  '  host: app.internal',
   'timeouts:',
   '  connect: 1s',
   '  header: 1.5s',
@@ -83,6 +87,7 @@ const FULL = yaml(
   '      - {address: 10.0.0.2:8082, weight: 2, max_connections: 10, backup: true, slow_start: 5s}',
   '  - host: "[::1]"',
   '    servers: ["[::1]:8083"]',
+  '    healthcheck: {type: tcp, interval: 1s}',
   'paths:',
   '  - path: /mango/',
   '    servers: [localhost:8081]',
@@ -109,22 +114,23 @@ t.test('a config with every key', async (t) => {
     outlier: { consecutiveFailures: 2, count5xx: true, ejection: 1000, maxEjected: 1 },
     retryBudget: 0.5,
   } as const;
+  const healthcheck: Healthcheck = { type: 'http', path: '/health?full=1', strictPath: true, expect: [[200, 299], [301, 301]], host: 'app.internal', interval: 2000, timeout: 250, rise: 3, fall: 1 };
   const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
     listen: { host: '0.0.0.0', port: 80, tls: null },
     admin: { host: '127.0.0.1', port: 9000, token: null },
-    healthcheck: { path: '/health?full=1', interval: 2000, timeout: 250, rise: 3, fall: 1 },
+    healthcheck,
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], balancing: { ...balancing, balance: 'least_conn' } },
-      { name: '[::1]', servers: [server('[::1]:8083')], balancing },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
+      { name: '[::1]', servers: [server('[::1]:8083')], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')], balancing },
-      { name: '/', servers: [server('localhost:8082')], balancing },
+      { name: '/mango', servers: [server('localhost:8081')], balancing, healthcheck },
+      { name: '/', servers: [server('localhost:8082')], balancing, healthcheck },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')], balancing },
+    servers: { name: 'default', servers: [server('localhost:8084')], balancing, healthcheck },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
     log: { format: 'json' },
   } satisfies Config);
@@ -338,6 +344,16 @@ t.test('healthcheck, timeouts and limits messages', async (t) => {
   fails(t, at('healthcheck', 'path: health'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
   fails(t, at('healthcheck', 'path: "/a b"'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
   fails(t, at('healthcheck', 'path: [x]'), 'lb.yaml:3:9: healthcheck.path: expected a path starting with "/"');
+  fails(t, at('healthcheck', 'type: grpc'), 'lb.yaml:3:9: healthcheck.type: unknown type "grpc"; expected one of http, tcp, none');
+  fails(t, yaml('servers: [a:1]', 'healthcheck:', '  type: tcp', '  path: /h'), 'lb.yaml:4:9: healthcheck.path: path is for type: http only, not type: tcp');
+  const expect = 'expected statuses like "200", "200-299" or "200-299,301", each 100..599';
+  fails(t, at('healthcheck', 'expect: 2xx'), `lb.yaml:3:11: healthcheck.expect: ${expect}`);
+  fails(t, at('healthcheck', 'expect: 299-200'), `lb.yaml:3:11: healthcheck.expect: ${expect}`);
+  fails(t, at('healthcheck', 'expect: "099"'), `lb.yaml:3:11: healthcheck.expect: ${expect}`);
+  fails(t, at('healthcheck', 'expect: 200-600'), `lb.yaml:3:11: healthcheck.expect: ${expect}`);
+  fails(t, at('healthcheck', 'host: "a b"'), 'lb.yaml:3:9: healthcheck.host: expected a Host header value like "app.internal", or "" for the server\'s host:port');
+  const entry = yaml('paths:', '  - path: /a', '    servers: [a:1]', '    healthcheck: {type: tcp, expect: 200}');
+  fails(t, entry, 'lb.yaml:4:38: paths[0].healthcheck.expect: expect is for type: http only, not type: tcp');
   const size = 'expected a size like "8KiB", "1MiB" or a number of bytes';
   fails(t, at('limits', 'max_head: 16KB'), `lb.yaml:3:13: limits.max_head: ${size}`);
   fails(t, at('limits', 'max_head: 1.5KiB'), `lb.yaml:3:13: limits.max_head: ${size}`);
@@ -512,6 +528,23 @@ t.test('places: where the TLS files and each server are written, for the checks 
   t.equal(parseConfigWithPlaces('servers: [a:1]\n', 'lb.yaml').places.tls, null, 'no TLS, no places for it');
 });
 
+t.test('healthcheck: an entry\'s fields over the top level\'s; expect as a number; an empty host', async (t) => {
+  const c = parseConfig(
+    yaml('healthcheck: {path: /up, expect: 200, host: app}', 'hosts:', '  - host: a', '    servers: [a:1]', '    healthcheck: {host: "", rise: 5}', 'servers: [b:1]'),
+    'lb.yaml',
+  );
+  t.same(c.hosts[0]!.healthcheck, { ...c.healthcheck, host: '', rise: 5 });
+  t.same(c.healthcheck, { ...HEALTHCHECK, path: '/up', strictPath: true, expect: [[200, 200]], host: 'app' });
+  t.same(c.servers!.healthcheck, c.healthcheck, 'the default pool is checked as the top level says');
+  t.not(c.hosts[0]!.healthcheck.expect, c.healthcheck.expect, 'no two pools share an array');
+});
+
+t.test('describeConfig: a pool checked its own way says how', async (t) => {
+  const text = describeConfig(parseConfig(yaml('healthcheck: {type: none}', 'paths:', '  - path: /a', '    servers: [a:1]', '    healthcheck: {type: http, expect: "200"}'), 'lb.yaml'));
+  t.match(text, 'path         /a\n  checked by GET /healthcheck expecting 200 every 5s, timeout 1s, rise 2, fall 2\n  a:1\n');
+  t.match(text, 'healthcheck  none (refused connections and outlier only)\n');
+});
+
 t.test('describeConfig', async (t) => {
   t.equal(
     describeConfig(parseConfig(FULL, 'lb.yaml')),
@@ -522,6 +555,7 @@ t.test('describeConfig', async (t) => {
       '  localhost:8081',
       '  10.0.0.2:8082  weight 2, max 10 in flight, backup, slow start 5s',
       'host         [::1], balance hash on path, sticky cookie s, outlier ejection after 2 failures',
+      '  checked by TCP connect every 1s, timeout 250ms, rise 3, fall 1',
       '  [::1]:8083',
       'path         /mango, balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8081',
@@ -529,7 +563,7 @@ t.test('describeConfig', async (t) => {
       '  localhost:8082',
       'default      (requests not matched above), balance hash on path, sticky cookie s, outlier ejection after 2 failures',
       '  localhost:8084',
-      'healthcheck  GET /health?full=1 every 2s, timeout 250ms, rise 3, fall 1',
+      'healthcheck  GET /health?full=1 expecting 200-299,301 with Host app.internal every 2s, timeout 250ms, rise 3, fall 1',
       'timeouts     connect 1s, header 1500ms, idle 1m, server 30s, drain 5s',
       'limits       request line 4KiB, head 1MiB, 50 fields, 1000 connections',
       'trusted      10.0.0.0/8, ::1, 192.168.1.7',

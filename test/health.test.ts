@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Backend } from '../src/balancer/backend.js';
 import { Fleet, type HealthChange } from '../src/balancer/fleet.js';
 import { Pool } from '../src/balancer/pool.js';
@@ -15,10 +15,19 @@ import { Snapshot } from '../src/balancer/snapshot.js';
 import { HealthChecker } from '../src/health/checker.js';
 import { HealthState } from '../src/health/health-state.js';
 import { HealthMonitor } from '../src/health/monitor.js';
-import { probe, type ProbeResult } from '../src/health/probe.js';
+import { probeHttp, probeTcp, type ProbeResult } from '../src/health/probe.js';
+import { DEFAULTS, type Healthcheck } from '../src/config/schema.js';
 import { HOST, LogCapture, closedPort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
 
 const APP = fileURLToPath(new URL('../servers/app.js', import.meta.url));
+
+/** Check settings: the defaults with `over`. */
+function hc(over: Partial<Healthcheck> = {}): Healthcheck {
+  return { ...DEFAULTS.healthcheck, expect: [[200, 399]], ...over };
+}
+
+/** A status-only probe result. */
+const res = (ok: boolean, status: number): ProbeResult => ({ ok, status, reason: `status ${status}` });
 
 t.test('HealthState', async (t) => {
   t.test('a first failure takes a server out at once', async (t) => {
@@ -50,10 +59,26 @@ t.test('HealthState', async (t) => {
   });
 });
 
-t.test('HealthChecker runs one probe per server per round, concurrently, never two at once', async (t) => {
+/** Probes that answer as `http` says; TCP connects pass; every lookup fails unless `lookup` says. */
+function probes(http: (target: { host: string }) => Promise<ProbeResult>, lookup = async (_: string): Promise<string> => Promise.reject(new Error('ENOTFOUND'))) {
+  const tcp: string[] = [];
+  return {
+    tcp,
+    probes: {
+      http,
+      tcp: async (target: { host: string }, _timeout: number, what = 'TCP connect') => {
+        tcp.push(`${target.host} ${what}`);
+        return { ok: true, status: 0, reason: `${what}: open` };
+      },
+      lookup,
+    },
+  };
+}
+
+t.test('HealthChecker runs one probe per server per interval, concurrently, never two at once', async (t) => {
   const targets = [
-    { host: 'a', port: 1 },
-    { host: 'b', port: 2 },
+    { host: 'a', port: 1, resolved: true, check: hc({ interval: 10, rise: 2, fall: 2 }) },
+    { host: 'b', port: 2, resolved: true, check: hc({ interval: 10, rise: 2, fall: 2 }) },
   ];
   // Server a fails twice then passes; server b's first probe hangs until released.
   const script: Record<string, boolean[]> = { a: [false, false, true, true] };
@@ -62,13 +87,13 @@ t.test('HealthChecker runs one probe per server per round, concurrently, never t
   const fakeProbe = (target: { host: string }): Promise<ProbeResult> => {
     started.push(target.host);
     if (target.host === 'b' && started.filter((h) => h === 'b').length === 1) return new Promise((resolve) => (releaseB = resolve));
-    if (target.host === 'b') return Promise.resolve({ ok: true, reason: 'status 200' });
+    if (target.host === 'b') return Promise.resolve(res(true, 200));
     const ok = script.a!.shift() ?? true;
-    return Promise.resolve({ ok, reason: ok ? 'status 200' : 'status 500' });
+    return Promise.resolve(res(ok, ok ? 200 : 500));
   };
   const flips: string[] = [];
   const checks: string[] = [];
-  const checker = new HealthChecker(targets, { path: '/h', interval: 10, timeout: 5, rise: 2, fall: 2 }, fakeProbe, {
+  const checker = new HealthChecker(targets, probes(fakeProbe).probes, {
     flip: (i, up, reason) => flips.push(`${targets[i]!.host} ${up ? 'UP' : 'DOWN'} ${reason}`),
     check: (i, r) => checks.push(`${targets[i]!.host} ${r.reason}`),
   });
@@ -76,24 +101,104 @@ t.test('HealthChecker runs one probe per server per round, concurrently, never t
   await waitFor('server a to come back', () => flips.length === 2);
   t.same(flips, ['a DOWN status 500', 'a UP status 200']);
   t.equal(started.filter((h) => h === 'b').length, 1, 'b is not checked again while its check hangs');
-  releaseB({ ok: true, reason: 'status 200' });
+  checker.round();
+  t.equal(started.filter((h) => h === 'b').length, 1, 'nor by a round');
+  releaseB(res(true, 200));
   await waitFor('b to be checked again', () => started.filter((h) => h === 'b').length >= 2);
   checker.markDown(1);
+  checker.markDown(7); // a server it does not have: ignored
   await waitFor('b to come back after rise passes', () => flips.includes('b UP status 200'));
   checker.stop();
   const count = checks.length;
-  releaseB({ ok: true, reason: 'status 200' });
+  releaseB(res(true, 200));
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(checks.length, count, 'nothing is reported after stop');
 });
 
 t.test('HealthChecker starts servers in the state it is given', async (t) => {
   const flips: boolean[] = [];
-  const checker = new HealthChecker([{ host: 'a', port: 1 }], { path: '/', interval: 1000, timeout: 5, rise: 1, fall: 1 }, async () => ({ ok: true, reason: 'status 200' }), { flip: (_, up) => flips.push(up) }, [false]);
+  const target = { host: 'a', port: 1, resolved: true, check: hc({ interval: 1000, rise: 1, fall: 1 }) };
+  const checker = new HealthChecker([target], probes(async () => res(true, 200)).probes, { flip: (_, up) => flips.push(up) }, [false]);
   checker.round();
   await waitFor('the flip', () => flips.length === 1);
   t.same(flips, [true], 'a server known down comes up on a pass');
   checker.stop();
+});
+
+t.test('HealthChecker: a server with no page at the default path is checked by a TCP connect, said once', async (t) => {
+  const targets = [
+    { host: 'nopage', port: 1, resolved: true, check: hc({ interval: 10 }) },
+    { host: 'strict', port: 2, resolved: true, check: hc({ interval: 10, strictPath: true }) },
+    { host: 'tcp', port: 3, resolved: true, check: hc({ interval: 10, type: 'tcp' }) },
+  ];
+  const p = probes(async () => res(false, 404));
+  const flips: string[] = [];
+  const noPage: number[] = [];
+  const checker = new HealthChecker(targets, p.probes, { flip: (i, up, reason) => flips.push(`${targets[i]!.host} ${up} ${reason}`), noHealthPage: (i) => noPage.push(i) });
+  checker.start();
+  t.teardown(() => checker.stop());
+  await waitFor('a few TCP checks of the server without a page', () => p.tcp.filter((c) => c.startsWith('nopage')).length >= 3);
+  t.same(noPage, [0], 'said once, of that server only');
+  t.same(flips, ['strict false status 404'], 'a path the config sets is strict: 404 fails');
+  t.same(new Set(p.tcp), new Set(['nopage TCP connect (no /healthcheck page)', 'tcp TCP connect']));
+});
+
+t.test('HealthChecker: type none checks nothing; a refused connection takes a server out for `retry`', async (t) => {
+  const target = { host: 'a', port: 1, resolved: true, check: hc({ type: 'none', interval: 10 }) };
+  const flips: string[] = [];
+  const checker = new HealthChecker([target], probes(() => Promise.reject(new Error('no probe under type none'))).probes, { flip: (_, up, reason) => flips.push(`${up} ${reason}`) }, undefined, 30);
+  checker.start();
+  t.teardown(() => checker.stop());
+  checker.round();
+  checker.markDown(0);
+  checker.markDown(0); // a second refusal while out: the same retry
+  await waitFor('it to be tried again', () => flips.length > 0);
+  t.same(flips, ['true tried again after 0.03 s (healthcheck.type: none)']);
+});
+
+t.test('HealthChecker looks a name that does not resolve up again until it does, then checks it', async (t) => {
+  let answers = 0;
+  const lookup = async (host: string): Promise<string> => {
+    if (++answers < 3) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return '127.0.0.9';
+  };
+  const targets = [
+    { host: 'later.test', port: 1, resolved: false, check: hc({ interval: 10, rise: 1 }) },
+    { host: 'none.test', port: 2, resolved: false, check: hc({ type: 'none' }) },
+  ];
+  const flips: string[] = [];
+  const resolved: string[] = [];
+  const probed: string[] = [];
+  const http = async (target: { host: string }) => {
+    probed.push(target.host);
+    return res(true, 200);
+  };
+  const checker = new HealthChecker(targets, probes(http, lookup).probes, {
+    flip: (i, up, reason) => flips.push(`${i} ${up} ${reason}`),
+    resolved: (i, address) => resolved.push(`${i} ${address}`),
+  }, undefined, 10);
+  checker.round();
+  t.same(probed, [], 'an unresolved server is not checked');
+  checker.start();
+  t.teardown(() => checker.stop());
+  await waitFor('both to come up', () => flips.length === 2);
+  t.same(resolved.sort(), ['0 127.0.0.9', '1 127.0.0.9']);
+  t.same(flips.sort(), ['0 true status 200', '1 true resolves (healthcheck.type: none)']);
+  t.equal(probed[0], '127.0.0.9', 'checked at the address it resolved to');
+});
+
+t.test('HealthChecker: a lookup that ends after stop changes nothing', async (t) => {
+  let answer: ((address: string) => void) | null = null;
+  const target = { host: 'slow.test', port: 1, resolved: false, check: hc() };
+  const flips: boolean[] = [];
+  const checker = new HealthChecker([target], probes(async () => res(true, 200), () => new Promise((resolve) => (answer = resolve))).probes, { flip: (_, up) => flips.push(up) }, undefined, 5);
+  checker.start();
+  await waitFor('a lookup', () => answer !== null);
+  checker.stop();
+  answer!('127.0.0.9');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(target.resolved, false);
+  t.same(flips, []);
 });
 
 t.test('probe', async (t) => {
@@ -111,17 +216,17 @@ t.test('probe', async (t) => {
   }
   const answer = (text: string) => (socket: net.Socket) => socket.once('data', () => socket.end(text));
 
-  t.same(await probe(await raw(answer('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK')), '/h', 1000), { ok: true, reason: 'status 200' });
-  t.same(await probe(await raw(answer('HTTP/1.0 302 Found\r\n\r\n')), '/h', 1000), { ok: true, reason: 'status 302' });
-  t.same(await probe(await raw(answer('HTTP/1.1 500 Internal Server Error\r\n\r\n')), '/h', 1000), { ok: false, reason: 'status 500' });
-  t.same(await probe(await raw(answer('HTTP/1.1 199 Odd\r\n\r\n')), '/h', 1000), { ok: false, reason: 'status 199' });
-  t.same(await probe(await raw(answer('SSH-2.0-OpenSSH_9.2\r\n')), '/h', 1000), { ok: false, reason: 'invalid status line' });
-  t.same(await probe(await raw(answer('garbage that is long enough')), '/h', 1000), { ok: false, reason: 'invalid status line' });
-  t.same(await probe(await raw(answer('BAD\r\n')), '/h', 1000), { ok: false, reason: 'invalid status line' });
-  t.same(await probe(await raw((s) => s.once('data', () => s.end())), '/h', 1000), { ok: false, reason: 'closed without a response' });
-  t.same(await probe(await raw((s) => s.once('data', () => s.resetAndDestroy())), '/h', 1000), { ok: false, reason: 'ECONNRESET' });
-  t.same(await probe(await raw(() => {}), '/h', 50), { ok: false, reason: 'timeout after 50ms' });
-  t.same(await probe({ host: HOST, port: await closedPort() }, '/h', 1000), { ok: false, reason: 'connect ECONNREFUSED' });
+  t.same(await probeHttp(await raw(answer('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK')), hc({ path: '/h', timeout: 1000 })), { ok: true, status: 200, reason: 'GET /h -> 200' });
+  t.same(await probeHttp(await raw(answer('HTTP/1.0 302 Found\r\n\r\n')), hc({ path: '/h', timeout: 1000 })), { ok: true, status: 302, reason: 'GET /h -> 302' });
+  t.same(await probeHttp(await raw(answer('HTTP/1.1 500 Internal Server Error\r\n\r\n')), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 500, reason: 'GET /h -> 500 (healthcheck.path, healthcheck.expect)' });
+  t.same(await probeHttp(await raw(answer('HTTP/1.1 199 Odd\r\n\r\n')), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 199, reason: 'GET /h -> 199 (healthcheck.path, healthcheck.expect)' });
+  t.same(await probeHttp(await raw(answer('SSH-2.0-OpenSSH_9.2\r\n')), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: not an HTTP response (healthcheck.type)' });
+  t.same(await probeHttp(await raw(answer('garbage that is long enough')), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: not an HTTP response (healthcheck.type)' });
+  t.same(await probeHttp(await raw(answer('BAD\r\n')), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: not an HTTP response (healthcheck.type)' });
+  t.same(await probeHttp(await raw((s) => s.once('data', () => s.end())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: closed without a response' });
+  t.same(await probeHttp(await raw((s) => s.once('data', () => s.resetAndDestroy())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: ECONNRESET' });
+  t.same(await probeHttp(await raw(() => {}), hc({ path: '/h', timeout: 50 })), { ok: false, status: 0, reason: 'GET /h: no answer within 50ms (healthcheck.timeout)' });
+  t.same(await probeHttp({ host: HOST, port: await closedPort() }, hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: connect ECONNREFUSED' });
 
   t.test('an IPv6 server gets its address in brackets in Host', async (t) => {
     let seen = '';
@@ -134,8 +239,34 @@ t.test('probe', async (t) => {
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    t.same(await probe({ host: '::1', port }, '/h', 1000), { ok: true, reason: 'status 200' });
+    t.same(await probeHttp({ host: '::1', port }, hc({ path: '/h', timeout: 1000 })), { ok: true, status: 200, reason: 'GET /h -> 200' });
     t.match(seen, `Host: [::1]:${port}\r\n`);
+  });
+
+  t.test('expect says which statuses pass', async (t) => {
+    const target = await raw(answer('HTTP/1.1 301 Moved\r\n\r\n'));
+    t.same(await probeHttp(target, hc({ path: '/h', expect: [[200, 200]] })), { ok: false, status: 301, reason: 'GET /h -> 301 (healthcheck.path, healthcheck.expect)' });
+    t.same(await probeHttp(target, hc({ path: '/h', expect: [[200, 299], [301, 301]] })), { ok: true, status: 301, reason: 'GET /h -> 301' });
+  });
+  t.test('healthcheck.host is the Host header of a check', async (t) => {
+    let seen = '';
+    const target = await raw((s) =>
+      s.once('data', (d: Buffer) => {
+        seen = d.toString('latin1');
+        s.end('HTTP/1.1 200 OK\r\n\r\n');
+      }),
+    );
+    await probeHttp(target, hc({ host: 'app.internal' }));
+    t.match(seen, 'Host: app.internal\r\n');
+  });
+  t.test('a TCP check passes when the connection opens', async (t) => {
+    t.same(await probeTcp(await raw(() => {}), 1000), { ok: true, status: 0, reason: 'TCP connect: open' });
+    t.same(await probeTcp({ host: HOST, port: await closedPort() }, 1000), { ok: false, status: 0, reason: 'TCP connect: ECONNREFUSED' });
+    t.same(await probeTcp({ host: HOST, port: await closedPort() }, 1000, 'TCP connect (no /healthcheck page)'), {
+      ok: false,
+      status: 0,
+      reason: 'TCP connect (no /healthcheck page): ECONNREFUSED',
+    });
   });
 
   t.test('the status line may arrive in pieces', async (t) => {
@@ -145,7 +276,7 @@ t.test('probe', async (t) => {
         setImmediate(() => s.end('04 No Content\r\n\r\n'));
       }),
     );
-    t.same(await probe(target, '/h', 1000), { ok: true, reason: 'status 204' });
+    t.same(await probeHttp(target, hc({ path: '/h', timeout: 1000 })), { ok: true, status: 204, reason: 'GET /h -> 204' });
   });
   t.test('the request is a plain GET of the path with a Host', async (t) => {
     let seen = '';
@@ -155,7 +286,7 @@ t.test('probe', async (t) => {
         s.end('HTTP/1.1 200 OK\r\n\r\n');
       }),
     );
-    await probe(target, '/healthcheck', 1000);
+    await probeHttp(target, hc({ path: '/healthcheck', timeout: 1000 }));
     t.match(seen, new RegExp(`^GET /healthcheck HTTP/1\\.1\\r\\nHost: 127\\.0\\.0\\.1:${target.port}\\r\\n`));
   });
 });
@@ -170,7 +301,7 @@ t.test('HealthMonitor', async (t) => {
     const log = new LogCapture('debug');
     const server = new Backend(HOST, await closedPort(), 'x');
     const fleet = ownerOf(server, log);
-    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }, log.logger);
+    const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }), log.logger);
     const checks: number[] = [];
     monitor.onCheck = (_s, _ok, _reason, at) => checks.push(at);
     await within(monitor.start(), 'the worker to start');
@@ -193,7 +324,7 @@ t.test('HealthMonitor', async (t) => {
     const log = new LogCapture('info');
     const server = new Backend(HOST, await closedPort(), 'x');
     const fleet = ownerOf(server, log);
-    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }), log.logger);
     await monitor.start();
     t.teardown(() => monitor.stop());
     await waitFor('the server to go down', () => !server.up);
@@ -203,7 +334,7 @@ t.test('HealthMonitor', async (t) => {
     await log.waitFor('health checker exited');
     await waitFor('a new worker', () => monitor.threadId !== first);
     t.equal(log.matching('DOWN').length, 1, 'the restarted worker starts from the known state: no second DOWN');
-    t.same(log.matching('DOWN').map((l) => l.replace(/^\S+ /, '')), [`WARN server ${server.name} (pool p) DOWN: connect ECONNREFUSED`], 'the flip went through the owner');
+    t.same(log.matching('DOWN').map((l) => l.replace(/^\S+ /, '')), [`WARN server ${server.name} (pool p) DOWN: GET /: connect ECONNREFUSED`], 'the flip went through the owner');
   });
 
   t.test('a flip to the state a server is already in is not logged again', async (t) => {
@@ -214,7 +345,7 @@ t.test('HealthMonitor', async (t) => {
     t.teardown(() => target.close());
     const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
     const fleet = ownerOf(server, log);
-    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 1000, rise: 1, fall: 1 }, log.logger);
+    const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 1000, rise: 1, fall: 1 }), log.logger);
     const checks: boolean[] = [];
     monitor.onCheck = (_s, ok) => checks.push(ok);
     await monitor.start();
@@ -235,7 +366,7 @@ t.test('HealthMonitor', async (t) => {
     const log = new LogCapture('info');
     const server = new Backend(HOST, await closedPort(), 'x');
     const fleet = ownerOf(server, log);
-    const monitor = new HealthMonitor(fleet, { path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }, log.logger);
+    const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }), log.logger);
     await monitor.start();
     await monitor.worker!.terminate();
     await log.waitFor('health checker exited');
@@ -252,7 +383,7 @@ t.test('HealthMonitor', async (t) => {
     t.teardown(() => target.close());
     const server = new Backend(HOST, (target.address() as net.AddressInfo).port, 'x');
     const fleet = ownerOf(server, log);
-    const monitor = new HealthMonitor(fleet, { path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }, log.logger);
+    const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }), log.logger);
     const passes: number[] = [];
     monitor.onCheck = (_s, ok) => ok && passes.push(Date.now());
     await monitor.start();
@@ -361,7 +492,7 @@ healthcheck: { interval: 50ms, timeout: 500ms, rise: 2, fall: 2 }
 servers: [${a!.address}, ${b!.address}]
 `);
   b!.setHealthy(false);
-  await proxy.log.waitFor(`server ${b!.address} (pool default) DOWN: status 500`);
+  await proxy.log.waitFor(`server ${b!.address} (pool default) DOWN: GET /healthcheck -> 500 (healthcheck.path, healthcheck.expect)`);
   const client = await h.client(proxy);
   for (let i = 0; i < 4; i++) {
     const res = await client.get('/', 'x');
@@ -380,7 +511,7 @@ proxyTest(t, 'a health endpoint slower than the timeout counts as a failure', as
 healthcheck: { path: "/slow?ms=400", interval: 50ms, timeout: 100ms, rise: 2, fall: 1 }
 servers: [${a.address}]
 `);
-  await proxy.log.waitFor(`server ${a.address} (pool default) DOWN: timeout after 100ms`);
+  await proxy.log.waitFor(`server ${a.address} (pool default) DOWN: GET /slow?ms=400: no answer within 100ms (healthcheck.timeout)`);
   const res = await (await h.client(proxy)).get('/', 'x');
   t.equal(res.status, 503);
 });
@@ -459,4 +590,86 @@ servers: [${(await h.rawBackend(resetter.onConnection)).address}, ${(await h.raw
   t.equal(res.status, 502);
   t.equal(resetter.stats.used, 1);
   t.equal(other.stats.used, 0, 'not retried on the other server');
+});
+
+/** `python3 -m http.server` on an ephemeral port of HOST, stopped in teardown; null when python3 is missing. */
+async function pythonServer(t: Test): Promise<{ port: number } | null> {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '--bind', HOST, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const missing = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(true));
+    child.once('spawn', () => resolve(false));
+  });
+  if (missing) return null;
+  t.teardown(() => {
+    child.kill();
+    return exited;
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const port = await within(
+    new Promise<number>((resolve) =>
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        const m = /port (\d+)/.exec(out);
+        if (m !== null) resolve(Number(m[1]));
+      }),
+    ),
+    'python3 -m http.server to listen',
+  );
+  child.stderr.resume();
+  return { port };
+}
+
+proxyTest(t, 'a config of only `servers:` pointing at python3 -m http.server works: no /healthcheck (404), checked by TCP connect', async (t, h) => {
+  const python = await pythonServer(t);
+  if (python === null) {
+    void t.skip('python3 is not installed: the http.server case cannot run here', () => {});
+    return;
+  }
+  const proxy = await h.proxy(`servers: [${HOST}:${python.port}]\n`);
+  await proxy.log.waitFor(`server ${HOST}:${python.port} has no /healthcheck (404): checking that it accepts connections; set healthcheck.path to check a page`);
+  const res = await (await h.client(proxy)).get('/', 'x');
+  t.equal(res.status, 200, 'the directory listing, through the balancer');
+  t.equal(proxy.log.matching('DOWN').length, 0, 'it never went down');
+  t.equal(proxy.log.matching('has no /healthcheck').length, 1, 'said once');
+});
+
+proxyTest(t, 'a path the config sets is strict: a 404 takes the server out, and the DOWN line says what to change', async (t, h) => {
+  const python = await pythonServer(t);
+  if (python === null) {
+    void t.skip('python3 is not installed: the http.server case cannot run here', () => {});
+    return;
+  }
+  const proxy = await h.proxy(`healthcheck: { path: /healthcheck }\nservers: [${HOST}:${python.port}]\n`);
+  await proxy.log.waitFor(`server ${HOST}:${python.port} (pool default) DOWN: GET /healthcheck -> 404 (healthcheck.path, healthcheck.expect)`);
+});
+
+proxyTest(t, 'a server name that does not resolve at start: the balancer runs, that server stays down', async (t, h) => {
+  const a = await h.backend('a');
+  const proxy = await h.proxy(`servers: [nosuch.invalid:8081, ${a.address}]\n`);
+  const [gone] = proxy.server.servers;
+  t.equal(gone!.up, false);
+  t.equal(gone!.resolved, false);
+  const client = await h.client(proxy);
+  for (let i = 0; i < 3; i++) t.equal((await client.get('/', 'x')).header('x-server'), 'a');
+  t.equal(gone!.up, false, 'still down');
+});
+
+t.test('HealthMonitor: a name that resolves at last is checked at its address', async (t) => {
+  const log = new LogCapture('info');
+  const target = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\n\r\n')));
+  await new Promise<void>((resolve) => target.listen(0, HOST, resolve));
+  t.teardown(() => target.close());
+  const port = (target.address() as net.AddressInfo).port;
+  // "localhost" resolves at once: it stands for a name whose DNS record appears after the start.
+  const server = new Backend('localhost', port, `localhost:${port}`, false);
+  const fleet = ownerOf(server, log);
+  const monitor = new HealthMonitor(fleet, hc({ interval: 20, rise: 1 }), log.logger, false, 20);
+  await monitor.start();
+  t.teardown(() => monitor.stop());
+  await log.waitFor(' UP');
+  t.equal(server.resolved, true);
+  t.equal(server.host, '127.0.0.1');
+  t.equal(log.matching(`localhost:${port} resolves now, to 127.0.0.1: checking it`).length, 1);
 });

@@ -25,7 +25,7 @@ export class Backend<C extends Pooled = Pooled> {
    * Whether the server takes requests. Read-only but to Fleet.setHealth (fleet.ts), the one
    * writer, through which the health checks and passive failures go.
    */
-  readonly up: boolean = true;
+  readonly up: boolean;
   /** Idle connections, the most recently used last (reused first: it is the least likely stale). */
   readonly idle: C[] = [];
   /** What happened to the requests sent here. */
@@ -41,12 +41,25 @@ export class Backend<C extends Pooled = Pooled> {
   lastCheck: { ok: boolean; reason: string; at: number } | null = null;
 
   constructor(
-    /** Address to connect to (an IP address once resolved). */
-    readonly host: string,
+    /** Address to connect to: an IP address once resolved, the config's host name until then. */
+    public host: string,
     readonly port: number,
     /** "host:port" as the config wrote it. */
     readonly label: string,
-  ) {}
+    /**
+     * Whether its name resolved. A name that did not resolve at start leaves the server down
+     * until the health checker's lookups find it (resolvedTo).
+     */
+    public resolved = true,
+  ) {
+    this.up = resolved;
+  }
+
+  /** Its name resolved at last: connections go to `address` from now on. */
+  resolvedTo(address: string): void {
+    this.host = address;
+    this.resolved = true;
+  }
 
   /** "127.0.0.1:8081", the name used in logs. */
   get name(): string {

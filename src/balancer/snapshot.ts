@@ -2,14 +2,13 @@
 // edited once in force. A reload builds the next one, carrying over by identity the servers that
 // remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
 
-import dns from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
-import net from 'node:net';
-import type { Config, Pool as PoolConfig } from '../config/schema.js';
+import type { Config, Healthcheck, Pool as PoolConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { Router } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
 import { Pool } from './pool.js';
+import { resolveHost } from './resolve.js';
 
 export class Snapshot<C extends Pooled = Pooled> {
   /** Every server of the pools, once each, in the order the pools first list them. */
@@ -23,6 +22,8 @@ export class Snapshot<C extends Pooled = Pooled> {
     /** The pools, in routing order: hosts, paths, then the default pool. */
     readonly pools: readonly Pool<Backend<C>>[],
     readonly router: Router<Pool<Backend<C>>> = new Router<Pool<Backend<C>>>([], [], null),
+    /** How each server is checked: as the first pool that lists it says. Absent: the checker's defaults. */
+    private readonly checks: ReadonlyMap<Backend<C>, Healthcheck> = new Map(),
   ) {
     const names = this.poolNames as Map<Backend<C>, string[]>;
     for (const pool of pools) {
@@ -41,6 +42,11 @@ export class Snapshot<C extends Pooled = Pooled> {
     return this.poolNames.get(server) ?? [];
   }
 
+  /** How `server` is checked; null: as the top-level healthcheck says. */
+  checkOf(server: Backend<C>): Healthcheck | null {
+    return this.checks.get(server) ?? null;
+  }
+
   /** Whether `server` (this very object) is one of this snapshot's. */
   has(server: Backend<C>): boolean {
     return this.poolNames.has(server);
@@ -50,8 +56,10 @@ export class Snapshot<C extends Pooled = Pooled> {
 /**
  * The snapshot of `config`. A server of `previous` that the config still lists (by its label) is
  * the same object here, with its state: up or down, idle connections, counters. Host names are
- * resolved once here, so no request waits for DNS; a name that does not resolve rejects, and
- * nothing has changed.
+ * resolved once here, so no request waits for DNS. A name that does not resolve: at start (no
+ * `previous`) the server is made down and unresolved, and the health checker looks it up again
+ * until it resolves (lb logs it, with its place in lb.yaml); on a reload it rejects, and nothing
+ * has changed.
  */
 export async function buildSnapshot<C extends Pooled>(
   config: Config,
@@ -60,6 +68,7 @@ export async function buildSnapshot<C extends Pooled>(
   logger: Logger | null = null,
 ): Promise<Snapshot<C>> {
   const byLabel = new Map<string, Backend<C>>();
+  const checks = new Map<Backend<C>, Healthcheck>();
   // The new pools listen for their servers' free slots; the old ones only while requests wait in them.
   if (previous !== null) for (const server of previous.servers) server.keepWaitingListeners();
   const makePool = async (pool: PoolConfig): Promise<Pool<Backend<C>>> => {
@@ -67,8 +76,10 @@ export async function buildSnapshot<C extends Pooled>(
     for (const s of pool.servers) {
       let server = byLabel.get(s.name);
       if (server === undefined) {
-        server = previous?.byLabel.get(s.name) ?? new Backend<C>(await resolve(s.host), s.port, s.name);
+        server = previous?.byLabel.get(s.name) ?? (await makeBackend<C>(s.host, s.port, s.name, previous === null));
         byLabel.set(s.name, server);
+        // Checked once, as the first pool that lists it says (README, "Health checks").
+        checks.set(server, pool.healthcheck);
       }
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);
@@ -85,14 +96,15 @@ export async function buildSnapshot<C extends Pooled>(
   for (const p of config.paths) paths.push({ prefix: p.name, pool: await makePool(p) });
   const fallback = config.servers === null ? null : await makePool(config.servers);
   const pools = [...hosts.map(([, pool]) => pool), ...paths.map((p) => p.pool), ...(fallback === null ? [] : [fallback])];
-  return new Snapshot(pools, new Router(hosts, paths, fallback));
+  return new Snapshot(pools, new Router(hosts, paths, fallback), checks);
 }
 
-/** An IP address for `host`: itself if it is one, else the first IPv4 address DNS gives. */
-async function resolve(host: string): Promise<string> {
-  if (net.isIP(host) !== 0) return host;
-  const addresses = await dns.lookup(host, { all: true });
-  const v4 = addresses.find((a) => a.family === 4);
-  /* c8 ignore next -- a name with IPv6 addresses only; this machine's hosts file has none */
-  return (v4 ?? addresses[0]!).address;
+/** A new server, its name resolved; `tolerant`: one that does not resolve is made down and unresolved. */
+async function makeBackend<C extends Pooled>(host: string, port: number, label: string, tolerant: boolean): Promise<Backend<C>> {
+  try {
+    return new Backend<C>(await resolveHost(host), port, label);
+  } catch (err) {
+    if (!tolerant) throw err;
+    return new Backend<C>(host, port, label, false);
+  }
 }

@@ -4,7 +4,8 @@
 
 import { formatListen } from './address.js';
 import { formatDuration } from './values.js';
-import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Pool, type PoolServer } from './schema.js';
+import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Healthcheck, type Pool, type PoolServer } from './schema.js';
+import { formatExpect } from './sections/healthcheck.js';
 
 /** A multi-line, human summary of a config: listen, admin, each pool and its servers, health, timeouts, limits. */
 export function describeConfig(c: Config): string {
@@ -15,14 +16,15 @@ export function describeConfig(c: Config): string {
   const lines = [`listen       ${formatListen(c.listen)}${tls}`, `admin        ${c.admin ? formatListen(c.admin) : 'off'}`];
   const pool = (kind: string, p: Pool) => {
     lines.push(`${kind.padEnd(12)} ${p.name}${describeBalancing(p.balancing)}`);
+    const check = describeCheck(p.healthcheck);
+    if (check !== describeCheck(h)) lines.push(`  checked by ${check}`);
     for (const s of p.servers) lines.push(`  ${s.name}${describeServer(s)}`);
   };
   for (const p of c.hosts) pool('host', p);
   for (const p of c.paths) pool('path', p);
   if (c.servers) pool('default', { ...c.servers, name: '(requests not matched above)' });
   lines.push(
-    `healthcheck  GET ${h.path} every ${formatDuration(h.interval)}, timeout ${formatDuration(h.timeout)}, ` +
-      `rise ${h.rise}, fall ${h.fall}`,
+    `healthcheck  ${describeCheck(h)}`,
     `timeouts     connect ${formatDuration(t.connect)}, header ${formatDuration(t.header)}, ` +
       `idle ${formatDuration(t.idle)}, server ${formatDuration(t.server)}, drain ${formatDuration(t.drain)}`,
     `limits       request line ${formatSize(l.maxRequestLine)}, head ${formatSize(l.maxHead)}, ` +
@@ -30,6 +32,17 @@ export function describeConfig(c: Config): string {
     `trusted      ${c.trustedProxies.length === 0 ? 'none' : c.trustedProxies.join(', ')}`,
   );
   return lines.join('\n') + '\n';
+}
+
+/** "GET /healthcheck every 5s, timeout 1s, rise 2, fall 2" (with expect and Host when set), "TCP connect every ...", or "none". */
+function describeCheck(h: Healthcheck): string {
+  if (h.type === 'none') return 'none (refused connections and outlier only)';
+  let what = 'TCP connect';
+  if (h.type === 'http') {
+    const expect = formatExpect(h.expect);
+    what = `GET ${h.path}${expect === '200-399' ? '' : ` expecting ${expect}`}${h.host === '' ? '' : ` with Host ${h.host}`}`;
+  }
+  return `${what} every ${formatDuration(h.interval)}, timeout ${formatDuration(h.timeout)}, rise ${h.rise}, fall ${h.fall}`;
 }
 
 /** ", balance least_conn, sticky cookie lb_server": what is not the default, "" when nothing. */

@@ -63,12 +63,15 @@ export function parseConfigWithPlaces(text: string, file: string): LoadedConfig 
   const top = readMap(src, root, '', TOP_KEYS);
 
   // Sections are read in this order, so that of two mistakes the same one is always reported.
-  // The pool options come before the pools, whose defaults they are.
-  const pools = readPoolDefaults(src, top);
+  // The pool options and healthcheck come before the pools, whose defaults they are.
+  const listen = readListen(src, top.listen, 'listen');
+  const admin = readAdmin(src, top.admin);
+  const healthcheck = readHealthcheck(src, top.healthcheck);
+  const pools = readPoolDefaults(src, top, healthcheck);
   const config: Config = {
-    listen: readListen(src, top.listen, 'listen'),
-    admin: readAdmin(src, top.admin),
-    healthcheck: readHealthcheck(src, top.healthcheck),
+    listen,
+    admin,
+    healthcheck,
     timeouts: readTimeouts(src, top.timeouts),
     limits: readLimits(src, top.limits),
     hosts: readHosts(src, top.hosts, pools),

@@ -17,7 +17,8 @@ const systemLookup: Lookup = (host) => dns.lookup(host, { all: true });
 /**
  * Everything a start checks before it listens. Throws a ConfigError at the first problem with
  * listen.tls's files; resolves with a warning for each server whose name does not resolve (a
- * start fails on the first of them, --check only warns: the name may resolve where it runs).
+ * start logs them and keeps the server down until its name resolves; --check prints them: the
+ * name may resolve where it runs).
  */
 export async function preflight(config: Config, places: Places, lookup: Lookup = systemLookup): Promise<string[]> {
   if (config.listen.tls !== null) loadTlsFiles(config.listen.tls, places.tls);

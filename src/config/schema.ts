@@ -89,6 +89,12 @@ export interface Pool {
   servers: PoolServer[];
   /** How requests are spread over them: the entry's options over the top level's. */
   balancing: Balancing;
+  /**
+   * How its servers are checked: the entry's `healthcheck` fields over the top level's. A server
+   * that several pools list is checked once, the way the first of them says (hosts, then paths,
+   * then the default pool, each in the order written).
+   */
+  healthcheck: Healthcheck;
 }
 
 /** An address to listen on. */
@@ -119,10 +125,31 @@ export interface Listener extends ListenAddress {
   tls: TlsFiles | null;
 }
 
+/** `healthcheck.type`: how a server is checked. */
+export type CheckType =
+  /** GET `path`; a status in `expect` within `timeout` passes. */
+  | 'http'
+  /** A TCP connection that opens within `timeout` passes. */
+  | 'tcp'
+  /** No active checks: servers are judged by refused connections and `outlier` only. */
+  | 'none';
+
 /** `healthcheck`: the active check of every server, run in a worker thread. */
 export interface Healthcheck {
-  /** `path`: requested with GET; a 2xx or 3xx within `timeout` passes. Default "/healthcheck". */
+  /** `type`. Default http. */
+  type: CheckType;
+  /** `path` (http only): requested with GET. Default "/healthcheck". */
   path: string;
+  /**
+   * Whether the config writes `path` (at the top level or on the pool's entry). Not written, a
+   * server that answers the default path with 404 has no health page and is checked by a TCP
+   * connect instead; written, a 404 fails.
+   */
+  strictPath: boolean;
+  /** `expect` (http only): the statuses that pass, as inclusive [first, last] ranges. Default 200-399. */
+  expect: [number, number][];
+  /** `host` (http only): the Host header of a check; "" (the default) = the server's "host:port". */
+  host: string;
   /** `interval`: ms from one check of a server to the next; more than 0. Default 5s. */
   interval: number;
   /** `timeout`: ms a check may take before it fails; more than 0, may exceed `interval`. Default 1s. */
@@ -218,7 +245,7 @@ export const DEFAULTS = {
   minTokenLength: 32,
   /** A bare port in `admin` binds this host only, never all interfaces. */
   adminHost: '127.0.0.1',
-  healthcheck: { path: '/healthcheck', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
+  healthcheck: { type: 'http', path: '/healthcheck', strictPath: false, expect: [[200, 399]], host: '', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
   timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
   limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
   log: { format: 'text' },
@@ -228,6 +255,8 @@ export const DEFAULTS = {
   outlier: { consecutiveFailures: 5, count5xx: false, ejection: 30 * SECOND, maxEjected: 0.5 },
   /** The longest an outlier's ejection grows to by doubling. */
   maxEjection: 5 * MINUTE,
+  /** How often a server name that did not resolve is looked up again, and a server out for a refused connection under `type: none` is tried again. */
+  retry: 5 * SECOND,
   /** A server's weight: at most this. */
   maxWeight: 256,
 } as const;

@@ -36,4 +36,10 @@ export class HealthState {
     this.first = false;
     return flipped;
   }
+
+  /** Up without a check (`type: none`, which has none): back now. */
+  forceUp(): void {
+    this.up = true;
+    this.streak = 0;
+  }
 }

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { Backend } from '../balancer/backend.js';
 import type { HealthOwner } from '../balancer/fleet.js';
 import type { Logger } from '../log.js';
-import type { CheckOptions } from './checker.js';
+import { DEFAULTS, type Healthcheck } from '../config/schema.js';
 import type { FromMain, HealthWorkerData, ToMain } from './worker.js';
 
 /** What the proxy needs of its health checks, whoever runs them. */
@@ -23,7 +23,7 @@ export interface HealthChecks {
  * Makes the checks of the servers in force in `fleet`, which they report to;
  * `reportChecks`: every result is wanted, not only the flips.
  */
-export type CreateHealthChecks = (fleet: HealthOwner, options: CheckOptions, reportChecks: boolean) => HealthChecks;
+export type CreateHealthChecks = (fleet: HealthOwner, options: Healthcheck, reportChecks: boolean) => HealthChecks;
 
 /** The worker's file: worker.js once built, worker.ts when the sources run directly (tests). */
 /* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
@@ -44,22 +44,29 @@ export class HealthMonitor implements HealthChecks {
 
   /** The servers checked: those in force when the checks were made (a reload makes new checks). */
   private readonly servers: readonly Backend[];
+  /** How each is checked: as its snapshot says, else as `options` does. */
+  private readonly checks: readonly Healthcheck[];
 
   constructor(
     private readonly fleet: HealthOwner,
-    private readonly options: CheckOptions,
+    /** The top-level healthcheck: for a server no pool of the snapshot gives settings for. */
+    options: Healthcheck,
     private readonly logger: Logger,
     /** Whether every check's result is wanted (Backend.lastCheck), not only the flips. */
     private readonly reportChecks = false,
+    /** How often a name that does not resolve is looked up again (ms). */
+    private readonly retry: number = DEFAULTS.retry,
   ) {
-    this.servers = fleet.snapshot.servers;
+    const snapshot = fleet.snapshot;
+    this.servers = snapshot.servers;
+    this.checks = this.servers.map((s) => snapshot.checkOf(s) ?? options);
   }
 
   /** Starts the worker; resolves once it runs. */
   start(): Promise<void> {
     const data: HealthWorkerData = {
-      targets: this.servers.map((s) => ({ host: s.host, port: s.port })),
-      options: this.options,
+      targets: this.servers.map((s, i) => ({ host: s.host, port: s.port, resolved: s.resolved, check: this.checks[i]! })),
+      retry: this.retry,
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),
     };
@@ -111,6 +118,15 @@ export class HealthMonitor implements HealthChecks {
       server.lastCheck = { ok: message.ok, reason: message.reason, at: message.at };
       this.logger.debug(`check ${server.name}: ${message.reason}`);
       this.onCheck?.(server, message.ok, message.reason, message.at);
+      return;
+    }
+    if (message.type === 'no-page') {
+      this.logger.info(`server ${server.name} has no ${this.checks[message.index]!.path} (404): checking that it accepts connections; set healthcheck.path to check a page`);
+      return;
+    }
+    if (message.type === 'resolved') {
+      server.resolvedTo(message.address);
+      this.logger.info(`${server.label} resolves now, to ${message.address}: checking it`);
       return;
     }
     // A passive failure may have taken the server out already: the owner then does nothing.

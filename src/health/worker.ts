@@ -4,17 +4,22 @@
 // Messages to the main thread:  { type: 'flip', index, up, reason }
 //                               { type: 'check', index, ok, reason, at }   (only when asked: debug
 //                                 logs, or a status page that shows each server's last check)
+//                               { type: 'no-page', index }   (it has no health page: TCP checks)
+//                               { type: 'resolved', index, address }   (a name resolves at last)
 //                               { type: 'ready', threadId }
 // Messages from the main thread: { type: 'down', index }   (a passive failure)
 //                                { type: 'stop' }
 
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { HealthChecker, type CheckOptions } from './checker.js';
-import { probe, type ProbeTarget } from './probe.js';
+import { resolveHost } from '../balancer/resolve.js';
+import { HealthChecker, type CheckTarget } from './checker.js';
+import { probeHttp, probeTcp } from './probe.js';
 
 export interface HealthWorkerData {
-  targets: ProbeTarget[];
-  options: CheckOptions;
+  /** The servers, each with its check settings. */
+  targets: CheckTarget[];
+  /** How often a name that does not resolve is looked up again (ms). */
+  retry: number;
   /** Each server's state when the worker starts (a restarted worker keeps the last known). */
   up: boolean[];
   /** Whether to post every check, not only flips. */
@@ -24,7 +29,9 @@ export interface HealthWorkerData {
 export type ToMain =
   | { type: 'ready'; threadId: number }
   | { type: 'flip'; index: number; up: boolean; reason: string }
-  | { type: 'check'; index: number; ok: boolean; reason: string; at: number };
+  | { type: 'check'; index: number; ok: boolean; reason: string; at: number }
+  | { type: 'no-page'; index: number }
+  | { type: 'resolved'; index: number; address: string };
 
 export type FromMain = { type: 'down'; index: number } | { type: 'stop' };
 
@@ -35,13 +42,15 @@ if (port !== null) {
   const post = (message: ToMain): void => port.postMessage(message);
   const checker = new HealthChecker(
     data.targets,
-    data.options,
-    probe,
+    { http: probeHttp, tcp: probeTcp, lookup: resolveHost },
     {
       flip: (index, up, reason) => post({ type: 'flip', index, up, reason }),
       check: data.reportChecks ? (index, r) => post({ type: 'check', index, ok: r.ok, reason: r.reason, at: Date.now() }) : undefined,
+      noHealthPage: (index) => post({ type: 'no-page', index }),
+      resolved: (index, address) => post({ type: 'resolved', index, address }),
     },
     data.up,
+    data.retry,
   );
   port.on('message', (message: FromMain) => {
     if (message.type === 'down') checker.markDown(message.index);

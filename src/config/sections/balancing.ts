@@ -3,7 +3,7 @@
 // that pool, a mapping's fields one by one over the top level's, a scalar whole.
 
 import type { Node } from 'yaml';
-import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Outlier, type Queue, type Sticky } from '../schema.js';
+import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Healthcheck, type Outlier, type Queue, type Sticky } from '../schema.js';
 import { readCount, readDuration, readFlag, readShare } from '../scalars.js';
 import { isToken, parseSeconds } from '../values.js';
 import { readMap, readText, suggest, type Source } from '../yaml.js';
@@ -17,6 +17,8 @@ export type BalancingNodes = Partial<Record<(typeof BALANCING_KEYS)[number], Nod
 /** The top level's options: what a pool gets for every option its own entry leaves out. */
 export interface PoolDefaults {
   balancing: Balancing;
+  /** The top-level `healthcheck` (healthcheck.ts), whose fields an entry's own override. */
+  healthcheck: Healthcheck;
   /** The top-level `balance` value: where a pool that inherits `balance: hash` without a hash_key is reported. */
   balanceNode: Node | undefined;
 }
@@ -28,8 +30,8 @@ const HASH_KEY_HINT = 'expected header:NAME, cookie:NAME, query:NAME, path or so
 const MAX_AGE_HINT = 'expected whole seconds, e.g. 3600, or a duration in whole seconds like "1h"; 0 = a session cookie';
 
 /** The top-level options over the built-in defaults. No pool is checked here: see readPoolBalancing. */
-export function readPoolDefaults(src: Source, nodes: BalancingNodes): PoolDefaults {
-  return { balancing: readOptions(src, nodes, '', DEFAULTS.balancing), balanceNode: nodes.balance };
+export function readPoolDefaults(src: Source, nodes: BalancingNodes, healthcheck: Healthcheck): PoolDefaults {
+  return { balancing: readOptions(src, nodes, '', DEFAULTS.balancing), healthcheck, balanceNode: nodes.balance };
 }
 
 /**

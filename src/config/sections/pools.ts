@@ -8,19 +8,20 @@ import { readCount, readDuration, readFlag } from '../scalars.js';
 import { addressSlip, parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
+import { readHealthcheck } from './healthcheck.js';
 
-const HOST_KEYS = ['host', 'servers', ...BALANCING_KEYS] as const;
-const PATH_KEYS = ['path', 'servers', ...BALANCING_KEYS] as const;
+const HOST_KEYS = ['host', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
+const PATH_KEYS = ['path', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
 /** The long server form's keys. */
 const SERVER_KEYS = ['address', 'weight', 'max_connections', 'backup', 'slow_start'] as const;
 
-/** `hosts`; `defaults` are the top level's pool options, which an entry's own override. */
+/** `hosts`; `defaults` are the top level's pool options and healthcheck, which an entry's own override. */
 export function readHosts(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'hosts', '{host, servers} entries').map((entry, i) => {
     const path = `hosts[${i}]`;
-    const { host, servers, ...options } = readMap(src, entry, path, HOST_KEYS);
+    const { host, servers, healthcheck, ...options } = readMap(src, entry, path, HOST_KEYS);
     if (!host) src.fail(entry, path, 'missing "host"');
     const hint = 'expected a host name like "www.mango.com"';
     const name = parseHostName(readText(src, host, `${path}.host`, hint));
@@ -33,6 +34,7 @@ export function readHosts(src: Source, node: Node | undefined, defaults: PoolDef
       name,
       servers: readServers(src, servers, `${path}.servers`),
       balancing: readPoolBalancing(src, options, path, defaults),
+      healthcheck: readHealthcheck(src, healthcheck, `${path}.healthcheck`, defaults.healthcheck),
     };
   });
 }
@@ -43,7 +45,7 @@ export function readPaths(src: Source, node: Node | undefined, defaults: PoolDef
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'paths', '{path, servers} entries').map((entry, i) => {
     const path = `paths[${i}]`;
-    const { path: prefixNode, servers, ...options } = readMap(src, entry, path, PATH_KEYS);
+    const { path: prefixNode, servers, healthcheck, ...options } = readMap(src, entry, path, PATH_KEYS);
     if (!prefixNode) src.fail(entry, path, 'missing "path"');
     const hint = 'expected a path prefix starting with "/", e.g. "/mango"';
     const prefix = readText(src, prefixNode, `${path}.path`, hint);
@@ -60,6 +62,7 @@ export function readPaths(src: Source, node: Node | undefined, defaults: PoolDef
       name,
       servers: readServers(src, servers, `${path}.servers`),
       balancing: readPoolBalancing(src, options, path, defaults),
+      healthcheck: readHealthcheck(src, healthcheck, `${path}.healthcheck`, defaults.healthcheck),
     };
   });
 }
@@ -67,7 +70,8 @@ export function readPaths(src: Source, node: Node | undefined, defaults: PoolDef
 /** `servers`: the default pool, named "default", with the top level's options; null when absent. */
 export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
   if (node === undefined) return null;
-  return { name: 'default', servers: readServers(src, node, 'servers'), balancing: readPoolBalancing(src, {}, '', defaults) };
+  const balancing = readPoolBalancing(src, {}, '', defaults);
+  return { name: 'default', servers: readServers(src, node, 'servers'), balancing, healthcheck: defaults.healthcheck };
 }
 
 /**
