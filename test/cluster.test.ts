@@ -20,7 +20,7 @@ import { parseConfig } from '../src/config/load.js';
 import type { HealthMonitor } from '../src/health/monitor.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';
-import { LB, lb } from './helpers/lb-process.js';
+import { alive, LB, lb } from './helpers/lb-process.js';
 
 /** Starting the program (or a replacement worker) compiles it with tap's TypeScript loader: slow on a busy machine. */
 const STARTUP_MS = 60_000;
@@ -115,16 +115,6 @@ function slowRequestArrived(...apps: App[]): Promise<void> {
     }),
     'the slow request to reach a backend',
   );
-}
-
-/** Whether process `pid` exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const count = (text: string, pattern: RegExp): number => (text.match(new RegExp(pattern, 'g')) ?? []).length;

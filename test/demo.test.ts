@@ -7,23 +7,13 @@ import t, { type Test } from 'tap';
 import { get } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { LB, lb } from './helpers/lb-process.js';
+import { alive, LB, lb } from './helpers/lb-process.js';
 import { closedPort, HOST, waitFor, within } from './helpers/net.js';
 
 const DEMO = fileURLToPath(new URL('../servers/demo.js', import.meta.url));
 
 /** The demo and the balancer compile src/ on the fly: a start may take seconds on a busy machine. */
 const STARTUP_MS = 30_000;
-
-/** Whether process `pid` exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The body of GET `path` on `port`. */
 function fetchText(port: number, path: string): Promise<string> {

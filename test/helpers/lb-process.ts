@@ -1,5 +1,6 @@
 // The balancer as a real process: `node <tap's TypeScript loader> src/lb.ts ARGS`, with its output
-// collected and a way to wait for a line. Children inherit tap's loader (and its coverage).
+// collected and a way to wait for a line, and whether a process (a worker, a child's child) is alive.
+// Children inherit tap's loader (and its coverage).
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +43,14 @@ export function lb(args: string[], cwd?: string) {
       void exit.then((e) => reject(new Error(`lb exited (${e.code}) before ${pattern}: ${e.stdout}${e.stderr}`)));
     });
   return { child, exit, until, output: () => stdout + stderr };
+}
+
+/** Whether process `pid` exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
