@@ -188,6 +188,8 @@ function readBody(req: http.IncomingMessage): Promise<string | null> {
       if (size <= MAX_BODY) chunks.push(chunk);
     });
     req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString('utf8')));
+    // A client gone before its body ended: nothing to apply (a no-op after 'end').
+    req.on('close', () => resolve(null));
   });
 }
 

@@ -26,16 +26,7 @@ export function readHosts(src: Source, node: Node | undefined, defaults: PoolDef
     const hint = 'expected a host name like "www.mango.com"';
     const name = parseHostName(readText(src, host, `${path}.host`, hint));
     if (name === null) src.fail(host, `${path}.host`, hint);
-    const first = seen.get(name);
-    if (first) src.fail(host, `${path}.host`, `duplicate host "${name}" (first at line ${src.lineOf(first)})`);
-    seen.set(name, host);
-    if (!servers) src.fail(entry, path, 'missing "servers"');
-    return {
-      name,
-      servers: readServers(src, servers, `${path}.servers`),
-      balancing: readPoolBalancing(src, options, path, defaults),
-      healthcheck: readHealthcheck(src, healthcheck, `${path}.healthcheck`, defaults.healthcheck),
-    };
+    return readEntry(src, { entry, path, key: 'host', name, nameNode: host, seen, servers, healthcheck, options, defaults });
   });
 }
 
@@ -54,17 +45,39 @@ export function readPaths(src: Source, node: Node | undefined, defaults: PoolDef
       src.fail(prefixNode, `${path}.path`, 'a path prefix cannot hold a query ("?") or fragment ("#")');
     }
     const name = prefix.replace(/\/+$/, '') || '/';
-    const first = seen.get(name);
-    if (first) src.fail(prefixNode, `${path}.path`, `duplicate path "${name}" (first at line ${src.lineOf(first)})`);
-    seen.set(name, prefixNode);
-    if (!servers) src.fail(entry, path, 'missing "servers"');
-    return {
-      name,
-      servers: readServers(src, servers, `${path}.servers`),
-      balancing: readPoolBalancing(src, options, path, defaults),
-      healthcheck: readHealthcheck(src, healthcheck, `${path}.healthcheck`, defaults.healthcheck),
-    };
+    return readEntry(src, { entry, path, key: 'path', name, nameNode: prefixNode, seen, servers, healthcheck, options, defaults });
   });
+}
+
+/** What a hosts or paths entry has once its name is read. */
+interface Entry {
+  entry: Node;
+  /** "hosts[0]", "paths[2]" */
+  path: string;
+  key: 'host' | 'path';
+  name: string;
+  nameNode: Node;
+  /** The names of the entries before it, for duplicates. */
+  seen: Map<string, Node>;
+  servers: Node | undefined;
+  healthcheck: Node | undefined;
+  /** The entry's pool options (balancing.ts reads them). */
+  options: Parameters<typeof readPoolBalancing>[1];
+  defaults: PoolDefaults;
+}
+
+/** The rest of a hosts or paths entry, alike for both: no duplicate name, its servers, its options over the top level's. */
+function readEntry(src: Source, e: Entry): Pool {
+  const first = e.seen.get(e.name);
+  if (first) src.fail(e.nameNode, `${e.path}.${e.key}`, `duplicate ${e.key} "${e.name}" (first at line ${src.lineOf(first)})`);
+  e.seen.set(e.name, e.nameNode);
+  if (!e.servers) src.fail(e.entry, e.path, 'missing "servers"');
+  return {
+    name: e.name,
+    servers: readServers(src, e.servers, `${e.path}.servers`),
+    balancing: readPoolBalancing(src, e.options, e.path, e.defaults),
+    healthcheck: readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck),
+  };
 }
 
 /** `servers`: the default pool, named "default", with the top level's options; null when absent. */
