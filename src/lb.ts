@@ -11,7 +11,7 @@ import mri from 'mri';
 import { formatAddress } from './config/address.js';
 import { describeConfig } from './config/check.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
-import { preflight } from './config/preflight.js';
+import { discoverWarnings, preflight } from './config/preflight.js';
 import { DEFAULTS, SECOND, type Config } from './config/schema.js';
 import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
@@ -119,7 +119,7 @@ export async function runCli(
     // --check does what a start does short of listening: the same checks, the same messages.
     const unresolved = await preflight(config, places);
     if (options.check) {
-      for (const warning of unresolved) io.stderr.write(`lb: warning: ${warning}\n`);
+      for (const warning of [...unresolved, ...(await discoverWarnings(config, places))]) io.stderr.write(`lb: warning: ${warning}\n`);
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }

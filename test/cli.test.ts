@@ -15,6 +15,7 @@ import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
 import { lb } from './helpers/lb-process.js';
+import { closedPort } from './helpers/net.js';
 
 const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -502,6 +503,15 @@ t.test('--check: a server name that does not resolve is a warning with its line,
   const logged = out.stderr.text.split('\n').find((line) => line.includes(' WARN '));
   t.match(logged!.replace(/^\S+ WARN /, '').replace(/; retrying every 5 s$/, ''), warning, 'the same line, logged with its retry');
   t.match(logged, /; retrying every 5 s$/);
+});
+
+t.test('--check asks the discover names on the configured resolvers: one that does not answer is a warning with its line', async (t) => {
+  const port = await closedPort();
+  const file = join(t.testdir({ 'lb.yaml': `resolvers: ["127.0.0.1:${port}"]\nservers:\n  - discover: api.internal:8080\n` }), 'lb.yaml');
+  const check = await cli([file, '--check']);
+  t.equal(check.code, 0);
+  t.equal(check.stderr, `lb: warning: ${file}:3: discover api.internal:8080: lookup failed (ECONNREFUSED)\n`);
+  t.match(check.stdout, /\n {2}discover api\.internal:8080 \(A\/AAAA records, refresh 30s\)\n/);
 });
 
 t.test('bindError: which listener, its address, and what the code means', async (t) => {

@@ -23,6 +23,7 @@ const DEFAULT_REST = {
   timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000, drain: 30000 },
   limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 },
   trustedProxies: [],
+  resolvers: [],
   log: { format: 'text' },
 };
 
@@ -38,13 +39,13 @@ t.test('the simplest configs are valid as they are, with every default', async (
     ...DEFAULT_REST,
     hosts: [],
     paths: [],
-    servers: { name: 'default', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK },
+    servers: { name: 'default', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK },
   });
   t.strictSame(
     parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
     {
       ...DEFAULT_REST,
-      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
       paths: [],
       servers: null,
     },
@@ -52,7 +53,7 @@ t.test('the simplest configs are valid as they are, with every default', async (
   t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
     ...DEFAULT_REST,
     hosts: [],
-    paths: [{ name: '/mango', servers: [server('localhost:8081')], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
     servers: null,
   });
 });
@@ -123,15 +124,16 @@ t.test('a config with every key', async (t) => {
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
-      { name: '[::1]', servers: [server('[::1]:8083')], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], discover: [], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
+      { name: '[::1]', servers: [server('[::1]:8083')], discover: [], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')], balancing, healthcheck },
-      { name: '/', servers: [server('localhost:8082')], balancing, healthcheck },
+      { name: '/mango', servers: [server('localhost:8081')], discover: [], balancing, healthcheck },
+      { name: '/', servers: [server('localhost:8082')], discover: [], balancing, healthcheck },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')], balancing, healthcheck },
+    servers: { name: 'default', servers: [server('localhost:8084')], discover: [], balancing, healthcheck },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
+    resolvers: [],
     log: { format: 'json' },
   } satisfies Config);
 });
@@ -280,7 +282,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, log',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, resolvers, log',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -293,7 +295,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, log',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, resolvers, log',
     'a key that is not a scalar',
   );
 });
@@ -875,7 +877,7 @@ t.test('pool option messages', async (t) => {
 t.test('long server form messages', async (t) => {
   const at = (...lines: string[]) => yaml('servers:', ...lines);
   fails(t, at('  - weight: 2'), 'lb.yaml:2:5: servers[0]: missing "address"');
-  fails(t, at('  - {address: localhost:8081, discover: x:1}'), 'lb.yaml:2:31: servers[0]: unknown key "discover"; expected one of address, weight, max_connections, backup, slow_start');
+  fails(t, at('  - {address: localhost:8081, discover: x:1}'), 'lb.yaml:2:31: servers[0]: "address" and "discover" cannot both be set: an item is a server, or a name to discover servers by');
   fails(t, at('  - {address: a:1, wieght: 2}'), 'lb.yaml:2:20: servers[0]: unknown key "wieght" (did you mean "weight"?)');
   fails(t, at('  - address: 8081'), 'lb.yaml:2:14: servers[0].address: expected "host:port", not only a port, e.g. "localhost:8081"');
   fails(t, at('  - address: localhost'), 'lb.yaml:2:14: servers[0].address: expected "host:port", e.g. "localhost:8081"');
@@ -995,4 +997,55 @@ t.test('admin: the long form with token_file; the token is the first line of the
   });
   t.throws(() => admin('{ address: 9000, token_file: nosuch }'), { message: `${file}:2:37: admin.token_file: cannot read ${join(dir, 'nosuch')}: ENOENT` });
   t.throws(() => admin('{ address: 9000, token_file: [x] }'), { message: /admin\.token_file: expected the path of a file holding the token/ });
+});
+
+t.test('discover items and resolvers', async (t) => {
+  const config = parseConfig(
+    yaml(
+      'resolvers: [127.0.0.1, "127.0.0.1:5353", "::1", "[::1]:5353", "[fd00::1]"]',
+      'servers:',
+      '  - localhost:8081',
+      '  - discover: api.internal:8080',
+      '  - discover: _http._tcp.api.internal',
+      '    refresh: 5s',
+      '    weight: 2',
+      '    max_connections: 10',
+      '    backup: true',
+      '    slow_start: 1s',
+    ),
+    'lb.yaml',
+  );
+  t.strictSame(config.resolvers, ['127.0.0.1:53', '127.0.0.1:5353', '[::1]:53', '[::1]:5353', '[fd00::1]:53']);
+  t.strictSame(config.servers!.servers.map((s) => s.name), ['localhost:8081']);
+  t.strictSame(config.servers!.discover, [
+    { name: 'api.internal:8080', kind: 'address', host: 'api.internal', port: 8080, refresh: 30_000, weight: null, maxConnections: 0, backup: false, slowStart: 0 },
+    { name: '_http._tcp.api.internal', kind: 'srv', host: '_http._tcp.api.internal', port: 0, refresh: 5000, weight: 2, maxConnections: 10, backup: true, slowStart: 1000 },
+  ]);
+  t.strictSame(parseConfig(yaml('servers: [{discover: "_ldap._udp.x.y."}]'), 'lb.yaml').servers!.discover[0]!.kind, 'srv', 'a trailing dot, udp');
+  t.match(
+    describeConfig(config),
+    /default {6}\(requests not matched above\)\n {2}localhost:8081\n {2}discover api\.internal:8080 \(A\/AAAA records, refresh 30s\)\n {2}discover _http\._tcp\.api\.internal \(SRV records, refresh 5s\) {2}weight 2, max 10 in flight, backup, slow start 1s\n/,
+  );
+  t.match(describeConfig(config), /\nresolvers {4}127\.0\.0\.1:53, 127\.0\.0\.1:5353, \[::1\]:53, \[::1\]:5353, \[fd00::1\]:53\n$/);
+  t.notMatch(describeConfig(parseConfig('servers: [a:1]', 'lb.yaml')), /resolvers/, 'none set: the system\'s, not said');
+  t.strictSame(parseConfig(yaml('servers: [{discover: "a.b:1", backup: true}, {address: "c:1"}]'), 'lb.yaml').servers!.discover[0]!.backup, true, 'a discovered backup beside a server');
+
+  const hint = 'expected "name:port" (its A and AAAA records) or "_service._tcp.name" (its SRV records)';
+  const at = (...lines: string[]) => yaml('servers:', ...lines);
+  fails(t, at('  - {discover: api.internal}'), `lb.yaml:2:16: servers[0].discover: ${hint}`);
+  fails(t, at('  - {discover: }'), `lb.yaml:2:5: servers[0].discover: ${hint}`);
+  fails(t, at('  - {discover: [a]}'), `lb.yaml:2:16: servers[0].discover: ${hint}`);
+  fails(t, at('  - {discover: "http://api.internal:80"}'), 'lb.yaml:2:16: servers[0].discover: no scheme: write "api.internal:80" without "http://"');
+  fails(t, at('  - {discover: "api.internal:0"}'), `lb.yaml:2:16: servers[0].discover: port 0 is out of range (1-65535)`);
+  fails(t, at('  - {discover: "10.0.0.1:80"}'), 'lb.yaml:2:16: servers[0].discover: 10.0.0.1 is an address, not a DNS name: list "10.0.0.1:80" as a server');
+  fails(t, at('  - {discover: "a.b:1", refresh: 0}'), 'lb.yaml:2:34: servers[0].refresh: expected a duration greater than 0');
+  fails(t, at('  - {discover: "a.b:1", weight: 300}'), 'lb.yaml:2:33: servers[0].weight: expected a whole number from 0 to 256');
+  fails(t, at('  - {discover: "a.b:1", adress: x}'), 'lb.yaml:2:25: servers[0]: unknown key "adress"; expected one of discover, refresh, weight, max_connections, backup, slow_start');
+  fails(t, at('  - {discover: "a.b:1"}', '  - {discover: "a.b:1"}'), 'lb.yaml:3:16: servers[1].discover: duplicate discover "a.b:1"');
+  fails(t, at('  - {discover: "a.b:1", backup: true}'), 'lb.yaml:2:3: servers: every server is a backup: at least one must not be');
+  const resolverHint = 'expected a DNS server\'s IP address, e.g. "127.0.0.1" or "127.0.0.1:5353"';
+  fails(t, yaml('servers: [a:1]', 'resolvers: [dns.internal]'), `lb.yaml:2:13: resolvers[0]: ${resolverHint}`);
+  fails(t, yaml('servers: [a:1]', 'resolvers: ["dns.internal:53"]'), `lb.yaml:2:13: resolvers[0]: ${resolverHint}`);
+  fails(t, yaml('servers: [a:1]', 'resolvers: ["127.0.0.1:70000"]'), 'lb.yaml:2:13: resolvers[0]: port 70000 is out of range (1-65535)');
+  fails(t, yaml('servers: [a:1]', 'resolvers: 127.0.0.1'), 'lb.yaml:2:12: resolvers: expected a list of DNS server addresses');
 });

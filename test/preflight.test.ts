@@ -6,7 +6,8 @@ import t from 'tap';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigWithPlaces } from '../src/config/load.js';
-import { preflight, unresolvedServers, type Lookup } from '../src/config/preflight.js';
+import type { DnsLookups } from '../src/balancer/discovery.js';
+import { discoverWarnings, preflight, unresolvedServers, type Lookup } from '../src/config/preflight.js';
 import { loadTlsFiles } from '../src/config/tls-files.js';
 import { selfSigned } from './helpers/certificate.js';
 
@@ -118,6 +119,29 @@ t.test('server names: each looked up once, IP addresses not at all; a warning pe
   ], 'preflight passes them on: a warning for --check, the error of a start');
   const hostsOnly = parseConfigWithPlaces('hosts:\n  - host: a.test\n    servers: [gone.test:80]\n', 'lb.yaml');
   t.strictSame(await unresolvedServers(hostsOnly.config, hostsOnly.places, lookup), ['lb.yaml:3: gone.test:80 does not resolve (ENOTFOUND)'], 'no default pool');
+});
+
+t.test('--check asks every discover name once: a warning with its line for a failed lookup or no records', async (t) => {
+  const text = [
+    'servers:',
+    '  - discover: ok.test:80',
+    '  - discover: gone.test:80',
+    '  - discover: _h._tcp.down.test',
+    '',
+  ].join('\n');
+  const { config, places } = parseConfigWithPlaces(text, 'lb.yaml');
+  const fail = (code: string) => Promise.reject(Object.assign(new Error(code), { code }));
+  const lookups: DnsLookups = {
+    a: (name) => (name === 'ok.test' ? Promise.resolve([{ address: '10.0.0.1', ttl: 5 }]) : fail('ENOTFOUND')),
+    aaaa: () => fail('ENODATA'),
+    srv: () => fail('ECONNREFUSED'),
+  };
+  t.strictSame(await discoverWarnings(config, places, lookups), [
+    'lb.yaml:3: discover gone.test:80: no records: no servers yet',
+    'lb.yaml:4: discover _h._tcp.down.test: lookup failed (ECONNREFUSED)',
+  ]);
+  const none = parseConfigWithPlaces('servers: [a.test:1]', 'lb.yaml');
+  t.strictSame(await discoverWarnings(none.config, none.places), [], 'nothing to ask');
 });
 
 /** `text` as a literal part of a RegExp. */

@@ -1,5 +1,6 @@
 // The summary `lb --check` prints: listen, admin, each pool (how it balances, when not round
-// robin) and its servers (with their long-form settings), health, timeouts and limits, with
+// robin) and its servers (with their long-form settings) and discover entries, health, timeouts,
+// limits and the DNS resolvers, with
 // durations and sizes written in their largest whole unit.
 
 import { formatListen } from './address.js';
@@ -19,6 +20,11 @@ export function describeConfig(c: Config): string {
     const check = describeCheck(p.healthcheck);
     if (check !== describeCheck(h)) lines.push(`  checked by ${check}`);
     for (const s of p.servers) lines.push(`  ${s.name}${describeServer(s)}`);
+    for (const d of p.discover) {
+      const what = d.kind === 'srv' ? 'SRV records' : 'A/AAAA records';
+      const server = describeServer({ ...d, weight: d.weight ?? DEFAULTS.server.weight });
+      lines.push(`  discover ${d.name} (${what}, refresh ${formatDuration(d.refresh)})${server}`);
+    }
   };
   for (const p of c.hosts) pool('host', p);
   for (const p of c.paths) pool('path', p);
@@ -31,6 +37,7 @@ export function describeConfig(c: Config): string {
       `${l.maxFields} fields, ${l.maxConnections === 0 ? 'unlimited' : l.maxConnections} connections`,
     `trusted      ${c.trustedProxies.length === 0 ? 'none' : c.trustedProxies.join(', ')}`,
   );
+  if (c.resolvers.length > 0) lines.push(`resolvers    ${c.resolvers.join(', ')}`);
   return lines.join('\n') + '\n';
 }
 

@@ -11,6 +11,7 @@ import { readHealthcheck } from './sections/healthcheck.js';
 import { readLimits } from './sections/limits.js';
 import { readAdmin, readListen } from './sections/listen.js';
 import { readLog } from './sections/log.js';
+import { readResolvers } from './sections/discover.js';
 import { readDefaultPool, readHosts, readPaths } from './sections/pools.js';
 import { readTimeouts } from './sections/timeouts.js';
 import { readTrustedProxies } from './sections/trusted-proxies.js';
@@ -29,6 +30,7 @@ const TOP_KEYS = [
   // balance, hash_key, sticky, queue, outlier, retry_budget: every pool's defaults.
   ...BALANCING_KEYS,
   'trusted_proxies',
+  'resolvers',
   'log',
 ] as const;
 
@@ -78,6 +80,7 @@ export function parseConfigWithPlaces(text: string, file: string): LoadedConfig 
     paths: readPaths(src, top.paths, pools),
     servers: readDefaultPool(src, top.servers, pools),
     trustedProxies: readTrustedProxies(src, top.trusted_proxies),
+    resolvers: readResolvers(src, top.resolvers),
     log: readLog(src, top.log),
   };
   if (config.hosts.length === 0 && config.paths.length === 0 && config.servers === null) {

@@ -1,10 +1,11 @@
 // What a start checks before it listens, and `lb --check` with it, so that both report a problem
 // in the same one line: listen.tls's certificate and key, read and matched as the TLS listener
 // will load them (tls-files.ts), and every server's host name, looked up. A problem names its
-// place in lb.yaml.
+// place in lb.yaml. `--check` also asks the `discover` names once (a start logs their lookups).
 
 import dns from 'node:dns/promises';
 import net from 'node:net';
+import { discoverEntries, dnsLookups, lookUp, type DnsLookups } from '../balancer/discovery.js';
 import { lineOf, type Places } from './places.js';
 import type { Config } from './schema.js';
 import { loadTlsFiles } from './tls-files.js';
@@ -45,5 +46,23 @@ export async function unresolvedServers(config: Config, places: Places, lookup: 
     // Every server the reader accepted has its place noted.
     if (failed !== null) warnings.push(`${lineOf(places.servers.get(name)!)}: ${name} does not resolve (${failed})`);
   }
+  return warnings;
+}
+
+/**
+ * Asks every `discover` name once, on `config.resolvers`. Resolves with one warning per entry
+ * whose lookup fails or finds nothing (`lb.yaml:9: discover api.internal:8080: lookup failed
+ * (ECONNREFUSED)`): the names may answer where the balancer runs.
+ */
+export async function discoverWarnings(config: Config, places: Places, lookups: DnsLookups = dnsLookups(config.resolvers)): Promise<string[]> {
+  const entries = discoverEntries(config);
+  const outcomes = await Promise.all(entries.map((e) => lookUp(lookups, e)));
+  const warnings: string[] = [];
+  entries.forEach((e, i) => {
+    const outcome = outcomes[i]!;
+    const problem = 'failed' in outcome ? `lookup failed (${outcome.failed})` : outcome.found.length === 0 ? 'no records: no servers yet' : null;
+    // Every entry the reader accepted has its place noted.
+    if (problem !== null) warnings.push(`${lineOf(places.servers.get(e.name)!)}: discover ${e.name}: ${problem}`);
+  });
   return warnings;
 }

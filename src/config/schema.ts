@@ -24,6 +24,29 @@ export interface PoolServer extends ServerAddress {
   slowStart: number;
 }
 
+/**
+ * A `discover` item of a pool's server list: a DNS name whose records are servers of the pool,
+ * looked up again as their TTL runs out (src/balancer/discovery.ts).
+ */
+export interface Discover {
+  /** As written ("api.internal:8080", "_http._tcp.api.internal"): names the entry in logs. */
+  name: string;
+  /** 'address': the A and AAAA records of `host`, each a server on `port`; 'srv': the SRV records of `host`. */
+  kind: 'address' | 'srv';
+  /** The DNS name looked up. */
+  host: string;
+  /** The servers' port (kind 'address'); 0 for 'srv', whose records carry their own. */
+  port: number;
+  /** `refresh`: the longest time between two lookups, ms. Default 30s. */
+  refresh: number;
+  /** `weight` as written; null when not: then 1, or an SRV record's own weight. */
+  weight: number | null;
+  /** `max_connections`, `backup`, `slow_start`: as a server's long form, for every server found. */
+  maxConnections: number;
+  backup: boolean;
+  slowStart: number;
+}
+
 /** `balance`: how a pool picks among its servers (interface.md, "Pools: how requests are spread"). */
 export type Balance = 'round_robin' | 'least_conn' | 'least_request' | 'least_latency' | 'random' | 'hash';
 
@@ -85,8 +108,10 @@ export interface Balancing {
 export interface Pool {
   /** "www.mango.com" (a host), "/mango" (a path prefix) or "default" (the `servers` pool). */
   name: string;
-  /** At least one server, in the order written; never empty. */
+  /** The servers written as addresses, in the order written. */
   servers: PoolServer[];
+  /** The `discover` items: their servers come after those above. Empty when none; both never are. */
+  discover: Discover[];
   /** How requests are spread over them: the entry's options over the top level's. */
   balancing: Balancing;
   /**
@@ -226,6 +251,11 @@ export interface Config {
    */
   trustedProxies: string[];
   /**
+   * `resolvers`: the DNS servers that `discover` entries are looked up on, as "host:port" (an
+   * IPv6 address in brackets), port 53 when not written. Empty (the default) = the system's.
+   */
+  resolvers: string[];
+  /**
    * `log.format`: the access log, one line per request on stdout: "text" (the default), a
    * combined-style line; or "json", one object per line.
    */
@@ -257,6 +287,10 @@ export const DEFAULTS = {
   maxEjection: 5 * MINUTE,
   /** How often a server name that did not resolve is looked up again, and a server out for a refused connection under `type: none` is tried again. */
   retry: 5 * SECOND,
+  /** `discover`'s `refresh`: the longest time between two lookups of an entry. */
+  discoverRefresh: 30 * SECOND,
+  /** The shortest time between two lookups of an entry, whatever its records' TTL. */
+  discoverMinInterval: 1 * SECOND,
   /** A server's weight: at most this. */
   maxWeight: 256,
 } as const;

@@ -3,11 +3,12 @@
 // spreads its requests is read in balancing.ts.
 
 import { isMap, isScalar, type Node } from 'yaml';
-import { DEFAULTS, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
+import { DEFAULTS, type Discover, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
 import { readCount, readDuration, readFlag } from '../scalars.js';
 import { addressSlip, parseHostName, parseHostPort } from '../values.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
+import { readDiscover } from './discover.js';
 import { readHealthcheck } from './healthcheck.js';
 
 const HOST_KEYS = ['host', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
@@ -74,7 +75,7 @@ function readEntry(src: Source, e: Entry): Pool {
   if (!e.servers) src.fail(e.entry, e.path, 'missing "servers"');
   return {
     name: e.name,
-    servers: readServers(src, e.servers, `${e.path}.servers`),
+    ...readServers(src, e.servers, `${e.path}.servers`),
     balancing: readPoolBalancing(src, e.options, e.path, e.defaults),
     healthcheck: readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck),
   };
@@ -84,20 +85,34 @@ function readEntry(src: Source, e: Entry): Pool {
 export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
   if (node === undefined) return null;
   const balancing = readPoolBalancing(src, {}, '', defaults);
-  return { name: 'default', servers: readServers(src, node, 'servers'), balancing, healthcheck: defaults.healthcheck };
+  return { name: 'default', ...readServers(src, node, 'servers'), balancing, healthcheck: defaults.healthcheck };
 }
 
 /**
- * A pool's server list: at least one server, no address twice, not every one a backup (a pool
- * of backups alone would have nothing to stand in for). An item is "host:port" (the defaults) or
- * a mapping `{address, weight, max_connections, backup, slow_start}`.
+ * A pool's server list: at least one item, no address or discover name twice, not every one a
+ * backup (a pool of backups alone would have nothing to stand in for). An item is "host:port"
+ * (the defaults), a mapping `{address, weight, max_connections, backup, slow_start}`, or a
+ * `discover` mapping (discover.ts).
  */
-function readServers(src: Source, node: Node, path: string): PoolServer[] {
+function readServers(src: Source, node: Node, path: string): { servers: PoolServer[]; discover: Discover[] } {
   const items = readSeq(src, node, path, '"host:port" servers');
   if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
   const seen = new Set<string>();
-  const servers = items.map((item, i): PoolServer => {
+  const servers: PoolServer[] = [];
+  const discover: Discover[] = [];
+  items.forEach((item, i) => {
     const at = `${path}[${i}]`;
+    if (isMap(item) && item.has('discover')) {
+      if (item.has('address')) {
+        const key = item.items.find((pair) => isScalar(pair.key) && pair.key.value === 'discover')!.key as Node;
+        src.fail(key, at, '"address" and "discover" cannot both be set: an item is a server, or a name to discover servers by');
+      }
+      const entry = readDiscover(src, item, at);
+      if (seen.has(entry.name)) src.fail(item.get('discover', true) as Node, `${at}.discover`, `duplicate discover "${entry.name}"`);
+      seen.add(entry.name);
+      discover.push(entry);
+      return;
+    }
     const fields = isMap(item) ? readMap(src, item, at, SERVER_KEYS) : { address: item };
     if (!fields.address) src.fail(item, at, 'missing "address"');
     const addressAt = isMap(item) ? `${at}.address` : at;
@@ -105,16 +120,18 @@ function readServers(src: Source, node: Node, path: string): PoolServer[] {
     if (seen.has(address.name)) src.fail(fields.address, addressAt, `duplicate server "${address.name}"`);
     seen.add(address.name);
     const d = DEFAULTS.server;
-    return {
+    servers.push({
       ...address,
       weight: readCount(src, fields.weight, `${at}.weight`, d.weight, 0, DEFAULTS.maxWeight),
       maxConnections: readCount(src, fields.max_connections, `${at}.max_connections`, d.maxConnections, 0),
       backup: readFlag(src, fields.backup, `${at}.backup`, d.backup),
       slowStart: readDuration(src, fields.slow_start, `${at}.slow_start`, d.slowStart, 'allowed'),
-    };
+    });
   });
-  if (servers.every((s) => s.backup)) src.fail(node, path, 'every server is a backup: at least one must not be');
-  return servers;
+  if (servers.every((s) => s.backup) && discover.every((e) => e.backup)) {
+    src.fail(node, path, 'every server is a backup: at least one must not be');
+  }
+  return { servers, discover };
 }
 
 /**
