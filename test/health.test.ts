@@ -3,7 +3,6 @@
 // backend dies and comes back.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
@@ -17,6 +16,7 @@ import { HealthState } from '../src/health/health-state.js';
 import { HealthMonitor } from '../src/health/monitor.js';
 import { probeHttp, probeTcp, type ProbeResult } from '../src/health/probe.js';
 import { DEFAULTS, type Healthcheck } from '../src/config/schema.js';
+import { load } from './helpers/load.js';
 import { HOST, LogCapture, closedPort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
 
 const APP = fileURLToPath(new URL('../servers/app.js', import.meta.url));
@@ -397,48 +397,6 @@ t.test('HealthMonitor', async (t) => {
     t.equal(server.up, true);
   });
 });
-
-/** Keep-alive GETs from `clients` concurrent clients until `stop()`; every outcome counted. */
-function load(port: number, host: string, clients: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const stats = { ok: 0, failed: [] as string[], byServer: new Map<string, number>(), running: true };
-  const loops: Promise<void>[] = [];
-  for (let c = 0; c < clients; c++) {
-    loops.push(
-      (async () => {
-        // Bounded: at most 20,000 requests per client.
-        for (let i = 0; i < 20_000 && stats.running; i++) {
-          await new Promise<void>((resolve) => {
-            const req = http.get({ host: HOST, port, path: '/', agent, headers: { host } }, (res) => {
-              res.resume();
-              res.on('end', () => {
-                const server = String(res.headers['x-server']);
-                if (res.statusCode === 200) {
-                  stats.ok++;
-                  stats.byServer.set(server, (stats.byServer.get(server) ?? 0) + 1);
-                } else stats.failed.push(`status ${res.statusCode}`);
-                resolve();
-              });
-            });
-            req.on('error', (err) => {
-              stats.failed.push(err.message);
-              resolve();
-            });
-          });
-        }
-      })(),
-    );
-  }
-  return {
-    stats,
-    count: (server: string) => stats.byServer.get(server) ?? 0,
-    async stop() {
-      stats.running = false;
-      await within(Promise.all(loops), 'the load to stop', 10_000);
-      agent.destroy();
-    },
-  };
-}
 
 /** A stub backend in its own process, so that it can be killed. */
 async function spawnApp(name: string, port: number): Promise<ChildProcess> {

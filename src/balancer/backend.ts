@@ -37,6 +37,11 @@ export class Backend<C extends Pooled = Pooled> {
   readonly upSince: number = 0;
   /** The pools with a queue that list this server: told when a slot frees. */
   private listeners: SlotListener[] = [];
+  /**
+   * The snapshot in force no longer has it (a reload dropped it, or its DNS record went): the
+   * requests in flight finish, and their connections close instead of waiting in `idle`.
+   */
+  retired = false;
   /** The last health check: passed or not, why, and when (ms since the epoch); null before the first. */
   lastCheck: { ok: boolean; reason: string; at: number } | null = null;
 

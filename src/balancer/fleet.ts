@@ -84,14 +84,17 @@ export class Fleet<C extends Pooled = Pooled> implements HealthOwner {
   }
 
   /**
-   * Puts `next` in force. The servers it no longer has close their idle connections; those it
-   * carried over keep theirs, with their state.
+   * Puts `next` in force. The servers it no longer has are retired: their idle connections close
+   * now, their busy ones once their request is done. Those it carried over keep theirs, with their state.
    */
   use(next: Snapshot<C>): void {
     const dropped = this.current.servers.filter((s) => !next.has(s));
     this.previous = this.current;
     this.current = next;
-    for (const server of dropped) server.closeIdle();
+    for (const server of dropped) {
+      server.retired = true;
+      server.closeIdle();
+    }
   }
 
   /** Calls `listener` after every setHealth, whatever its source, changed or not. */

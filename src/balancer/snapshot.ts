@@ -3,10 +3,11 @@
 // remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
 
 import { performance } from 'node:perf_hooks';
-import type { Config, Healthcheck, Pool as PoolConfig } from '../config/schema.js';
+import { DEFAULTS, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { Router } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
+import { label, type Discovered } from './discovery.js';
 import { Pool } from './pool.js';
 import { resolveHost } from './resolve.js';
 
@@ -54,18 +55,20 @@ export class Snapshot<C extends Pooled = Pooled> {
 }
 
 /**
- * The snapshot of `config`. A server of `previous` that the config still lists (by its label) is
- * the same object here, with its state: up or down, idle connections, counters. Host names are
- * resolved once here, so no request waits for DNS. A name that does not resolve: at start (no
- * `previous`) the server is made down and unresolved, and the health checker looks it up again
- * until it resolves (lb logs it, with its place in lb.yaml); on a reload it rejects, and nothing
- * has changed.
+ * The snapshot of `config`, with the servers its `discover` entries found. A server of `previous`
+ * that the config still lists (by its label) is the same object here, with its state: up or down,
+ * idle connections, counters. Host names are resolved once here, so no request waits for DNS. A
+ * name that does not resolve: at start (no `previous`) the server is made down and unresolved,
+ * and the health checker looks it up again until it resolves (lb logs it, with its place in
+ * lb.yaml); on a reload it rejects, and nothing has changed.
  */
 export async function buildSnapshot<C extends Pooled>(
   config: Config,
   previous: Snapshot<C> | null = null,
   /** Where pools log their servers' ejections; null: nowhere (the cluster's primary, which routes nothing). */
   logger: Logger | null = null,
+  /** The servers each `discover` entry found now (discovery.ts); an entry absent here has none. */
+  discovered: Discovered = {},
 ): Promise<Snapshot<C>> {
   const byLabel = new Map<string, Backend<C>>();
   const checks = new Map<Backend<C>, Healthcheck>();
@@ -73,7 +76,8 @@ export async function buildSnapshot<C extends Pooled>(
   if (previous !== null) for (const server of previous.servers) server.keepWaitingListeners();
   const makePool = async (pool: PoolConfig): Promise<Pool<Backend<C>>> => {
     const servers: Backend<C>[] = [];
-    for (const s of pool.servers) {
+    const members = withDiscovered(pool, discovered);
+    for (const s of members) {
       let server = byLabel.get(s.name);
       if (server === undefined) {
         server = previous?.byLabel.get(s.name) ?? (await makeBackend<C>(s.host, s.port, s.name, previous === null));
@@ -84,7 +88,7 @@ export async function buildSnapshot<C extends Pooled>(
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);
     }
-    const made = new Pool(pool.name, servers, pool.servers, pool.balancing, config.timeouts.server, logger);
+    const made = new Pool(pool.name, servers, members, pool.balancing, config.timeouts.server, logger);
     // Runtime states and weights survive a reload for the servers that remain (interface.md).
     const before = previous?.pools.find((p) => p.name === pool.name);
     if (before !== undefined) made.carryOver(before, performance.now());
@@ -107,4 +111,32 @@ async function makeBackend<C extends Pooled>(host: string, port: number, label: 
     if (!tolerant) throw err;
     return new Backend<C>(host, port, label, false);
   }
+}
+
+/**
+ * A pool's servers: those the config writes, then those its `discover` entries found, each with
+ * its entry's settings (an SRV record's weight and priority where the entry sets none). A server
+ * written or found twice is the first one.
+ */
+function withDiscovered(pool: PoolConfig, discovered: Discovered): PoolServer[] {
+  if (pool.discover.length === 0) return pool.servers;
+  const members = [...pool.servers];
+  const names = new Set(members.map((s) => s.name));
+  for (const entry of pool.discover) {
+    for (const found of discovered[entry.name] ?? []) {
+      const name = label(found);
+      if (names.has(name)) continue;
+      names.add(name);
+      members.push({
+        host: found.host,
+        port: found.port,
+        name,
+        weight: entry.weight ?? found.weight ?? DEFAULTS.server.weight,
+        maxConnections: entry.maxConnections,
+        backup: entry.backup || found.backup,
+        slowStart: entry.slowStart,
+      });
+    }
+  }
+  return members;
 }

@@ -13,9 +13,11 @@
 //     status             ------------------>
 //                        <------------------  control    an admin API change (drain, weight, ...)
 //     controlled         ------------------>            applied: the API answers once all have
+//                        <------------------  discovered DNS discovery found other servers
 //                        <------------------  stop       drain, then exit 0
 
 import type { Status } from '../admin/status.js';
+import type { Discovered } from '../balancer/discovery.js';
 import type { ControlChange } from '../balancer/fleet.js';
 import type { Config } from '../config/schema.js';
 import type { LogLevel } from '../log.js';
@@ -27,10 +29,11 @@ export type UpByLabel = Record<string, boolean>;
 export type Controls = [string, string, ControlChange][];
 
 export type ToWorker =
-  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls }
+  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls; discovered: Discovered }
   | { type: 'control'; id: number; name: string; pool: string | null; change: ControlChange }
   | { type: 'health'; label: string; up: boolean }
-  | { type: 'reload'; id: number; config: Config; up: UpByLabel }
+  | { type: 'reload'; id: number; config: Config; up: UpByLabel; discovered: Discovered }
+  | { type: 'discovered'; discovered: Discovered }
   | { type: 'status'; id: number }
   | { type: 'stop' };
 

@@ -1,8 +1,9 @@
 // The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
 // one listener (node:cluster hands them the connections in turn), runs the one health checker and
 // passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the
-// status page with every worker's counters added up, reloads every worker on SIGHUP, stops them
-// all on SIGTERM, and replaces a worker that dies. The workers are in worker-process.ts; what
+// status page with every worker's counters added up, reloads every worker on SIGHUP, looks up the
+// `discover` entries once for all and tells every worker what it found, stops them all on
+// SIGTERM, and replaces a worker that dies. The workers are in worker-process.ts; what
 // they say to each other, in messages.ts.
 
 import cluster, { type Worker } from 'node:cluster';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { AdminServer } from '../admin/admin-server.js';
 import { addCounters, statusOf, type Status } from '../admin/status.js';
 import { Fleet, namesOf, type ControlChange } from '../balancer/fleet.js';
+import { startDiscovery, type Discovered, type Discovery } from '../balancer/discovery.js';
 import { buildSnapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
 import type { Config } from '../config/schema.js';
@@ -60,6 +62,10 @@ export class ClusterPrimary {
   private closing: Promise<void> | null = null;
   /** When recent workers died, for the restart delay. */
   private deaths: number[] = [];
+  /** The lookups of the `discover` entries; null without any. */
+  private discovery: Discovery | null = null;
+  /** Snapshot changes go one at a time: a reload and what DNS found must not race. */
+  private changes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private config: Config,
@@ -81,7 +87,8 @@ export class ClusterPrimary {
    * admin listener. Resolves with the address the workers share.
    */
   async listen(): Promise<AddressInfo> {
-    this.fleet.use(await buildSnapshot(this.config));
+    this.discovery = await this.discover(this.config);
+    this.fleet.use(await buildSnapshot(this.config, null, null, this.found()));
     cluster.setupPrimary({ exec: fileURLToPath(WORKER_FILE), args: [], execArgv: process.execArgv });
     const listening = new Promise<AddressInfo>((resolve, reject) => (this.starting = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.fork();
@@ -106,8 +113,20 @@ export class ClusterPrimary {
    * A new configuration: the primary resolves its names (a name that does not resolve rejects,
    * nothing changed), moves its checker to the new server list, then every worker reloads.
    */
-  async reload(config: Config): Promise<void> {
-    this.fleet.use(await buildSnapshot(config, this.fleet.snapshot));
+  reload(config: Config): Promise<void> {
+    return this.serially(() => this.reloadNow(config));
+  }
+
+  private async reloadNow(config: Config): Promise<void> {
+    const discovery = await this.discover(config);
+    try {
+      this.fleet.use(await buildSnapshot(config, this.fleet.snapshot, null, discovery?.discovered ?? {}));
+    } catch (err) {
+      discovery?.stop();
+      throw err;
+    }
+    this.discovery?.stop();
+    this.discovery = discovery;
     keepListeners(this.config, config, this.logger);
     this.config = config;
     const previous = this.health;
@@ -115,7 +134,8 @@ export class ClusterPrimary {
     // A worker that cannot follow is told about in the log; the others run the new configuration.
     await Promise.all(
       [...this.members].filter((m) => m.started).map(async (m) => {
-        const reply = await this.ask(m, { type: 'reload', id: this.nextId++, config: this.workerConfig(), up: this.upByLabel() }, RELOAD_TIMEOUT_MS);
+        const reload = { type: 'reload', id: this.nextId++, config: this.workerConfig(), up: this.upByLabel(), discovered: this.found() } as const;
+        const reply = await this.ask(m, reload, RELOAD_TIMEOUT_MS);
         if (reply === null) this.logger.error(`reload: worker ${m.pid} did not answer within ${RELOAD_TIMEOUT_MS} ms`);
         /* c8 ignore next 3 -- a worker fails a reload the primary passed only if its own DNS lookup fails */
         else if (reply.type === 'reloaded' && reply.error !== null) {
@@ -123,6 +143,40 @@ export class ClusterPrimary {
         }
       }),
     );
+  }
+
+  /** `config`'s discover entries looked up once; null when it has none. */
+  private discover(config: Config): Promise<Discovery | null> {
+    return startDiscovery(config, this.logger, this.discovery, (found, from) => {
+      // A reload may have replaced the discovery that saw it: then its news is old.
+      void this.serially(async () => {
+        if (from === this.discovery && this.running) await this.rediscovered(found);
+      });
+    });
+  }
+
+  /** What discovery found, by entry. */
+  private found(): Discovered {
+    return this.discovery?.discovered ?? {};
+  }
+
+  /**
+   * The servers DNS names changed: the primary checks the new list, and every worker routes over
+   * it (a server that went finishes its requests in flight there).
+   */
+  private async rediscovered(found: Discovered): Promise<void> {
+    // Addresses and servers carried over: nothing to resolve, so this cannot reject.
+    this.fleet.use(await buildSnapshot(this.config, this.fleet.snapshot, null, found));
+    const previous = this.health;
+    await Promise.all([previous?.stop(), this.startHealth()]);
+    this.broadcast({ type: 'discovered', discovered: found });
+  }
+
+  /** Runs `change` once the changes before it are done, failed or not. */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change, change);
+    this.changes = run.catch(() => {});
+    return run;
   }
 
   /**
@@ -137,6 +191,7 @@ export class ClusterPrimary {
 
   private async stop(): Promise<void> {
     this.running = false;
+    this.discovery?.stop();
     const exited = [...this.members].map((m) => new Promise<void>((resolve) => m.worker.once('exit', () => resolve())));
     // A worker that does not listen yet has nothing to drain.
     for (const m of this.members) {
@@ -196,7 +251,14 @@ export class ClusterPrimary {
     switch (message.type) {
       case 'ready':
         m.started = true;
-        this.send(m, { type: 'start', config: this.workerConfig(), logLevel: this.logger.level, up: this.upByLabel(), controls: this.fleet.controls() });
+        this.send(m, {
+          type: 'start',
+          config: this.workerConfig(),
+          logLevel: this.logger.level,
+          up: this.upByLabel(),
+          controls: this.fleet.controls(),
+          discovered: this.found(),
+        });
         return;
       case 'listening':
         m.listening = true;

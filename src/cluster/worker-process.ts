@@ -4,6 +4,7 @@
 // counters, stop. Its access lines go to the stdout it shares with the other processes.
 
 import { statusOf } from '../admin/status.js';
+import type { Discovered } from '../balancer/discovery.js';
 import type { Config } from '../config/schema.js';
 import { Logger } from '../log.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
@@ -33,7 +34,11 @@ let configuring = Promise.resolve();
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'start':
-      configuring = start(message.config, message.logLevel, message.up, message.controls);
+      configuring = start(message.config, message.logLevel, message.up, message.controls, message.discovered);
+      return configuring;
+    case 'discovered':
+      // The primary looks the `discover` entries up, once for all workers.
+      configuring = configuring.then(() => server!.follow(message.discovered));
       return configuring;
     case 'control':
       // The primary logged it; this worker follows, then says so (the API answers once all have).
@@ -45,7 +50,7 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'reload':
       // Merged now, before the reload waits for anything: a flip that follows it stays the latest.
       health.merge(message.up);
-      configuring = configuring.then(() => reload(message.id, message.config));
+      configuring = configuring.then(() => reload(message.id, message.config, message.discovered));
       return configuring;
     case 'status':
       // Asked for only once this worker listens (the primary counts the listening ones).
@@ -55,7 +60,7 @@ async function onMessage(message: ToWorker): Promise<void> {
   }
 }
 
-async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>, controls: Controls): Promise<void> {
+async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>, controls: Controls, discovered: Discovered): Promise<void> {
   logger = new Logger(logLevel);
   logger.maxBatch = PIPE_BUF;
   logger.worker = process.pid;
@@ -63,7 +68,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   health.merge(up);
   try {
     // The constructor reads listen.tls's files: they may have gone since the primary started.
-    server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet));
+    server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet), discovered);
     const address = await server.listen();
     // The admin API's changes made before this worker started (it replaces one that died).
     for (const [pool, name, change] of controls) server.control(name, pool, change, null);
@@ -74,9 +79,9 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   }
 }
 
-async function reload(id: number, config: Config): Promise<void> {
+async function reload(id: number, config: Config, discovered: Discovered): Promise<void> {
   try {
-    await server!.reload(config);
+    await server!.reload(config, discovered);
     logger.format = config.log.format;
     send({ type: 'reloaded', id, error: null });
     /* c8 ignore next 3 -- the primary resolved the same names just before; only a lookup that fails here alone gets here */

@@ -104,7 +104,7 @@ export class BackendConnection implements BackendSide, Timed {
 
   release(reusable: boolean, t: number): void {
     this.exchange = null;
-    if (!reusable || this.state !== ACTIVE || this.ctx.closing) {
+    if (!reusable || this.state !== ACTIVE || this.ctx.closing || this.server.retired) {
       this.destroy();
       return;
     }

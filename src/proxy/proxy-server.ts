@@ -1,10 +1,12 @@
 // The balancer as a whole: it turns a Config into a routing snapshot (servers, pools, router),
 // listens with a `node:net` server, hands each client connection to a ClientConnection, takes a
-// new Config without dropping a request (reload: a new snapshot), and shuts down cleanly (close).
+// new Config without dropping a request (reload: a new snapshot), follows what DNS discovery
+// finds (a new snapshot too), and shuts down cleanly (close).
 
 import net from 'node:net';
 import tls from 'node:tls';
 import { Fleet, namesOf, type ControlChange, type ControlResult } from '../balancer/fleet.js';
+import { startDiscovery, type Discovered, type Discovery } from '../balancer/discovery.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
 import { loadTlsFiles } from '../config/tls-files.js';
@@ -15,6 +17,7 @@ import { AdminServer, reportOn } from '../admin/admin-server.js';
 import { bindError } from '../bind-error.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
+import { reason } from '../reason.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { Deadlines, resolutionFor } from './deadlines.js';
@@ -32,6 +35,10 @@ export class ProxyServer {
   admin: AdminServer | null = null;
   private readonly startedAt = Date.now();
   private closing: Promise<void> | null = null;
+  /** The lookups of the `discover` entries; null without any, or when `followed` is set. */
+  private discovery: Discovery | null = null;
+  /** Snapshot changes go one at a time: a reload and what DNS found must not race. */
+  private changes: Promise<unknown> = Promise.resolve();
 
   /**
    * @param createHealth how servers are checked: by default a checker in a worker thread of this
@@ -42,6 +49,11 @@ export class ProxyServer {
     private readonly logger: Logger,
     private readonly createHealth: CreateHealthChecks = (fleet, options, reportChecks) =>
       new HealthMonitor(fleet, options, logger, reportChecks),
+    /**
+     * null: this process looks up the `discover` entries itself. Else what a cluster's primary
+     * found, which this worker follows (follow(), and reload's second argument).
+     */
+    private followed: Discovered | null = null,
   ) {
     this.fleet = new Fleet(logger);
     // A passive failure restarts the checks' count of passes, even for a server down already.
@@ -90,7 +102,8 @@ export class ProxyServer {
 
   /** Resolves the servers' host names, builds the routes and starts listening. */
   async listen(): Promise<net.AddressInfo> {
-    this.use(await buildSnapshot(this.config, null, this.ctx.logger));
+    this.discovery = await this.discover(this.config);
+    this.use(await buildSnapshot(this.config, null, this.ctx.logger, this.found()));
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => reject(bindError('listen', this.config.listen, err));
@@ -102,8 +115,7 @@ export class ProxyServer {
     });
     this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
     // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
-    this.health = this.createHealth(this.fleet, this.config.healthcheck, this.config.admin !== null);
-    await this.health.start();
+    await this.restartHealth();
     if (this.config.admin !== null) {
       this.admin = new AdminServer(reportOn(() => this), {
         ...this.config.admin,
@@ -122,9 +134,24 @@ export class ProxyServer {
    * health checks. Exchanges in flight finish with what they started with; servers that remain
    * keep their state (up or down, idle connections, counters). Nothing changes if it fails (a
    * host name that does not resolve). The listening address needs a restart to change.
+   * `discovered`: in a cluster worker, what the primary's discovery found for this configuration.
    */
-  async reload(config: Config): Promise<void> {
-    const next = await buildSnapshot(config, this.fleet.snapshot, this.ctx.logger);
+  reload(config: Config, discovered?: Discovered): Promise<void> {
+    return this.serially(() => this.reloadNow(config, discovered));
+  }
+
+  private async reloadNow(config: Config, discovered: Discovered | undefined): Promise<void> {
+    const discovery = await this.discover(config);
+    let next: Snapshot<BackendSide>;
+    try {
+      if (discovered !== undefined) this.followed = discovered;
+      next = await buildSnapshot(config, this.fleet.snapshot, this.ctx.logger, discovery?.discovered ?? this.found());
+    } catch (err) {
+      discovery?.stop();
+      throw err;
+    }
+    this.discovery?.stop();
+    this.discovery = discovery;
     keepListeners(this.config, config, this.logger);
     this.config = config;
     this.ctx.timeouts = config.timeouts;
@@ -133,10 +160,55 @@ export class ProxyServer {
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
     this.use(next);
-    // The checker follows the new server list; each server starts from the state it has.
-    const health = this.createHealth(this.fleet, config.healthcheck, config.admin !== null);
-    await Promise.all([this.health?.stop(), health.start()]);
-    this.health = health;
+    await this.restartHealth();
+  }
+
+  /**
+   * In a cluster worker: the servers the primary's discovery found now. The same configuration,
+   * with them; a server that went finishes its requests in flight (Fleet.use retires it).
+   */
+  follow(discovered: Discovered): Promise<void> {
+    this.followed = discovered;
+    return this.serially(() => this.rediscovered(discovered));
+  }
+
+  /** `config`'s discover entries looked up once (null when it has none, or this process follows a primary). */
+  private async discover(config: Config): Promise<Discovery | null> {
+    if (this.followed !== null) return null;
+    return startDiscovery(config, this.logger, this.discovery, (found, from) => {
+      // A reload may have replaced the discovery that saw it: then its news is old.
+      this.serially(async () => {
+        if (from === this.discovery) await this.rediscovered(found);
+        /* c8 ignore next -- new servers here are addresses, the others carried over: nothing to resolve, so nothing to fail */
+      }).catch((err: unknown) => this.logger.error(`discover: ${reason(err)}; keeping the servers in force`));
+    });
+  }
+
+  /** What discovery found, by entry: this process's lookups, or the primary's. */
+  private found(): Discovered {
+    return this.discovery?.discovered ?? this.followed ?? {};
+  }
+
+  /** The servers DNS names changed: the running configuration, with them. */
+  private async rediscovered(found: Discovered): Promise<void> {
+    if (this.closing !== null) return;
+    this.use(await buildSnapshot(this.config, this.fleet.snapshot, this.ctx.logger, found));
+    await this.restartHealth();
+  }
+
+  /** New checks for the servers in force (each starts from the state it has), in place of the running ones. */
+  private async restartHealth(): Promise<void> {
+    const previous = this.health;
+    // In force before it runs: a close() meanwhile must stop this one, not only the previous.
+    this.health = this.createHealth(this.fleet, this.config.healthcheck, this.config.admin !== null);
+    await Promise.all([previous?.stop(), this.health.start()]);
+  }
+
+  /** Runs `change` once the changes before it are done, failed or not. */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change, change);
+    this.changes = run.catch(() => {});
+    return run;
   }
 
   /**
@@ -151,6 +223,7 @@ export class ProxyServer {
 
   private async drain(): Promise<void> {
     this.ctx.closing = true;
+    this.discovery?.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const client of this.ctx.clients) if (client.idle) client.destroy();
     this.fleet.closeIdle();
