@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseConfig } from '../src/config/load.js';
+import { load } from './helpers/load.js';
 import { Harness, HOST, proxyTest, q, request, waitFor, within, type Proxy, type Response } from './helpers/net.js';
 
 const TOKEN = 'test-token-0123456789abcdef0123456789';
@@ -170,5 +171,30 @@ t.test('weight: for the next pick; 0 takes no new requests; ?pool= changes one p
     ], 'states and weights survive a reload');
     t.equal((await admin(port, 'POST', `/servers/${a!.address}/weight`, '1', auth)).status, 200);
     t.equal((await admin(port, 'POST', `/servers/${b!.address}/state`, 'ready', auth)).status, 200);
+  }),
+);
+
+t.test('under steady load: drain, maint and ready move the traffic with zero client errors', (t) =>
+  proxyTest(t, 'steady load', async (t, h) => {
+    const [a, b] = await h.backends('a', 'b');
+    const { proxy, port } = await start(h, `healthcheck: { interval: 1m }\nadmin: { address: 127.0.0.1:0, token_file: "${TOKEN_FILE}" }\nservers: [${q(a!)}, ${q(b!)}]`);
+    const traffic = load(proxy.port, 'pool.test', 4);
+    await waitFor('both to serve', () => traffic.count('a') > 50 && traffic.count('b') > 50, 10_000);
+    const post = async (state: string) => t.equal((await admin(port, 'POST', `/servers/${a!.address}/state`, state, auth)).status, 200, state);
+
+    for (const state of ['drain', 'maint']) {
+      await post(state);
+      // Requests picked before the change may still reach it: count from when the pool says it is drained.
+      await waitFor(`a to be drained (${state})`, () => proxy.server.servers[0]!.stats.inFlight === 0, 5000);
+      const atA = traffic.count('a');
+      const atB = traffic.count('b');
+      await waitFor('more traffic', () => traffic.count('b') > atB + 200, 10_000);
+      t.equal(traffic.count('a'), atA, `no new request reaches a server in ${state}`);
+      await post('ready');
+      await waitFor('a to serve again', () => traffic.count('a') > atA + 50, 10_000);
+    }
+    await traffic.stop();
+    t.strictSame(traffic.stats.failed, [], 'zero failed client requests');
+    t.comment(`${traffic.stats.ok} requests through drain, maint and ready; none failed`);
   }),
 );
