@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { isTrustedProxy } from '../src/config/address.js';
 import { describeConfig } from '../src/config/check.js';
 import { loadConfig, parseConfig, parseConfigWithPlaces } from '../src/config/load.js';
-import { DEFAULTS, type Config, type Healthcheck } from '../src/config/schema.js';
+import { DEFAULTS, poolsOf, type Config, type Healthcheck, type Pool } from '../src/config/schema.js';
 import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
@@ -39,13 +39,13 @@ t.test('the simplest configs are valid as they are, with every default', async (
     ...DEFAULT_REST,
     hosts: [],
     paths: [],
-    servers: { name: 'default', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK },
+    servers: { name: 'default', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK },
   });
   t.strictSame(
     parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
     {
       ...DEFAULT_REST,
-      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
       paths: [],
       servers: null,
     },
@@ -53,7 +53,7 @@ t.test('the simplest configs are valid as they are, with every default', async (
   t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
     ...DEFAULT_REST,
     hosts: [],
-    paths: [{ name: '/mango', servers: [server('localhost:8081')], discover: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
     servers: null,
   });
 });
@@ -124,14 +124,14 @@ t.test('a config with every key', async (t) => {
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
     limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], discover: [], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
-      { name: '[::1]', servers: [server('[::1]:8083')], discover: [], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], discover: [], paths: [], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
+      { name: '[::1]', servers: [server('[::1]:8083')], discover: [], paths: [], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')], discover: [], balancing, healthcheck },
-      { name: '/', servers: [server('localhost:8082')], discover: [], balancing, healthcheck },
+      { name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing, healthcheck },
+      { name: '/', servers: [server('localhost:8082')], discover: [], paths: [], balancing, healthcheck },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')], discover: [], balancing, healthcheck },
+    servers: { name: 'default', servers: [server('localhost:8084')], discover: [], paths: [], balancing, healthcheck },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
     resolvers: [],
     log: { format: 'json' },
@@ -392,16 +392,19 @@ t.test('servers messages', async (t) => {
 });
 
 t.test('hosts messages', async (t) => {
-  fails(t, yaml('hosts:', '  - host: a', '  - host: b', '    servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "servers"');
+  fails(t, yaml('hosts:', '  - host: a', '  - host: b', '    servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "servers" (or "paths")');
   fails(t, yaml('hosts:', '  - servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "host"');
   fails(
     t,
     yaml('hosts:', '  - host: a', '    servers: [a:1]', '  - host: A:80', '    servers: [a:1]'),
     'lb.yaml:4:11: hosts[1].host: duplicate host "a" (first at line 2)',
   );
-  const hint = 'expected a host name like "www.mango.com"';
+  const hint = 'expected a host name like "www.mango.com", or a wildcard like "*.mango.com"';
   fails(t, yaml('hosts:', '  - host: a b', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
-  fails(t, yaml('hosts:', '  - host: "*.mango.com"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "*mango.com"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "a.*.com"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "*.[::1]"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
+  fails(t, yaml('hosts:', '  - host: "*"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
   fails(t, yaml('hosts:', '  - host: "[1:2]"', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
   fails(t, yaml('hosts:', '  - host: {}', '    servers: [a:1]'), `lb.yaml:2:11: hosts[0].host: ${hint}`);
   fails(t, yaml('hosts:', '  - host: a', '    servers: []'), 'lb.yaml:3:14: hosts[0].servers: expected at least one "host:port" server');
@@ -411,6 +414,48 @@ t.test('hosts messages', async (t) => {
     'lb.yaml',
   ).hosts.map((p) => p.name);
   t.strictSame(names, ['[::1]', 'mango.com']);
+  t.strictSame(parseConfig(yaml('hosts:', '  - host: "*.Mango.com:443"', '    servers: [a:1]'), 'lb.yaml').hosts[0]!.name, '*.mango.com', 'a wildcard, lower-cased, port removed');
+  fails(t, yaml('hosts:', '  - host: "*.a.com"', '    servers: [a:1]', '  - host: "*.A.com"', '    servers: [a:1]'), 'lb.yaml:4:11: hosts[1].host: duplicate host "*.a.com" (first at line 2)');
+});
+
+t.test('a hosts entry with its own paths: named host + prefix, options from the host, no servers needed', async (t) => {
+  const config = parseConfig(
+    yaml(
+      'balance: least_conn',
+      'hosts:',
+      '  - host: shop.test',
+      '    balance: random',
+      '    healthcheck: { path: /up }',
+      '    paths:',
+      '      - path: /api/',
+      '        servers: [api:1]',
+      '      - path: /static',
+      '        balance: round_robin',
+      '        servers: [static:1]',
+      '  - host: "*.shop.test"',
+      '    servers: [any:1]',
+      '    paths: [{path: /, servers: [root:1]}]',
+    ),
+    'lb.yaml',
+  );
+  const [shop, any] = config.hosts as [Pool, Pool];
+  t.strictSame([shop.servers, shop.discover], [[], []], 'no servers of its own');
+  t.strictSame(shop.paths.map((p) => [p.name, p.balancing.balance, p.healthcheck.path]), [
+    ['shop.test/api', 'random', '/up'],
+    ['shop.test/static', 'round_robin', '/up'],
+  ]);
+  t.strictSame(any.paths.map((p) => p.name), ['*.shop.test/']);
+  t.strictSame(poolsOf(config).map((p) => p.name), ['shop.test/api', 'shop.test/static', '*.shop.test/', '*.shop.test'], 'routing order: a host\'s paths, then the host');
+  t.match(
+    describeConfig(config),
+    /\nhost {9}shop\.test, balance random\n {2}checked by GET \/up every 5s, timeout 1s, rise 2, fall 2\n {2}no servers of its own: a request none of its paths match goes on\npath {9}shop\.test\/api, balance random\n/,
+  );
+  fails(t, yaml('hosts:', '  - host: a', '    paths:', '      - path: /x', '        servers: [a:1]', '      - path: /x/', '        servers: [a:1]'), 'lb.yaml:6:15: hosts[0].paths[1].path: duplicate path "a/x" (first at line 4)');
+  fails(t, yaml('hosts:', '  - host: a', '    paths: [{path: /x}]'), 'lb.yaml:3:13: hosts[0].paths[0]: missing "servers"');
+  fails(t, yaml('hosts:', '  - host: a', '    paths: [{path: /x, paths: []}]'), 'lb.yaml:3:24: hosts[0].paths[0]: unknown key "paths" (did you mean "path"?)');
+  const hashed = parseConfig(yaml('hosts:', '  - host: a', '    balance: hash', '    hash_key: path', '    paths: [{path: /x, servers: [a:1]}]'), 'lb.yaml');
+  t.strictSame(hashed.hosts[0]!.paths[0]!.balancing.hashKey, { from: 'path', name: '' }, 'a path under a hash host hashes as the host does');
+  fails(t, yaml('hosts:', '  - host: a', '    balance: hash', '    hash_key: path', '    servers: [a:1]', '    paths: [{path: /x, hash_key: "", servers: [a:1]}]'), 'lb.yaml:6:34: hosts[0].paths[0].hash_key: expected header:NAME, cookie:NAME, query:NAME, path or source');
 });
 
 t.test('paths messages', async (t) => {

@@ -117,6 +117,38 @@ proxyTest(t, 'routing: Host (any case, with a port), then the longest path prefi
   }
 }, onRouted);
 
+proxyTest(t, 'routing: wildcard hosts (exact first, the longer wildcard next) and a host\'s own paths, one keep-alive connection', async (t, h) => {
+  const [shop, api, any, deep, top] = await h.backends('shop', 'shop-api', 'any', 'deep', 'top');
+  const proxy = await h.proxy(`
+healthcheck: { interval: 1m }
+hosts:
+  - host: shop.test
+    servers: [${q(shop!)}]
+    paths: [{path: /api, servers: [${q(api!)}]}]
+  - host: "*.test"
+    servers: [${q(any!)}]
+  - host: "*.deep.test"
+    paths: [{path: /d, servers: [${q(deep!)}]}]
+paths: [{path: /top, servers: [${q(top!)}]}]
+`);
+  const client = await h.client(proxy);
+  const cases: [host: string, target: string, server: string][] = [
+    ['shop.test', '/api/users', 'shop-api'],
+    ['SHOP.test:8080', '/', 'shop'],
+    ['www.test', '/api', 'any'],
+    ['a.deep.test', '/d/x', 'deep'],
+    ['a.deep.test', '/other', 'any'],
+    ['a.deep.test', '/top', 'any'],
+    ['other.example', '/top/x', 'top'],
+  ];
+  for (const [host, target, server] of cases) {
+    const res = await client.get(target, host);
+    t.equal(res.header('x-server'), server, `${host} ${target} goes to ${server}`);
+  }
+  t.equal((await client.get('/', 'other.example')).status, 404, 'nothing matched: 404');
+  t.strictSame(proxy.server.pools.map((p) => p.name), ['shop.test/api', 'shop.test', '*.test', '*.deep.test/d', '/top']);
+});
+
 proxyTest(t, 'routing: an absolute-form target is routed by its authority, which replaces Host', async (t, h) => {
   const client = await h.client(routed);
   let res = await client.send(request('GET', 'http://www.mango.com/apple', { host: 'other.test' }));

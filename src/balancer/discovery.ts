@@ -6,7 +6,7 @@
 
 import { Resolver } from 'node:dns/promises';
 import { hostPort } from '../config/address.js';
-import { DEFAULTS, SECOND, type Config, type Discover } from '../config/schema.js';
+import { DEFAULTS, poolsOf, SECOND, type Config, type Discover } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
 /** An A or AAAA record: the address and how many seconds it may be kept. */
@@ -61,9 +61,8 @@ interface Entry {
 
 /** Every `discover` entry of `config`'s pools, once per name. */
 export function discoverEntries(config: Config): Discover[] {
-  const pools = [...config.hosts, ...config.paths, ...(config.servers === null ? [] : [config.servers])];
   const byName = new Map<string, Discover>();
-  for (const e of pools.flatMap((p) => p.discover)) {
+  for (const e of poolsOf(config).flatMap((p) => p.discover)) {
     const seen = byName.get(e.name);
     if (seen === undefined || e.refresh < seen.refresh) byName.set(e.name, e);
   }

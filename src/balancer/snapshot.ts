@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { Router } from '../router.js';
+import { Router, type HostRoutes } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
 import { label, type Discovered } from './discovery.js';
 import { Pool } from './pool.js';
@@ -94,12 +94,24 @@ export async function buildSnapshot<C extends Pooled>(
     if (before !== undefined) made.carryOver(before, performance.now());
     return made;
   };
-  const hosts: [string, Pool<Backend<C>>][] = [];
-  for (const h of config.hosts) hosts.push([h.name, await makePool(h)]);
+  // In routing order (poolsOf): a host's paths, then the host; the paths; the default pool.
+  const pools: Pool<Backend<C>>[] = [];
+  const made = async (p: PoolConfig): Promise<Pool<Backend<C>>> => {
+    const pool = await makePool(p);
+    pools.push(pool);
+    return pool;
+  };
+  const hosts: [string, HostRoutes<Pool<Backend<C>>>][] = [];
+  for (const h of config.hosts) {
+    const paths = [];
+    // A path under a host is named host + prefix; its prefix is what follows the host's name.
+    for (const p of h.paths) paths.push({ prefix: p.name.slice(h.name.length), pool: await made(p) });
+    const own = h.servers.length > 0 || h.discover.length > 0 ? await made(h) : null;
+    hosts.push([h.name, { paths, pool: own }]);
+  }
   const paths = [];
-  for (const p of config.paths) paths.push({ prefix: p.name, pool: await makePool(p) });
-  const fallback = config.servers === null ? null : await makePool(config.servers);
-  const pools = [...hosts.map(([, pool]) => pool), ...paths.map((p) => p.pool), ...(fallback === null ? [] : [fallback])];
+  for (const p of config.paths) paths.push({ prefix: p.name, pool: await made(p) });
+  const fallback = config.servers === null ? null : await made(config.servers);
   return new Snapshot(pools, new Router(hosts, paths, fallback), checks);
 }
 

@@ -26,7 +26,11 @@ export function describeConfig(c: Config): string {
       lines.push(`  discover ${d.name} (${what}, refresh ${formatDuration(d.refresh)})${server}`);
     }
   };
-  for (const p of c.hosts) pool('host', p);
+  for (const p of c.hosts) {
+    pool('host', p);
+    if (p.servers.length + p.discover.length === 0) lines.push('  no servers of its own: a request none of its paths match goes on');
+    for (const nested of p.paths) pool('path', nested);
+  }
   for (const p of c.paths) pool('path', p);
   if (c.servers) pool('default', { ...c.servers, name: '(requests not matched above)' });
   lines.push(

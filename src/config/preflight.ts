@@ -7,7 +7,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { discoverEntries, dnsLookups, lookUp, type DnsLookups } from '../balancer/discovery.js';
 import { lineOf, type Places } from './places.js';
-import type { Config } from './schema.js';
+import { poolsOf, type Config } from './schema.js';
 import { loadTlsFiles } from './tls-files.js';
 
 /** Looks a host name up; rejects with a system error (code ENOTFOUND, EAI_AGAIN, ...) when it does not resolve. */
@@ -32,8 +32,7 @@ export async function preflight(config: Config, places: Places, lookup: Lookup =
  * `lb.yaml:7: nosuch.invalid:8081 does not resolve (ENOTFOUND)`.
  */
 export async function unresolvedServers(config: Config, places: Places, lookup: Lookup): Promise<string[]> {
-  const pools = [...config.hosts, ...config.paths, ...(config.servers === null ? [] : [config.servers])];
-  const servers = new Map(pools.flatMap((pool) => pool.servers).map((s) => [s.name, s.host]));
+  const servers = new Map(poolsOf(config).flatMap((pool) => pool.servers).map((s) => [s.name, s.host]));
   const lookups = new Map<string, Promise<string | null>>();
   for (const host of servers.values()) {
     if (net.isIP(host) === 0 && !lookups.has(host)) {

@@ -106,12 +106,20 @@ export interface Balancing {
 
 /** A named list of servers that requests are balanced over, and how. */
 export interface Pool {
-  /** "www.mango.com" (a host), "/mango" (a path prefix) or "default" (the `servers` pool). */
+  /**
+   * "www.mango.com" or "*.mango.com" (a host), "/mango" (a path prefix), "shop.test/api" (a path
+   * under a host) or "default" (the `servers` pool).
+   */
   name: string;
   /** The servers written as addresses, in the order written. */
   servers: PoolServer[];
-  /** The `discover` items: their servers come after those above. Empty when none; both never are. */
+  /**
+   * The `discover` items: their servers come after those above. Empty when none; both are empty
+   * only for a hosts entry with `paths` and no `servers` (then the host has no pool of its own).
+   */
   discover: Discover[];
+  /** A hosts entry's own `paths`, tried first for requests to that host. Empty on any other entry. */
+  paths: Pool[];
   /** How requests are spread over them: the entry's options over the top level's. */
   balancing: Balancing;
   /**
@@ -260,6 +268,21 @@ export interface Config {
    * combined-style line; or "json", one object per line.
    */
   log: { format: 'text' | 'json' };
+}
+
+/**
+ * Every pool that routes requests, in routing order: each host's own paths then its own servers,
+ * the top-level paths, the default pool. A host with paths only has no pool of its own.
+ */
+export function poolsOf(config: Config): Pool[] {
+  const pools: Pool[] = [];
+  for (const host of config.hosts) {
+    pools.push(...host.paths);
+    if (host.servers.length > 0 || host.discover.length > 0) pools.push(host);
+  }
+  pools.push(...config.paths);
+  if (config.servers !== null) pools.push(config.servers);
+  return pools;
 }
 
 /** Durations are counted in milliseconds, sizes in bytes; these name the larger units. */

@@ -1,6 +1,7 @@
-// The pools: `hosts` and `paths` (routing by host, then by path prefix), the default pool
-// `servers`, and the server list every pool has, in the short form or the long one. How a pool
-// spreads its requests is read in balancing.ts.
+// The pools: `hosts` (exact or wildcard, each with its own `paths` if it likes) and `paths`
+// (routing by host, then by path prefix), the default pool `servers`, and the server list every
+// pool has, in the short form or the long one. How a pool spreads its requests is read in
+// balancing.ts.
 
 import { isMap, isScalar, type Node } from 'yaml';
 import { DEFAULTS, type Discover, type Pool, type PoolServer, type ServerAddress } from '../schema.js';
@@ -11,7 +12,7 @@ import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancin
 import { readDiscover } from './discover.js';
 import { readHealthcheck } from './healthcheck.js';
 
-const HOST_KEYS = ['host', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
+const HOST_KEYS = ['host', 'servers', 'paths', 'healthcheck', ...BALANCING_KEYS] as const;
 const PATH_KEYS = ['path', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
 /** The long server form's keys. */
 const SERVER_KEYS = ['address', 'weight', 'max_connections', 'backup', 'slow_start'] as const;
@@ -22,21 +23,28 @@ export function readHosts(src: Source, node: Node | undefined, defaults: PoolDef
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'hosts', '{host, servers} entries').map((entry, i) => {
     const path = `hosts[${i}]`;
-    const { host, servers, healthcheck, ...options } = readMap(src, entry, path, HOST_KEYS);
+    const { host, servers, paths, healthcheck, ...options } = readMap(src, entry, path, HOST_KEYS);
     if (!host) src.fail(entry, path, 'missing "host"');
-    const hint = 'expected a host name like "www.mango.com"';
-    const name = parseHostName(readText(src, host, `${path}.host`, hint));
-    if (name === null) src.fail(host, `${path}.host`, hint);
-    return readEntry(src, { entry, path, key: 'host', name, nameNode: host, seen, servers, healthcheck, options, defaults });
+    const hint = 'expected a host name like "www.mango.com", or a wildcard like "*.mango.com"';
+    const text = readText(src, host, `${path}.host`, hint);
+    // "*.mango.com": any name that ends in ".mango.com", one label or more before it.
+    const wildcard = text.startsWith('*.');
+    const parsed = parseHostName(wildcard ? text.slice(2) : text);
+    if (parsed === null || (wildcard && parsed.startsWith('['))) src.fail(host, `${path}.host`, hint);
+    const name = wildcard ? `*.${parsed}` : parsed;
+    return readEntry(src, { entry, path, key: 'host', name, nameNode: host, seen, servers, paths, healthcheck, options, defaults });
   });
 }
 
-/** `paths`; `defaults` are the top level's pool options, which an entry's own override. */
-export function readPaths(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
+/**
+ * `paths` (at `at`: the top level's, or "hosts[0].paths" under a host, whose pools are named
+ * `host` + prefix); `defaults` are the options of the level above, which an entry's own override.
+ */
+export function readPaths(src: Source, node: Node | undefined, defaults: PoolDefaults, at = 'paths', host = ''): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
-  return readSeq(src, node, 'paths', '{path, servers} entries').map((entry, i) => {
-    const path = `paths[${i}]`;
+  return readSeq(src, node, at, '{path, servers} entries').map((entry, i) => {
+    const path = `${at}[${i}]`;
     const { path: prefixNode, servers, healthcheck, ...options } = readMap(src, entry, path, PATH_KEYS);
     if (!prefixNode) src.fail(entry, path, 'missing "path"');
     const hint = 'expected a path prefix starting with "/", e.g. "/mango"';
@@ -45,8 +53,8 @@ export function readPaths(src: Source, node: Node | undefined, defaults: PoolDef
     if (/[?#]/.test(prefix)) {
       src.fail(prefixNode, `${path}.path`, 'a path prefix cannot hold a query ("?") or fragment ("#")');
     }
-    const name = prefix.replace(/\/+$/, '') || '/';
-    return readEntry(src, { entry, path, key: 'path', name, nameNode: prefixNode, seen, servers, healthcheck, options, defaults });
+    const name = host + (prefix.replace(/\/+$/, '') || '/');
+    return readEntry(src, { entry, path, key: 'path', name, nameNode: prefixNode, seen, servers, paths: undefined, healthcheck, options, defaults });
   });
 }
 
@@ -61,31 +69,38 @@ interface Entry {
   /** The names of the entries before it, for duplicates. */
   seen: Map<string, Node>;
   servers: Node | undefined;
+  /** A hosts entry's own `paths`. */
+  paths: Node | undefined;
   healthcheck: Node | undefined;
   /** The entry's pool options (balancing.ts reads them). */
   options: Parameters<typeof readPoolBalancing>[1];
   defaults: PoolDefaults;
 }
 
-/** The rest of a hosts or paths entry, alike for both: no duplicate name, its servers, its options over the top level's. */
+/**
+ * The rest of a hosts or paths entry, alike for both: no duplicate name, its servers, its options
+ * over the level above's; a host's own paths, whose options default to the host's.
+ */
 function readEntry(src: Source, e: Entry): Pool {
   const first = e.seen.get(e.name);
-  if (first) src.fail(e.nameNode, `${e.path}.${e.key}`, `duplicate ${e.key} "${e.name}" (first at line ${src.lineOf(first)})`);
-  e.seen.set(e.name, e.nameNode);
-  if (!e.servers) src.fail(e.entry, e.path, 'missing "servers"');
-  return {
-    name: e.name,
-    ...readServers(src, e.servers, `${e.path}.servers`),
-    balancing: readPoolBalancing(src, e.options, e.path, e.defaults),
-    healthcheck: readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck),
-  };
+  const { name } = e;
+  if (first) src.fail(e.nameNode, `${e.path}.${e.key}`, `duplicate ${e.key} "${name}" (first at line ${src.lineOf(first)})`);
+  e.seen.set(name, e.nameNode);
+  // A host with paths needs no servers of its own: a request matching none of them goes on as if the host had not matched.
+  if (!e.servers && !e.paths) src.fail(e.entry, e.path, e.key === 'host' ? 'missing "servers" (or "paths")' : 'missing "servers"');
+  const own = e.servers ? readServers(src, e.servers, `${e.path}.servers`) : { servers: [], discover: [] };
+  const balancing = readPoolBalancing(src, e.options, e.path, e.defaults);
+  const healthcheck = readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck);
+  const nested = { balancing, healthcheck, balanceNode: e.options.balance ?? e.defaults.balanceNode };
+  const paths = readPaths(src, e.paths, nested, `${e.path}.paths`, name);
+  return { name, ...own, paths, balancing, healthcheck };
 }
 
 /** `servers`: the default pool, named "default", with the top level's options; null when absent. */
 export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
   if (node === undefined) return null;
   const balancing = readPoolBalancing(src, {}, '', defaults);
-  return { name: 'default', ...readServers(src, node, 'servers'), balancing, healthcheck: defaults.healthcheck };
+  return { name: 'default', ...readServers(src, node, 'servers'), paths: [], balancing, healthcheck: defaults.healthcheck };
 }
 
 /**
