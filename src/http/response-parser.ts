@@ -136,7 +136,7 @@ export class ResponseParser extends HeadReader<ResponseHead> {
     // to guess. RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is
     // faulty. Refused before the status is looked at: a response without a body (rule 1) is
     // framed by its status for us, but its head goes on to the client with both fields, and
-    // a next hop that frames it by them would be split (nginx checks the pair first too).
+    // a next hop that frames it by them would be split.
     if (hasTransferEncoding && (lengthCount > 0 || head.minor === 0)) return new HttpError('BAD_RESPONSE', 0);
 
     // RFC 9112 6.3, in order.

@@ -8,8 +8,8 @@
 // frame a response MUST close the server connection and send 502); where it leaves a choice, we
 // take the stricter one when the response's framing could be read two ways, since a client (or a
 // cache behind us) that reads it the other way is how response splitting and desyncs happen.
-// nginx and HAProxy are the yardstick for what a proxy usually does; where we are stricter the
-// comment says so. Two rules hold throughout:
+// nginx is the yardstick for what a proxy usually does; where we are stricter the comment says
+// so. Two rules hold throughout:
 //   - a clean 502 is possible only while no byte of the final response went to the client; once
 //     its head is out, cutting the client connection is the only honest way to say "broken";
 //   - after anything ambiguous the backend connection is closed, never pooled: whatever the
@@ -59,9 +59,9 @@ export const BAD_RESPONSES: BadResponse[] = [
   // Framing: how long is the body (RFC 9112 6.3)
 
   // Rule 3: with both, Transfer-Encoding wins, but the message "ought to be handled as an error"
-  // (response splitting). A proxy that forwards it must drop Content-Length first (HAProxy does,
-  // and closes); nginx refuses it ("upstream sent Content-Length and Transfer-Encoding"). We
-  // refuse too: 502, and the connection, whose next bytes no one can place, is closed.
+  // (response splitting), and a proxy that forwards it must drop Content-Length first. nginx
+  // refuses it with a 502 ("upstream sent Content-Length and Transfer-Encoding headers at the
+  // same time"); so do we, and the connection, whose next bytes no one can place, is closed.
   {
     name: 'Transfer-Encoding with Content-Length',
     request: 'GET',
@@ -81,8 +81,8 @@ export const BAD_RESPONSES: BadResponse[] = [
   },
   // A 304 has no body whatever its fields say (rule 1), so framing is not in doubt for us; but the
   // head would go on to the client with both fields, and a next hop that frames it by them (or
-  // does not know it answers a conditional request) is split. nginx checks the pair before the
-  // status, and so do we: a backend that sends both is broken, whatever the status.
+  // does not know it answers a conditional request) is split. So the pair is checked before the
+  // status: a backend that sends both is broken, whatever the status.
   {
     name: 'Transfer-Encoding with Content-Length on a 304',
     request: 'GET',
@@ -103,7 +103,7 @@ export const BAD_RESPONSES: BadResponse[] = [
   },
   // Rule 5: an invalid Content-Length (differing values are one) is an unrecoverable error; "If it
   // is a response message received by a proxy, the proxy MUST close the connection to the server,
-  // discard the received response, and send a 502". HAProxy and nginx answer 502 too.
+  // discard the received response, and send a 502".
   {
     name: 'two different Content-Lengths',
     request: 'GET',
@@ -130,8 +130,8 @@ export const BAD_RESPONSES: BadResponse[] = [
     client: 502,
     reuse: false,
   },
-  // Valid: identical lines are one length (RFC 9110 8.6), as HAProxy merges them. Forwarded
-  // unchanged (every reader agrees on 5), and the connection is fine to reuse.
+  // Valid: identical lines are one length (RFC 9110 8.6). Forwarded unchanged (every reader that
+  // accepts them agrees on 5), and the connection is fine to reuse.
   {
     name: 'two identical Content-Lengths',
     request: 'GET',
@@ -145,8 +145,8 @@ export const BAD_RESPONSES: BadResponse[] = [
   // Lines and bytes (RFC 9112 2.2, 5; RFC 9110 5.5). A head the parser refuses is never
   // forwarded, so each is a 502 however it arrives.
 
-  // 2.2: a bare LF is only a MAY. nginx and HAProxy accept one from a server; we do not, since
-  // the head goes on to a client whose parser may not, and a head read two ways is a desync.
+  // 2.2: a bare LF is only a MAY. nginx accepts one from a server; we do not, since the head goes
+  // on to a client whose parser may not, and a head read two ways is a desync.
   {
     name: 'bare LF ending the status line',
     request: 'GET',
@@ -173,7 +173,7 @@ export const BAD_RESPONSES: BadResponse[] = [
     reuse: false,
   },
   // 5.2: a proxy that receives obs-fold in a response MUST either answer 502 or replace each fold
-  // with SP. HAProxy unfolds; we do not rewrite what we cannot be sure the backend meant: 502.
+  // with SP. We do not rewrite a head we cannot be sure we read as the backend meant it: 502.
   {
     name: 'obs-fold (a continuation line starting with SP)',
     request: 'GET',
@@ -193,7 +193,7 @@ export const BAD_RESPONSES: BadResponse[] = [
     reuse: false,
   },
   // RFC 9110 5.5: a value with CR, LF or NUL is invalid and dangerous; a recipient MUST reject it
-  // or replace each with SP. We reject (nginx and HAProxy refuse NUL from a server too).
+  // or replace each with SP. We reject, as nginx does a NUL from a server ("invalid header").
   {
     name: 'NUL in a field value',
     request: 'GET',
@@ -338,8 +338,8 @@ export const BAD_RESPONSES: BadResponse[] = [
   // stream whose first chunk comes late, server-sent events say, must get its head at once). A
   // bad chunk in that same read: the head is still ours to replace, 502. A bad chunk in a later
   // read: the status is out, and cutting the client connection mid-body is all that is left, as
-  // nginx and HAProxy do; the client sees a body that does not end, never a wrong one. Either way
-  // the backend connection is closed.
+  // nginx does ("upstream sent invalid chunked response"); the client sees a body that does not
+  // end, never a wrong one. Either way the backend connection is closed.
 
   // chunk-size = 1*HEXDIG: nothing else, no sign, no "0x", no bare LF.
   {
@@ -412,8 +412,9 @@ export const BAD_RESPONSES: BadResponse[] = [
   // ---------------------------------------------------------------------------------------------
   // A response before the request body was sent
 
-  // A server may answer before it has read the body (RFC 9112 9.3, an early 413 or redirect). The
-  // response itself is valid: forwarded. But:
+  // A server may answer before it has read the body: an early 413, a redirect (RFC 9112 9.5 has
+  // the client watch for such a response while it sends). The response itself is valid:
+  // forwarded. But:
   //   - the backend connection is never reused, also when the body did get there before the
   //     response ended: a server that answered without reading the body may read it as its next
   //     request (the "early response" and 0.CL desyncs), and its answer to that would be taken for
