@@ -1,12 +1,16 @@
 // Response heads from backends: every case is fed whole, split in two at every offset and byte by
-// byte, and all the ways must give the expected result (test/helpers/split.ts).
+// byte, and all the ways must give the expected result (test/helpers/split.ts). Last, the corpus
+// of bad responses (helpers/bad-responses.ts), head and chunked body, the same way.
 
 import t from 'tap';
 import { ERRORS, type ErrorCode } from '../src/errors.js';
 import type { HeadLimits } from '../src/http/head-lines.js';
 import type { ReaderOptions } from '../src/http/head-reader.js';
 import { DEFAULT_RESPONSE_LIMITS, ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
-import { expectAllWays, type ErrorResult, type ResponseResult } from './helpers/split.js';
+import { isDeepStrictEqual } from 'node:util';
+import { ChunkedScanner } from '../src/http/chunked.js';
+import { BAD_RESPONSES } from './helpers/bad-responses.js';
+import { expectAllWays, feedAllWays, scanAllWays, type ErrorResult, type HeadResult, type ResponseResult } from './helpers/split.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const head = (...lines: string[]) => lines.map((l) => l + '\r\n').join('') + '\r\n';
@@ -294,3 +298,36 @@ t.test('the head points into the bytes', async (t) => {
   t.equal(input.toString('latin1', p.consumed), 'hello');
   t.equal(r.kinds[1], 2, 'Content-Length is known by its kind');
 });
+
+t.test('the bad-response corpus: every case read the same whole, split at every offset and byte by byte', async (t) => {
+  for (const c of BAD_RESPONSES) {
+    t.test(c.name, async (t) => {
+      const input = bytes(c.response);
+      const make = (o: ReaderOptions) => {
+        const p = new ResponseParser(undefined, o);
+        p.requestWasHead = c.request === 'HEAD';
+        return p;
+      };
+      // Head after head, as the relay reads them: interim ones, then the final one or an error.
+      // (With one message, feedAllWays gives each way's one result rather than a list of one.)
+      const all = (feedAllWays(input, make, c.heads.length) as (HeadResult | HeadResult[])[]).map((r) => (Array.isArray(r) ? r : [r]));
+      const first = all[0]!;
+      const differs = all.findIndex((r) => !isDeepStrictEqual(r, first));
+      t.equal(differs, -1, 'every way reads the same heads');
+      t.same(first.map(statusOrCode), c.heads, 'the heads the corpus says');
+      if (c.chunked === undefined) return;
+      // The chunked body after the last head, as the relay scans it.
+      const headsEnd = first.reduce((n, r) => n + (r as ResponseResult).consumed, 0);
+      const scans = scanAllWays(input.subarray(headsEnd), () => new ChunkedScanner());
+      t.equal(scans.findIndex((r) => !isDeepStrictEqual(r, scans[0])), -1, 'every way scans the body the same');
+      const scan = scans[0]!;
+      t.equal(typeof scan === 'number' ? 'end' : scan === 'incomplete' ? scan : scan.error, c.chunked, 'the body ends as the corpus says');
+    });
+  }
+});
+
+/** A head's status, or the code of the error that stopped the parser. */
+function statusOrCode(r: HeadResult): number | string {
+  if (r === 'incomplete') return r;
+  return 'error' in r ? r.error : (r as ResponseResult).status;
+}

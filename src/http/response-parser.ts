@@ -132,16 +132,20 @@ export class ResponseParser extends HeadReader<ResponseHead> {
     if (options !== null) markConnectionOptions(buf, fields, kinds, head.fieldCount, options);
     head.keepAlive = !close && (head.minor === 1 || keepAlive);
 
+    // Rule 3: Transfer-Encoding with Content-Length is how response splitting works; we refuse
+    // to guess. RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is
+    // faulty. Refused before the status is looked at: a response without a body (rule 1) is
+    // framed by its status for us, but its head goes on to the client with both fields, and
+    // a next hop that frames it by them would be split.
+    if (hasTransferEncoding && (lengthCount > 0 || head.minor === 0)) return new HttpError('BAD_RESPONSE', 0);
+
     // RFC 9112 6.3, in order.
     const status = head.status;
     if (this.requestWasHead || status < 200 || status === 204 || status === 304) {
       // Rule 1: no body, whatever the fields say.
       head.body = ResponseBody.NONE;
     } else if (hasTransferEncoding) {
-      // Rule 3: Transfer-Encoding with Content-Length is how response splitting works; we refuse
-      // to guess. RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is
-      // faulty. Rule 4: chunked last means chunked; anything else is read until close.
-      if (lengthCount > 0 || head.minor === 0) return new HttpError('BAD_RESPONSE', 0);
+      // Rule 4: chunked last means chunked; anything else is read until close.
       head.body = chunked ? ResponseBody.CHUNKED : ResponseBody.UNTIL_CLOSE;
       if (!chunked) head.keepAlive = false;
     } else if (lengthCount > 0) {

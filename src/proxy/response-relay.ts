@@ -29,6 +29,14 @@ export abstract class ResponseRelay {
   private bodyRemaining = 0;
   /** Whether the backend keeps its connection open after this response. */
   private backendKeepAlive = false;
+  /**
+   * Whether the head being read began to arrive before the whole request was sent. For the final
+   * response, the backend answered without reading all of the body: what it makes of the rest is
+   * unknown (it may read it as its next request: the early-response and 0.CL desyncs), so its
+   * connection is not reused, even when the rest went out before the response ended. An interim
+   * response before the body is expected (100 Continue) and clears it.
+   */
+  private early = false;
   /** Switched protocols (101): bytes pass through both ways unchanged until either side closes. */
   protected tunnel = false;
   /** In a tunnel: the backend ended its side, and the end was passed on to the client. */
@@ -55,6 +63,11 @@ export abstract class ResponseRelay {
 
   /** Whether the request asked to switch protocols. */
   abstract readonly upgrade: boolean;
+  /**
+   * Whether all of the request has been read from the client; while a response comes, all that
+   * was read has gone to the backend, so this says whether the backend has the whole request.
+   */
+  abstract readonly received: boolean;
   /** Answers with a response of the balancer's own for `code` and ends the exchange. */
   abstract respond(code: ErrorCode): void;
   /** The response is out whole. `t`: now(). */
@@ -123,6 +136,7 @@ export abstract class ResponseRelay {
     const parser = backend.parser;
     let at = 0;
     for (;;) {
+      if (at < chunk.length && !this.received) this.early = true;
       const head = parser.execute(chunk, at);
       if (head === null) return -1;
       if (head instanceof HttpError) {
@@ -152,13 +166,14 @@ export abstract class ResponseRelay {
         }
         // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
         if (this.minor === 1) this.send(buildClientHead(head, null, null));
+        this.early = false;
         continue;
       }
       this.headSent = true;
       this.answered(head.status, t);
       this.bodyKind = head.body;
       this.bodyRemaining = head.contentLength;
-      this.backendKeepAlive = head.keepAlive;
+      this.backendKeepAlive = head.keepAlive && !this.early;
       // Held until the body bytes of this piece are known: head and body leave in one write.
       this.headOut = head;
       this.connectionOut = this.responseStarts(head.status, head.body === ResponseBody.UNTIL_CLOSE);
