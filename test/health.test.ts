@@ -2,9 +2,8 @@
 // sockets, the worker thread, and the balancer keeping every client request answered while a
 // backend dies and comes back.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import t, { type Test } from 'tap';
 import { Backend } from '../src/balancer/backend.js';
@@ -16,10 +15,10 @@ import { HealthState } from '../src/health/health-state.js';
 import { HealthMonitor } from '../src/health/monitor.js';
 import { probeHttp, probeTcp, type ProbeResult } from '../src/health/probe.js';
 import { DEFAULTS, type Healthcheck } from '../src/config/schema.js';
+import { spawnApp } from './helpers/app-process.js';
 import { load } from './helpers/load.js';
 import { HOST, LogCapture, closedPort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
 
-const APP = fileURLToPath(new URL('../servers/app.js', import.meta.url));
 
 /** Check settings: the defaults with `over`. */
 function hc(over: Partial<Healthcheck> = {}): Healthcheck {
@@ -398,12 +397,6 @@ t.test('HealthMonitor', async (t) => {
   });
 });
 
-/** A stub backend in its own process, so that it can be killed. */
-async function spawnApp(name: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [APP, '--name', name, '--port', String(port), '--host', HOST], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await waitEvent(child.stdout!, 'data', `${name} to listen`);
-  return child;
-}
 
 proxyTest(t, 'a backend killed under load: no client sees an error; it comes back when restarted', async (t, h) => {
   const steady = await h.backend('steady');
