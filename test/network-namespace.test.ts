@@ -17,6 +17,11 @@ function unable(): string | null {
   if (process.getuid?.() !== 0) return 'network namespaces need root';
   if (spawnSync('ip', ['-V']).error !== undefined) return 'iproute2 (the ip command) is not installed';
   if (spawnSync('tc', ['-V']).error !== undefined) return 'tc (iproute2) is not installed';
+  // Root in a container may still lack CAP_NET_ADMIN: try.
+  const probe = `lbp${process.pid}`;
+  const made = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (made.status !== 0) return `cannot make a network namespace here: ${made.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe]);
   return null;
 }
 
