@@ -7,6 +7,7 @@
 // runs on 127.0.0.1; every process started is stopped at the end, on Ctrl-C and on errors. See
 // bench/README.md.
 
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -200,10 +201,12 @@ async function main() {
     if (needs.has('policy')) backends.policy = await startPolicyBackend();
     for (const b of Object.values(backends)) if (b) say(`backend ${b.role}: ${b.kind} on ports ${b.ports.join(', ')}`);
 
+    const certificate = options.scenarios.some((s) => s.tls) ? makeCertificate(dir) : null;
     for (const scenario of options.scenarios) {
       const backend = /** @type {import('./lib/backends.js').Backend} */ (backends[scenario.backend]);
       say(`\n== ${scenario.name}: ${scenario.title} (backend ${backend.kind})`);
-      await runScenario(scenario, { backend, targets, tools, options, dir, rows, logs });
+      const tls = scenario.tls ? certificate : null;
+      await runScenario(scenario, { backend, targets, tools, options, dir, rows, logs, tls });
     }
   } finally {
     await stopAll();
@@ -248,7 +251,8 @@ async function main() {
  */
 function variantsOf(scenario, targets, options) {
   if (scenario.name !== POLICIES) {
-    return targets.map((t) => ({ label: t, target: t, balance: t === 'balancer' ? (options.balance[0] ?? null) : null }));
+    // Only the proxies terminate TLS.
+    return targets.filter((t) => !scenario.tls || (t !== 'direct' && t !== 'node-http-proxy')).map((t) => ({ label: t, target: t, balance: t === 'balancer' ? (options.balance[0] ?? null) : null }));
   }
   return targets.flatMap((t) => {
     if (t === 'balancer') {
@@ -284,9 +288,10 @@ async function startVariant(variant, env) {
  * each up, runs the rounds (every target once per round, in order), and stops the targets.
  * @param {import('./lib/scenarios.js').Scenario} scenario
  * @param {{ backend: import('./lib/backends.js').Backend, targets: string[], tools: import('./lib/system.js').Tools,
- *   options: ReturnType<typeof parseOptions>, dir: string, rows: import('./lib/report.js').Row[], logs: Record<string, string> }} ctx
+ *   options: ReturnType<typeof parseOptions>, dir: string, rows: import('./lib/report.js').Row[], logs: Record<string, string>,
+ *   tls?: import('./lib/configs.js').Certificate | null }} ctx
  */
-async function runScenario(scenario, { backend, targets, tools, options, dir, rows, logs }) {
+async function runScenario(scenario, { backend, targets, tools, options, dir, rows, logs, tls = null }) {
   const wrkScript = path.join(dir, `${scenario.name}.lua`);
   if (scenario.bodyBytes > 0) writeFileSync(wrkScript, wrkPostScript(scenario.bodyBytes));
 
@@ -300,7 +305,7 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
     const name = variant.label;
     const targetDir = mkdtempSync(path.join(dir, `${scenario.name}-${name.replace(/[^\w.-]+/g, '_')}-`));
     chmodSync(targetDir, 0o755);
-    const env = { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools, baseline: options.baseline ?? undefined };
+    const env = { backendPorts: backend.ports, backendPid: backend.pid, dir: targetDir, tools, baseline: options.baseline ?? undefined, tls };
     try {
       const { target, note } = await startVariant(variant, env);
       running.set(name, target);
@@ -329,6 +334,7 @@ async function runScenario(scenario, { backend, targets, tools, options, dir, ro
         bodyBytes: scenario.bodyBytes,
         closeEach: scenario.closeEach,
         wrkScript: scenario.bodyBytes > 0 ? wrkScript : null,
+        tls: tls !== null,
       };
       return driver === 'wrk' ? runWrk(/** @type {string} */ (tools.wrk), load) : runAutocannon(load);
     };
@@ -524,3 +530,20 @@ function emptyRow(scenario, driver, variant, note) {
 }
 
 await main();
+
+/**
+ * The TLS scenarios' certificate, made with openssl for this run: ECDSA P-256 (what a public
+ * site would serve today), for 127.0.0.1, in `dir` (cert, key, and both in one file for HAProxy).
+ * @param {string} dir
+ * @returns {import('./lib/configs.js').Certificate}
+ */
+function makeCertificate(dir) {
+  const cert = path.join(dir, 'bench-cert.pem');
+  const key = path.join(dir, 'bench-key.pem');
+  const combined = path.join(dir, 'bench-combined.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  // nginx's worker may run as another user: it must read them.
+  for (const file of [cert, key, combined]) chmodSync(file, 0o644);
+  return { cert, key, combined };
+}

@@ -6,16 +6,23 @@
 const CLIENT_IDLE = '60s';
 
 /**
+ * A certificate for the TLS scenarios: its PEM files, and both in one file (HAProxy's `crt`).
+ * @typedef {{ cert: string, key: string, combined: string }} Certificate
+ */
+
+/**
  * The balancer: one default pool over the backends, everything else at its defaults, except
- * `balance` when given (the pool option at the top level: the default of every pool).
+ * `balance` when given (the pool option at the top level: the default of every pool), and TLS
+ * on the listener when a certificate is given.
  * @param {number} port
  * @param {number[]} backendPorts
  * @param {string | null} [balance]  e.g. "least_conn"; null: no `balance:` line (round robin)
+ * @param {Certificate | null} [tls]
  */
-export function balancerYaml(port, backendPorts, balance = null) {
+export function balancerYaml(port, backendPorts, balance = null, tls = null) {
   return [
     '# Written by bench/run.js for one benchmark run.',
-    `listen: 127.0.0.1:${port}`,
+    tls === null ? `listen: 127.0.0.1:${port}` : `listen: { address: 127.0.0.1:${port}, tls: { cert: "${tls.cert}", key: "${tls.key}" } }`,
     ...(balance === null ? [] : [`balance: ${balance}`]),
     'servers:',
     ...backendPorts.map((p) => `  - 127.0.0.1:${p}`),
@@ -30,8 +37,10 @@ export function balancerYaml(port, backendPorts, balance = null) {
  * @param {number} port
  * @param {number[]} backendPorts
  * @param {string} [balance]  HAProxy's `balance` algorithm: roundrobin (the default here), leastconn
+ * @param {Certificate | null} [tls]  terminate TLS: `ssl crt` with ALPN http/1.1 (HAProxy's session
+ *   cache and tickets stay at their defaults: on)
  */
-export function haproxyConfig(port, backendPorts, balance = 'roundrobin') {
+export function haproxyConfig(port, backendPorts, balance = 'roundrobin', tls = null) {
   return `# Written by bench/run.js for one benchmark run.
 global
   nbthread 1
@@ -47,7 +56,7 @@ defaults
   timeout http-keep-alive ${CLIENT_IDLE}
 
 frontend bench
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${tls === null ? '' : ` ssl crt ${tls.combined} alpn http/1.1`}
   default_backend servers
 
 backend servers
@@ -126,8 +135,10 @@ ${servers.join('\n')}
  * @param {number[]} backendPorts
  * @param {string | null} [balance]  an upstream balancing directive, e.g. "least_conn"; null:
  *   none (round robin)
+ * @param {Certificate | null} [tls]  terminate TLS (nginx's session tickets stay at their
+ *   default, on; its session cache at its default, off)
  */
-export function nginxProxyConfig(dir, port, backendPorts, balance = null) {
+export function nginxProxyConfig(dir, port, backendPorts, balance = null, tls = null) {
   return `${nginxMain(dir, 'nginx-proxy')}
 http {
 ${nginxHttpCommon(dir, 'nginx-proxy')}
@@ -140,8 +151,10 @@ ${
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
-    client_body_buffer_size 32k;
+    listen 127.0.0.1:${port}${tls === null ? '' : ' ssl'} backlog=4096;
+${tls === null ? '' : `    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+`}    client_body_buffer_size 32k;
     location / {
       proxy_pass http://servers;
       proxy_http_version 1.1;

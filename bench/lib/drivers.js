@@ -19,6 +19,7 @@ const require = createRequire(import.meta.url);
  * @property {number} bodyBytes       POST body size (0: none)
  * @property {boolean} closeEach      a new connection for every request (`Connection: close`)
  * @property {string | null} wrkScript  path of wrk's Lua script for POST bodies, or null
+ * @property {boolean} [tls]          HTTPS (the certificate is not checked: it is the bench's own)
  */
 
 /**
@@ -51,7 +52,8 @@ export function runWrk(wrk, load) {
   const args = ['-t1', `-c${load.connections}`, `-d${load.duration}s`, '--latency', '--timeout', `${REQUEST_TIMEOUT_S}s`];
   if (load.closeEach) args.push('-H', 'Connection: close');
   if (load.wrkScript) args.push('-s', load.wrkScript);
-  args.push(`http://127.0.0.1:${load.port}${load.path}`);
+  // wrk checks no certificate, and offers no session to resume: each connection is a full handshake.
+  args.push(`${load.tls ? 'https' : 'http'}://127.0.0.1:${load.port}${load.path}`);
   return new Promise((resolve, reject) => {
     execFile(wrk, args, { timeout: (load.duration + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`wrk ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
@@ -119,7 +121,9 @@ export async function runAutocannon(load) {
   const headers = {};
   /** @type {Record<string, unknown>} */
   const options = {
-    url: `http://127.0.0.1:${load.port}${load.path}`,
+    url: `${load.tls ? 'https' : 'http'}://127.0.0.1:${load.port}${load.path}`,
+    // The bench's own certificate; autocannon passes tls options through to tls.connect.
+    ...(load.tls ? { rejectUnauthorized: false } : {}),
     connections: load.connections,
     duration: load.duration,
     pipelining: 1,

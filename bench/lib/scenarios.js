@@ -14,6 +14,9 @@
  * @property {number} idle          idle keep-alive connections held open while measuring
  * @property {string} measures      what the figure says, for the README
  * @property {boolean} [optIn]      runs only when named with --scenario, not in "all"
+ * @property {boolean} [tls]        clients speak HTTPS to the target (TLS terminated there; the
+ *                                  backends stay plain HTTP); targets that cannot (direct,
+ *                                  node-http-proxy) sit it out
  */
 
 /** Connections the load uses in every scenario. */
@@ -90,6 +93,30 @@ export const SCENARIOS = [
     closeEach: false,
     idle: 0,
     measures: 'streaming request bodies (Content-Length) through to the backend',
+  },
+  {
+    name: 'tls',
+    title: 'HTTPS keep-alive GET (TLS at the proxy, ECDSA P-256)',
+    backend: 'fast',
+    method: 'GET',
+    path: '/',
+    bodyBytes: 0,
+    closeEach: false,
+    idle: 0,
+    tls: true,
+    measures: 'TLS termination on long-lived connections: decrypting requests and encrypting responses, no handshakes once connected',
+  },
+  {
+    name: 'tlsclose',
+    title: 'a new TLS connection per request (full handshake each)',
+    backend: 'fast',
+    method: 'GET',
+    path: '/',
+    bodyBytes: 0,
+    closeEach: true,
+    idle: 0,
+    tls: true,
+    measures: 'a TLS handshake per request: wrk offers no session to resume, so every connection pays a full ECDHE-ECDSA handshake',
   },
   {
     name: 'big',

@@ -41,15 +41,17 @@ export class ConfigRejected extends Error {}
  * Starts target `name` in front of `backendPorts`.
  * @param {string} name
  * @param {{ backendPorts: number[], backendPid: number, dir: string, tools: import('./system.js').Tools, baseline?: string,
- *   balance?: string | null }} env
+ *   balance?: string | null, tls?: import('./configs.js').Certificate | null }} env
  *   dir: a private directory for config files; baseline: for `baseline`, another checkout whose
  *   dist/lb.js runs with the balancer's config (an A/B comparison inside one interleaved run);
  *   balance: the balancing policy in the target's own words (balancer: `balance: least_conn`,
- *   HAProxy: `balance leastconn`, nginx: `least_conn;`), null or absent for its default
+ *   HAProxy: `balance leastconn`, nginx: `least_conn;`), null or absent for its default;
+ *   tls: the certificate clients see (the TLS scenarios), null or absent for plain HTTP
  * @returns {Promise<Target>}
  * @throws {ConfigRejected} when the balancer's config reader rejects its config
  */
-export async function startTarget(name, { backendPorts, backendPid, dir, tools, baseline, balance = null }) {
+export async function startTarget(name, { backendPorts, backendPid, dir, tools, baseline, balance = null, tls = null }) {
+  if (tls !== null && (name === 'direct' || name === 'node-http-proxy')) throw new Error(`${name} does not terminate TLS here`);
   if (name === 'direct') {
     // The first backend port: what one backend serves with no proxy in between.
     return { name, port: backendPorts[0], pid: backendPid, stop: async () => {}, output: () => '', exited: () => false, exitReason: () => '' };
@@ -60,7 +62,7 @@ export async function startTarget(name, { backendPorts, backendPid, dir, tools, 
   if (name === 'balancer' || name === 'baseline') {
     const root = name === 'balancer' ? repo : path.resolve(String(baseline));
     const file = path.join(dir, 'balancer.yaml');
-    writeFileSync(file, balancerYaml(port, backendPorts, balance));
+    writeFileSync(file, balancerYaml(port, backendPorts, balance, tls));
     // Only a config with something beyond the defaults may be rejected: asking costs ~0.2 s.
     if (balance !== null) {
       const rejected = await configRejected(root, file);
@@ -73,7 +75,7 @@ export async function startTarget(name, { backendPorts, backendPid, dir, tools, 
   } else if (name === 'haproxy') {
     if (!tools.haproxy) throw new Error('haproxy is not installed');
     const file = path.join(dir, 'haproxy.cfg');
-    writeFileSync(file, haproxyConfig(port, backendPorts, balance ?? undefined));
+    writeFileSync(file, haproxyConfig(port, backendPorts, balance ?? undefined, tls));
     // -db: stay in the foreground, one process (no master-worker, no daemon).
     child = await startProcess('haproxy', tools.haproxy, ['-db', '-f', file], { ports });
   } else if (name === 'nginx') {
@@ -81,7 +83,7 @@ export async function startTarget(name, { backendPorts, backendPid, dir, tools, 
     const nginxDir = path.join(dir, 'nginx-proxy');
     mkdirSync(nginxDir, { recursive: true });
     const file = path.join(nginxDir, 'nginx-proxy.conf');
-    writeFileSync(file, nginxProxyConfig(nginxDir, port, backendPorts, balance));
+    writeFileSync(file, nginxProxyConfig(nginxDir, port, backendPorts, balance, tls));
     const args = ['-p', nginxDir, '-c', file, '-e', path.join(nginxDir, 'nginx-proxy.error.log')];
     child = await startProcess('nginx (proxy)', tools.nginx, args, { ports });
   } else {
