@@ -3,10 +3,10 @@
 // way must give the same header and bytes taken, or the same error at the same offset. The client's
 // bytes follow each header: they are not the header's.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ipv6Bytes, ipv6Text } from '../src/http/ip-bytes.js';
 import { PROXY_ERRORS, ProxyHeaderParser, V1_MAX_LENGTH, V2_SIGNATURE, type ProxyErrorCode, type ProxyHeader } from '../src/http/proxy-protocol.js';
-import { expectProxyAllWays, type ProxyResult } from './helpers/split.js';
+import { expectProxyAllWays } from './helpers/split.js';
 
 const REQUEST = 'GET / HTTP/1.1\r\n';
 const make = () => new ProxyHeaderParser();
@@ -28,7 +28,6 @@ function expectHeader(t: Test, header: Buffer, expected: ProxyHeader): void {
 function expectError(t: Test, input: Buffer, code: ProxyErrorCode, offset: number): void {
   expectProxyAllWays(t, input, make, { error: code, offset });
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 
 const v1 = (line: string): Buffer => Buffer.from(line, 'latin1');
 
@@ -150,4 +149,3 @@ t.test('IPv6 text: RFC 5952, the longest run of zero groups (the first of equal 
   for (const [input, text] of cases) t.equal(ipv6Text(ipv6Bytes(input)!, 0), text, input);
 });
 
-export type { ProxyResult };

@@ -4,7 +4,7 @@
 //   worker                                  primary
 //     ready              ------------------>            its message handler is set
 //                        <------------------  start      the configuration, who is up
-//     listening | failed ------------------>            bound the shared listener, or not
+//     listening | failed ------------------>            bound the shared listeners, or not
 //                        <------------------  health     a server flipped (the one checker)
 //     down               ------------------>            a server refused a connection (passive)
 //                        <------------------  reload     a new configuration
@@ -15,6 +15,7 @@
 //     controlled         ------------------>            applied: the API answers once all have
 //                        <------------------  stop       drain, then exit 0
 
+import type { AddressInfo } from 'node:net';
 import type { Status } from '../admin/status.js';
 import type { ControlChange } from '../balancer/fleet.js';
 import type { Config } from '../config/schema.js';
@@ -36,7 +37,7 @@ export type ToWorker =
 
 export type ToPrimary =
   | { type: 'ready' }
-  | { type: 'listening'; host: string; port: number; family: string }
+  | { type: 'listening'; addresses: AddressInfo[] }
   | { type: 'failed'; reason: string }
   | { type: 'down'; label: string }
   | { type: 'reloaded'; id: number; error: string | null }
