@@ -35,11 +35,14 @@ proxyTest(t, 'listen as a list: each listener serves; a redirect: https listener
   t.equal(res.header('content-length'), '0');
   const head = await redirecting.send(request('HEAD', '/x', { host: 'shop.test' }), { head: true });
   t.equal(head.header('location'), 'https://shop.test/x', 'the connection stays open; HEAD too');
+  const closing = await h.client(proxy.ports[1]!);
+  const last = await closing.send(request('GET', '/', { host: 'shop.test', headers: [['Connection', 'close']] }));
+  t.same([last.status, last.header('connection')], [308, 'close'], 'Connection: close is kept');
   // An absolute-form target: the path goes after the authority's host.
   t.equal((await redirecting.send(request('GET', 'http://shop.test:80/p?q', { host: 'shop.test' }))).header('location'), 'https://shop.test/p?q');
   await proxy.log.waitFor('HTTPS_REDIRECT');
   t.match(proxy.log.matching('"GET /a/b?c=1 HTTP/1.1" 308')[0], /" 308 \d+ "-" "-" shop\.test .* HTTPS_REDIRECT$/, 'logged like any response of our own');
-  t.equal(proxy.server.unrouted.fromBalancer.get('HTTPS_REDIRECT'), 3, 'and counted, with no pool');
+  t.equal(proxy.server.unrouted.fromBalancer.get('HTTPS_REDIRECT'), 4, 'and counted, with no pool');
   t.equal(backend.requests, 1, 'no redirected request reached a backend');
   // HTTP/1.0 without Host: no name to send the client to.
   const old = await h.client(proxy.ports[1]!);
@@ -85,7 +88,8 @@ proxyTest(t, 'proxy_protocol: no valid header, no answer: closed at once on byte
   t.equal((await silent.waitEnd(2000)).length, 0, 'nothing at all: the same');
   const gone = await h.client(proxy);
   await gone.write('PROXY ');
-  gone.destroy();
+  gone.socket.end();
+  await gone.waitEnd(1000);
   t.equal(backend.requests, 0);
 }, { alive: false });
 

@@ -37,15 +37,21 @@ export function readProxyHeader(
     if (parser.consumed < chunk.length) socket.unshift(chunk.subarray(parser.consumed));
     onHeader(result);
   };
-  // Gone before its header: nothing to say.
-  const onGone = (): void => stop();
+  // Gone before its header (an end included: a listener without TLS allows half-open
+  // connections, which would stay open until the timeout): nothing to say.
+  const onGone = (): void => {
+    stop();
+    socket.destroy();
+  };
   function stop(): void {
     clearTimeout(timer);
     socket.off('data', onData);
+    socket.off('end', onGone);
     socket.off('error', onGone);
     socket.off('close', onGone);
   }
   socket.on('data', onData);
+  socket.on('end', onGone);
   socket.on('error', onGone);
   socket.on('close', onGone);
 }
