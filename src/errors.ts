@@ -88,6 +88,8 @@ export const ERRORS = {
   UPSTREAM_RESET: { status: 502, reason: 'the server closed or reset the connection before a complete response head' },
   UPSTREAM_TIMEOUT: { status: 504, reason: 'no response from the server within timeouts.server' },
   RETRY_BUDGET: { status: 502, reason: "a retry was due but the pool's retry_budget is spent" },
+  // --- not an error: an answer the configuration asks for, logged and counted like the others ---
+  HTTPS_REDIRECT: { status: 308, reason: 'a `redirect: https` listener sends every request to https://' },
 } as const satisfies Record<string, { status: number; reason: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -23,8 +23,8 @@ const USAGE = `Usage: lb [CONFIG] [options]
 An HTTP/1.1 load balancer. CONFIG is the YAML configuration (default ./lb.yaml).
 
 Options:
-  -p, --port N           override the port of \`listen\`
-  -H, --host ADDR        override the address of \`listen\`
+  -p, --port N           override the port of \`listen\` (its first listener)
+  -H, --host ADDR        override the address of \`listen\` (its first listener)
   -c, --check            load and validate CONFIG, print a summary or the errors, exit 0 / 1
   -w, --workers N        processes sharing the listener; 0 = one per core (default 1)
   -l, --log-level LEVEL  ${LOG_LEVELS.join(', ')} (default info)
@@ -44,8 +44,8 @@ export interface CliIo {
 
 /** What runCli needs of the balancer (src/proxy/proxy-server.ts's ProxyServer). */
 export interface Balancer {
-  /** Resolves server host names, binds the listener; resolves with the bound address. */
-  listen(): Promise<AddressInfo>;
+  /** Resolves server host names, binds the listeners; resolves with their bound addresses, in `listen`'s order. */
+  listen(): Promise<AddressInfo[]>;
   /** Stops accepting, closes idle connections, ends the health checker. */
   close(): Promise<void>;
   /** Takes a new configuration for new requests; rejects, changing nothing, if it cannot. */
@@ -87,8 +87,8 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
  * Runs the command line `argv` (without "node lb.js"). Resolves with `{code}` when there is nothing
  * left to run, having printed help, the version, the --check summary (after an `lb: warning: ...`
  * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
- * the running balancer, having logged `listening on http://host:port` (https:// for a TLS
- * listener) and written --pid-file.
+ * the running balancer, having logged `listening on http://host:port` for each listener (https://
+ * for a TLS one) and written --pid-file.
  */
 export async function runCli(
   argv: string[],
@@ -111,8 +111,9 @@ export async function runCli(
     }
     const load = (): LoadedConfig => {
       const loaded = loadConfig(options.file);
-      if (options.host !== undefined) loaded.config.listen.host = options.host;
-      if (options.port !== undefined) loaded.config.listen.port = options.port;
+      // The first listener's address: the one a config with a single `listen` has.
+      if (options.host !== undefined) loaded.config.listen[0]!.host = options.host;
+      if (options.port !== undefined) loaded.config.listen[0]!.port = options.port;
       return loaded;
     };
     const { config, places } = load();
@@ -129,11 +130,11 @@ export async function runCli(
     // checker looks it up again (the DNS record may not exist yet, or a resolver be down).
     for (const warning of unresolved) logger.warn(`${warning}; retrying every ${DEFAULTS.retry / SECOND} s`);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
-    const address = await server.listen();
-    // Before the line that says it listens: whoever waits for that line finds the file.
+    const addresses = await server.listen();
+    // Before the lines that say it listens: whoever waits for them finds the file.
     if (options.pidFile !== undefined) writePidFile(options.pidFile, process.pid);
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
-    logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
+    addresses.forEach((address, i) => logger!.info(`listening on ${config.listen[i]!.tls === null ? 'http' : 'https'}://${formatAddress(address)}`));
     return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
   } catch (err) {
     // Once the config is read, stderr speaks its log.format, whatever the log level.

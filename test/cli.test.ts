@@ -54,9 +54,9 @@ class FakeBalancer implements Balancer {
     private readonly address: AddressInfo | Error,
     private readonly closeError?: Error,
   ) {}
-  async listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo[]> {
     if (this.address instanceof Error) throw this.address;
-    return this.address;
+    return [this.address];
   }
   async close(): Promise<void> {
     this.closed++;
@@ -165,7 +165,7 @@ t.test('run: starts the balancer and logs where it listens', async (t) => {
   t.equal(running.server, balancer);
   t.equal(running.logger, balancer.logger);
   t.equal(running.logger.level, 'info');
-  t.match(balancer.config, { listen: { host: '127.0.0.1', port: 0 }, servers: { name: 'default' } });
+  t.match(balancer.config, { listen: [{ host: '127.0.0.1', port: 0 }], servers: { name: 'default' } });
   t.match(out.stderr.text, /^\S+Z INFO listening on http:\/\/127\.0\.0\.1:8080\n$/);
   t.equal(out.stdout.text, '', 'stdout holds access lines only');
 

@@ -17,7 +17,7 @@ const yaml = (...lines: string[]) => lines.join('\n') + '\n';
 const HEALTHCHECK = { type: 'http', path: '/healthcheck', strictPath: false, expect: [[200, 399]], host: '', interval: 5000, timeout: 1000, rise: 2, fall: 2 };
 
 const DEFAULT_REST = {
-  listen: { host: '127.0.0.1', port: 8080, tls: null },
+  listen: [{ host: '127.0.0.1', port: 8080, tls: null, redirect: false, proxyProtocol: false }],
   admin: null,
   healthcheck: HEALTHCHECK,
   timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000, drain: 30000 },
@@ -114,11 +114,12 @@ t.test('a config with every key', async (t) => {
     queue: { max: 5, timeout: 1000 },
     outlier: { consecutiveFailures: 2, count5xx: true, ejection: 1000, maxEjected: 1 },
     retryBudget: 0.5,
+    sendProxy: 0,
   } as const;
   const healthcheck: Healthcheck = { type: 'http', path: '/health?full=1', strictPath: true, expect: [[200, 299], [301, 301]], host: 'app.internal', interval: 2000, timeout: 250, rise: 3, fall: 1 };
   const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
   t.strictSame(parseConfig(FULL, 'lb.yaml'), {
-    listen: { host: '0.0.0.0', port: 80, tls: null },
+    listen: [{ host: '0.0.0.0', port: 80, tls: null, redirect: false, proxyProtocol: false }],
     admin: { host: '127.0.0.1', port: 9000, token: null },
     healthcheck,
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
@@ -140,7 +141,7 @@ t.test('a config with every key', async (t) => {
 
 t.test('listen and admin addresses', async (t) => {
   const listen = (v: string) => {
-    const { host, port } = parseConfig(yaml('servers: [a:1]', `listen: ${v}`), 'lb.yaml').listen;
+    const { host, port } = parseConfig(yaml('servers: [a:1]', `listen: ${v}`), 'lb.yaml').listen[0]!;
     return { host, port };
   };
   const admin = (v: string) => parseConfig(yaml('servers: [a:1]', `admin: ${v}`), 'lb.yaml').admin;
@@ -282,7 +283,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, resolvers, log',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -295,7 +296,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, trusted_proxies, resolvers, log',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log',
     'a key that is not a scalar',
   );
 });
@@ -562,17 +563,17 @@ t.test('places: where the TLS files and each server are written, for the checks 
     ),
     '/etc/lb/lb.yaml',
   );
-  t.equal(config.listen.tls!.key, '/etc/lb/k.pem');
-  t.strictSame(places.tls, {
+  t.equal(config.listen[0]!.tls!.key, '/etc/lb/k.pem');
+  t.strictSame(places.tls, [{
     cert: { file: '/etc/lb/lb.yaml', line: 4, col: 11, path: 'listen.tls.cert' },
     key: { file: '/etc/lb/lb.yaml', line: 5, col: 11, path: 'listen.tls.key' },
-  });
+  }]);
   t.strictSame([...places.servers], [
     ['a:1', { file: '/etc/lb/lb.yaml', line: 8, col: 15, path: 'hosts[0].servers[0]' }],
     ['b:2', { file: '/etc/lb/lb.yaml', line: 8, col: 20, path: 'hosts[0].servers[1]' }],
     ['c:3', { file: '/etc/lb/lb.yaml', line: 13, col: 11, path: 'servers[0]' }],
   ], 'a server in several pools: where it is first written');
-  t.equal(parseConfigWithPlaces('servers: [a:1]\n', 'lb.yaml').places.tls, null, 'no TLS, no places for it');
+  t.strictSame(parseConfigWithPlaces('servers: [a:1]\n', 'lb.yaml').places.tls, [], 'no TLS, no places for it');
 });
 
 t.test('healthcheck: an entry\'s fields over the top level\'s; expect as a number; an empty host', async (t) => {
@@ -664,6 +665,7 @@ t.test('pool options: every key, at the top level, for the default pool', async 
     queue: { max: 10, timeout: 2000 },
     outlier: { consecutiveFailures: 3, count5xx: true, ejection: 10000, maxEjected: 0.25 },
     retryBudget: 0.1,
+    sendProxy: 0,
   });
 });
 
@@ -715,6 +717,7 @@ t.test('pool options: an entry overrides the top level, a mapping field by field
     queue: { max: 10, timeout: 5000 },
     outlier: { ...DEFAULTS.outlier, ejection: 10000 },
     retryBudget: 0.1,
+    sendProxy: 0,
   };
   t.strictSame(
     c.hosts[0]!.balancing,
@@ -725,6 +728,7 @@ t.test('pool options: an entry overrides the top level, a mapping field by field
       queue: { max: 10, timeout: 1000 },
       outlier: { ...DEFAULTS.outlier, ejection: 10000, count5xx: true },
       retryBudget: 0.5,
+      sendProxy: 0,
     },
     'scalars replace; mappings are merged over the top level',
   );

@@ -168,12 +168,12 @@ t.test('a passive failure in the proxy goes through the owner: logged once, the 
   const proxy = new ProxyServer(parseConfig(`listen: ${HOST}:0\nservers: ["${HOST}:${port}"]\n`, 'lb.yaml'), log.logger, () => recordingChecks(marked));
   const seen: HealthChange[] = [];
   proxy['fleet'].onHealth((_server, change) => seen.push(change));
-  const address = await proxy.listen();
+  const [address] = await proxy.listen();
   t.teardown(() => proxy.close());
   const server = proxy.servers[0]!;
   for (let i = 0; i < 2; i++) {
     // The first request finds the server up and is refused; the second finds it down already.
-    const client = await RawClient.connect(address.port);
+    const client = await RawClient.connect(address!.port);
     const res = await client.send(request('GET', '/', { host: 'x', headers: [['Connection', 'close']] }));
     t.ok(res.status === 502 || res.status === 503, `answered ${res.status}`);
     client.destroy();

@@ -31,7 +31,7 @@ t.test('a certificate and its key pass, and are what the listener gets', async (
   selfSigned(dir);
   const loaded = tlsConfig(dir, 'cert.pem', 'key.pem');
   t.equal(await problem(loaded), 'passed []');
-  const pair = loadTlsFiles(loaded.config.listen.tls!, loaded.places.tls);
+  const pair = loadTlsFiles(loaded.config.listen[0]!.tls!, loaded.places.tls[0]);
   t.same(pair, { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) });
 });
 
@@ -75,11 +75,11 @@ t.test('without places (a cluster worker, given the config alone) the setting is
   const dir = t.testdir({});
   const a = selfSigned(dir, { name: 'a' });
   const b = selfSigned(dir, { name: 'b' });
-  t.throws(() => loadTlsFiles({ cert: join(dir, 'gone.pem'), key: a.key }, null), {
+  t.throws(() => loadTlsFiles({ cert: join(dir, 'gone.pem'), key: a.key }, undefined), {
     name: 'ConfigError',
     message: `listen.tls.cert: cannot read ${join(dir, 'gone.pem')}: ENOENT: no such file or directory`,
   });
-  t.throws(() => loadTlsFiles({ cert: a.cert, key: b.key }, null), {
+  t.throws(() => loadTlsFiles({ cert: a.cert, key: b.key }, undefined), {
     message: `listen.tls.key: ${b.key} is not the key of the certificate in ${a.cert}`,
   });
 });

@@ -551,7 +551,7 @@ proxyTest(t, 'timeouts.connect: a server that never completes the handshake is m
 proxyTest(t, 'limits.max_connections: a connection past the limit is closed at once; listen on all interfaces', async (t, h) => {
   const backend = app.limited!;
   const proxy = await h.proxy(`listen: 0\nlimits: { max_connections: 1 }\nhealthcheck: { interval: 1m }\nservers: [${q(backend)}]`, {
-    configure: (c) => (c.listen = { host: '', port: 0, tls: null }),
+    configure: (c) => (c.listen = [{ ...c.listen[0]!, host: '', port: 0 }]),
   });
   const first = await h.client(proxy);
   t.equal((await first.get('/')).status, 200);
@@ -575,7 +575,7 @@ proxyTest(t, 'limits.max_connections: a connection past the limit is closed at o
 
   // Another proxy on the same port cannot listen.
   const config = parseConfig(`servers: [${q(backend)}]`, 'test.yaml');
-  config.listen = { host: HOST, port: proxy.port, tls: null };
+  config.listen = [{ ...config.listen[0]!, host: HOST, port: proxy.port }];
   const taken = new ProxyServer(config, new LogCapture().logger);
   await t.rejects(taken.listen(), { code: 'EADDRINUSE' });
   await within(taken.close(), 'the proxy that could not listen to close');

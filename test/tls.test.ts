@@ -34,7 +34,7 @@ listen:
 healthcheck: { interval: 1m }
 servers: ["${backend.address}"]
 `,
-    { configure: (c) => (c.listen.tls = { cert, key }) },
+    { configure: (c) => (c.listen[0]!.tls = { cert, key }) },
   );
   const ca = readFileSync(cert, 'utf8');
   const res = await get(proxy.port, ca, '/headers');
@@ -49,7 +49,7 @@ servers: ["${backend.address}"]
 proxyTest(t, 'a client that rejects the certificate leaves no connection open (regression: close() hung)', async (t, h) => {
   const { cert, key } = selfSigned(t.testdir({}));
   const backend = await h.backend('plain');
-  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure: (c) => (c.listen.tls = { cert, key }) });
+  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure: (c) => (c.listen[0]!.tls = { cert, key }) });
   const ca = readFileSync(cert);
   // The name in Host is not the certificate's: the client gives up in the handshake.
   const err = await new Promise((resolve) => https.get({ host: HOST, port: proxy.port, ca, headers: { host: 'other.test' }, agent: false }, resolve).on('error', resolve));
@@ -60,10 +60,10 @@ proxyTest(t, 'a client that rejects the certificate leaves no connection open (r
 
 t.test('listen.tls in the config: paths relative to the config file; a missing file is one clear error', async (t) => {
   const config = parseConfig('listen:\n  address: 127.0.0.1:8443\n  tls:\n    cert: certs/c.pem\n    key: /abs/k.pem\nservers: ["127.0.0.1:1"]\n', '/etc/lb/lb.yaml');
-  t.same(config.listen, { host: '127.0.0.1', port: 8443, tls: { cert: '/etc/lb/certs/c.pem', key: '/abs/k.pem' } });
+  t.same(config.listen[0], { host: '127.0.0.1', port: 8443, tls: { cert: '/etc/lb/certs/c.pem', key: '/abs/k.pem' }, redirect: false, proxyProtocol: false });
   t.match(describeConfig(config), /^listen +127\.0\.0\.1:8443, TLS with \/etc\/lb\/certs\/c\.pem$/m, '--check shows it');
   t.throws(() => parseConfig('listen:\n  tls: { cert: c.pem }\nservers: ["127.0.0.1:1"]\n', 'lb.yaml'), { message: 'lb.yaml:2:8: listen.tls: key is required: the path of a PEM file' });
-  t.same(parseConfig('listen: { tls: { cert: c.pem, key: k.pem } }\nservers: ["127.0.0.1:1"]\n', '/x/lb.yaml').listen, { host: '127.0.0.1', port: 8080, tls: { cert: '/x/c.pem', key: '/x/k.pem' } }, 'the default address');
+  t.same(parseConfig('listen: { tls: { cert: c.pem, key: k.pem } }\nservers: ["127.0.0.1:1"]\n', '/x/lb.yaml').listen[0], { host: '127.0.0.1', port: 8080, tls: { cert: '/x/c.pem', key: '/x/k.pem' }, redirect: false, proxyProtocol: false }, 'the default address');
   const missing = parseConfig('listen: { address: 0, tls: { cert: nope.pem, key: nope.pem } }\nservers: ["127.0.0.1:1"]\n', '/nonexistent/lb.yaml');
   t.throws(() => new ProxyServer(missing, new Logger('silent')), { message: 'listen.tls.cert: cannot read /nonexistent/nope.pem: ENOENT: no such file or directory' });
 });

@@ -5,7 +5,7 @@
 // retry budget and the queue of requests waiting for a free slot.
 
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS, type Balancing, type HashKey, type PoolServer } from '../config/schema.js';
+import { DEFAULTS, type Balancing, type HashKey, type PoolServer, type SendProxy } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Backend, SlotListener } from './backend.js';
 import { OutlierDetector } from './outlier.js';
@@ -75,6 +75,8 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
   readonly outlier: OutlierDetector | null = null;
   readonly sticky: StickyCookies | null = null;
   readonly hashKey: HashKey | null;
+  /** `send_proxy`: the PROXY header version its backend connections open with; 0 = none. */
+  readonly sendProxy: SendProxy;
   readonly budget: RetryBudget;
   /** Whether responses and failures are to be reported (observed): least_latency or outlier. */
   readonly observes: boolean;
@@ -121,6 +123,7 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
     if (balancing.outlier !== null) this.outlier = new OutlierDetector(balancing.outlier, n);
     if (balancing.sticky !== null) this.sticky = new StickyCookies(balancing.sticky, this.names);
     this.hashKey = balancing.balance === 'hash' ? balancing.hashKey : null;
+    this.sendProxy = balancing.sendProxy;
     this.budget = new RetryBudget(balancing.retryBudget);
     this.observes = this.latencies !== null || this.outlier !== null;
     this.ejections = new Uint32Array(n);

@@ -83,7 +83,9 @@ export async function buildSnapshot<C extends Pooled>(
         server = previous?.byLabel.get(s.name) ?? (await makeBackend<C>(s.host, s.port, s.name, previous === null));
         byLabel.set(s.name, server);
         // Checked once, as the first pool that lists it says (README, "Health checks").
-        checks.set(server, pool.healthcheck);
+        // A pool that sends PROXY headers has its servers' checks send one too.
+        const sendProxy = pool.balancing.sendProxy;
+        checks.set(server, sendProxy === 0 ? pool.healthcheck : { ...pool.healthcheck, sendProxy });
       }
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);

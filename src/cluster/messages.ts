@@ -4,7 +4,7 @@
 //   worker                                  primary
 //     ready              ------------------>            its message handler is set
 //                        <------------------  start      the configuration, who is up
-//     listening | failed ------------------>            bound the shared listener, or not
+//     listening | failed ------------------>            bound the shared listeners, or not
 //                        <------------------  health     a server flipped (the one checker)
 //     down               ------------------>            a server refused a connection (passive)
 //                        <------------------  reload     a new configuration
@@ -16,6 +16,7 @@
 //                        <------------------  discovered DNS discovery found other servers
 //                        <------------------  stop       drain, then exit 0
 
+import type { AddressInfo } from 'node:net';
 import type { Status } from '../admin/status.js';
 import type { Discovered } from '../balancer/discovery.js';
 import type { ControlChange } from '../balancer/fleet.js';
@@ -39,7 +40,7 @@ export type ToWorker =
 
 export type ToPrimary =
   | { type: 'ready' }
-  | { type: 'listening'; host: string; port: number; family: string }
+  | { type: 'listening'; addresses: AddressInfo[] }
   | { type: 'failed'; reason: string }
   | { type: 'down'; label: string }
   | { type: 'reloaded'; id: number; error: string | null }

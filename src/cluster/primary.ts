@@ -1,5 +1,5 @@
 // The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
-// one listener (node:cluster hands them the connections in turn), runs the one health checker and
+// the listeners (node:cluster hands them the connections in turn), runs the one health checker and
 // passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the
 // status page with every worker's counters added up, reloads every worker on SIGHUP, looks up the
 // `discover` entries once for all and tells every worker what it found, stops them all on
@@ -42,7 +42,7 @@ interface Member {
   pid: number;
   /** It has been sent its configuration ('start'). */
   started: boolean;
-  /** It has bound the listener. */
+  /** It has bound the listeners. */
   listening: boolean;
   /** Replies it owes, by request id; each resolves with null if it exits first. */
   pending: Map<number, (reply: ToPrimary | null) => void>;
@@ -57,7 +57,7 @@ export class ClusterPrimary {
   private readonly startedAt = Date.now();
   private nextId = 1;
   /** Set while listen() waits for the first workers: how it learns that they listen, or not. */
-  private starting: { resolve: (address: AddressInfo) => void; reject: (err: Error) => void } | null = null;
+  private starting: { resolve: (addresses: AddressInfo[]) => void; reject: (err: Error) => void } | null = null;
   private running = false;
   private closing: Promise<void> | null = null;
   /** When recent workers died, for the restart delay. */
@@ -84,13 +84,13 @@ export class ClusterPrimary {
   /**
    * Resolves the servers' names, starts the workers and waits until every one of them listens
    * (rejects with the first one's reason if one cannot), then starts the health checker and the
-   * admin listener. Resolves with the address the workers share.
+   * admin listener. Resolves with the addresses the workers share, one per listener.
    */
-  async listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo[]> {
     this.discovery = await this.discover(this.config);
     this.fleet.use(await buildSnapshot(this.config, null, null, this.found()));
     cluster.setupPrimary({ exec: fileURLToPath(WORKER_FILE), args: [], execArgv: process.execArgv });
-    const listening = new Promise<AddressInfo>((resolve, reject) => (this.starting = { resolve, reject }));
+    const listening = new Promise<AddressInfo[]>((resolve, reject) => (this.starting = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.fork();
     const address = await listening;
     this.starting = null;
@@ -263,7 +263,7 @@ export class ClusterPrimary {
       case 'listening':
         m.listening = true;
         if (this.starting !== null) {
-          if ([...this.members].every((w) => w.listening)) this.starting.resolve({ address: message.host, port: message.port, family: message.family });
+          if ([...this.members].every((w) => w.listening)) this.starting.resolve(message.addresses);
         } else this.logger.info(`worker ${m.pid} started`);
         return;
       case 'failed':

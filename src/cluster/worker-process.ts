@@ -1,5 +1,5 @@
 // A worker process of a cluster (`lb --workers N`), started by the primary (primary.ts) with
-// node:cluster. It runs one ProxyServer on the listener the workers share, with the primary's
+// node:cluster. It runs one ProxyServer on the listeners the workers share, with the primary's
 // health checks instead of its own, and does what the primary asks: start, reload, report its
 // counters, stop. Its access lines go to the stdout it shares with the other processes.
 
@@ -67,12 +67,12 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   logger.format = config.log.format;
   health.merge(up);
   try {
-    // The constructor reads listen.tls's files: they may have gone since the primary started.
+    // The constructor reads the listeners' TLS files: they may have gone since the primary started.
     server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet), discovered);
-    const address = await server.listen();
+    const addresses = await server.listen();
     // The admin API's changes made before this worker started (it replaces one that died).
     for (const [pool, name, change] of controls) server.control(name, pool, change, null);
-    send({ type: 'listening', host: address.address, port: address.port, family: address.family });
+    send({ type: 'listening', addresses });
   } catch (err) {
     send({ type: 'failed', reason: reason(err) });
     exit(1);

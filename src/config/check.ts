@@ -1,11 +1,11 @@
-// The summary `lb --check` prints: listen, admin, each pool (how it balances, when not round
-// robin) and its servers (with their long-form settings) and discover entries, health, timeouts,
-// limits and the DNS resolvers, with
+// The summary `lb --check` prints: each listener, admin, each pool (how it balances, when not
+// round robin) and its servers (with their long-form settings) and discover entries, health,
+// timeouts, limits and the DNS resolvers, with
 // durations and sizes written in their largest whole unit.
 
 import { formatListen } from './address.js';
 import { formatDuration } from './values.js';
-import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Healthcheck, type Pool, type PoolServer } from './schema.js';
+import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Healthcheck, type Listener, type Pool, type PoolServer } from './schema.js';
 import { formatExpect } from './sections/healthcheck.js';
 
 /** A multi-line, human summary of a config: listen, admin, each pool and its servers, health, timeouts, limits. */
@@ -13,8 +13,8 @@ export function describeConfig(c: Config): string {
   const t = c.timeouts;
   const h = c.healthcheck;
   const l = c.limits;
-  const tls = c.listen.tls === null ? '' : `, TLS with ${c.listen.tls.cert}`;
-  const lines = [`listen       ${formatListen(c.listen)}${tls}`, `admin        ${c.admin ? formatListen(c.admin) : 'off'}`];
+  const lines = c.listen.map((l) => `listen       ${describeListener(l)}`);
+  lines.push(`admin        ${c.admin ? formatListen(c.admin) : 'off'}`);
   const pool = (kind: string, p: Pool) => {
     lines.push(`${kind.padEnd(12)} ${p.name}${describeBalancing(p.balancing)}`);
     const check = describeCheck(p.healthcheck);
@@ -45,6 +45,15 @@ export function describeConfig(c: Config): string {
   return lines.join('\n') + '\n';
 }
 
+/** "127.0.0.1:8080", with what the listener does besides HTTP: ", TLS with cert.pem, PROXY protocol". */
+export function describeListener(l: Listener): string {
+  const parts = [formatListen(l)];
+  if (l.tls !== null) parts.push(`TLS with ${l.tls.cert}`);
+  if (l.redirect) parts.push('redirects to https');
+  if (l.proxyProtocol) parts.push('PROXY protocol');
+  return parts.join(', ');
+}
+
 /** "GET /healthcheck every 5s, timeout 1s, rise 2, fall 2" (with expect and Host when set), "TCP connect every ...", or "none". */
 function describeCheck(h: Healthcheck): string {
   if (h.type === 'none') return 'none (refused connections and outlier only)';
@@ -67,6 +76,7 @@ function describeBalancing(b: Balancing): string {
     parts.push(`balance ${b.balance}`);
   }
   if (b.sticky !== null) parts.push(`sticky cookie ${b.sticky.cookie}`);
+  if (b.sendProxy !== 0) parts.push(`send_proxy v${b.sendProxy}`);
   // consecutive_failures 0 is outlier detection off, as if the key were absent.
   if (b.outlier !== null && b.outlier.consecutiveFailures > 0) {
     parts.push(`outlier ejection after ${b.outlier.consecutiveFailures} failures`);

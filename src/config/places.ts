@@ -15,8 +15,8 @@ export interface Place {
 }
 
 export class Places {
-  /** `listen.tls`'s cert and key; null when the listener has no TLS. */
-  tls: { cert: Place; key: Place } | null = null;
+  /** Each listener's `tls` cert and key, by its position in `listen`; no entry for a listener without TLS. */
+  readonly tls: { cert: Place; key: Place }[] = [];
   /** Each server's address by its name as written ("localhost:8081"), where it is first written. */
   readonly servers = new Map<string, Place>();
 

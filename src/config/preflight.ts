@@ -1,5 +1,5 @@
 // What a start checks before it listens, and `lb --check` with it, so that both report a problem
-// in the same one line: listen.tls's certificate and key, read and matched as the TLS listener
+// in the same one line: each listener's TLS certificate and key, read and matched as the TLS listener
 // will load them (tls-files.ts), and every server's host name, looked up. A problem names its
 // place in lb.yaml. `--check` also asks the `discover` names once (a start logs their lookups).
 
@@ -17,12 +17,14 @@ const systemLookup: Lookup = (host) => dns.lookup(host, { all: true });
 
 /**
  * Everything a start checks before it listens. Throws a ConfigError at the first problem with
- * listen.tls's files; resolves with a warning for each server whose name does not resolve (a
+ * a listener's TLS files; resolves with a warning for each server whose name does not resolve (a
  * start logs them and keeps the server down until its name resolves; --check prints them: the
  * name may resolve where it runs).
  */
 export async function preflight(config: Config, places: Places, lookup: Lookup = systemLookup): Promise<string[]> {
-  if (config.listen.tls !== null) loadTlsFiles(config.listen.tls, places.tls);
+  config.listen.forEach((l, i) => {
+    if (l.tls !== null) loadTlsFiles(l.tls, places.tls[i]);
+  });
   return unresolvedServers(config, places, lookup);
 }
 

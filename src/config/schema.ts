@@ -102,6 +102,12 @@ export interface Balancing {
   outlier: Outlier | null;
   /** `retry_budget`: retries in 10 s <= max(this share of the pool's requests in those 10 s, 3 per second); 0..1. Default 0.2. */
   retryBudget: number;
+  /**
+   * `send_proxy`: v1 or v2, a PROXY header with the client's address opens every connection to a
+   * server of the pool, which then carries that client's requests only; health checks send v1
+   * `PROXY UNKNOWN` / v2 LOCAL. 0 (the default) = no header.
+   */
+  sendProxy: SendProxy;
 }
 
 /** A named list of servers that requests are balanced over, and how. */
@@ -152,11 +158,21 @@ export interface TlsFiles {
   key: string;
 }
 
-/** The client-facing listener: an address, and TLS when clients speak HTTPS. */
+/** A client-facing listener: an address, TLS when clients speak HTTPS, and what it does with connections. */
 export interface Listener extends ListenAddress {
-  /** `listen.tls`: terminate TLS here (backends still get plain HTTP); null = plain HTTP. */
+  /** `tls`: terminate TLS here (backends still get plain HTTP); null (the default) = plain HTTP. */
   tls: TlsFiles | null;
+  /** `redirect: https`: answer every request with 308 to the same host and target over https; false (the default) = route as usual. */
+  redirect: boolean;
+  /**
+   * `proxy_protocol: true`: every connection starts with a PROXY header (v1 or v2) whose source
+   * address is the client; a connection without a valid one is closed unanswered. Default false.
+   */
+  proxyProtocol: boolean;
 }
+
+/** `send_proxy`: the PROXY header version that opens every backend connection; 0 (the default) = none. */
+export type SendProxy = 0 | 1 | 2;
 
 /** `healthcheck.type`: how a server is checked. */
 export type CheckType =
@@ -191,6 +207,12 @@ export interface Healthcheck {
   rise: number;
   /** `fall`: failures in a row that take an up server out; at least 1. Default 2. */
   fall: number;
+  /**
+   * Not a `healthcheck` key: the `send_proxy` of the pool whose settings check the server, set
+   * when the routes are built; a check then opens with a PROXY header that names no client (v1
+   * UNKNOWN, v2 LOCAL). Absent or 0 = none.
+   */
+  sendProxy?: SendProxy;
 }
 
 /** `timeouts`, in ms, each more than 0 (none can be switched off). */
@@ -222,11 +244,12 @@ export interface Limits {
 /** Everything lb.yaml can say, with every default filled in. Durations are in milliseconds. */
 export interface Config {
   /**
-   * `listen`: where clients connect. Default 127.0.0.1:8080. A bare port, "*:port" or ":port" =
-   * all interfaces (host ""). `--host` and `--port` override it. The long form
-   * `{address: "host:port", tls: {cert, key}}` adds TLS termination.
+   * `listen`: where clients connect, one listener or a list of them (never empty), in the order
+   * written. Default 127.0.0.1:8080. A bare port, "*:port" or ":port" = all interfaces (host "").
+   * `--host` and `--port` override the first one's. The long form `{address, tls, redirect,
+   * proxy_protocol}` adds TLS termination, an https redirect, or the PROXY protocol.
    */
-  listen: Listener;
+  listen: Listener[];
   /**
    * `admin`: where the status page, /status and /metrics are served. null (the default, or an empty
    * value) = no admin listener. A bare port binds 127.0.0.1 only, never all interfaces.
@@ -293,7 +316,7 @@ export const MIB = 1024 * KIB;
 
 /** The defaults, as documented on {@link Config}. */
 export const DEFAULTS = {
-  listen: { host: '127.0.0.1', port: 8080, tls: null },
+  listen: { host: '127.0.0.1', port: 8080, tls: null, redirect: false, proxyProtocol: false },
   /** An admin token shorter than this is refused: it could be guessed. */
   minTokenLength: 32,
   /** A bare port in `admin` binds this host only, never all interfaces. */
@@ -303,7 +326,7 @@ export const DEFAULTS = {
   limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
   log: { format: 'text' },
   server: { weight: 1, maxConnections: 0, backup: false, slowStart: 0 },
-  balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2 },
+  balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2, sendProxy: 0 },
   sticky: { cookie: 'lb_server', maxAge: 0 },
   outlier: { consecutiveFailures: 5, count5xx: false, ejection: 30 * SECOND, maxEjected: 0.5 },
   /** The longest an outlier's ejection grows to by doubling. */

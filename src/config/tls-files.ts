@@ -1,4 +1,4 @@
-// listen.tls's certificate and key, read and checked as the TLS listener needs them, with a
+// A listener's TLS certificate and key, read and checked as the TLS listener needs them, with a
 // message that says which file is wrong and why, at its place in lb.yaml: the start's check
 // (preflight.ts) and the listener's own loading (a cluster worker reads them again, later).
 
@@ -10,14 +10,15 @@ import { errorAt, type Places } from './places.js';
 import type { TlsFiles } from './schema.js';
 
 /**
- * listen.tls's certificate and key, checked as the TLS listener needs them: readable, a PEM
+ * A listener's TLS certificate and key, checked as the TLS listener needs them: readable, a PEM
  * certificate, an unencrypted PEM private key, the key of that certificate, and accepted by
  * OpenSSL as a pair. A problem throws a ConfigError at the cert's or the key's place in lb.yaml;
- * without `places` (a cluster worker, given the configuration alone) it names the setting only.
+ * without `places` (a cluster worker, given the configuration alone) it names the setting only,
+ * at `path` ("listen.tls", "listen[1].tls").
  */
-export function loadTlsFiles(files: TlsFiles, places: Places['tls']): { cert: Buffer; key: Buffer } {
+export function loadTlsFiles(files: TlsFiles, places: Places['tls'][number] | undefined, path = 'listen.tls'): { cert: Buffer; key: Buffer } {
   const fail = (which: 'cert' | 'key', message: string): never => {
-    throw places === null ? new ConfigError(`listen.tls.${which}: ${message}`) : errorAt(places[which], message);
+    throw places === undefined ? new ConfigError(`${path}.${which}: ${message}`) : errorAt(places[which], message);
   };
   const read = (which: 'cert' | 'key'): Buffer => {
     try {

@@ -65,7 +65,7 @@ export class HealthMonitor implements HealthChecks {
   /** Starts the worker; resolves once it runs. */
   start(): Promise<void> {
     const data: HealthWorkerData = {
-      targets: this.servers.map((s, i) => ({ host: s.host, port: s.port, resolved: s.resolved, check: this.checks[i]! })),
+      targets: this.servers.map((s, i) => ({ host: s.host, port: s.port, resolved: s.resolved, check: this.checks[i]!, sendProxy: this.checks[i]!.sendProxy ?? 0 })),
       retry: this.retry,
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),

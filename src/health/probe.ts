@@ -1,15 +1,19 @@
 // One health check on a fresh connection: `GET <path>` judged by its status line alone, or a TCP
-// connect that must open. A failure's reason names the check and the setting that changes it,
-// for the DOWN line: `GET /healthcheck -> 500 (healthcheck.path, healthcheck.expect)`.
+// connect that must open; either opens with a PROXY header when the server's pool sends them. A
+// failure's reason names the check and the setting that changes it, for the DOWN line:
+// `GET /healthcheck -> 500 (healthcheck.path, healthcheck.expect)`.
 
 import net from 'node:net';
 import { hostPort } from '../config/address.js';
-import type { Healthcheck } from '../config/schema.js';
+import type { Healthcheck, SendProxy } from '../config/schema.js';
 import { formatDuration } from '../config/values.js';
+import { LOCAL_HEADER } from '../http/proxy-header.js';
 
 export interface ProbeTarget {
   host: string;
   port: number;
+  /** send_proxy: the PROXY protocol version whose "no client" header (v1 UNKNOWN, v2 LOCAL) opens the check; 0 or absent = none. */
+  sendProxy?: SendProxy;
 }
 
 /** What a probe needs of a server's check settings. */
@@ -80,6 +84,8 @@ function connect(
     socket.setNoDelay(true);
     socket.on('connect', () => {
       connected = true;
+      // A server behind send_proxy expects a PROXY header first: one that says "our own connection".
+      if (target.sendProxy) socket.write(LOCAL_HEADER[target.sendProxy]);
       onOpen(socket, done);
     });
     // A socket's errors carry a code: "connect ECONNREFUSED", "ECONNRESET".

@@ -2,6 +2,7 @@
 // built once as bytes so that answering one costs a single write.
 
 const REASONS: Record<number, string> = {
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
@@ -57,4 +58,18 @@ export function errorResponse(status: number, connection: ConnectionField, headO
     cache.set(key, bytes);
   }
   return bytes;
+}
+
+/**
+ * A redirect to `location` (RFC 9110 15.4.9: 308 keeps the method and body, unlike 301), with an
+ * empty body (so a HEAD gets the same bytes). Not cached: the location is the request's. `location` holds only bytes the request
+ * parser accepted in a Host and a target, so no CR or LF.
+ */
+export function redirectResponse(status: number, location: string, connection: ConnectionField): Buffer {
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
+      (connection === null ? '' : `Connection: ${connection}\r\n`) +
+      '\r\n',
+    'latin1',
+  );
 }

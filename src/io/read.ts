@@ -132,8 +132,10 @@ function onHandleRead(this: ReadHandle & { [kReader]: HandleReader }, arrayBuffe
  */
 export function readInto(socket: net.Socket, reader: Reader): boolean {
   const handle = (socket as unknown as { _handle: (ReadHandle & { [kReader]?: HandleReader }) | null })._handle;
-  // TLS sockets decrypt in their stream: their bytes must come through it.
+  // TLS sockets decrypt in their stream: their bytes must come through it. So must those of a
+  // socket that was read already (the PROXY header's gate): some may wait in its stream.
   if (
+    socket.readableFlowing !== null ||
     streamWrap === null ||
     kBuffer === null ||
     handle === null ||

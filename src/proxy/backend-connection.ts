@@ -37,12 +37,17 @@ export class BackendConnection implements BackendSide, Timed {
   private readonly socket: net.Socket;
   private readonly io: SocketIO;
 
-  /** Opens a connection to `server` for `exchange`, which hears of it when it is ready. `t`: now(). */
+  /**
+   * Opens a connection to `server` for `exchange`, which hears of it when it is ready. `t`: now().
+   * `proxyHeader` (send_proxy): bytes sent first, naming the client; such a connection is closed
+   * after its response rather than pooled, since it speaks for that one client.
+   */
   constructor(
     readonly server: ProxyBackend,
     private readonly ctx: ProxyContext,
     exchange: ExchangeSide,
     t: number,
+    private readonly proxyHeader: Buffer | null = null,
   ) {
     this.exchange = exchange;
     this.socket = net.connect({ host: server.host, port: server.port, noDelay: true });
@@ -104,7 +109,7 @@ export class BackendConnection implements BackendSide, Timed {
 
   release(reusable: boolean, t: number): void {
     this.exchange = null;
-    if (!reusable || this.state !== ACTIVE || this.ctx.closing || this.server.retired) {
+    if (!reusable || this.state !== ACTIVE || this.ctx.closing || this.server.retired || this.proxyHeader !== null) {
       this.destroy();
       return;
     }
@@ -159,6 +164,8 @@ export class BackendConnection implements BackendSide, Timed {
 
   private readonly onConnect = (): void => {
     this.state = ACTIVE;
+    // The PROXY header goes before anything else; the request head follows in this same turn.
+    if (this.proxyHeader !== null) this.io.write(this.proxyHeader);
     this.exchange!.onBackendReady(this, now());
   };
 

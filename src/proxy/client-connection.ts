@@ -15,7 +15,9 @@ import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
 import type { RequestHead, RequestParser } from '../http/request-parser.js';
 import { errorResponse } from '../http/responses.js';
 import { inReadBuffer, ownBytes, SocketIO } from '../io/socket-io.js';
-import type { ProxyContext } from './context.js';
+import { proxyHeader } from '../http/proxy-header.js';
+import type { ProxyHeader } from '../http/proxy-protocol.js';
+import type { Entrance, ProxyContext } from './context.js';
 import { now, type Timed } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import type { ClientSide } from './sides.js';
@@ -54,19 +56,28 @@ export class ClientConnection implements ClientSide, Timed {
   /** True while readHeads runs: an exchange answered at once lets its loop go on. */
   private reading = false;
 
+  /**
+   * @param entrance what the listener that accepted it says: its scheme, whether it redirects
+   * @param proxied the PROXY header the connection opened with (proxy_protocol), or null: then
+   *   the client is the socket's peer, as it is for a header that names no client (LOCAL, UNKNOWN)
+   */
   constructor(
     private readonly socket: net.Socket,
     private readonly ctx: ProxyContext,
+    private readonly entrance: Entrance,
+    readonly proxied: ProxyHeader | null = null,
   ) {
     this.limits = ctx.limits;
     this.parser = ctx.parsers.take(this.limits);
-    const address = clientAddress(socket);
+    const address = proxied === null || proxied.local ? clientAddress(socket) : proxied.source;
     // `fixed` is filled in by buildUpstreamHead; declared here so that the object keeps one shape.
-    this.info = { address, proto: ctx.proto, trusted: ctx.isTrusted(address), fixed: undefined };
+    this.info = { address, proto: entrance.proto, trusted: ctx.isTrusted(address), fixed: undefined };
     this.io = new SocketIO(socket, this, this.onDrain);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    // The PROXY header's gate paused the socket with the client's first bytes put back.
+    if (proxied !== null) this.io.resume();
     ctx.clients.add(this);
     ctx.deadlines.add(this);
     // A new connection must send its first head within timeouts.header.
@@ -75,6 +86,10 @@ export class ClientConnection implements ClientSide, Timed {
 
   get address(): string {
     return this.info.address;
+  }
+
+  get proto(): string {
+    return this.info.proto;
   }
 
   /** Whether the connection is between requests (shutdown closes those at once). */
@@ -171,9 +186,11 @@ export class ClientConnection implements ClientSide, Timed {
   private startExchange(head: RequestHead, buf: Buffer, at: number): void {
     // The clock is read once here, for everything this request sets off in this turn.
     const t = now();
-    const pool = this.ctx.router.route(head.host, head.path);
+    // A redirecting listener routes nothing: the exchange answers 308 (no pool).
+    const redirect = this.entrance.redirect;
+    const pool = redirect ? null : this.ctx.router.route(head.host, head.path);
     const upstreamHead = pool === null ? null : buildUpstreamHead(head, this.info);
-    const exchange = new Exchange(this, this.ctx, head, pool, upstreamHead, t);
+    const exchange = new Exchange(this, this.ctx, head, pool, upstreamHead, t, redirect);
     this.exchange = exchange;
     this.state = EXCHANGE;
     this.deadline = 0; // the backend's deadlines govern until the response is done
@@ -264,6 +281,19 @@ export class ClientConnection implements ClientSide, Timed {
     this.socket.destroy();
   }
 
+  /**
+   * The PROXY header (send_proxy) that names this client to a backend: the addresses its own
+   * PROXY header gave, else its socket's (a header without addresses names none: LOCAL, UNKNOWN).
+   */
+  proxyHeader(version: 1 | 2): Buffer {
+    const p = this.proxied;
+    if (p !== null && !p.local) return proxyHeader(version, p.source, p.sourcePort, p.destination, p.destinationPort);
+    const s = this.socket;
+    /* c8 ignore start -- the ports are undefined only for a socket that closed, and it is not read then */
+    return proxyHeader(version, this.info.address, s.remotePort ?? 0, unmapped(s.localAddress ?? ''), s.localPort ?? 0);
+    /* c8 ignore stop */
+  }
+
   // --- helpers ---
 
   /**
@@ -316,9 +346,14 @@ export class ClientConnection implements ClientSide, Timed {
 }
 
 /** The client's address, with the IPv4-mapped prefix of a dual-stack socket removed. */
-function clientAddress(socket: net.Socket): string {
+export function clientAddress(socket: net.Socket): string {
   /* c8 ignore start -- undefined only for a socket that closed before it was handed to us */
   const address = socket.remoteAddress ?? '';
   /* c8 ignore stop */
+  return unmapped(address);
+}
+
+/** "::ffff:10.0.0.1" (an IPv4 peer of a dual-stack socket) as "10.0.0.1"; any other address as it is. */
+function unmapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

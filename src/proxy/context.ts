@@ -1,5 +1,6 @@
 // What every connection of the proxy shares: the configuration in force, the routes, the timer
-// wheel, the logger, and how to report a backend's passive failure.
+// wheel, the logger, and how to report a backend's passive failure; and what the connections of
+// one listener share (Entrance).
 
 import type { AccessLog } from '../access-log.js';
 import type { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
@@ -19,6 +20,14 @@ export interface OpenConnection {
   destroy(): void;
 }
 
+/** What one listener tells the connections it accepts (interface.md, "Listeners, TLS and PROXY protocol"). */
+export interface Entrance {
+  /** The scheme clients use to reach it: "http", or "https" with TLS. */
+  readonly proto: 'http' | 'https';
+  /** `redirect: https`: every request is answered with a 308 to https:// instead of being routed. */
+  readonly redirect: boolean;
+}
+
 export interface ProxyContext {
   timeouts: Config['timeouts'];
   limits: Config['limits'];
@@ -28,8 +37,6 @@ export interface ProxyContext {
   readonly logger: Logger;
   /** One line per request, in the configured format; replaced on reload. */
   accessLog: AccessLog;
-  /** The scheme clients use to reach this listener: "http", or "https" with TLS. */
-  proto: string;
   /** Client connections that are open, for shutdown and the status page. */
   readonly clients: Set<OpenConnection>;
   /** Request parsers of closed client connections, for new ones. */

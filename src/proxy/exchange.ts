@@ -12,7 +12,7 @@ import { text } from '../http/chars.js';
 import { FIELD_STRIDE, F_VALUE, F_VALUE_END, Field } from '../http/fields.js';
 import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
 import { cookieValue, hashKeyOf } from '../http/request-key.js';
-import { errorResponse, type ConnectionField } from '../http/responses.js';
+import { errorResponse, redirectResponse, type ConnectionField } from '../http/responses.js';
 import { ownBytes } from '../io/socket-io.js';
 import { BackendConnection } from './backend-connection.js';
 import type { ProxyContext } from './context.js';
@@ -66,6 +66,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
    * @param pool where the request goes; null when no route matched (answered 404 by `start`)
    * @param upstreamHead the head as the backend gets it, kept for a retry
    * @param started when the head was parsed (now())
+   * @param redirect the request came to a `redirect: https` listener: answered 308 (`pool` is null)
    */
   constructor(
     client: ClientSide,
@@ -74,6 +75,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     private readonly pool: ProxyPool | null,
     private readonly upstreamHead: Buffer | null,
     readonly started: number,
+    private readonly redirect = false,
   ) {
     super(client, ctx, head.minor, head.keepAlive && !client.ended, head.method === 'HEAD');
     this.method = head.method;
@@ -123,11 +125,12 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     return this.body === Body.NONE && (this.method === 'GET' || this.method === 'HEAD' || this.method === 'OPTIONS');
   }
 
-  /** Sets off to a server of the pool, or answers 404 when no route matched. `t`: now(). */
+  /** Sets off to a server of the pool, or answers 404 when no route matched (308 on a redirecting listener). `t`: now(). */
   start(t: number): void {
     const pool = this.pool;
     if (pool === null) {
-      this.respond('NO_ROUTE');
+      // An HTTP/1.0 request may come without Host: then there is no name to redirect to.
+      this.respond(!this.redirect ? 'NO_ROUTE' : this.host === '' ? 'MISSING_HOST' : 'HTTPS_REDIRECT');
       return;
     }
     pool.stats.requests++;
@@ -186,10 +189,13 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     this.sentAt = t;
     // A response from a server other than the one the client's cookie names tells it this one.
     const sticky = pool.sticky;
-    if (sticky !== null) this.addLines = i === this.stickyAt ? null : sticky.line(i, this.ctx.proto === 'https');
-    const pooled = this.fresh ? null : server.takeIdle();
+    if (sticky !== null) this.addLines = i === this.stickyAt ? null : sticky.line(i, this.client.proto === 'https');
+    // send_proxy: a connection that opened with one client's address is that client's alone, so
+    // it is neither taken from the server's idle pool nor put back in it (backend-connection.ts).
+    const sendProxy = pool.sendProxy;
+    const pooled = this.fresh || sendProxy !== 0 ? null : server.takeIdle();
     if (pooled !== null) this.onBackendReady(pooled, t);
-    else this.backend = new BackendConnection(server, this.ctx, this, t);
+    else this.backend = new BackendConnection(server, this.ctx, this, t, sendProxy === 0 ? null : this.client.proxyHeader(sendProxy));
   }
 
   // --- the request ---
@@ -359,7 +365,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
 
   /**
    * Answers with a response of our own for `code` (404, 502, 503, 504; a 400 for a bad chunked
-   * body) and ends the exchange: the client connection closes unless the request was complete
+   * body; a listener's 308 to https) and ends the exchange: the client connection closes unless the request was complete
    * and persistent (`close` forces it: the request's framing can no longer be trusted).
    */
   respond(code: ErrorCode, close = false): void {
@@ -371,7 +377,11 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     }
     const client = this.client;
     close ||= !this.keepAlive || !this.received || client.ended || this.ctx.closing || status === 504;
-    const response = errorResponse(status, close ? 'close' : connectionField(false, this.minor), this.headOnly);
+    const connection = close ? 'close' : connectionField(false, this.minor);
+    const response =
+      code === 'HTTPS_REDIRECT'
+        ? redirectResponse(status, `https://${this.host}${this.path}`, connection)
+        : errorResponse(status, connection, this.headOnly);
     this.bytes += response.length;
     const t = now();
     this.finish(status, code, t);

@@ -1,7 +1,7 @@
 // The balancer as a whole: it turns a Config into a routing snapshot (servers, pools, router),
-// listens with a `node:net` server, hands each client connection to a ClientConnection, takes a
-// new Config without dropping a request (reload: a new snapshot), follows what DNS discovery
-// finds (a new snapshot too), and shuts down cleanly (close).
+// listens with a `node:net` server per listener, hands each client connection to a
+// ClientConnection, takes a new Config without dropping a request (reload: a new snapshot),
+// follows what DNS discovery finds (a new snapshot too), and shuts down cleanly (close).
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -10,7 +10,8 @@ import { startDiscovery, type Discovered, type Discovery } from '../balancer/dis
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
 import { loadTlsFiles } from '../config/tls-files.js';
-import type { Config } from '../config/schema.js';
+import { describeListener } from '../config/check.js';
+import type { Config, Listener } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
 import { formatAddress, formatListen, isTrustedProxy } from '../config/address.js';
 import { AdminServer, reportOn } from '../admin/admin-server.js';
@@ -18,14 +19,16 @@ import { bindError } from '../bind-error.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { reason } from '../reason.js';
-import { ClientConnection } from './client-connection.js';
-import type { ProxyBackend, ProxyContext, ProxyPool } from './context.js';
+import { ClientConnection, clientAddress } from './client-connection.js';
+import type { Entrance, ProxyBackend, ProxyContext, ProxyPool } from './context.js';
 import { Deadlines, resolutionFor } from './deadlines.js';
 import { ParserPool } from './parser-pool.js';
+import { readProxyHeader } from './proxy-header-gate.js';
 import type { BackendSide } from './sides.js';
 
 export class ProxyServer {
-  private readonly server: net.Server;
+  /** One server per listener of `listen`, in its order. */
+  private readonly listeners: net.Server[];
   private readonly ctx: ProxyContext;
   /** The servers' state and the snapshot in force: the one writer of both. */
   private readonly fleet: Fleet<BackendSide>;
@@ -67,7 +70,6 @@ export class ProxyServer {
       deadlines: new Deadlines(resolutionOf(config)),
       logger,
       accessLog: new AccessLog(logger, config.log.format),
-      proto: 'http',
       clients: new Set(),
       parsers: new ParserPool(),
       durations: new DurationHistogram(),
@@ -76,45 +78,104 @@ export class ProxyServer {
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
       markDown: (backend, reason) => this.fleet.setHealth(backend, false, reason, 'passive'),
     };
-    this.server = this.createListener(config);
-    if (config.limits.maxConnections > 0) this.server.maxConnections = config.limits.maxConnections;
+    this.listeners = config.listen.map((listener, i) => this.createListener(listener, config.listen.length === 1 ? 'listen' : `listen[${i}]`));
+    this.setMaxConnections(config.limits.maxConnections);
   }
 
   /**
-   * The client-facing listener: plain TCP, or TLS when `listen.tls` is set (then clients speak
-   * HTTPS to us, backends still get plain HTTP, with X-Forwarded-Proto: https).
+   * A client-facing listener: plain TCP, or TLS when its `tls` is set (then clients speak HTTPS to
+   * us, backends still get plain HTTP, with X-Forwarded-Proto: https). With `proxy_protocol` a
+   * plain TCP server takes every connection, reads its PROXY header (proxy-header-gate.ts) and only
+   * then speaks HTTP, or TLS, on it. `path` names it in a message about its TLS files.
    */
-  private createListener(config: Config): net.Server {
-    const tlsFiles = config.listen.tls;
-    if (tlsFiles === null) return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx));
-    this.ctx.proto = 'https';
+  private createListener(listener: Listener, path: string): net.Server {
+    const entrance: Entrance = { proto: listener.tls === null ? 'http' : 'https', redirect: listener.redirect };
+    // Checked as `lb` checked them before starting: a cluster worker reads them again, later.
+    const pair = listener.tls === null ? null : loadTlsFiles(listener.tls, undefined, `${path}.tls`);
+    if (listener.proxyProtocol) {
+      // Half-open only without TLS, as below.
+      const secure = pair === null ? null : tls.createSecureContext(pair);
+      return net.createServer({ allowHalfOpen: pair === null, noDelay: true }, (socket) => this.acceptProxied(socket, entrance, secure));
+    }
+    if (pair === null) return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx, entrance));
     // Without allowHalfOpen: a TLS client that gives up during the handshake (a certificate it
     // rejects) would otherwise leave its half of the connection open for good.
-    // Checked as `lb` checked them before starting: a cluster worker reads them again, later.
-    const server = tls.createServer(loadTlsFiles(tlsFiles, null), (socket) => {
+    const server = tls.createServer(pair, (socket) => {
       socket.setNoDelay(true);
-      new ClientConnection(socket, this.ctx);
+      new ClientConnection(socket, this.ctx, entrance);
     });
     // A failed handshake concerns one client only.
     server.on('tlsClientError', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
     return server;
   }
 
-  /** Resolves the servers' host names, builds the routes and starts listening. */
-  async listen(): Promise<net.AddressInfo> {
+  /**
+   * A connection to a `proxy_protocol` listener: from a peer in trusted_proxies only (when that
+   * list is set), and through its PROXY header; then HTTP on it, or first the TLS handshake.
+   */
+  private acceptProxied(socket: net.Socket, entrance: Entrance, secure: tls.SecureContext | null): void {
+    const peer = clientAddress(socket);
+    if (!this.mayProxy(peer)) {
+      this.logger.debug(`PROXY listener: ${peer} is not in trusted_proxies, closed`);
+      socket.destroy();
+      return;
+    }
+    readProxyHeader(
+      socket,
+      this.ctx.timeouts.header,
+      (header) => {
+        if (secure === null) {
+          new ClientConnection(socket, this.ctx, entrance, header);
+          return;
+        }
+        const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: secure });
+        // A failed handshake concerns one client only; the connection's own 'error' closes it.
+        secured.on('error', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
+        new ClientConnection(secured, this.ctx, entrance, header);
+      },
+      (why) => this.logger.debug(`client ${peer}: ${why}, closed`),
+    );
+  }
+
+  /** Whether `peer` may open a connection to a proxy_protocol listener: anyone, unless trusted_proxies is set. */
+  private mayProxy(peer: string): boolean {
+    const trusted = this.config.trustedProxies;
+    return trusted.length === 0 || isTrustedProxy(peer, trusted);
+  }
+
+  /**
+   * limits.max_connections, on each listener: Node's own count of a server's connections closes
+   * one more at once; 0 = none.
+   */
+  private setMaxConnections(max: number): void {
+    for (const server of this.listeners) server.maxConnections = max > 0 ? max : Infinity;
+  }
+
+  /** Resolves the servers' host names, builds the routes and starts listening; resolves with each listener's address. */
+  async listen(): Promise<net.AddressInfo[]> {
     this.discovery = await this.discover(this.config);
     this.use(await buildSnapshot(this.config, null, this.ctx.logger, this.found()));
-    const { host, port } = this.config.listen;
-    await new Promise<void>((resolve, reject) => {
-      const failed = (err: Error): void => reject(bindError('listen', this.config.listen, err));
-      this.server.once('error', failed);
-      this.server.listen(host === '' ? { port } : { host, port }, () => {
-        this.server.off('error', failed);
-        resolve();
-      });
-    });
-    this.server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
-    // Checks start once the listener is bound: a balancer that cannot listen checks nothing.
+    // One after the other, in `listen`'s order: in a cluster, the workers' n-th listen() on port 0 shares one port.
+    for (const [i, server] of this.listeners.entries()) {
+      const listener = this.config.listen[i]!;
+      const { host, port } = listener;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const failed = (err: Error): void => reject(bindError('listen', listener, err));
+          server.once('error', failed);
+          server.listen(host === '' ? { port } : { host, port }, () => {
+            server.off('error', failed);
+            resolve();
+          });
+        });
+      } catch (err) {
+        // Those bound already are let go: a balancer that cannot listen on all of them does not start.
+        for (const bound of this.listeners.slice(0, i)) bound.close();
+        throw err;
+      }
+      server.on('error', (err) => this.logger.error(`listener: ${err.message}`));
+    }
+    // Checks start once the listeners are bound: a balancer that cannot listen checks nothing.
     await this.restartHealth();
     if (this.config.admin !== null) {
       this.admin = new AdminServer(reportOn(() => this), {
@@ -126,14 +187,14 @@ export class ProxyServer {
       const at = await this.admin.listen();
       this.logger.info(`status page on http://${formatAddress(at)}/`);
     }
-    return this.server.address() as net.AddressInfo;
+    return this.listeners.map((server) => server.address() as net.AddressInfo);
   }
 
   /**
    * A new configuration, for requests that arrive from now on: routes, pools, timeouts, limits,
    * health checks. Exchanges in flight finish with what they started with; servers that remain
    * keep their state (up or down, idle connections, counters). Nothing changes if it fails (a
-   * host name that does not resolve). The listening address needs a restart to change.
+   * host name that does not resolve). The listeners need a restart to change.
    * `discovered`: in a cluster worker, what the primary's discovery found for this configuration.
    */
   reload(config: Config, discovered?: Discovered): Promise<void> {
@@ -158,7 +219,7 @@ export class ProxyServer {
     this.ctx.limits = config.limits;
     if (config.log.format !== this.ctx.accessLog.format) this.ctx.accessLog = new AccessLog(this.logger, config.log.format);
     this.ctx.deadlines.setResolution(resolutionOf(config));
-    this.server.maxConnections = config.limits.maxConnections > 0 ? config.limits.maxConnections : Infinity;
+    this.setMaxConnections(config.limits.maxConnections);
     this.use(next);
     await this.restartHealth();
   }
@@ -224,7 +285,7 @@ export class ProxyServer {
   private async drain(): Promise<void> {
     this.ctx.closing = true;
     this.discovery?.stop();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all(this.listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const client of this.ctx.clients) if (client.idle) client.destroy();
     this.fleet.closeIdle();
     const cut = setTimeout(() => {
@@ -280,12 +341,14 @@ export class ProxyServer {
 
 /**
  * A reload keeps the listeners bound at start: `next` takes the running `listen` and `admin`,
- * with a warning if it asked for others.
+ * with a warning if it asked for others (other addresses, or the same with other options).
  */
 export function keepListeners(running: Config, next: Config, logger: Logger): void {
-  const { host, port } = running.listen;
-  if (next.listen.host !== host || next.listen.port !== port) {
-    logger.warn(`reload: listen stays ${formatListen(running.listen)}; a new address needs a restart`);
+  const addresses = (c: Config): string => c.listen.map((l) => formatListen(l)).join(', ');
+  if (addresses(next) !== addresses(running)) {
+    logger.warn(`reload: listen stays ${addresses(running)}; a new address needs a restart`);
+  } else if (JSON.stringify(next.listen) !== JSON.stringify(running.listen)) {
+    logger.warn(`reload: the listeners stay as they were (${running.listen.map(describeListener).join('; ')}); tls, redirect and proxy_protocol changes need a restart`);
   }
   if (JSON.stringify(next.admin) !== JSON.stringify(running.admin)) {
     logger.warn('reload: the admin listener stays as it was; a new one needs a restart');

@@ -17,6 +17,10 @@ export type ProxyPool = Pool<ProxyBackend>;
 export interface ClientSide {
   /** The client's address, for log lines. */
   readonly address: string;
+  /** "http" or "https": the scheme the client reached us with. */
+  readonly proto: string;
+  /** The PROXY header (send_proxy `version`) that says who this client is, for a backend connection to open with. */
+  proxyHeader(version: 1 | 2): Buffer;
   /** The client sent FIN: the exchange in flight is its last. */
   readonly ended: boolean;
   /** Writes response bytes; false when they wait in a queue (backpressure: the client's drain follows). */

@@ -197,13 +197,15 @@ export function answerEveryHead(socket: net.Socket, respond: string | ((target: 
 
 export interface Proxy {
   server: ProxyServer;
+  /** The first listener's port; `ports`: every listener's, in `listen`'s order. */
   port: number;
+  ports: number[];
   config: Config;
   log: LogCapture;
 }
 
 export interface ProxyOptions {
-  /** Changes to the parsed config (listen is already 127.0.0.1:0). */
+  /** Changes to the parsed config (every listener is already on 127.0.0.1:0). */
   configure?: (config: Config) => void;
   /** The log level; default debug, so that every branch that logs runs. */
   level?: LogLevel;
@@ -672,15 +674,16 @@ export class Harness {
     return port;
   }
 
-  /** The proxy, from a YAML config (listen forced to 127.0.0.1:0). */
+  /** The proxy, from a YAML config (every listener moved to 127.0.0.1:0). */
   async proxy(yaml: string, options: ProxyOptions = {}): Promise<Proxy> {
     const config = parseConfig(yaml, 'test.yaml');
-    config.listen = { host: HOST, port: 0, tls: null };
+    // Every listener on 127.0.0.1:0, with its options.
+    config.listen = config.listen.map((l) => ({ ...l, host: HOST, port: 0 }));
     options.configure?.(config);
     const log = new LogCapture(options.level ?? 'debug');
     const server = new ProxyServer(config, log.logger);
-    const address = await server.listen();
-    const proxy = { server, port: address.port, config, log };
+    const addresses = await server.listen();
+    const proxy = { server, port: addresses[0]!.port, ports: addresses.map((a) => a.port), config, log };
     this.proxies.push(proxy);
     return proxy;
   }

@@ -301,3 +301,37 @@ export function scanAllWays(input: Buffer, makeScanner: () => ChunkedScanner): S
 export function expectScanAllWays(t: Test, input: Buffer, makeScanner: () => ChunkedScanner, expected: ScanResult): void {
   expectSame(t, ways(input, (pieces) => scanPieces(pieces, makeScanner)), expected);
 }
+
+// ----------------------------------------------------------------------------------------------
+// The PROXY protocol header parser.
+
+/** What the PROXY header parser's execute contract offers (src/http/proxy-protocol.ts). */
+export interface ProxyParser {
+  execute(buf: Uint8Array, at: number): object | { code: string; offset: number } | null;
+  consumed: number;
+}
+
+/** A header as the parser returned it and the bytes of the input it took; an error's code and offset; or 'incomplete'. */
+export type ProxyResult = { header: object; consumed: number } | { error: string; offset: number } | 'incomplete';
+
+/** Feeds `pieces` to one new parser, each behind junk and overwritten once taken, as feedPieces does. */
+export function proxyPieces(pieces: Buffer[], makeParser: () => ProxyParser): ProxyResult {
+  const parser = makeParser();
+  let pieceOffset = 0;
+  for (const piece of pieces) {
+    const buf = padded(piece);
+    const r = parser.execute(buf, PAD);
+    if (r !== null) {
+      if ('code' in r && 'offset' in r) return { error: r.code, offset: r.offset };
+      return { header: { ...r }, consumed: pieceOffset + parser.consumed };
+    }
+    buf.fill(JUNK);
+    pieceOffset += piece.length;
+  }
+  return 'incomplete';
+}
+
+/** One assertion: `input` fed whole, split at every offset and byte by byte gives `expected` every way. */
+export function expectProxyAllWays(t: Test, input: Buffer, makeParser: () => ProxyParser, expected: ProxyResult): void {
+  expectSame(t, ways(input, (pieces) => proxyPieces(pieces, makeParser)), expected);
+}

@@ -1,15 +1,15 @@
-// The pool options `balance`, `hash_key`, `sticky`, `queue`, `outlier` and `retry_budget`: at
-// the top level they are every pool's default; on a `hosts` / `paths` entry they override it for
-// that pool, a mapping's fields one by one over the top level's, a scalar whole.
+// The pool options `balance`, `hash_key`, `sticky`, `queue`, `outlier`, `retry_budget` and
+// `send_proxy`: at the top level they are every pool's default; on a `hosts` / `paths` entry they
+// override it for that pool, a mapping's fields one by one over the top level's, a scalar whole.
 
 import type { Node } from 'yaml';
-import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Healthcheck, type Outlier, type Queue, type Sticky } from '../schema.js';
+import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Healthcheck, type Outlier, type Queue, type SendProxy, type Sticky } from '../schema.js';
 import { readCount, readDuration, readFlag, readShare } from '../scalars.js';
 import { isToken, parseSeconds } from '../values.js';
 import { readMap, readText, suggest, type Source } from '../yaml.js';
 
 /** The option keys, in the contract's order; the top level and every `hosts` / `paths` entry take them. */
-export const BALANCING_KEYS = ['balance', 'hash_key', 'sticky', 'queue', 'outlier', 'retry_budget'] as const;
+export const BALANCING_KEYS = ['balance', 'hash_key', 'sticky', 'queue', 'outlier', 'retry_budget', 'send_proxy'] as const;
 
 /** The option values of one mapping (the top level or one entry) by key; an absent key is undefined. */
 export type BalancingNodes = Partial<Record<(typeof BALANCING_KEYS)[number], Node>>;
@@ -61,7 +61,17 @@ function readOptions(src: Source, nodes: BalancingNodes, path: string, base: Bal
       ? readOutlier(src, nodes.outlier, join(path, 'outlier'), base.outlier ?? DEFAULTS.outlier)
       : base.outlier && { ...base.outlier },
     retryBudget: readShare(src, nodes.retry_budget, join(path, 'retry_budget'), base.retryBudget),
+    sendProxy: nodes.send_proxy ? readSendProxy(src, nodes.send_proxy, join(path, 'send_proxy')) : base.sendProxy,
   };
+}
+
+/** `send_proxy`: v1 or v2, the PROXY protocol version the pool's backend connections open with. */
+function readSendProxy(src: Source, node: Node, path: string): SendProxy {
+  const hint = 'expected v1 or v2 (the PROXY protocol version to send)';
+  const text = readText(src, node, path, hint);
+  if (text === 'v1') return 1;
+  if (text === 'v2') return 2;
+  src.fail(node, path, hint);
 }
 
 /** `balance`: one of POLICIES, with a "did you mean" for a near miss. */

@@ -1,38 +1,66 @@
-// The `listen` and `admin` sections: where clients connect (with TLS when they speak HTTPS) and
-// where the status page and the admin API are served, with the API's token.
+// The `listen` and `admin` sections: where clients connect (one listener or several, each with
+// TLS, an https redirect or the PROXY protocol as it says) and where the status page and the
+// admin API are served, with the API's token.
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { isMap, type Node } from 'yaml';
+import { isMap, isSeq, type Node } from 'yaml';
+import { formatListen } from '../address.js';
 import type { Place } from '../places.js';
 import { DEFAULTS, type AdminListener, type Listener, type TlsFiles } from '../schema.js';
 import { addressSlip, parseListen } from '../values.js';
-import { readMap, readText, type Source } from '../yaml.js';
+import { readFlag } from '../scalars.js';
+import { readMap, readSeq, readText, type Source } from '../yaml.js';
 
-/** `listen`: "host:port", a bare port, or the long form `{address, tls: {cert, key}}`; the default when absent. */
-export function readListen(src: Source, node: Node | undefined, path: string): Listener {
-  if (node === undefined) return { ...DEFAULTS.listen };
+/**
+ * `listen`: one listener or a list of them; the default when absent. Each is "host:port", a bare
+ * port, or the long form `{address, tls: {cert, key}, redirect: https, proxy_protocol: true}`.
+ */
+export function readListen(src: Source, node: Node | undefined, path: string): Listener[] {
+  if (node === undefined) return [{ ...DEFAULTS.listen }];
+  if (!isSeq(node)) return [readListener(src, node, path, 0)];
+  const items = readSeq(src, node, path, 'listeners');
+  if (items.length === 0) src.fail(node, path, 'the list is empty: at least one listener is needed, e.g. "127.0.0.1:8080"');
+  const listeners = items.map((item, i) => readListener(src, item, `${path}[${i}]`, i));
+  // Two listeners on one address could not both bind: say so here, with the line, not at start.
+  listeners.forEach((l, i) => {
+    const first = listeners.findIndex((o) => o.host === l.host && o.port === l.port);
+    if (first !== i && l.port !== 0) src.fail(items[i]!, `${path}[${i}]`, `${formatListen(l)} is listen[${first}] already`);
+  });
+  return listeners;
+}
+
+/** One listener, the `index`th of `listen` (its TLS files' places are kept under that index). */
+function readListener(src: Source, node: Node, path: string, index: number): Listener {
   let address: Node | undefined = node;
   let tls: TlsFiles | null = null;
+  let redirect = false;
+  let proxyProtocol = false;
   if (isMap(node)) {
-    // The long form: { address: "host:port", tls: { cert, key } }.
-    const fields = readMap(src, node, path, ['address', 'tls'] as const);
+    // The long form: { address: "host:port", tls: { cert, key }, redirect: https, proxy_protocol: true }.
+    const fields = readMap(src, node, path, ['address', 'tls', 'redirect', 'proxy_protocol'] as const);
     address = fields.address;
-    if (fields.tls !== undefined) tls = readTls(src, fields.tls, `${path}.tls`);
-    if (address === undefined) return { ...DEFAULTS.listen, tls };
+    if (fields.tls !== undefined) tls = readTls(src, fields.tls, `${path}.tls`, index);
+    if (fields.redirect !== undefined) {
+      const hint = 'expected https (answer every request with a redirect to https://)';
+      if (readText(src, fields.redirect, `${path}.redirect`, hint) !== 'https') src.fail(fields.redirect, `${path}.redirect`, hint);
+      redirect = true;
+    }
+    proxyProtocol = readFlag(src, fields.proxy_protocol, `${path}.proxy_protocol`, false);
+    if (address === undefined) return { ...DEFAULTS.listen, tls, redirect, proxyProtocol };
   }
   const hint = 'expected "host:port" or a port, e.g. "127.0.0.1:8080" or 8080';
   const text = readText(src, address, path, hint);
   const listen = parseListen(text, '');
   if (listen === null) src.fail(address, path, addressSlip(text, 0) ?? hint);
-  return { ...listen, tls };
+  return { ...listen, tls, redirect, proxyProtocol };
 }
 
 /**
  * `tls: {cert, key}`: both required; a relative path is relative to the config file. The files
  * are read later (preflight.ts), at the places noted here.
  */
-function readTls(src: Source, node: Node, path: string): TlsFiles {
+function readTls(src: Source, node: Node, path: string, index: number): TlsFiles {
   const files = readMap(src, node, path, ['cert', 'key'] as const);
   const file = (key: 'cert' | 'key'): [string, Place] => {
     const value = files[key];
@@ -42,7 +70,7 @@ function readTls(src: Source, node: Node, path: string): TlsFiles {
   };
   const [cert, certAt] = file('cert');
   const [key, keyAt] = file('key');
-  src.places.tls = { cert: certAt, key: keyAt };
+  src.places.tls[index] = { cert: certAt, key: keyAt };
   return { cert, key };
 }
 
