@@ -86,12 +86,12 @@ servers:
   await proxy.log.waitFor(`discover ${name}:${port}: 2 servers (127.0.0.2:${port}, 127.0.0.3:${port})`);
 
   const traffic = load(proxy.port, 'x.test', 4);
-  await waitFor('both servers to serve', () => traffic.count(a.name) > 20 && traffic.count(b.name) > 20, 10_000);
+  await waitFor('both servers to serve', () => traffic.count(a.name) > 20 && traffic.count(b.name) > 20, 15_000);
 
   // A record appears: a server of the pool, checked, and soon serving.
   const added = Date.now();
   await server.setHosts([`127.0.0.2 ${name}`, `127.0.0.3 ${name}`, `127.0.0.4 ${name}`]);
-  await waitFor('the new server to get traffic', () => traffic.count(c.name) > 10, 10_000);
+  await waitFor('the new server to get traffic', () => traffic.count(c.name) > 10, 15_000);
   const tookMs = Date.now() - added;
   t.match(proxy.log.matching(`discover ${name}:${port}: 3 servers; new 127.0.0.4:${port}`), [/./], 'logged');
 
@@ -103,28 +103,28 @@ servers:
     const client = await h.client(proxy);
     const arrived = slowSoFar();
     slow.push(client.send(request('GET', '/slow?ms=1500', { host: 'x.test' })).then((res) => res.status));
-    await waitFor('the slow request to reach a server', () => slowSoFar() > arrived, 5000);
+    await waitFor('the slow request to reach a server', () => slowSoFar() > arrived, 15_000);
   }
   t.ok(atA.inFlight > 0, 'a request in flight to the server whose record goes');
   await server.setHosts([`127.0.0.3 ${name}`, `127.0.0.4 ${name}`]);
-  await proxy.log.waitFor(`discover ${name}:${port}: 2 servers; gone (drained, then removed) 127.0.0.2:${port}`);
-  await waitFor('the pool to lose it', () => members(proxy).length === 2, 5000);
+  await proxy.log.waitFor(`discover ${name}:${port}: 2 servers; gone (drained, then removed) 127.0.0.2:${port}`, 15_000);
+  await waitFor('the pool to lose it', () => members(proxy).length === 2, 15_000);
   t.strictSame(members(proxy), [`127.0.0.3:${port}`, `127.0.0.4:${port}`]);
   t.strictSame(await within(Promise.all(slow), 'the slow requests'), slow.map(() => 200), 'requests in flight finish, also on the server that went');
   const atRemoval = atA.requests;
   const others = traffic.count(b.name) + traffic.count(c.name);
-  await waitFor('more traffic after the removal', () => traffic.count(b.name) + traffic.count(c.name) > others + 100, 10_000);
+  await waitFor('more traffic after the removal', () => traffic.count(b.name) + traffic.count(c.name) > others + 100, 15_000);
   t.equal(atA.requests, atRemoval, 'no new request goes to the removed server');
   t.ok(await connectionsClose(a), 'its connections close once their requests are done');
 
   // The DNS server stops: lookups fail, the pool keeps its servers and keeps serving.
   await server.stop();
-  await proxy.log.waitFor(`discover ${name}:${port}: lookup failed (ECONNREFUSED); keeping 2 servers`, 10_000);
+  await proxy.log.waitFor(`discover ${name}:${port}: lookup failed (ECONNREFUSED); keeping 2 servers`, 15_000);
   const before = traffic.stats.ok;
-  await waitFor('traffic to go on', () => traffic.stats.ok > before + 100, 10_000);
+  await waitFor('traffic to go on', () => traffic.stats.ok > before + 100, 15_000);
   t.strictSame(members(proxy), [`127.0.0.3:${port}`, `127.0.0.4:${port}`], 'the last known servers');
   await server.restart();
-  await proxy.log.waitFor(`discover ${name}:${port}: lookups answer again`, 10_000);
+  await proxy.log.waitFor(`discover ${name}:${port}: lookups answer again`, 15_000);
 
   await traffic.stop();
   t.strictSame(traffic.stats.failed, [], 'zero failed client requests');
@@ -132,8 +132,8 @@ servers:
 
   // No such name: the entry has no servers; the pool answers 503.
   await server.setHosts([]);
-  await proxy.log.waitFor(`discover ${name}:${port}: no A or AAAA records; gone (drained, then removed) 127.0.0.3:${port}, 127.0.0.4:${port}`, 10_000);
-  await waitFor('the pool to empty', () => members(proxy).length === 0, 5000);
+  await proxy.log.waitFor(`discover ${name}:${port}: no A or AAAA records; gone (drained, then removed) 127.0.0.3:${port}, 127.0.0.4:${port}`, 15_000);
+  await waitFor('the pool to empty', () => members(proxy).length === 0, 15_000);
   const client = await h.client(proxy);
   t.equal((await client.send(request('GET', '/', { host: 'x.test' }))).status, 503, 'no servers: 503');
 });
@@ -176,8 +176,8 @@ servers:
 
   // The best priority's records go: the backup's priority is now the best one, and it serves.
   await server.restart([srv[2]!]);
-  await proxy.log.waitFor(`discover ${srvName}: 1 server; new weight or priority 127.0.0.4:${port}; gone (drained, then removed) 127.0.0.2:${port}, 127.0.0.3:${port}`, 10_000);
-  await waitFor('the pool to follow', () => members(proxy).length === 1, 5000);
+  await proxy.log.waitFor(`discover ${srvName}: 1 server; new weight or priority 127.0.0.4:${port}; gone (drained, then removed) 127.0.0.2:${port}, 127.0.0.3:${port}`, 15_000);
+  await waitFor('the pool to follow', () => members(proxy).length === 1, 15_000);
   const after = await client.send(request('GET', '/', { host: 'x.test' }));
   t.equal(after.header('x-server'), apps[2]!.name);
 });
@@ -205,7 +205,7 @@ servers:
 
   await t.rejects(reload(yaml('1s', '\n  - nosuch.invalid:80')), /nosuch\.invalid/, 'a name that does not resolve fails the reload');
   await server.setHosts([`127.0.0.2 ${name}`, `127.0.0.3 ${name}`]);
-  await waitFor('the running discovery to follow', () => members(proxy).length === 2, 10_000);
+  await waitFor('the running discovery to follow', () => members(proxy).length === 2, 15_000);
 
   const running = (proxy.server as unknown as { discovery: { stopped: boolean } | null }).discovery!;
   await reload(`servers: ["127.0.0.3:${port}"]`);
