@@ -7,16 +7,14 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfig } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
-import { lb } from './helpers/lb-process.js';
+import { LB, lb } from './helpers/lb-process.js';
 
-const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   name: string;
   version: string;
@@ -352,7 +350,7 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real processes: `node <tap's TypeScript loader> src/lb.ts ...`.
+// Real processes: `node src/lb.ts ...`, compiled once (helpers/compiled.ts).
 
 t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });
