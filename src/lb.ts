@@ -125,6 +125,10 @@ export async function runCli(
     }
     logger = new Logger(options.logLevel, io.stdout, io.stderr);
     logger.format = config.log.format;
+    // The I/O fast paths hold on the Node.js lines they were proven on (io/internals.ts): on any
+    // other the plain path is taken, and said once, here.
+    const { IO_FALLBACK } = await import('./io/internals.js');
+    if (IO_FALLBACK !== null) logger.warn(IO_FALLBACK);
     // A name that does not resolve does not stop a start: its server stays down while the health
     // checker looks it up again (the DNS record may not exist yet, or a resolver be down).
     for (const warning of unresolved) logger.warn(`${warning}; retrying every ${DEFAULTS.retry / SECOND} s`);
