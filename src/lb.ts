@@ -13,7 +13,7 @@ import { describeConfig } from './config/check.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { preflight } from './config/preflight.js';
 import { DEFAULTS, SECOND, type Config } from './config/schema.js';
-import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
+import { LOG_LEVELS, Logger, ProcessWarnings, type LogFormat, type LogLevel, type LogOutput } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { reason, UsageError } from './reason.js';
 
@@ -88,12 +88,13 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
  * left to run, having printed help, the version, the --check summary (after an `lb: warning: ...`
  * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
  * the running balancer, having logged `listening on http://host:port` (https:// for a TLS
- * listener) and written --pid-file.
+ * listener) and written --pid-file. `warnings`: Node's own warnings, logged once there is a log.
  */
 export async function runCli(
   argv: string[],
   io: CliIo,
   createBalancer: CreateBalancer = createProxyServer,
+  warnings?: ProcessWarnings,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
   let logger: Logger | undefined;
@@ -119,12 +120,13 @@ export async function runCli(
     // --check does what a start does short of listening: the same checks, the same messages.
     const unresolved = await preflight(config, places);
     if (options.check) {
-      for (const warning of unresolved) io.stderr.write(`lb: warning: ${warning}\n`);
+      for (const warning of unresolved) io.stderr.write(stderrLine(config.log.format, 'warn', `lb: warning: ${warning}`));
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }
     logger = new Logger(options.logLevel, io.stdout, io.stderr);
     logger.format = config.log.format;
+    warnings?.logTo(logger);
     // The I/O fast paths hold on the Node.js lines they were proven on (io/internals.ts): on any
     // other the plain path is taken, and said once, here.
     const { IO_FALLBACK } = await import('./io/internals.js');
@@ -141,11 +143,15 @@ export async function runCli(
     return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
   } catch (err) {
     // Once the config is read, stderr speaks its log.format, whatever the log level.
-    const line = `lb: ${reason(err)}`;
-    io.stderr.write(logger?.format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: line })}\n` : `${line}\n`);
+    io.stderr.write(stderrLine(logger?.format, 'error', `lb: ${reason(err)}`));
     await server?.close().catch(() => {});
     return { code: 1 };
   }
+}
+
+/** A line for stderr where there is no log to write it: as it is, or with log.format json one JSON object. */
+function stderrLine(format: LogFormat | undefined, level: 'warn' | 'error', line: string): string {
+  return format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level, msg: line })}\n` : `${line}\n`;
 }
 
 /**
@@ -223,6 +229,7 @@ function exitWhenWritten(logger: Logger, proc: SignalSource, code: number): void
 export interface SignalSource {
   on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
   on(event: 'exit', listener: () => void): unknown;
+  on(event: 'warning', listener: (warning: Error) => void): unknown;
   exit(code: number): void;
 }
 
@@ -299,6 +306,7 @@ function readVersion(): string {
 
 /** What main() needs of `process`. */
 export interface Program extends CliIo, SignalSource {
+  removeAllListeners(event: 'warning'): unknown;
   argv: string[];
   exitCode?: number | string | undefined;
 }
@@ -308,9 +316,14 @@ export interface Program extends CliIo, SignalSource {
  * run, or stops the running balancer on SIGINT/SIGTERM.
  */
 export async function main(proc: Program = process, createBalancer?: CreateBalancer): Promise<void> {
-  const result = await runCli(proc.argv.slice(2), proc, createBalancer);
-  if ('code' in result) proc.exitCode = result.code;
-  else stopOnSignals(result, proc);
+  // Taken over before anything is loaded that may warn (process.binding, under --pending-deprecation).
+  const warnings = new ProcessWarnings(proc);
+  const result = await runCli(proc.argv.slice(2), proc, createBalancer, warnings);
+  if ('code' in result) {
+    // No balancer, so no log: what Node warned of is written as a log line all the same.
+    warnings.logTo(new Logger('warn', proc.stdout, proc.stderr));
+    proc.exitCode = result.code;
+  } else stopOnSignals(result, proc);
 }
 
 // Run when this file is the program: `node dist/lb.js`, or the `lb` bin, a symlink to it (hence the

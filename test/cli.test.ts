@@ -210,6 +210,33 @@ t.test('stopOnSignals: a reload puts the new log.format in force for the message
   t.match(JSON.parse(proc.stderr.text), { level: 'info', msg: 'SIGHUP: reloaded lb.yaml' });
 });
 
+t.test('--check with log.format json: its warnings are JSON objects too', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [nosuch.invalid:8081]\n' }), 'lb.yaml');
+  const check = await cli([file, '--check']);
+  t.equal(check.code, 0);
+  const lines = check.stderr.trimEnd().split('\n');
+  t.equal(lines.length, 1);
+  t.match(JSON.parse(lines[0]!), { time: /^\d{4}-/, level: 'warn', msg: /^lb: warning: .*:2: nosuch\.invalid:8081 does not resolve/ });
+});
+
+t.test('main: Node\'s own warnings are log lines, held until there is a log', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [localhost:8081]\n' }), 'lb.yaml');
+  const run = new FakeProcess(['node', 'lb.js', file]);
+  run.on('warning', () => t.fail('Node\'s own handler stays'));
+  const started = main(run, factory(new FakeBalancer(LOOPBACK)));
+  run.emit('warning', Object.assign(new Error('early'), { name: 'DeprecationWarning', code: 'DEP0000' }));
+  await started;
+  run.emit('warning', Object.assign(new Error('later'), { name: 'ExperimentalWarning' }));
+  const lines = run.stderr.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.same(lines.filter((l) => l.level === 'warn').map((l) => l.msg), ['DeprecationWarning DEP0000: early', 'ExperimentalWarning: later']);
+
+  const help = new FakeProcess(['node', 'lb.js', '--help']);
+  const helped = main(help);
+  help.emit('warning', new Error('while printing help'));
+  await helped;
+  t.match(help.stderr.text, / WARN Error: while printing help\n$/, 'no balancer: logged all the same');
+});
+
 t.test('run: --workers is the number of processes asked of the factory; 0 is one per core', async (t) => {
   const file = join(t.testdir({ 'lb.yaml': 'servers: [localhost:8081]\n' }), 'lb.yaml');
   for (const [argv, workers] of [

@@ -5,7 +5,7 @@
 
 import { statusOf } from '../admin/status.js';
 import type { Config } from '../config/schema.js';
-import { Logger } from '../log.js';
+import { Logger, ProcessWarnings } from '../log.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { reason } from '../reason.js';
 import type { Controls, ToPrimary, ToWorker } from './messages.js';
@@ -16,6 +16,8 @@ const PIPE_BUF = 4096;
 
 const startedAt = Date.now();
 let logger = new Logger('info');
+/** Node's warnings in log.format too; those that come while this worker loads wait for its log. */
+const warnings = new ProcessWarnings(process);
 let server: ProxyServer | null = null;
 const health = new SharedHealth((label) => send({ type: 'down', label }));
 
@@ -60,6 +62,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   logger.maxBatch = PIPE_BUF;
   logger.worker = process.pid;
   logger.format = config.log.format;
+  warnings.logTo(logger);
   health.merge(up);
   try {
     // The constructor reads listen.tls's files: they may have gone since the primary started.
