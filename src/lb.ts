@@ -60,7 +60,7 @@ export interface Running {
   server: Balancer;
   logger: Logger;
   /** Reads CONFIG again, with the command line's overrides; throws ConfigError. */
-  readConfig: () => Config;
+  readConfig: () => LoadedConfig;
   /** The CONFIG file, for log lines. */
   file: string;
   /** --pid-file, written once listening; removed at exit. */
@@ -140,7 +140,7 @@ export async function runCli(
     if (options.pidFile !== undefined) writePidFile(options.pidFile, process.pid);
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     logger.info(`listening on ${config.listen.tls === null ? 'http' : 'https'}://${formatAddress(address)}`);
-    return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
+    return { server, logger, readConfig: load, file: options.file, pidFile: options.pidFile };
   } catch (err) {
     // Once the config is read, stderr speaks its log.format, whatever the log level.
     io.stderr.write(stderrLine(logger?.format, 'error', `lb: ${reason(err)}`));
@@ -157,7 +157,8 @@ function stderrLine(format: LogFormat | undefined, level: 'warn' | 'error', line
 /**
  * Stops the balancer on the first SIGINT or SIGTERM: close() (which drains requests in flight),
  * flush the log, exit 0 (1 if closing failed). A second signal while closing exits 1 at once.
- * Reloads the configuration on SIGHUP. Removes --pid-file at exit, whichever way it comes.
+ * Reloads the configuration on SIGHUP, checked as a start checks it (preflight). Removes --pid-file
+ * at exit, whichever way it comes.
  */
 export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Running, proc: SignalSource = process): void {
   // On 'exit': also after an uncaught exception, and after either exit below.
@@ -185,23 +186,31 @@ export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Run
   };
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
-  // SIGHUP: read the configuration again; a config that does not load leaves the running one.
+  // SIGHUP: read the configuration again and check it as a start does (TLS files read and matched,
+  // names looked up); a config that does not load or pass leaves the running one.
   proc.on('SIGHUP', () => {
     if (stopping) return;
-    let config: Config;
+    let loaded: LoadedConfig;
     try {
-      config = readConfig();
+      loaded = readConfig();
     } catch (err) {
       logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`);
       return;
     }
-    server.reload(config).then(
-      () => {
-        logger.format = config.log.format;
-        logger.info(`SIGHUP: reloaded ${file}`);
-      },
-      (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
-    );
+    const { config, places } = loaded;
+    preflight(config, places)
+      .then((unresolved) => {
+        // The reload decides what to do about such a server (a new one is refused, as at start).
+        for (const warning of unresolved) logger.warn(`SIGHUP: ${warning}`);
+        return server.reload(config);
+      })
+      .then(
+        () => {
+          logger.format = config.log.format;
+          logger.info(`SIGHUP: reloaded ${file}`);
+        },
+        (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
+      );
   });
 }
 

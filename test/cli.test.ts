@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfigWithPlaces } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
@@ -203,11 +203,40 @@ t.test('stopOnSignals: a reload puts the new log.format in force for the message
   const proc = new FakeProcess();
   const logger = new Logger('info', proc.stdout, proc.stderr);
   const server = new FakeBalancer(LOOPBACK);
-  stopOnSignals({ server, logger, readConfig: () => parseConfig('log: { format: json }\nservers: [a:1]\n', 'lb.yaml'), file: 'lb.yaml' }, proc);
+  stopOnSignals({ server, logger, readConfig: () => parseConfigWithPlaces('log: { format: json }\nservers: [127.0.0.1:1]\n', 'lb.yaml'), file: 'lb.yaml' }, proc);
   proc.emit('SIGHUP', 'SIGHUP');
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(logger.format, 'json');
   t.match(JSON.parse(proc.stderr.text), { level: 'info', msg: 'SIGHUP: reloaded lb.yaml' });
+});
+
+t.test('stopOnSignals: SIGHUP checks the new config as a start does; one that fails keeps the running one, with its line', async (t) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a' });
+  const file = join(dir, 'lb.yaml');
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  const server = new FakeBalancer(LOOPBACK);
+  const readConfig = () => parseConfigWithPlaces(readFileSync(file, 'utf8'), file);
+  stopOnSignals({ server, logger, readConfig, file }, proc);
+  const lines = () => proc.stderr.text.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\S+Z /, ''));
+  const reload = async (yaml: string, settled: RegExp) => {
+    proc.stderr.text = '';
+    writeFileSync(file, yaml);
+    proc.emit('SIGHUP', 'SIGHUP');
+    for (let i = 0; i < 1000 && !settled.test(proc.stderr.text); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    return lines();
+  };
+
+  const missing = await reload(`listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: nope.pem\nservers: [127.0.0.1:9]\n`, /keeping/);
+  t.equal(missing.length, 1);
+  t.match(missing[0], new RegExp(`^ERROR SIGHUP: ${file.replace(/[.\/]/g, '\\$&')}:5:10: listen\\.tls\\.key: .*nope\\.pem.*; keeping the running configuration$`));
+  t.equal(server.reloaded, 0, 'a key file that cannot be read: not reloaded, as a start would not start');
+
+  const unresolved = await reload(`listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: a-key.pem\nservers: [nosuch.invalid:8081]\n`, /reloaded/);
+  t.match(unresolved, [new RegExp(`^WARN SIGHUP: ${file.replace(/[.\/]/g, '\\$&')}:6: nosuch\\.invalid:8081 does not resolve \\((ENOTFOUND|EAI_AGAIN)\\)$`), `INFO SIGHUP: reloaded ${file}`]);
+  t.equal(server.reloaded, 1, 'a name that does not resolve is a warning: reloaded, as a start would start');
+  t.ok(a.cert, 'the certificate the config names');
 });
 
 t.test('--check with log.format json: its warnings are JSON objects too', async (t) => {
@@ -550,7 +579,7 @@ t.test('stopOnSignals: SIGHUP while closing is ignored', async (t) => {
   const logger = new Logger('info', proc.stdout, proc.stderr);
   const server = new FakeBalancer(LOOPBACK);
   let reads = 0;
-  stopOnSignals({ server, logger, readConfig: () => (reads++, parseConfig('servers: [a:1]\n', 'lb.yaml')), file: 'lb.yaml' }, proc);
+  stopOnSignals({ server, logger, readConfig: () => (reads++, parseConfigWithPlaces('servers: [127.0.0.1:1]\n', 'lb.yaml')), file: 'lb.yaml' }, proc);
   proc.emit('SIGHUP', 'SIGHUP');
   await new Promise((resolve) => setImmediate(resolve));
   t.same([reads, server.reloaded], [1, 1], 'a SIGHUP reloads');
