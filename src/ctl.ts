@@ -37,8 +37,11 @@ interface Target {
   token: string | null;
 }
 
-/** Runs `lb ctl ARGS`: resolves with the exit code, having printed the answer or one `lb ctl: <reason>` line. */
-export async function runCtl(argv: string[], io: { stdout: LogOutput; stderr: LogOutput }): Promise<number> {
+/**
+ * Runs `lb ctl ARGS`: resolves with the exit code, having printed the answer or one `lb ctl: <reason>`
+ * line. `timeoutMs`: how long the admin API may take (a test of the timeout need not wait the real one).
+ */
+export async function runCtl(argv: string[], io: { stdout: LogOutput; stderr: LogOutput }, timeoutMs = TIMEOUT_MS): Promise<number> {
   try {
     const args = mri(argv, {
       string: ['config', 'admin', 'token-file', 'pool'],
@@ -58,7 +61,7 @@ export async function runCtl(argv: string[], io: { stdout: LogOutput; stderr: Lo
     const pool = args.pool as string | undefined;
     if (command === 'servers') {
       if (name !== undefined) throw new UsageError('servers takes no argument');
-      const reply = await call(target, 'GET', '/servers', '');
+      const reply = await call(target, 'GET', '/servers', '', timeoutMs);
       io.stdout.write(table((JSON.parse(reply) as { servers: ServerEntry[] }).servers));
       return 0;
     }
@@ -68,7 +71,7 @@ export async function runCtl(argv: string[], io: { stdout: LogOutput; stderr: Lo
     if (command === 'weight' && value === undefined) throw new UsageError('weight needs NAME and a weight N (0..256)');
     if ((state ? value : rest[0]) !== undefined) throw new UsageError(`too many arguments for ${command}`);
     const path = `/servers/${encodeURIComponent(name)}/${state ? 'state' : 'weight'}${pool === undefined ? '' : `?pool=${encodeURIComponent(pool)}`}`;
-    const reply = await call(target, 'POST', path, state ? command : value!);
+    const reply = await call(target, 'POST', path, state ? command : value!, timeoutMs);
     io.stdout.write(table((JSON.parse(reply) as { servers: ServerEntry[] }).servers));
     return 0;
   } catch (err) {
@@ -99,16 +102,16 @@ function readToken(file: string): string {
 }
 
 /** One request to the admin API; resolves with a 200's body, rejects with the API's own reason otherwise. */
-function call(target: Target, method: string, path: string, body: string): Promise<string> {
+function call(target: Target, method: string, path: string, body: string, timeoutMs: number): Promise<string> {
   const { host, port } = target.address;
   const headers: Record<string, string> = target.token === null ? {} : { authorization: `Bearer ${target.token}` };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: host === '' ? '127.0.0.1' : host, port, path, method, headers, timeout: TIMEOUT_MS }, (res) => {
+    const req = http.request({ host: host === '' ? '127.0.0.1' : host, port, path, method, headers, timeout: timeoutMs }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode} ${text.trim().split('\n', 1)[0]}`))));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from the admin API at ${formatListen(target.address)} within ${TIMEOUT_MS / 1000} s`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer from the admin API at ${formatListen(target.address)} within ${timeoutMs / 1000} s`)));
     req.on('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === undefined ? err : new Error(`cannot reach the admin API at ${formatListen(target.address)} (${err.code})`)),
     );

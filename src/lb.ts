@@ -13,7 +13,7 @@ import { describeConfig } from './config/check.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { discoverWarnings, preflight } from './config/preflight.js';
 import { DEFAULTS, SECOND, type Config } from './config/schema.js';
-import { LOG_LEVELS, Logger, type LogLevel, type LogOutput } from './log.js';
+import { LOG_LEVELS, Logger, ProcessWarnings, type LogFormat, type LogLevel, type LogOutput } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { reason, UsageError } from './reason.js';
 
@@ -60,7 +60,7 @@ export interface Running {
   server: Balancer;
   logger: Logger;
   /** Reads CONFIG again, with the command line's overrides; throws ConfigError. */
-  readConfig: () => Config;
+  readConfig: () => LoadedConfig;
   /** The CONFIG file, for log lines. */
   file: string;
   /** --pid-file, written once listening; removed at exit. */
@@ -88,12 +88,13 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
  * left to run, having printed help, the version, the --check summary (after an `lb: warning: ...`
  * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
  * the running balancer, having logged `listening on http://host:port` for each listener (https://
- * for a TLS one) and written --pid-file.
+ * for a TLS one) and written --pid-file. `warnings`: Node's own warnings, logged once there is a log.
  */
 export async function runCli(
   argv: string[],
   io: CliIo,
   createBalancer: CreateBalancer = createProxyServer,
+  warnings?: ProcessWarnings,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
   let logger: Logger | undefined;
@@ -120,12 +121,19 @@ export async function runCli(
     // --check does what a start does short of listening: the same checks, the same messages.
     const unresolved = await preflight(config, places);
     if (options.check) {
-      for (const warning of [...unresolved, ...(await discoverWarnings(config, places))]) io.stderr.write(`lb: warning: ${warning}\n`);
+      for (const warning of [...unresolved, ...(await discoverWarnings(config, places))]) {
+        io.stderr.write(stderrLine(config.log.format, 'warn', `lb: warning: ${warning}`));
+      }
       io.stdout.write(describeConfig(config));
       return { code: 0 };
     }
     logger = new Logger(options.logLevel, io.stdout, io.stderr);
     logger.format = config.log.format;
+    warnings?.logTo(logger);
+    // The I/O fast paths hold on the Node.js lines they were proven on (io/internals.ts): on any
+    // other the plain path is taken, and said once, here.
+    const { IO_FALLBACK } = await import('./io/internals.js');
+    if (IO_FALLBACK !== null) logger.warn(IO_FALLBACK);
     // A name that does not resolve does not stop a start: its server stays down while the health
     // checker looks it up again (the DNS record may not exist yet, or a resolver be down).
     for (const warning of unresolved) logger.warn(`${warning}; retrying every ${DEFAULTS.retry / SECOND} s`);
@@ -135,20 +143,25 @@ export async function runCli(
     if (options.pidFile !== undefined) writePidFile(options.pidFile, process.pid);
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     addresses.forEach((address, i) => logger!.info(`listening on ${config.listen[i]!.tls === null ? 'http' : 'https'}://${formatAddress(address)}`));
-    return { server, logger, readConfig: () => load().config, file: options.file, pidFile: options.pidFile };
+    return { server, logger, readConfig: load, file: options.file, pidFile: options.pidFile };
   } catch (err) {
     // Once the config is read, stderr speaks its log.format, whatever the log level.
-    const line = `lb: ${reason(err)}`;
-    io.stderr.write(logger?.format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: line })}\n` : `${line}\n`);
+    io.stderr.write(stderrLine(logger?.format, 'error', `lb: ${reason(err)}`));
     await server?.close().catch(() => {});
     return { code: 1 };
   }
 }
 
+/** A line for stderr where there is no log to write it: as it is, or with log.format json one JSON object. */
+function stderrLine(format: LogFormat | undefined, level: 'warn' | 'error', line: string): string {
+  return format === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), level, msg: line })}\n` : `${line}\n`;
+}
+
 /**
  * Stops the balancer on the first SIGINT or SIGTERM: close() (which drains requests in flight),
  * flush the log, exit 0 (1 if closing failed). A second signal while closing exits 1 at once.
- * Reloads the configuration on SIGHUP. Removes --pid-file at exit, whichever way it comes.
+ * Reloads the configuration on SIGHUP, checked as a start checks it (preflight). Removes --pid-file
+ * at exit, whichever way it comes.
  */
 export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Running, proc: SignalSource = process): void {
   // On 'exit': also after an uncaught exception, and after either exit below.
@@ -176,23 +189,31 @@ export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Run
   };
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
-  // SIGHUP: read the configuration again; a config that does not load leaves the running one.
+  // SIGHUP: read the configuration again and check it as a start does (TLS files read and matched,
+  // names looked up); a config that does not load or pass leaves the running one.
   proc.on('SIGHUP', () => {
     if (stopping) return;
-    let config: Config;
+    let loaded: LoadedConfig;
     try {
-      config = readConfig();
+      loaded = readConfig();
     } catch (err) {
       logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`);
       return;
     }
-    server.reload(config).then(
-      () => {
-        logger.format = config.log.format;
-        logger.info(`SIGHUP: reloaded ${file}`);
-      },
-      (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
-    );
+    const { config, places } = loaded;
+    preflight(config, places)
+      .then((unresolved) => {
+        // The reload decides what to do about such a server (a new one is refused, as at start).
+        for (const warning of unresolved) logger.warn(`SIGHUP: ${warning}`);
+        return server.reload(config);
+      })
+      .then(
+        () => {
+          logger.format = config.log.format;
+          logger.info(`SIGHUP: reloaded ${file}`);
+        },
+        (err: unknown) => logger.error(`SIGHUP: ${reason(err)}; keeping the running configuration`),
+      );
   });
 }
 
@@ -220,6 +241,7 @@ function exitWhenWritten(logger: Logger, proc: SignalSource, code: number): void
 export interface SignalSource {
   on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
   on(event: 'exit', listener: () => void): unknown;
+  on(event: 'warning', listener: (warning: Error) => void): unknown;
   exit(code: number): void;
 }
 
@@ -296,6 +318,7 @@ function readVersion(): string {
 
 /** What main() needs of `process`. */
 export interface Program extends CliIo, SignalSource {
+  removeAllListeners(event: 'warning'): unknown;
   argv: string[];
   exitCode?: number | string | undefined;
 }
@@ -305,9 +328,14 @@ export interface Program extends CliIo, SignalSource {
  * run, or stops the running balancer on SIGINT/SIGTERM.
  */
 export async function main(proc: Program = process, createBalancer?: CreateBalancer): Promise<void> {
-  const result = await runCli(proc.argv.slice(2), proc, createBalancer);
-  if ('code' in result) proc.exitCode = result.code;
-  else stopOnSignals(result, proc);
+  // Taken over before anything is loaded that may warn (process.binding, under --pending-deprecation).
+  const warnings = new ProcessWarnings(proc);
+  const result = await runCli(proc.argv.slice(2), proc, createBalancer, warnings);
+  if ('code' in result) {
+    // No balancer, so no log: what Node warned of is written as a log line all the same.
+    warnings.logTo(new Logger('warn', proc.stdout, proc.stderr));
+    proc.exitCode = result.code;
+  } else stopOnSignals(result, proc);
 }
 
 // Run when this file is the program: `node dist/lb.js`, or the `lb` bin, a symlink to it (hence the

@@ -126,3 +126,37 @@ export class Logger {
     return this.#stamp;
   }
 }
+
+/** What ProcessWarnings needs of `process`. */
+export interface WarningSource {
+  on(event: 'warning', listener: (warning: Error) => void): unknown;
+  removeAllListeners(event: 'warning'): unknown;
+}
+
+/**
+ * Node's own warnings (a deprecation, an experimental feature) as log lines, so that they too are
+ * in log.format and obey the log level: Node's handler, which prints them as text on stderr
+ * whatever the format, is taken off. Those that come before there is a log wait for it.
+ */
+export class ProcessWarnings {
+  #logger: Logger | null = null;
+  readonly #held: Error[] = [];
+
+  constructor(source: WarningSource) {
+    source.removeAllListeners('warning');
+    source.on('warning', (warning) => {
+      if (this.#logger === null) this.#held.push(warning);
+      else this.#log(warning);
+    });
+  }
+
+  /** Logs every warning to `logger` from now on, those held first. */
+  logTo(logger: Logger): void {
+    this.#logger = logger;
+    for (const warning of this.#held.splice(0)) this.#log(warning);
+  }
+
+  #log(warning: Error & { code?: string }): void {
+    this.#logger!.warn(`${warning.name}${warning.code === undefined ? '' : ` ${warning.code}`}: ${warning.message}`);
+  }
+}

@@ -7,17 +7,15 @@ import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfigWithPlaces } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
-import { lb } from './helpers/lb-process.js';
+import { LB, lb } from './helpers/lb-process.js';
 import { closedPort } from './helpers/net.js';
 
-const LB = fileURLToPath(new URL('../src/lb.ts', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   name: string;
   version: string;
@@ -206,11 +204,67 @@ t.test('stopOnSignals: a reload puts the new log.format in force for the message
   const proc = new FakeProcess();
   const logger = new Logger('info', proc.stdout, proc.stderr);
   const server = new FakeBalancer(LOOPBACK);
-  stopOnSignals({ server, logger, readConfig: () => parseConfig('log: { format: json }\nservers: [a:1]\n', 'lb.yaml'), file: 'lb.yaml' }, proc);
+  stopOnSignals({ server, logger, readConfig: () => parseConfigWithPlaces('log: { format: json }\nservers: [127.0.0.1:1]\n', 'lb.yaml'), file: 'lb.yaml' }, proc);
   proc.emit('SIGHUP', 'SIGHUP');
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(logger.format, 'json');
   t.match(JSON.parse(proc.stderr.text), { level: 'info', msg: 'SIGHUP: reloaded lb.yaml' });
+});
+
+t.test('stopOnSignals: SIGHUP checks the new config as a start does; one that fails keeps the running one, with its line', async (t) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a' });
+  const file = join(dir, 'lb.yaml');
+  const proc = new FakeProcess();
+  const logger = new Logger('info', proc.stdout, proc.stderr);
+  const server = new FakeBalancer(LOOPBACK);
+  const readConfig = () => parseConfigWithPlaces(readFileSync(file, 'utf8'), file);
+  stopOnSignals({ server, logger, readConfig, file }, proc);
+  const lines = () => proc.stderr.text.split('\n').filter((l) => l !== '').map((l) => l.replace(/^\S+Z /, ''));
+  const reload = async (yaml: string, settled: RegExp) => {
+    proc.stderr.text = '';
+    writeFileSync(file, yaml);
+    proc.emit('SIGHUP', 'SIGHUP');
+    for (let i = 0; i < 1000 && !settled.test(proc.stderr.text); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    return lines();
+  };
+
+  const missing = await reload(`listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: nope.pem\nservers: [127.0.0.1:9]\n`, /keeping/);
+  t.equal(missing.length, 1);
+  t.match(missing[0], new RegExp(`^ERROR SIGHUP: ${file.replace(/[.\/]/g, '\\$&')}:5:10: listen\\.tls\\.key: .*nope\\.pem.*; keeping the running configuration$`));
+  t.equal(server.reloaded, 0, 'a key file that cannot be read: not reloaded, as a start would not start');
+
+  const unresolved = await reload(`listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: a-cert.pem\n    key: a-key.pem\nservers: [nosuch.invalid:8081]\n`, /reloaded/);
+  t.match(unresolved, [new RegExp(`^WARN SIGHUP: ${file.replace(/[.\/]/g, '\\$&')}:6: nosuch\\.invalid:8081 does not resolve \\((ENOTFOUND|EAI_AGAIN)\\)$`), `INFO SIGHUP: reloaded ${file}`]);
+  t.equal(server.reloaded, 1, 'a name that does not resolve is a warning: reloaded, as a start would start');
+  t.ok(a.cert, 'the certificate the config names');
+});
+
+t.test('--check with log.format json: its warnings are JSON objects too', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [nosuch.invalid:8081]\n' }), 'lb.yaml');
+  const check = await cli([file, '--check']);
+  t.equal(check.code, 0);
+  const lines = check.stderr.trimEnd().split('\n');
+  t.equal(lines.length, 1);
+  t.match(JSON.parse(lines[0]!), { time: /^\d{4}-/, level: 'warn', msg: /^lb: warning: .*:2: nosuch\.invalid:8081 does not resolve/ });
+});
+
+t.test('main: Node\'s own warnings are log lines, held until there is a log', async (t) => {
+  const file = join(t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [localhost:8081]\n' }), 'lb.yaml');
+  const run = new FakeProcess(['node', 'lb.js', file]);
+  run.on('warning', () => t.fail('Node\'s own handler stays'));
+  const started = main(run, factory(new FakeBalancer(LOOPBACK)));
+  run.emit('warning', Object.assign(new Error('early'), { name: 'DeprecationWarning', code: 'DEP0000' }));
+  await started;
+  run.emit('warning', Object.assign(new Error('later'), { name: 'ExperimentalWarning' }));
+  const lines = run.stderr.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.same(lines.filter((l) => l.level === 'warn').map((l) => l.msg), ['DeprecationWarning DEP0000: early', 'ExperimentalWarning: later']);
+
+  const help = new FakeProcess(['node', 'lb.js', '--help']);
+  const helped = main(help);
+  help.emit('warning', new Error('while printing help'));
+  await helped;
+  t.match(help.stderr.text, / WARN Error: while printing help\n$/, 'no balancer: logged all the same');
 });
 
 t.test('run: --workers is the number of processes asked of the factory; 0 is one per core', async (t) => {
@@ -353,7 +407,7 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real processes: `node <tap's TypeScript loader> src/lb.ts ...`.
+// Real processes: `node src/lb.ts ...`, compiled once (helpers/compiled.ts).
 
 t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });
@@ -535,7 +589,7 @@ t.test('stopOnSignals: SIGHUP while closing is ignored', async (t) => {
   const logger = new Logger('info', proc.stdout, proc.stderr);
   const server = new FakeBalancer(LOOPBACK);
   let reads = 0;
-  stopOnSignals({ server, logger, readConfig: () => (reads++, parseConfig('servers: [a:1]\n', 'lb.yaml')), file: 'lb.yaml' }, proc);
+  stopOnSignals({ server, logger, readConfig: () => (reads++, parseConfigWithPlaces('servers: [127.0.0.1:1]\n', 'lb.yaml')), file: 'lb.yaml' }, proc);
   proc.emit('SIGHUP', 'SIGHUP');
   await new Promise((resolve) => setImmediate(resolve));
   t.same([reads, server.reloaded], [1, 1], 'a SIGHUP reloads');

@@ -290,6 +290,9 @@ t.test('probe', async (t) => {
   });
 });
 
+/** Starting a worker that compiles its TypeScript (tap's loader): slow on a busy machine. */
+const STARTUP_MS = 30_000;
+
 /** The owner of `server`'s health, with it in a pool named "p" (the name its log lines give). */
 function ownerOf(server: Backend, log: LogCapture): Fleet {
   return new Fleet(log.logger, new Snapshot([new Pool('p', [server])]));
@@ -317,6 +320,43 @@ t.test('HealthMonitor', async (t) => {
     t.ok(during.length >= 3, `the worker went on checking while the main thread was blocked: ${during.length} checks`);
     t.equal(server.up, false);
     t.ok(log.matching('DEBUG check').length > 0, 'each check is logged at debug level');
+  });
+
+  // Every other worker in the suite runs the build bare (no loaders, so no coverage): this one
+  // runs worker.ts as the sources do, and takes it through each message it posts and handles.
+  t.test('without LB_HEALTH_WORKER the worker runs from its own file: ready, check, no-page, resolved, flip, down, stop', async (t) => {
+    const build = process.env['LB_HEALTH_WORKER'];
+    t.ok(build, 'the suite names a build (helpers/compiled.ts)');
+    delete process.env['LB_HEALTH_WORKER'];
+    t.teardown(() => {
+      process.env['LB_HEALTH_WORKER'] = build;
+    });
+    const log = new LogCapture('debug');
+    // A server with no page at the default path, under a name that resolves only after the start.
+    const noPage = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')));
+    await new Promise<void>((resolve) => noPage.listen(0, HOST, resolve));
+    t.teardown(() => noPage.close());
+    const port = (noPage.address() as net.AddressInfo).port;
+    const later = new Backend('localhost', port, `localhost:${port}`, false);
+    const refused = new Backend(HOST, await closedPort(), 'x');
+    const fleet = new Fleet(log.logger, new Snapshot([new Pool('p', [later, refused])]));
+    const monitor = new HealthMonitor(fleet, hc({ interval: 20, timeout: 1000, rise: 1, fall: 1 }), log.logger, false, 20);
+    // Stopped in teardown even if it never says ready (a worker left running keeps the file alive).
+    const started = monitor.start();
+    t.teardown(() => monitor.stop());
+    // The one worker in the suite that compiles its TypeScript: slow on a busy machine.
+    await within(started, 'the worker to start from worker.ts', STARTUP_MS);
+    await log.waitFor(`localhost:${port} resolves now`, STARTUP_MS);
+    await log.waitFor(`server 127.0.0.1:${port} has no /healthcheck (404)`);
+    await waitFor('the refused server to go down', () => !refused.up);
+    t.ok(log.matching(`DEBUG check ${refused.name}`).length > 0, 'each check is posted');
+    await waitFor('the other server to be up', () => later.up);
+    // A passive failure: out in the main thread, and the worker told, so that it checks it back in.
+    fleet.setHealth(later, false, 'connect ECONNREFUSED', 'passive');
+    monitor.markDown(later);
+    await waitFor('the worker to bring it back', () => later.up);
+    await within(monitor.stop(), 'the worker to stop');
+    t.equal(monitor.worker, null);
   });
 
   t.test('a crashed worker is restarted and servers keep their last known state', async (t) => {

@@ -80,6 +80,12 @@ t.test('SIGHUP: an added host is routed, while a slow request in flight complete
   t.same((await get(port, '/', 'www.apple.com')).status, 200, 'still serving with the last good config');
   t.same((await get(port, '/', 'www.mango.com')).status, 200);
 
+  // A config that loads but fails what a start checks (a certificate that is not there): the same.
+  writeFileSync(file, yaml([['www.apple.com', apple!]]).replace('listen: 127.0.0.1:0\n', 'listen:\n  address: 127.0.0.1:0\n  tls:\n    cert: nope.pem\n    key: nope.key\n'));
+  proc.child.kill('SIGHUP');
+  await within(proc.until(/ERROR SIGHUP: .*lb\.yaml:4:11: listen\.tls\.cert: .*nope\.pem.*; keeping the running configuration/), 'the reload the preflight stopped', STARTUP_MS);
+  t.same((await get(port, '/', 'www.mango.com')).status, 200, 'still serving with the last good config');
+
   proc.child.kill('SIGTERM');
   t.equal((await proc.exit).code, 0);
 });

@@ -197,9 +197,14 @@ t.test('a process with log.format json: stdout holds access lines only, stderr J
   const h = new Harness(t);
   const ok = await h.backend('ok');
   const dir = t.testdir({ 'lb.yaml': `listen: 127.0.0.1:0\nlog: { format: json }\nhealthcheck: { interval: 1m }\nhosts:\n  - { host: ok.test, servers: [${q(ok)}] }\n` });
-  const proc = lb([LB, 'lb.yaml'], dir);
+  // A warning of Node's own while it runs (on SIGUSR2, which the balancer leaves alone): Node would
+  // print it as text.
+  const warn = `process.once('SIGUSR2', () => process.emitWarning('a warning of Node\\'s own', { type: 'DeprecationWarning', code: 'DEP0999' }))`;
+  const proc = lb([`--import=data:text/javascript,${encodeURIComponent(warn)}`, LB, 'lb.yaml'], dir);
   t.teardown(() => proc.child.kill('SIGKILL'));
   const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line', 30_000))[1]);
+  proc.child.kill('SIGUSR2');
+  await within(proc.until(/DEP0999/), 'the warning');
   for (const bytes of [request('GET', '/ok', { host: 'ok.test' }), request('GET', '/', { host: 'nowhere.test' }), 'GET /no-host HTTP/1.1\r\n\r\n']) {
     const client = await h.client(port);
     await client.write(bytes);
@@ -215,4 +220,5 @@ t.test('a process with log.format json: stdout holds access lines only, stderr J
   t.ok(err.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && typeof l.msg === 'string'), 'stderr: every line {time, level, msg}');
   t.ok(err.some((l) => l.msg === `listening on http://127.0.0.1:${port}`), 'listening');
   t.ok(err.some((l) => l.msg === 'SIGTERM: closing') && err.some((l) => l.msg === 'closed'), 'and the stop');
+  t.ok(err.some((l) => l.level === 'warn' && l.msg === "DeprecationWarning DEP0999: a warning of Node's own"), "and Node's own warning");
 });

@@ -6,7 +6,7 @@
 import { statusOf } from '../admin/status.js';
 import type { Discovered } from '../balancer/discovery.js';
 import type { Config } from '../config/schema.js';
-import { Logger } from '../log.js';
+import { Logger, ProcessWarnings } from '../log.js';
 import { ProxyServer } from '../proxy/proxy-server.js';
 import { reason } from '../reason.js';
 import type { Controls, ToPrimary, ToWorker } from './messages.js';
@@ -17,6 +17,8 @@ const PIPE_BUF = 4096;
 
 const startedAt = Date.now();
 let logger = new Logger('info');
+/** Node's warnings in log.format too; those that come while this worker loads wait for its log. */
+const warnings = new ProcessWarnings(process);
 let server: ProxyServer | null = null;
 const health = new SharedHealth((label) => send({ type: 'down', label }));
 
@@ -65,6 +67,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   logger.maxBatch = PIPE_BUF;
   logger.worker = process.pid;
   logger.format = config.log.format;
+  warnings.logTo(logger);
   health.merge(up);
   try {
     // The constructor reads the listeners' TLS files: they may have gone since the primary started.

@@ -2,6 +2,7 @@
 // flips it posts to the servers' owner (Fleet.setHealth), tells it of passive failures, and
 // restarts it if it crashes (the servers keep their last known state meanwhile).
 
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Backend } from '../balancer/backend.js';
 import type { HealthOwner } from '../balancer/fleet.js';
@@ -28,6 +29,16 @@ export type CreateHealthChecks = (fleet: HealthOwner, options: Healthcheck, repo
 /** The worker's file: worker.js once built, worker.ts when the sources run directly (tests). */
 /* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
+/**
+ * How the worker starts: from its own file; or, when LB_HEALTH_WORKER names one, from that build
+ * of it (the test suite compiles the sources once, instead of once in every worker). A build is
+ * JavaScript, so it starts without the process's loaders (--import), there only for TypeScript.
+ */
+function workerStart(): { file: URL; execArgv?: string[] } {
+  const build = process.env['LB_HEALTH_WORKER'];
+  return build === undefined || build === '' ? { file: WORKER_URL } : { file: pathToFileURL(build), execArgv: [] };
+}
 
 /** How long to wait before starting a crashed worker again. */
 const RESTART_DELAY_MS = 100;
@@ -70,7 +81,8 @@ export class HealthMonitor implements HealthChecks {
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),
     };
-    const worker = new Worker(WORKER_URL, { workerData: data });
+    const { file, execArgv } = workerStart();
+    const worker = new Worker(file, { workerData: data, ...(execArgv === undefined ? {} : { execArgv }) });
     this.worker = worker;
     worker.unref();
     worker.on('message', (message: ToMain) => this.onMessage(message));

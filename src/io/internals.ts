@@ -1,8 +1,8 @@
 // The one place that reaches into Node's internals: the stream binding that net.js itself writes
 // and reads through, and the private symbol of a socket's `onread` buffer. Probed once, when this
-// module loads; null where they are missing or not as expected, and always null with
-// LB_IO=plain, which makes every socket read through its 'data' events and write through its
-// stream (the plain path, as a TLS socket always does).
+// module loads; null where they are missing or not as expected, on a Node.js line they were not
+// proven on, and with LB_IO=plain, which makes every socket read through its 'data' events and
+// write through its stream (the plain path, as a TLS socket always does).
 
 import net from 'node:net';
 
@@ -30,14 +30,34 @@ export interface WriteRequest {
 export const PLAIN_IO = process.env['LB_IO'] === 'plain';
 
 /**
+ * The Node.js lines the fast paths were proven on: the binding and net.js's use of it read in each
+ * line's sources, and the whole suite run on each (.ci/run). Another line may have changed what
+ * the probes below cannot see (what a field means, when net.js reads it), so it gets the plain path.
+ */
+export const PROVEN_NODE_LINES: readonly number[] = [20, 22, 24, 26];
+
+/** Why Node.js `version` ("22.4.1") gets the plain path, or null when it is a proven line. */
+export function unprovenLine(version: string): string | null {
+  const major = Number(version.split('.')[0]);
+  if (PROVEN_NODE_LINES.includes(major)) return null;
+  return `Node.js ${version} is not a line the I/O fast paths were proven on (${PROVEN_NODE_LINES.join(', ')}): sockets are read and written through their streams`;
+}
+
+/** Why this process takes the plain path though LB_IO does not ask for it (lb logs it once), or null. */
+export const IO_FALLBACK: string | null = PLAIN_IO ? null : unprovenLine(process.versions.node);
+
+/** Whether the fast paths may be probed for at all. */
+const FAST = !PLAIN_IO && IO_FALLBACK === null;
+
+/**
  * The binding Node's net.js reads and writes through (it reaches it as internalBinding).
  * process.binding is deprecated in the documentation only (DEP0111); with --pending-deprecation
  * it warns once.
  */
-export const streamWrap: StreamWrap | null = PLAIN_IO ? null : loadStreamWrap();
+export const streamWrap: StreamWrap | null = FAST ? loadStreamWrap() : null;
 
 /** Node's private symbol for a socket's `onread` buffer (net.js kBuffer). */
-export const kBuffer: symbol | null = PLAIN_IO ? null : findBufferSymbol();
+export const kBuffer: symbol | null = FAST ? findBufferSymbol() : null;
 
 function loadStreamWrap(): StreamWrap | null {
   try {

@@ -1,12 +1,23 @@
-// The balancer as a real process: `node <tap's TypeScript loader> src/lb.ts ARGS`, with its output
-// collected and a way to wait for a line, and whether a process (a worker, a child's child) is alive.
-// Children inherit tap's loader (and its coverage).
+// The balancer as a real process: `node src/lb.ts ARGS`, with its output collected and a way to
+// wait for a line, and whether a process (a worker, a child's child) is alive. A child keeps tap's
+// node options (its coverage) but its TypeScript loader: src-from-build.mjs serves the sources,
+// compiled once (compiled.ts), so that no child compiles them again.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import './compiled.js';
 
 /** src/lb.ts, the program. */
 export const LB = fileURLToPath(new URL('../../src/lb.ts', import.meta.url));
+
+/**
+ * The node options of a child: this process's, without tap's TypeScript loader, and with
+ * src-from-build.mjs by its full path (a child may run in another folder).
+ */
+export const CHILD_EXEC_ARGV = [
+  ...process.execArgv.filter((arg) => !arg.includes('@tapjs/typescript') && !arg.includes('src-from-build')),
+  `--import=${new URL('./src-from-build.mjs', import.meta.url).href}`,
+];
 
 export interface Exit {
   code: number | null;
@@ -16,7 +27,7 @@ export interface Exit {
 
 /** Starts `lb` with `args`; `until` resolves with the match once the output matches a pattern. */
 export function lb(args: string[], cwd?: string) {
-  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CHILD_EXEC_ARGV, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
