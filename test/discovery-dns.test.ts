@@ -248,6 +248,12 @@ servers:
   await run.until(/SIGHUP: reloaded/);
   t.ok(await within(retry(() => answered(apps[2]!)), 'the reloaded config to serve', 10_000), 'after a reload: the written server');
   t.ok(await answered(apps[1]!), 'and still what discovery found');
+  // A reload the primary cannot make (a name that does not resolve): its new lookups stop, the running ones go on.
+  writeFileSync(file, yaml('\n  - nosuch.invalid:' + port));
+  run.child.kill('SIGHUP');
+  await run.until(/SIGHUP: .*nosuch\.invalid.*keeping the running configuration/);
+  await server.setHosts([`127.0.0.2 ${name}`, `127.0.0.3 ${name}`, `127.0.0.4 ${name}`]);
+  await run.until(new RegExp(`new 127\\.0\\.0\\.4:${port}`));
   run.child.kill('SIGTERM');
   t.equal((await within(run.exit, 'lb to exit', STARTUP_MS)).code, 0);
 });

@@ -4,9 +4,12 @@
 
 import t from 'tap';
 import { discoverEntries, Discovery, lookUp, startDiscovery, type AddressRecord, type Discovered, type DnsLookups, type SrvRecord } from '../src/balancer/discovery.js';
+import { buildSnapshot } from '../src/balancer/snapshot.js';
 import { parseConfig } from '../src/config/load.js';
+import type { HealthChecks } from '../src/health/monitor.js';
+import { ProxyServer } from '../src/proxy/proxy-server.js';
 import type { Discover } from '../src/config/schema.js';
-import { LogCapture, waitFor } from './helpers/net.js';
+import { HOST, LogCapture, waitFor } from './helpers/net.js';
 
 /** What a scripted name answers: records, or an error code. */
 interface Answers {
@@ -211,4 +214,29 @@ t.test('a reload\'s discovery starts from what the previous one knew when its fi
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(told.length, 0, 'nothing told once stopped');
   t.equal(log.matching('no SRV records').length, 0);
+});
+
+t.test('a snapshot with what discovery found: each found server after those written, once; an entry with no findings adds none', async (t) => {
+  const config = parseConfig('servers:\n  - "10.0.0.1:80"\n  - discover: api.test:80\n  - {discover: "_h._tcp.api.test", weight: 7, backup: true}\n', 'lb.yaml');
+  const found = (host: string, port: number, weight: number | null = null) => ({ host, port, weight, backup: false });
+  const snapshot = await buildSnapshot(config, null, null, { 'api.test:80': [found('10.0.0.1', 80), found('10.0.0.2', 80)] });
+  const pool = snapshot.pools[0]!;
+  t.strictSame([...pool.names], ['10.0.0.1:80', '10.0.0.2:80'], 'the written server once, then the new one; the SRV entry found nothing');
+  const withSrv = await buildSnapshot(config, snapshot, null, { 'api.test:80': [], '_h._tcp.api.test': [found('10.0.0.3', 8080, 3)] });
+  t.strictSame([...withSrv.pools[0]!.names], ['10.0.0.1:80', '10.0.0.3:8080']);
+  t.strictSame([...withSrv.pools[0]!.weights], [1, 7], 'the entry\'s weight over the record\'s');
+  t.equal(withSrv.byLabel.get('10.0.0.1:80'), snapshot.byLabel.get('10.0.0.1:80'), 'carried over');
+});
+
+t.test('a cluster worker\'s proxy follows what its primary found; after close() it follows nothing more', async (t) => {
+  const config = parseConfig(`listen: ${HOST}:0\nservers: [{discover: "api.test:80"}]\n`, 'lb.yaml');
+  const noChecks: HealthChecks = { start: async () => {}, stop: async () => {}, markDown: () => {} };
+  const proxy = new ProxyServer(config, new LogCapture().logger, () => noChecks, { 'api.test:80': [{ host: '10.0.0.1', port: 80, weight: null, backup: false }] });
+  await proxy.listen();
+  t.strictSame([...proxy.pools[0]!.names], ['10.0.0.1:80'], 'what the primary found at start');
+  await proxy.follow({ 'api.test:80': [{ host: '10.0.0.2', port: 80, weight: null, backup: false }] });
+  t.strictSame([...proxy.pools[0]!.names], ['10.0.0.2:80'], 'and then');
+  await proxy.close();
+  await proxy.follow({ 'api.test:80': [] });
+  t.strictSame([...proxy.pools[0]!.names], ['10.0.0.2:80'], 'closed: nothing changes');
 });
