@@ -563,11 +563,11 @@ t.test('places: where the TLS files and each server are written, for the checks 
     ),
     '/etc/lb/lb.yaml',
   );
-  t.equal(config.listen[0]!.tls!.key, '/etc/lb/k.pem');
-  t.strictSame(places.tls, [{
+  t.equal(config.listen[0]!.tls!.certs[0]!.key, '/etc/lb/k.pem');
+  t.strictSame(places.tls, [[{
     cert: { file: '/etc/lb/lb.yaml', line: 4, col: 11, path: 'listen.tls.cert' },
     key: { file: '/etc/lb/lb.yaml', line: 5, col: 11, path: 'listen.tls.key' },
-  }]);
+  }]]);
   t.strictSame([...places.servers], [
     ['a:1', { file: '/etc/lb/lb.yaml', line: 8, col: 15, path: 'hosts[0].servers[0]' }],
     ['b:2', { file: '/etc/lb/lb.yaml', line: 8, col: 20, path: 'hosts[0].servers[1]' }],

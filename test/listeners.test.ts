@@ -110,7 +110,7 @@ proxyTest(t, 'proxy_protocol before TLS: the header in clear, then the handshake
   const { cert, key } = selfSigned(dir);
   const backend = await h.backend('app');
   const proxy = await h.proxy(`listen:\n  - { address: 127.0.0.1:0, proxy_protocol: true, tls: { cert: c.pem, key: k.pem } }\nhealthcheck: { interval: 1m }\nservers: [${q(backend)}]\n`, {
-    configure: (c) => (c.listen[0]!.tls = { cert, key }),
+    configure: (c) => (c.listen[0]!.tls = { certs: [{ cert, key }], minVersion: 'TLSv1.2' }),
   });
   const ask = async (header: Buffer): Promise<string> => {
     const raw = net.connect(proxy.port, HOST);

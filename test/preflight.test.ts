@@ -31,7 +31,7 @@ t.test('a certificate and its key pass, and are what the listener gets', async (
   selfSigned(dir);
   const loaded = tlsConfig(dir, 'cert.pem', 'key.pem');
   t.equal(await problem(loaded), 'passed []');
-  const pair = loadTlsFiles(loaded.config.listen[0]!.tls!, loaded.places.tls[0]);
+  const pair = loadTlsFiles(loaded.config.listen[0]!.tls!.certs[0]!, loaded.places.tls[0]![0]);
   t.same(pair, { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) });
 });
 

@@ -48,7 +48,10 @@ export function describeConfig(c: Config): string {
 /** "127.0.0.1:8080", with what the listener does besides HTTP: ", TLS with cert.pem, PROXY protocol". */
 export function describeListener(l: Listener): string {
   const parts = [formatListen(l)];
-  if (l.tls !== null) parts.push(`TLS with ${l.tls.cert}`);
+  if (l.tls !== null) {
+    const min = l.tls.minVersion === 'TLSv1.2' ? '' : `, ${l.tls.minVersion} at least`;
+    parts.push(`TLS with ${l.tls.certs.map((c) => c.cert).join(', ')}${min}`);
+  }
   if (l.redirect) parts.push('redirects to https');
   if (l.proxyProtocol) parts.push('PROXY protocol');
   return parts.join(', ');

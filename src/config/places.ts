@@ -15,8 +15,8 @@ export interface Place {
 }
 
 export class Places {
-  /** Each listener's `tls` cert and key, by its position in `listen`; no entry for a listener without TLS. */
-  readonly tls: { cert: Place; key: Place }[] = [];
+  /** Each listener's `tls` certs and keys, by its position in `listen` (and in `certs`); no entry for a listener without TLS. */
+  readonly tls: { cert: Place; key: Place }[][] = [];
   /** Each server's address by its name as written ("localhost:8081"), where it is first written. */
   readonly servers = new Map<string, Place>();
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { discoverEntries, dnsLookups, lookUp, type DnsLookups } from '../balancer/discovery.js';
 import { lineOf, type Places } from './places.js';
 import { poolsOf, type Config } from './schema.js';
-import { loadTlsFiles } from './tls-files.js';
+import { loadListenerTls } from './tls-files.js';
 
 /** Looks a host name up; rejects with a system error (code ENOTFOUND, EAI_AGAIN, ...) when it does not resolve. */
 export type Lookup = (host: string) => Promise<unknown>;
@@ -23,7 +23,7 @@ const systemLookup: Lookup = (host) => dns.lookup(host, { all: true });
  */
 export async function preflight(config: Config, places: Places, lookup: Lookup = systemLookup): Promise<string[]> {
   config.listen.forEach((l, i) => {
-    if (l.tls !== null) loadTlsFiles(l.tls, places.tls[i]);
+    if (l.tls !== null) loadListenerTls(l.tls, places.tls[i]);
   });
   return unresolvedServers(config, places, lookup);
 }

@@ -158,10 +158,21 @@ export interface TlsFiles {
   key: string;
 }
 
+/** A listener's `tls`: its certificates and the oldest TLS version it speaks. */
+export interface ListenerTls {
+  /**
+   * `certs` (or `cert` and `key`, one pair): picked by the name a client asks for (SNI) among
+   * each certificate's names; the first is the default. At least one.
+   */
+  certs: TlsFiles[];
+  /** `min_version`: TLSv1.2 (the default) or TLSv1.3. */
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
 /** A client-facing listener: an address, TLS when clients speak HTTPS, and what it does with connections. */
 export interface Listener extends ListenAddress {
   /** `tls`: terminate TLS here (backends still get plain HTTP); null (the default) = plain HTTP. */
-  tls: TlsFiles | null;
+  tls: ListenerTls | null;
   /** `redirect: https`: answer every request with 308 to the same host and target over https; false (the default) = route as usual. */
   redirect: boolean;
   /**

@@ -6,8 +6,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { ConfigError, systemReason } from './error.js';
-import { errorAt, type Places } from './places.js';
-import type { TlsFiles } from './schema.js';
+import { errorAt, type Place } from './places.js';
+import type { ListenerTls, TlsFiles } from './schema.js';
 
 /**
  * A listener's TLS certificate and key, checked as the TLS listener needs them: readable, a PEM
@@ -16,7 +16,7 @@ import type { TlsFiles } from './schema.js';
  * without `places` (a cluster worker, given the configuration alone) it names the setting only,
  * at `path` ("listen.tls", "listen[1].tls").
  */
-export function loadTlsFiles(files: TlsFiles, places: Places['tls'][number] | undefined, path = 'listen.tls'): { cert: Buffer; key: Buffer } {
+export function loadTlsFiles(files: TlsFiles, places: { cert: Place; key: Place } | undefined, path = 'listen.tls'): { cert: Buffer; key: Buffer } {
   const fail = (which: 'cert' | 'key', message: string): never => {
     throw places === undefined ? new ConfigError(`${path}.${which}: ${message}`) : errorAt(places[which], message);
   };
@@ -55,6 +55,34 @@ export function loadTlsFiles(files: TlsFiles, places: Places['tls'][number] | un
     fail('cert', `${files.cert} cannot be used with its key (${opensslReason(err)})`);
   }
   return { cert, key };
+}
+
+/** A certificate ready for a listener: its PEM bytes, and the names it is picked for by SNI. */
+export interface LoadedCertificate {
+  cert: Buffer;
+  key: Buffer;
+  /** Its DNS names (subjectAltName, else the subject's CN), lower case; "*.example.com" as written. */
+  names: string[];
+}
+
+/**
+ * Every certificate of a listener's `tls`, each checked as loadTlsFiles does (`places`: theirs in
+ * lb.yaml, by position in `certs`; `path`: "listen.tls", "listen[1].tls").
+ */
+export function loadListenerTls(settings: ListenerTls, places: { cert: Place; key: Place }[] | undefined, path = 'listen.tls'): LoadedCertificate[] {
+  return settings.certs.map((files, i) => {
+    const pair = loadTlsFiles(files, places?.[i], settings.certs.length === 1 ? path : `${path}.certs[${i}]`);
+    return { ...pair, names: certificateNames(new X509Certificate(pair.cert)) };
+  });
+}
+
+/** A certificate's DNS names: its subjectAltName DNS entries, else its subject's CN. */
+export function certificateNames(certificate: X509Certificate): string[] {
+  const alt = certificate.subjectAltName;
+  const dns = alt === undefined ? [] : [...alt.matchAll(/(?:^|, )DNS:([^,]+)/g)].map((m) => m[1]!.toLowerCase());
+  if (dns.length > 0) return dns;
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(certificate.subject)?.[1];
+  return cn === undefined ? [] : [cn.toLowerCase()];
 }
 
 /** "no start line" of OpenSSL's "error:0480006C:PEM routines::no start line"; another message's first line. */

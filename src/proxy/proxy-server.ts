@@ -9,7 +9,6 @@ import { Fleet, namesOf, type ControlChange, type ControlResult } from '../balan
 import { startDiscovery, type Discovered, type Discovery } from '../balancer/discovery.js';
 import { buildSnapshot, type Snapshot } from '../balancer/snapshot.js';
 import { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
-import { loadTlsFiles } from '../config/tls-files.js';
 import { describeListener } from '../config/check.js';
 import type { Config, Listener } from '../config/schema.js';
 import { AccessLog } from '../access-log.js';
@@ -24,11 +23,14 @@ import type { Entrance, ProxyBackend, ProxyContext, ProxyPool } from './context.
 import { Deadlines, resolutionFor } from './deadlines.js';
 import { ParserPool } from './parser-pool.js';
 import { readProxyHeader } from './proxy-header-gate.js';
+import { TlsContexts } from './tls-contexts.js';
 import type { BackendSide } from './sides.js';
 
 export class ProxyServer {
   /** One server per listener of `listen`, in its order. */
   private readonly listeners: net.Server[];
+  /** Each listener's certificates, by its position; null for a plain one. */
+  private readonly tlsContexts: (TlsContexts | null)[] = [];
   private readonly ctx: ProxyContext;
   /** The servers' state and the snapshot in force: the one writer of both. */
   private readonly fleet: Fleet<BackendSide>;
@@ -91,16 +93,16 @@ export class ProxyServer {
   private createListener(listener: Listener, path: string): net.Server {
     const entrance: Entrance = { proto: listener.tls === null ? 'http' : 'https', redirect: listener.redirect };
     // Checked as `lb` checked them before starting: a cluster worker reads them again, later.
-    const pair = listener.tls === null ? null : loadTlsFiles(listener.tls, undefined, `${path}.tls`);
+    const contexts = listener.tls === null ? null : new TlsContexts(listener.tls, `${path}.tls`);
+    this.tlsContexts.push(contexts);
     if (listener.proxyProtocol) {
       // Half-open only without TLS, as below.
-      const secure = pair === null ? null : tls.createSecureContext(pair);
-      return net.createServer({ allowHalfOpen: pair === null, noDelay: true }, (socket) => this.acceptProxied(socket, entrance, secure));
+      return net.createServer({ allowHalfOpen: contexts === null, noDelay: true }, (socket) => this.acceptProxied(socket, entrance, contexts));
     }
-    if (pair === null) return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx, entrance));
+    if (contexts === null) return net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => new ClientConnection(socket, this.ctx, entrance));
     // Without allowHalfOpen: a TLS client that gives up during the handshake (a certificate it
     // rejects) would otherwise leave its half of the connection open for good.
-    const server = tls.createServer(pair, (socket) => {
+    const server = tls.createServer(contexts.serverOptions(), (socket) => {
       socket.setNoDelay(true);
       new ClientConnection(socket, this.ctx, entrance);
     });
@@ -113,7 +115,7 @@ export class ProxyServer {
    * A connection to a `proxy_protocol` listener: from a peer in trusted_proxies only (when that
    * list is set), and through its PROXY header; then HTTP on it, or first the TLS handshake.
    */
-  private acceptProxied(socket: net.Socket, entrance: Entrance, secure: tls.SecureContext | null): void {
+  private acceptProxied(socket: net.Socket, entrance: Entrance, contexts: TlsContexts | null): void {
     const peer = clientAddress(socket);
     if (!this.mayProxy(peer)) {
       this.logger.debug(`PROXY listener: ${peer} is not in trusted_proxies, closed`);
@@ -124,11 +126,12 @@ export class ProxyServer {
       socket,
       this.ctx.timeouts.header,
       (header) => {
-        if (secure === null) {
+        if (contexts === null) {
           new ClientConnection(socket, this.ctx, entrance, header);
           return;
         }
-        const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: secure });
+        // The certificates in force now (a SIGHUP may have read new ones since the listener began).
+        const secured = new tls.TLSSocket(socket, contexts.socketOptions());
         // A failed handshake concerns one client only; the connection's own 'error' closes it.
         secured.on('error', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
         new ClientConnection(secured, this.ctx, entrance, header);
@@ -220,6 +223,7 @@ export class ProxyServer {
     if (config.log.format !== this.ctx.accessLog.format) this.ctx.accessLog = new AccessLog(this.logger, config.log.format);
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.setMaxConnections(config.limits.maxConnections);
+    this.readCertificates();
     this.use(next);
     await this.restartHealth();
   }
@@ -263,6 +267,24 @@ export class ProxyServer {
     // In force before it runs: a close() meanwhile must stop this one, not only the previous.
     this.health = this.createHealth(this.fleet, this.config.healthcheck, this.config.admin !== null);
     await Promise.all([previous?.stop(), this.health.start()]);
+  }
+
+  /**
+   * A reload reads every listener's certificate files again (renewed ones take effect without a
+   * restart): new connections get them, open ones keep theirs. A file that is wrong now keeps
+   * that listener's certificates in force, with the reason logged.
+   */
+  private readCertificates(): void {
+    this.tlsContexts.forEach((contexts, i) => {
+      if (contexts === null) return;
+      try {
+        contexts.read();
+        const server = this.listeners[i]!;
+        if (server instanceof tls.Server) server.setSecureContext(contexts.defaultOptions());
+      } catch (err) {
+        this.logger.error(`reload: ${reason(err)}; keeping the certificates in force`);
+      }
+    });
   }
 
   /** Runs `change` once the changes before it are done, failed or not. */

@@ -7,14 +7,15 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, isSeq, type Node } from 'yaml';
 import { formatListen } from '../address.js';
 import type { Place } from '../places.js';
-import { DEFAULTS, type AdminListener, type Listener, type TlsFiles } from '../schema.js';
+import { DEFAULTS, type AdminListener, type Listener, type ListenerTls, type TlsFiles } from '../schema.js';
 import { addressSlip, parseListen } from '../values.js';
 import { readFlag } from '../scalars.js';
 import { readMap, readSeq, readText, type Source } from '../yaml.js';
 
 /**
  * `listen`: one listener or a list of them; the default when absent. Each is "host:port", a bare
- * port, or the long form `{address, tls: {cert, key}, redirect: https, proxy_protocol: true}`.
+ * port, or the long form `{address, tls: {cert, key} or {certs: [...], min_version}, redirect: https,
+ * proxy_protocol: true}`.
  */
 export function readListen(src: Source, node: Node | undefined, path: string): Listener[] {
   if (node === undefined) return [{ ...DEFAULTS.listen }];
@@ -33,7 +34,7 @@ export function readListen(src: Source, node: Node | undefined, path: string): L
 /** One listener, the `index`th of `listen` (its TLS files' places are kept under that index). */
 function readListener(src: Source, node: Node, path: string, index: number): Listener {
   let address: Node | undefined = node;
-  let tls: TlsFiles | null = null;
+  let tls: ListenerTls | null = null;
   let redirect = false;
   let proxyProtocol = false;
   if (isMap(node)) {
@@ -57,11 +58,38 @@ function readListener(src: Source, node: Node, path: string, index: number): Lis
 }
 
 /**
- * `tls: {cert, key}`: both required; a relative path is relative to the config file. The files
- * are read later (preflight.ts), at the places noted here.
+ * `tls`: `{cert, key}` (one pair) or `{certs: [{cert, key}, ...]}`, and `min_version`. A relative
+ * path is relative to the config file. The files are read later (preflight.ts), at the places
+ * noted here.
  */
-function readTls(src: Source, node: Node, path: string, index: number): TlsFiles {
-  const files = readMap(src, node, path, ['cert', 'key'] as const);
+function readTls(src: Source, node: Node, path: string, index: number): ListenerTls {
+  const fields = readMap(src, node, path, ['cert', 'key', 'certs', 'min_version'] as const);
+  let certs: TlsFiles[];
+  const places: { cert: Place; key: Place }[] = [];
+  if (fields.certs !== undefined) {
+    const stray = fields.cert ?? fields.key;
+    if (stray !== undefined) src.fail(stray, path, 'cert and key go in certs when certs is set: one {cert, key} per certificate');
+    const items = readSeq(src, fields.certs, `${path}.certs`, '{cert, key} pairs');
+    if (items.length === 0) src.fail(fields.certs, `${path}.certs`, 'the list is empty: at least one {cert, key} pair is needed');
+    certs = items.map((item, i) => readPair(src, item, `${path}.certs[${i}]`, places));
+  } else {
+    certs = [readPair(src, node, path, places, fields)];
+  }
+  src.places.tls[index] = places;
+  const versions = ['TLSv1.2', 'TLSv1.3'] as const;
+  let minVersion: ListenerTls['minVersion'] = 'TLSv1.2';
+  if (fields.min_version !== undefined) {
+    const hint = `expected ${versions.join(' or ')}`;
+    const text = readText(src, fields.min_version, `${path}.min_version`, hint);
+    if (!(versions as readonly string[]).includes(text)) src.fail(fields.min_version, `${path}.min_version`, hint);
+    minVersion = text as ListenerTls['minVersion'];
+  }
+  return { certs, minVersion };
+}
+
+/** One `{cert, key}` pair at `path` (its fields read already when given); their places are added to `places`. */
+function readPair(src: Source, node: Node, path: string, places: { cert: Place; key: Place }[], given?: Partial<Record<'cert' | 'key', Node>>): TlsFiles {
+  const files = given ?? readMap(src, node, path, ['cert', 'key'] as const);
   const file = (key: 'cert' | 'key'): [string, Place] => {
     const value = files[key];
     if (value === undefined) src.fail(node, path, `${key} is required: the path of a PEM file`);
@@ -70,7 +98,7 @@ function readTls(src: Source, node: Node, path: string, index: number): TlsFiles
   };
   const [cert, certAt] = file('cert');
   const [key, keyAt] = file('key');
-  src.places.tls[index] = { cert: certAt, key: keyAt };
+  places.push({ cert: certAt, key: keyAt });
   return { cert, key };
 }
 
