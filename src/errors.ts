@@ -31,6 +31,7 @@ export class HttpError extends Error {
 export const ERRORS = {
   // --- request line (RFC 9112 section 3) ---
   BAD_METHOD: { status: 400, reason: 'method is not a token' },
+  METHOD_CASE: { status: 400, reason: 'a standard method in another case (methods are case-sensitive)' },
   BAD_TARGET: { status: 400, reason: 'invalid character in request-target' },
   BAD_TARGET_FORM: { status: 400, reason: 'request-target form not allowed for this method' },
   BAD_REQUEST_LINE: { status: 400, reason: 'request line is not "method SP target SP version"' },

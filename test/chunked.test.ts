@@ -54,8 +54,8 @@ run('valid bodies', [
   { name: 'data with any bytes', input: '6\r\n\0\r\n\xff\x7f \r\n0\r\n\r\n', expected: END },
   { name: 'extensions', input: '5;name=value\r\nhello\r\n0;last\r\n\r\n', expected: END },
   { name: 'several extensions, quoted values', input: '5;a;b=1; c = "x y\t"\r\nhello\r\n0\r\n\r\n', expected: END },
-  { name: 'extension with obs-text', input: '5;a=\xe9\r\nhello\r\n0\r\n\r\n', expected: END },
-  { name: 'extension of exactly maxExtension bytes', input: '5;12345678\r\nhello\r\n0;abcdefgh\r\n\r\n', expected: END, limits: small },
+  { name: 'extension with obs-text in a quoted value', input: '5;a="\xe9"\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'extension of exactly maxExtension bytes', input: '5;1234567\r\nhello\r\n0 ;abcdef\r\n\r\n', expected: END, limits: small },
   { name: 'the extension limit is per size line', input: '1;1234567\r\nx\r\n1;1234567\r\ny\r\n0;1234567\r\n\r\n', expected: END, limits: small },
   { name: 'trailers', input: '5\r\nhello\r\n0\r\nX-Checksum: abc\r\nExpires: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n', expected: END },
   { name: 'trailers named like the framing fields, but not them', input: '0\r\nContent-Length2: 1\r\nContent-Lengt: 1\r\nTransfer: x\r\nHost: a\r\n\r\n', expected: END },
@@ -85,10 +85,10 @@ run('chunk size', [
   { name: 'plus sign', input: '+5\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 0) },
   { name: '0x prefix', input: '0x5\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
   { name: 'space before the size', input: ' 5\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 0) },
-  { name: 'space after the size', input: '5 \r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
-  { name: 'space inside the size', input: '1 0\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
-  { name: 'tab after the size', input: '5\t\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
-  { name: 'space before an extension', input: '5 ;a\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
+  // BWS may follow the size only before ";" (RFC 9112 7.1.1): the size line cannot end in it.
+  { name: 'space after the size', input: '5 \r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'space inside the size', input: '1 0\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'tab after the size', input: '5\t\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
   { name: 'empty size', input: '\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 0) },
   { name: 'empty size before an extension', input: ';a\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 0) },
   { name: 'bare LF after the size', input: '5\nhello\r\n0\r\n\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
@@ -107,15 +107,62 @@ run('chunk data', [
   { name: 'data shorter than its size', input: '6\r\nhello\r\n0\r\n\r\n', expected: fail('BAD_CHUNK_DATA_END', 400, 9) },
 ]);
 
-run('extensions', [
-  { name: 'extension too long', input: '5;123456789\r\nhello\r\n0\r\n\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 10), limits: small },
-  { name: 'extension too long on the last chunk', input: '1\r\nx\r\n0;abcdefghi\r\n\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 16), limits: small },
-  { name: 'extension too long without its CR yet', input: '5;123456789', expected: fail('BAD_CHUNK_EXTENSION', 400, 10), limits: small },
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), chunk-ext-val =
+// token / quoted-string (RFC 9112 7.1.1): what the grammar allows passes, whitespace and all;
+// anything else is a 400 at the first byte the grammar does not allow.
+run('extensions that pass', [
+  { name: 'a name', input: '5;a\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'BWS before ";"', input: '5 ;a\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'BWS around ";" and "="', input: '5 ; name = value\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'HTAB as BWS', input: '5\t;\tname\t=\tvalue\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'several BWS bytes', input: '5  \t ;  a  =  b  ;  c\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'BWS after a name, before the next ";"', input: '5;a ;b\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'BWS after a token value, before the next ";"', input: '5;a=1 ;b=2\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'a quoted value with an escaped quote', input: '5;name="quoted \\" value"\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'a quoted value with ";", "=" and an escaped backslash', input: '5;a="x;y=z\\\\"\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'an empty quoted value', input: '5;a=""\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'BWS after a quoted value, before the next ";"', input: '5;a="x" ; b\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'a quoted-pair of HTAB and of obs-text', input: '5;a="\\\t\\\xe9"\r\nhello\r\n0\r\n\r\n', expected: END },
+  { name: 'every tchar in a name and a value', input: "1;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz\r\nx\r\n0\r\n\r\n", expected: END },
+  { name: 'on the last chunk', input: '0 ; last = "yes"\r\n\r\n', expected: END },
+]);
+
+run('extensions that do not', [
+  { name: 'extension too long', input: '5;12345678\r\nhello\r\n0\r\n\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 9), limits: small },
+  { name: 'extension too long on the last chunk', input: '1\r\nx\r\n0;abcdefgh\r\n\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 15), limits: small },
+  { name: 'extension too long without its CR yet', input: '5;12345678', expected: fail('BAD_CHUNK_EXTENSION', 400, 9), limits: small },
+  { name: 'BWS counts toward the limit', input: '5        ;a\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 9), limits: small },
   { name: 'control char in extension', input: '5;a\x01b\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 3) },
   { name: 'NUL in extension', input: '5;a=\0\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 4) },
+  { name: 'NUL right after ";"', input: '5;\0ext\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
   { name: 'DEL in extension', input: '5;\x7f\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
   { name: 'bare LF ending an extension', input: '5;a\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 3) },
+  { name: 'bare LF right after ";"', input: '5;\nhello\r\n0\r\n\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'bare LF after BWS', input: '5 \nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'bare CR inside a name', input: '5;a\rb\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 4) },
   { name: 'CR not followed by LF after an extension', input: '5;a\rhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 4) },
+  { name: 'bare CR inside a quoted value', input: '5;a="x\ry"\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'bare LF inside a quoted value', input: '5;a="x\ny"\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'NUL escaped in a quoted value', input: '5;a="\\\0"\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'CR escaped in a quoted value', input: '5;a="\\\r\n"\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'an unclosed quoted value', input: '5;a="x\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'a bare ";"', input: '5;\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'a ";" with only BWS after it', input: '5; \r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 3) },
+  { name: 'two ";" in a row', input: '5;;a\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'a value without a name', input: '5;=a\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: '"=" without a value', input: '5;a=\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 4) },
+  { name: '"=" and BWS without a value', input: '5;a= \r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 5) },
+  { name: 'BWS at the end of the line after a name', input: '5;a \r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 4) },
+  { name: 'BWS at the end of the line after a value', input: '5;a=b\t\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'a second "="', input: '5;a=b=c\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 5) },
+  { name: 'a space inside a name', input: '5;a b\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 4) },
+  { name: 'a space inside a token value', input: '5;a=b c\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 6) },
+  { name: 'a separator in a name', input: '5;a/b\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 3) },
+  { name: 'obs-text in a token value', input: '5;a=\xe9\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 4) },
+  { name: 'a byte after the closing quote', input: '5;a="x"y\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 7) },
+  { name: 'a quote inside a token value', input: '5;a=b"c"\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 5) },
+  { name: 'something after the size that is not an extension', input: '5 garbage\r\nhello\r\n', expected: fail('BAD_CHUNK_EXTENSION', 400, 2) },
+  { name: 'a comma instead of ";"', input: '5,a\r\nhello\r\n', expected: fail('BAD_CHUNK_SIZE', 400, 1) },
 ]);
 
 run('trailers', [
@@ -139,13 +186,14 @@ run('trailers', [
 
 t.test('default limits', async (t) => {
   t.same(DEFAULT_CHUNKED_LIMITS, { maxExtension: 4096, maxTrailers: 16384 });
-  const ok = bytes(`1;${'e'.repeat(4096)}\r\nx\r\n0\r\n\r\n`);
-  const tooLong = bytes(`1;${'e'.repeat(4097)}\r\nx\r\n0\r\n\r\n`);
+  // The limit counts the whole chunk-ext, its ";" included.
+  const ok = bytes(`1;${'e'.repeat(4095)}\r\nx\r\n0\r\n\r\n`);
+  const tooLong = bytes(`1;${'e'.repeat(4096)}\r\nx\r\n0\r\n\r\n`);
   const make = () => new ChunkedScanner();
   t.equal(scanWhole(ok, make), ok.length);
   t.equal(scanByteByByte(ok, make), ok.length);
-  t.strictSame(scanWhole(tooLong, make), { error: 'BAD_CHUNK_EXTENSION', status: 400, offset: 2 + 4096 });
-  t.strictSame(scanByteByByte(tooLong, make), { error: 'BAD_CHUNK_EXTENSION', status: 400, offset: 2 + 4096 });
+  t.strictSame(scanWhole(tooLong, make), { error: 'BAD_CHUNK_EXTENSION', status: 400, offset: 1 + 4096 });
+  t.strictSame(scanByteByByte(tooLong, make), { error: 'BAD_CHUNK_EXTENSION', status: 400, offset: 1 + 4096 });
 });
 
 t.test('reuse', async (t) => {

@@ -491,10 +491,24 @@ run('valid requests', [
   { name: 'PATCH', input: head('PATCH / HTTP/1.1', 'Host: a'), expected: ok(head('PATCH / HTTP/1.1', 'Host: a'), { method: 'PATCH' }) },
   { name: 'HEAD', input: head('HEAD / HTTP/1.1', 'Host: a'), expected: ok(head('HEAD / HTTP/1.1', 'Host: a'), { method: 'HEAD' }) },
   { name: 'TRACE', input: head('TRACE / HTTP/1.1', 'Host: a'), expected: ok(head('TRACE / HTTP/1.1', 'Host: a'), { method: 'TRACE' }) },
+  // RFC 9110 9.1: methods are case-sensitive. A standard method in another case is refused
+  // (http-rules.md): a next hop that folds case would frame the exchange differently from us.
+  { name: 'GET in lower case', input: head('get / HTTP/1.1', 'Host: a'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'POST in mixed case', input: head('Post / HTTP/1.1', 'Host: a', 'Content-Length: 0'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'gEt', input: head('gEt / HTTP/1.1', 'Host: a'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'head in lower case', input: head('head / HTTP/1.1', 'Host: a'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'Connect in mixed case', input: head('Connect a:443 HTTP/1.1', 'Host: a:443'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'options in lower case, asterisk-form', input: head('options * HTTP/1.1', 'Host: a'), expected: fail('METHOD_CASE', 400, 0) },
+  { name: 'a lower-case method after an empty line', input: '\r\n' + head('delete / HTTP/1.1', 'Host: a'), expected: fail('METHOD_CASE', 400, 2) },
   {
-    name: 'method names are case-sensitive',
-    input: head('get / HTTP/1.1', 'Host: a'),
-    expected: ok(head('get / HTTP/1.1', 'Host: a'), { method: 'get' }),
+    name: 'an unknown method in lower case is an extension method, passed on',
+    input: head('purge /x HTTP/1.1', 'Host: a'),
+    expected: ok(head('purge /x HTTP/1.1', 'Host: a'), { method: 'purge', target: '/x' }),
+  },
+  {
+    name: 'a standard name with one more letter is an unknown method',
+    input: head('GETS / HTTP/1.1', 'Host: a'),
+    expected: ok(head('GETS / HTTP/1.1', 'Host: a'), { method: 'GETS' }),
   },
   {
     name: 'other known field names pass through',

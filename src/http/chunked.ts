@@ -5,12 +5,22 @@
 //   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 //   chunk-size     = 1*HEXDIG
 //   last-chunk     = 1*("0") [ chunk-ext ] CRLF
-//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )   (7.1.1)
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
 //   trailer-section = *( field-line CRLF )
 //
 // States, in wire order:
 //   SIZE          hex digits of chunk-size
-//   EXTENSION     after ";" up to CR: bounded, and only field-value characters
+//   EXT_BWS       BWS after the size or after an extension's value: only ";" may follow
+//   EXT_NAME_BWS  BWS after ";", up to the extension's name
+//   EXT_NAME      chunk-ext-name, a token
+//   EXT_NAME_END  BWS after the name: "=" or ";" must follow
+//   EXT_VALUE_BWS BWS after "=", up to the value
+//   EXT_TOKEN     a value that is a token
+//   EXT_QUOTED    a value that is a quoted-string, after its opening DQUOTE
+//   EXT_ESCAPE    the byte after a backslash in a quoted-string (quoted-pair)
+//   EXT_QUOTE_END just after the closing DQUOTE: ";", BWS or the line's CR
 //   SIZE_LF       the LF after the size line's CR
 //   DATA          chunk-data: skipped by count, never looked at
 //   DATA_CR       the CR that must follow chunk-data
@@ -22,23 +32,34 @@
 //   END_LF        the LF of the final empty line: the body ends after it
 
 import { HttpError, type ErrorCode } from '../errors.js';
-import { COLON, CR, HEX_VALUE, LF, LINE_CHAR, TCHAR, lower } from './chars.js';
+import { COLON, CR, HEX_VALUE, LF, LINE_CHAR, TCHAR, isOws, lower } from './chars.js';
 
 const SIZE = 0;
-const EXTENSION = 1;
-const SIZE_LF = 2;
-const DATA = 3;
-const DATA_CR = 4;
-const DATA_LF = 5;
-const TRAILER_START = 6;
-const TRAILER_NAME = 7;
-const TRAILER_VALUE = 8;
-const TRAILER_LF = 9;
-const END_LF = 10;
+const EXT_BWS = 1;
+const EXT_NAME_BWS = 2;
+const EXT_NAME = 3;
+const EXT_NAME_END = 4;
+const EXT_VALUE_BWS = 5;
+const EXT_TOKEN = 6;
+const EXT_QUOTED = 7;
+const EXT_ESCAPE = 8;
+const EXT_QUOTE_END = 9;
+const SIZE_LF = 10;
+const DATA = 11;
+const DATA_CR = 12;
+const DATA_LF = 13;
+const TRAILER_START = 14;
+const TRAILER_NAME = 15;
+const TRAILER_VALUE = 16;
+const TRAILER_LF = 17;
+const END_LF = 18;
+
+/** What nextExtensionState returns for a byte the grammar does not allow there. */
+const REJECT = -1;
 
 /** Bounds that keep a hostile body from making the scanner do unbounded work per byte. */
 export interface ChunkedLimits {
-  /** Most bytes of chunk extensions in one size line. */
+  /** Most bytes of chunk-ext in one size line: all of them between the chunk-size and the CR. */
   maxExtension: number;
   /** Most bytes of the whole trailer section. */
   maxTrailers: number;
@@ -66,13 +87,71 @@ function isWholeFramingName(bits: number, length: number): boolean {
 /** 16 hex digits are 64 bits; we also stop at 2^53-1 so the count stays an exact number. */
 const MAX_SIZE_DIGITS = 16;
 
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The state after byte `b` of a chunk-ext read in `state` (one of the EXT_ states), SIZE_LF for
+ * the CR that ends the size line where the grammar lets it, or REJECT:
+ *   chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )  (RFC 9112 7.1.1)
+ *   chunk-ext-val = token / quoted-string
+ *   quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE                      (RFC 9110 5.6.4)
+ *   qdtext        = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+ *   quoted-pair   = "\" ( HTAB / SP / VCHAR / obs-text )
+ * BWS comes only around ";" and "=": a size line cannot end in whitespace, and ";" must
+ * be followed by a name.
+ */
+function nextExtensionState(state: number, b: number): number {
+  switch (state) {
+    case EXT_BWS:
+      if (isOws(b)) return EXT_BWS;
+      return b === SEMICOLON ? EXT_NAME_BWS : REJECT;
+    case EXT_NAME_BWS:
+      if (isOws(b)) return EXT_NAME_BWS;
+      return TCHAR[b] === 1 ? EXT_NAME : REJECT;
+    case EXT_NAME:
+      if (TCHAR[b] === 1) return EXT_NAME;
+      if (b === EQUALS) return EXT_VALUE_BWS;
+      if (isOws(b)) return EXT_NAME_END;
+      return endOfElement(b);
+    case EXT_NAME_END:
+      if (isOws(b)) return EXT_NAME_END;
+      if (b === EQUALS) return EXT_VALUE_BWS;
+      return b === SEMICOLON ? EXT_NAME_BWS : REJECT;
+    case EXT_VALUE_BWS:
+      if (isOws(b)) return EXT_VALUE_BWS;
+      if (b === DQUOTE) return EXT_QUOTED;
+      return TCHAR[b] === 1 ? EXT_TOKEN : REJECT;
+    case EXT_TOKEN:
+      if (TCHAR[b] === 1) return EXT_TOKEN;
+      return isOws(b) ? EXT_BWS : endOfElement(b);
+    case EXT_QUOTED:
+      if (b === DQUOTE) return EXT_QUOTE_END;
+      if (b === BACKSLASH) return EXT_ESCAPE;
+      // qdtext is every LINE_CHAR but DQUOTE and backslash, both taken above.
+      return LINE_CHAR[b] === 1 ? EXT_QUOTED : REJECT;
+    case EXT_ESCAPE:
+      return LINE_CHAR[b] === 1 ? EXT_QUOTED : REJECT;
+    default: // EXT_QUOTE_END
+      return isOws(b) ? EXT_BWS : endOfElement(b);
+  }
+}
+
+/** After a whole extension (a name, or a name and its value): the next one, or the line's end. */
+function endOfElement(b: number): number {
+  if (b === SEMICOLON) return EXT_NAME_BWS;
+  return b === CR ? SIZE_LF : REJECT;
+}
+
 export class ChunkedScanner {
   private state = SIZE;
   /** Digits read of the current chunk-size. */
   private digits = 0;
   /** The chunk size being read, then the data bytes still to skip. */
   private remaining = 0;
-  /** Bytes seen in the current extension or the trailer section, against the limits. */
+  /** Bytes seen of the current chunk-ext or of the trailer section, against the limits. */
   private extra = 0;
   /** Bytes of the body seen so far: error offsets count from the body's first byte. */
   private seen = 0;
@@ -110,26 +189,35 @@ export class ChunkedScanner {
             i++;
             break;
           }
-          // chunk-size = 1*HEXDIG: no sign, no space, no "0x".
+          // chunk-size = 1*HEXDIG: no sign, no space, no "0x". Then the line's CR, or a chunk-ext,
+          // which begins with ";" or with the BWS before it (RFC 9110 5.6.3: BWS is optional
+          // whitespace that a recipient MUST parse and may remove; we pass it on as it came).
           if (this.digits === 0) return this.error('BAD_CHUNK_SIZE', start, i);
           if (b === CR) this.state = SIZE_LF;
-          else if (b === 0x3b /* ; */) {
-            this.state = EXTENSION;
-            this.extra = 0;
+          else if (b === SEMICOLON || isOws(b)) {
+            this.state = b === SEMICOLON ? EXT_NAME_BWS : EXT_BWS;
+            this.extra = 1; // bytes of chunk-ext so far
           } else return this.error('BAD_CHUNK_SIZE', start, i);
           i++;
           break;
         }
-        case EXTENSION: {
-          // The extension is passed through, never interpreted: we only bound it and keep
-          // controls (and so bare CR / LF) out of it. Its first byte follows ";".
-          const j = this.scanLine(buf, i, end, this.limits.maxExtension);
-          if (j < 0) return this.error('BAD_CHUNK_EXTENSION', start, i + this.limits.maxExtension - this.extra);
-          this.extra += j - i;
-          i = j;
-          if (i === end) break;
-          if (buf[i] !== CR) return this.error('BAD_CHUNK_EXTENSION', start, i);
-          this.state = SIZE_LF;
+        case EXT_BWS:
+        case EXT_NAME_BWS:
+        case EXT_NAME:
+        case EXT_NAME_END:
+        case EXT_VALUE_BWS:
+        case EXT_TOKEN:
+        case EXT_QUOTED:
+        case EXT_ESCAPE:
+        case EXT_QUOTE_END: {
+          // The extension is checked against its grammar, byte by byte, and passed on unchanged.
+          // A bare LF or CR inside is a 400 (RFC 9112 2.2): a hop that took one for the line's
+          // end would read the chunk data from another byte than we do (the "funky chunks"
+          // desyncs). Bounded, as RFC 9112 7.1.1 asks of a server.
+          const next = nextExtensionState(this.state, buf[i]!);
+          if (next === REJECT) return this.error('BAD_CHUNK_EXTENSION', start, i);
+          if (next !== SIZE_LF && ++this.extra > this.limits.maxExtension) return this.error('BAD_CHUNK_EXTENSION', start, i);
+          this.state = next;
           i++;
           break;
         }

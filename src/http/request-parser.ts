@@ -97,8 +97,12 @@ export const DEFAULT_REQUEST_LIMITS: HeadLimits = {
   maxFields: DEFAULTS.limits.maxFields,
 };
 
-/** Methods recognised without decoding: their names are shared string constants. */
+/**
+ * The methods of RFC 9110 9.3 and PATCH (RFC 5789): recognised without decoding (their names are
+ * shared string constants), and refused when spelled in another case.
+ */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'];
+const LOWER_METHODS = METHODS.map((m) => m.toLowerCase());
 
 /** The transfer codings registered with IANA that a request may apply before chunked. */
 const KNOWN_CODINGS = ['compress', 'deflate', 'gzip', 'x-compress', 'x-gzip'];
@@ -341,7 +345,13 @@ function parseRequestLine(buf: Buffer, start: number, end: number, head: Request
   while (i < end && TCHAR[buf[i]!] === 1) i++;
   if (i === start || i === end) return new HttpError('BAD_REQUEST_LINE', start - base);
   if (buf[i] !== SP) return new HttpError('BAD_METHOD', i - base);
-  head.method = methodName(buf, start, i);
+  const method = methodName(buf, start, i);
+  // RFC 9110 9.1: "The method token is case-sensitive". `head` is not HEAD but an unknown
+  // method, whose response we would read as having a body; a next hop that folds case answers it
+  // as a HEAD, without one, and the response after it would be read as that body. So a standard
+  // method in another case is refused (http-rules.md).
+  if (method === null) return new HttpError('METHOD_CASE', start - base);
+  head.method = method;
 
   // request-target: no whitespace inside (RFC 9112 3.2); exactly one SP before and after.
   const targetStart = ++i;
@@ -502,10 +512,16 @@ export function routingHost(authority: string): string {
   return host.toLowerCase();
 }
 
-/** The method's name: one of the shared METHODS strings when it is one, else a new string. */
-function methodName(buf: Buffer, start: number, end: number): string {
+/**
+ * The method's name: one of the shared METHODS strings when it is one, else a new string; null
+ * when it is one of METHODS in another case (`get`, `Head`).
+ */
+function methodName(buf: Buffer, start: number, end: number): string | null {
   for (let m = 0; m < METHODS.length; m++) {
     if (equalsBytes(buf, start, end, METHODS[m]!)) return METHODS[m]!;
+  }
+  for (let m = 0; m < METHODS.length; m++) {
+    if (equalsIgnoreCase(buf, start, end, LOWER_METHODS[m]!)) return null;
   }
   return text(buf, start, end);
 }

@@ -910,10 +910,11 @@ export const LLHTTP_DIFFERENCES: readonly {
     edit: (input) => editRequestLine(input, (method, target, version) => [method, target, /^HTTP\/1\.[2-9]$/.test(version) ? 'HTTP/1.1' : version]),
   },
   {
-    name: 'chunk extension not in the chunk-ext grammar',
+    name: 'chunk extension with BWS',
     reason:
-      'The scanner passes chunk extensions through unread (bounded, controls refused); llhttp checks ' +
-      'their grammar. The chunk sizes, hence the framing, are read the same.',
+      'RFC 9112 7.1.1 allows BWS around ";" and "=" in a chunk extension (and RFC 9110 5.6.3 says a recipient ' +
+      'MUST parse it); we check the grammar and pass the line on as it came, llhttp rejects the whitespace. ' +
+      'The chunk sizes, hence the framing, are read the same.',
     edit: (input) => removeChunkExtensions(input),
   },
 ];
@@ -940,7 +941,7 @@ function removeChunkExtensions(input: Buffer): Buffer {
   let i = head.end;
   let out = s.slice(0, i);
   for (;;) {
-    const m = /^([0-9a-fA-F]+)(;[^\r\n]*)?(\r\n|$)/.exec(s.slice(i, i + 20_000));
+    const m = /^([0-9a-fA-F]+)([ \t]*;[^\r\n]*)?(\r\n|$)/.exec(s.slice(i, i + 20_000));
     if (m === null) return Buffer.from(out + s.slice(i), 'latin1');
     out += m[1]! + m[3]!;
     i += m[0].length;
