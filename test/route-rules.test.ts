@@ -155,6 +155,13 @@ t.test('request_id: another field name, or off', async (t) => {
   const plain = await (await h.client(off)).get('/', 'a.test');
   t.equal(plain.header('x-request-id'), 'backend-own', 'off: nothing added, nothing replaced');
   t.notMatch(heads(b)[1]!, /x-request-id/i);
+  const bad = await h.client(off);
+  await bad.write('GET / HTTP/1.1\r\n\r\n');
+  const refused = await bad.read();
+  t.equal(refused.status, 400);
+  t.equal(refused.header('x-request-id'), undefined, 'nor on the balancer’s own responses');
+  await waitFor('its access line', () => off.log.matching('" 400 ').length === 1);
+  t.match(off.log.matching('" 400 ')[0], / - - - \d+ms MISSING_HOST$/, 'the access line’s request_id is -');
 
   // A reload changes the field.
   await off.server.reload({ ...off.config, requestId: 'X-Other' });

@@ -267,8 +267,9 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
         this.ctx.logger.debug(`client ${client.address}: ${found.code} in chunked body`);
         if (this.responseStarted) {
           // A status is out already: all that is left is to cut the response.
-          this.backend?.destroy();
+          const backend = this.backend!;
           this.backend = null;
+          backend.destroy();
           client.destroy();
         } else this.respond(found.code, true);
         return;
