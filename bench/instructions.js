@@ -53,6 +53,10 @@ Options:
                        compared (the same build's median moves ~2-3% between processes)
   -s, --scenario NAME  keepalive (GETs on keep-alive connections) or close (Connection: close,
                        a new connection per request) (default keepalive)
+  -Y, --yaml TEXT      YAML added to this build's config, not the baseline's, "{servers}"
+                       standing for the backends as a flow list: with --baseline, what a
+                       setting costs (e.g. route rules on "paths: [{path: /, servers: {servers},
+                       ...}]", or 'request_id: ""')
   -B, --balance P      "balance: P" in this build's config, not the baseline's: with
                        --baseline . what policy P costs against round robin (default: none)
   -h, --help           this help
@@ -86,10 +90,10 @@ function say(/** @type {string} */ line) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv) {
   const args = mri(argv, {
-    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario', 'balance'],
+    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario', 'balance', 'yaml'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', B: 'balance', h: 'help' },
+    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', B: 'balance', Y: 'yaml', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -112,6 +116,7 @@ function parseOptions(/** @type {string[]} */ argv) {
   return {
     baseline,
     balance,
+    yaml: args.yaml ? String(args.yaml) : null,
     intervals: number('intervals', 5, 1),
     warmup: number('warmup', 40, 0),
     warmupRequests: number('warmup-requests', 60_000, 0),
@@ -252,7 +257,9 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   const [port] = await freePorts(1);
   const config = path.join(buildDir, 'balancer.yaml');
   // --balance is this build's alone: the baseline is what it is compared with.
-  writeFileSync(config, balancerYaml(port, backendPorts, label === 'this build' ? options.balance : null));
+  const servers = JSON.stringify(backendPorts.map((p) => `127.0.0.1:${p}`));
+  const extra = label === 'this build' && options.yaml !== null ? `${options.yaml.replaceAll('{servers}', servers)}\n` : '';
+  writeFileSync(config, balancerYaml(port, backendPorts, label === 'this build' ? options.balance : null) + extra);
   const vgdbPrefix = path.join(buildDir, 'vgdb-pipe');
   const args = [
     '--tool=callgrind',
@@ -344,7 +351,8 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
   const lines = [
     `Instructions per request (user space, callgrind), ${options.scenario.title}, wrk -t1 -c${CONNECTIONS}: ` +
       `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median` +
-      (options.balance === null ? '' : `; this build with \`balance: ${options.balance}\`${options.baseline === null ? '' : ', the baseline without'}`),
+      (options.balance === null ? '' : `; this build with \`balance: ${options.balance}\`${options.baseline === null ? '' : ', the baseline without'}`) +
+      (options.yaml === null ? '' : `; this build's config adds \`${options.yaml}\``),
     '',
     `| build | run | dist/ from | ${Array.from({ length: n }, (_, i) => `#${i + 1}`).join(' | ')} | median | spread (min / max) | req/s (median) | errors | warm-up |`,
     `|---|---:|---|${'---:|'.repeat(n)}---:|---:|---:|---:|---:|`,

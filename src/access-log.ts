@@ -33,6 +33,8 @@ export interface AccessEntry {
   /** The request's Referer and User-Agent, null when it sent none (or was refused unread). */
   referer: string | null;
   userAgent: string | null;
+  /** The request's id (request_id), null when ids are off. */
+  requestId: string | null;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -60,7 +62,6 @@ export class AccessLog {
 
   write(e: AccessEntry): void {
     const ms = Math.round(e.ms);
-    // No request ids yet: the field is there, always "-" (null), so that the format stays put.
     if (this.format === 'json') {
       const known = e.method !== '';
       this.logger.accessLine(
@@ -77,7 +78,7 @@ export class AccessLog {
           code: e.code,
           referer: e.referer,
           user_agent: e.userAgent,
-          request_id: null,
+          request_id: e.requestId,
         }),
       );
       return;
@@ -86,7 +87,7 @@ export class AccessLog {
     const request = e.method === '' ? '-' : `${e.method} ${quotable(e.path)} ${e.protocol}`;
     this.logger.accessLine(
       `${e.client} - - [${this.time()}] "${request}" ${e.status} ${e.bytes} "${e.referer === null ? '-' : quotable(e.referer)}" ` +
-        `"${e.userAgent === null ? '-' : quotable(e.userAgent)}" ${e.host || '-'} ${e.server} - ${ms}ms ${e.code ?? '-'}`,
+        `"${e.userAgent === null ? '-' : quotable(e.userAgent)}" ${e.host || '-'} ${e.server} ${e.requestId === null ? '-' : quotable(e.requestId)} ${ms}ms ${e.code ?? '-'}`,
     );
   }
 

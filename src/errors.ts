@@ -84,6 +84,12 @@ export const ERRORS = {
   QUEUE_FULL: { status: 503, reason: 'every server is at max_connections and the queue is full' },
   QUEUE_TIMEOUT: { status: 503, reason: 'waited longer than queue.timeout for a server' },
   BODY_TOO_LARGE: { status: 413, reason: 'request body exceeds limits.max_body' },
+  // --- a route's redirect (interface.md, "Route rules"): answered, not an error, but counted alike ---
+  REDIRECT_301: { status: 301, reason: "the route's redirect (code 301)" },
+  REDIRECT_302: { status: 302, reason: "the route's redirect (code 302)" },
+  REDIRECT_303: { status: 303, reason: "the route's redirect (code 303)" },
+  REDIRECT_307: { status: 307, reason: "the route's redirect (code 307)" },
+  REDIRECT_308: { status: 308, reason: "the route's redirect (code 308)" },
   // --- upstream failures ---
   UPSTREAM_CONNECT: { status: 503, reason: 'every server tried refused the connection or did not accept it in time' },
   UPSTREAM_RESET: { status: 502, reason: 'the server closed or reset the connection before a complete response head' },

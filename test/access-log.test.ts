@@ -17,6 +17,7 @@ const entry: AccessEntry = {
   code: null,
   referer: 'https://www.mango.com/',
   userAgent: 'curl/8.5.0',
+  requestId: null,
 };
 
 function capture(format: 'text' | 'json', level: 'info' | 'warn' = 'info') {

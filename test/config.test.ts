@@ -21,7 +21,8 @@ const DEFAULT_REST = {
   admin: null,
   healthcheck: HEALTHCHECK,
   timeouts: { connect: 3000, header: 10000, idle: 60000, server: 60000, drain: 30000 },
-  limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 },
+  limits: { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0, maxBody: 0 },
+  requestId: 'X-Request-ID',
   trustedProxies: [],
   resolvers: [],
   log: { format: 'text' },
@@ -39,13 +40,13 @@ t.test('the simplest configs are valid as they are, with every default', async (
     ...DEFAULT_REST,
     hosts: [],
     paths: [],
-    servers: { name: 'default', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK },
+    servers: { name: 'default', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK, rules: DEFAULTS.rules },
   });
   t.strictSame(
     parseConfig(yaml('hosts:', '  - host: www.mango.com', '    servers:', '      - localhost:8081'), 'lb.yaml'),
     {
       ...DEFAULT_REST,
-      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+      hosts: [{ name: 'www.mango.com', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK, rules: DEFAULTS.rules }],
       paths: [],
       servers: null,
     },
@@ -53,7 +54,7 @@ t.test('the simplest configs are valid as they are, with every default', async (
   t.strictSame(parseConfig(yaml('paths:', '  - path: /mango', '    servers: [localhost:8081]'), 'lb.yaml'), {
     ...DEFAULT_REST,
     hosts: [],
-    paths: [{ name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK }],
+    paths: [{ name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing: BALANCING, healthcheck: HEALTHCHECK, rules: DEFAULTS.rules }],
     servers: null,
   });
 });
@@ -80,6 +81,7 @@ const FULL = yaml(
   '  max_head: 1MiB',
   '  max_fields: 50',
   '  max_connections: 1000',
+  '  max_body: 1MiB',
   'hosts:',
   '  - host: WWW.Mango.com:8080',
   '    balance: least_conn',
@@ -104,6 +106,7 @@ const FULL = yaml(
   'retry_budget: 50%',
   'trusted_proxies: [10.0.0.0/8, "::1", 192.168.1.7]',
   'log: { format: json }',
+  'request_id: X-Trace',
 );
 
 t.test('a config with every key', async (t) => {
@@ -123,16 +126,17 @@ t.test('a config with every key', async (t) => {
     admin: { host: '127.0.0.1', port: 9000, token: null },
     healthcheck,
     timeouts: { connect: 1000, header: 1500, idle: 60000, server: 30000, drain: 5000 },
-    limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000 },
+    limits: { maxRequestLine: 4096, maxHead: 1048576, maxFields: 50, maxConnections: 1000, maxBody: 1048576 },
+    requestId: 'X-Trace',
     hosts: [
-      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], discover: [], paths: [], balancing: { ...balancing, balance: 'least_conn' }, healthcheck },
-      { name: '[::1]', servers: [server('[::1]:8083')], discover: [], paths: [], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 } },
+      { name: 'www.mango.com', servers: [server('localhost:8081'), backup], discover: [], paths: [], balancing: { ...balancing, balance: 'least_conn' }, healthcheck, rules: DEFAULTS.rules },
+      { name: '[::1]', servers: [server('[::1]:8083')], discover: [], paths: [], balancing, healthcheck: { ...healthcheck, type: 'tcp', interval: 1000 }, rules: DEFAULTS.rules },
     ],
     paths: [
-      { name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing, healthcheck },
-      { name: '/', servers: [server('localhost:8082')], discover: [], paths: [], balancing, healthcheck },
+      { name: '/mango', servers: [server('localhost:8081')], discover: [], paths: [], balancing, healthcheck, rules: DEFAULTS.rules },
+      { name: '/', servers: [server('localhost:8082')], discover: [], paths: [], balancing, healthcheck, rules: DEFAULTS.rules },
     ],
-    servers: { name: 'default', servers: [server('localhost:8084')], discover: [], paths: [], balancing, healthcheck },
+    servers: { name: 'default', servers: [server('localhost:8084')], discover: [], paths: [], balancing, healthcheck, rules: DEFAULTS.rules },
     trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'],
     resolvers: [],
     log: { format: 'json' },
@@ -283,7 +287,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -296,7 +300,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
     'a key that is not a scalar',
   );
 });
@@ -393,7 +397,7 @@ t.test('servers messages', async (t) => {
 });
 
 t.test('hosts messages', async (t) => {
-  fails(t, yaml('hosts:', '  - host: a', '  - host: b', '    servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "servers" (or "paths")');
+  fails(t, yaml('hosts:', '  - host: a', '  - host: b', '    servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "servers" (or "paths", or "redirect")');
   fails(t, yaml('hosts:', '  - servers: [a:1]'), 'lb.yaml:2:5: hosts[0]: missing "host"');
   fails(
     t,
@@ -452,7 +456,7 @@ t.test('a hosts entry with its own paths: named host + prefix, options from the 
     /\nhost {9}shop\.test, balance random\n {2}checked by GET \/up every 5s, timeout 1s, rise 2, fall 2\n {2}no servers of its own: a request none of its paths match goes on\npath {9}shop\.test\/api, balance random\n/,
   );
   fails(t, yaml('hosts:', '  - host: a', '    paths:', '      - path: /x', '        servers: [a:1]', '      - path: /x/', '        servers: [a:1]'), 'lb.yaml:6:15: hosts[0].paths[1].path: duplicate path "a/x" (first at line 4)');
-  fails(t, yaml('hosts:', '  - host: a', '    paths: [{path: /x}]'), 'lb.yaml:3:13: hosts[0].paths[0]: missing "servers"');
+  fails(t, yaml('hosts:', '  - host: a', '    paths: [{path: /x}]'), 'lb.yaml:3:13: hosts[0].paths[0]: missing "servers" (or "redirect")');
   fails(t, yaml('hosts:', '  - host: a', '    paths: [{path: /x, paths: []}]'), 'lb.yaml:3:24: hosts[0].paths[0]: unknown key "paths" (did you mean "path"?)');
   const hashed = parseConfig(yaml('hosts:', '  - host: a', '    balance: hash', '    hash_key: path', '    paths: [{path: /x, servers: [a:1]}]'), 'lb.yaml');
   t.strictSame(hashed.hosts[0]!.paths[0]!.balancing.hashKey, { from: 'path', name: '' }, 'a path under a hash host hashes as the host does');
@@ -473,7 +477,7 @@ t.test('paths messages', async (t) => {
     yaml('paths:', '  - path: /mango/', '    servers: [a:1]', '  - path: /mango', '    servers: [a:1]'),
     'lb.yaml:4:11: paths[1].path: duplicate path "/mango" (first at line 2)',
   );
-  fails(t, yaml('paths:', '  - path: /m'), 'lb.yaml:2:5: paths[0]: missing "servers"');
+  fails(t, yaml('paths:', '  - path: /m'), 'lb.yaml:2:5: paths[0]: missing "servers" (or "redirect")');
   fails(t, yaml('paths:', '  - servers: [a:1]'), 'lb.yaml:2:5: paths[0]: missing "path"');
   const names = parseConfig(
     yaml('paths:', '  - path: //', '    servers: [a:1]', '  - path: /Mango//', '    servers: [a:1]'),
@@ -1097,4 +1101,80 @@ t.test('discover items and resolvers', async (t) => {
   fails(t, yaml('servers: [a:1]', 'resolvers: ["dns.internal:53"]'), `lb.yaml:2:13: resolvers[0]: ${resolverHint}`);
   fails(t, yaml('servers: [a:1]', 'resolvers: ["127.0.0.1:70000"]'), 'lb.yaml:2:13: resolvers[0]: port 70000 is out of range (1-65535)');
   fails(t, yaml('servers: [a:1]', 'resolvers: 127.0.0.1'), 'lb.yaml:2:12: resolvers: expected a list of DNS server addresses');
+});
+
+t.test('route rules: what an entry reads', async (t) => {
+  const [api, old] = parseConfig(
+    yaml(
+      'timeouts: { server: 30s }',
+      'paths:',
+      '  - path: /api/',
+      '    strip_prefix: true',
+      '    request_headers:',
+      '      set: { X-Env: prod, X-Empty: , X-Alone }',
+      '      add: { X-Tag: 7 }',
+      '      remove: [X-Debug]',
+      '    response_headers: { set: { Strict-Transport-Security: "max-age=63072000" } }',
+      '    timeouts: { connect: 1s, server: 2m }',
+      '    servers: [a:1]',
+      '  - path: /old',
+      '    rewrite_prefix: /v2/',
+      '    redirect: { location: "https://{host}{path}" }',
+    ),
+    'lb.yaml',
+  ).paths;
+  t.strictSame(api!.rules, {
+    rewritePrefix: '',
+    requestHeaders: { set: [['X-Env', 'prod'], ['X-Empty', ''], ['X-Alone', '']], add: [['X-Tag', '7']], remove: ['X-Debug'] },
+    responseHeaders: { set: [['Strict-Transport-Security', 'max-age=63072000']], add: [], remove: [] },
+    redirect: null,
+    timeouts: { connect: 1000, server: 120000 },
+  });
+  t.strictSame(old!.rules, { ...DEFAULTS.rules, rewritePrefix: '/v2', redirect: { location: 'https://{host}{path}', code: 308 } }, 'a redirect needs no servers');
+  t.same(old!.servers, []);
+  const host = parseConfig(yaml('hosts:', '  - { host: a.test, redirect: { location: /x, code: 302 } }'), 'lb.yaml');
+  t.same(poolsOf(host).map((p) => p.name), ['a.test'], 'a host that redirects has a pool of its own');
+  t.equal(host.hosts[0]!.rules.redirect!.code, 302);
+  t.equal(parseConfig(yaml('request_id: ""', 'servers: [a:1]'), 'lb.yaml').requestId, '', 'request_id "" is off');
+  t.equal(parseConfig(yaml('limits: { max_body: 0 }', 'servers: [a:1]'), 'lb.yaml').limits.maxBody, 0, 'max_body 0: no limit');
+  t.equal(parseConfig(yaml('limits: { max_body: 2MiB }', 'servers: [a:1]'), 'lb.yaml').limits.maxBody, 2 * 1024 * 1024);
+  t.equal(
+    parseConfig(yaml('request_id: ""', 'paths:', '  - { path: /, servers: [a:1], request_headers: { set: { X-Request-ID: a } } }'), 'lb.yaml').paths[0]!.rules.requestHeaders!.set[0]![0],
+    'X-Request-ID',
+    'with request ids off, a rule may name that field',
+  );
+});
+
+t.test('route rules: messages', async (t) => {
+  const entry = (...lines: string[]) => yaml('paths:', '  - path: /api', '    servers: [a:1]', ...lines);
+  for (const name of ['Content-Length', 'transfer-encoding', 'HOST', 'Connection', 'Keep-Alive', 'Proxy-Connection', 'TE', 'Upgrade', 'Trailer']) {
+    fails(t, entry('    request_headers:', `      set: { ${name}: x }`), `lb.yaml:5:14: paths[0].request_headers.set: "${name}" is a hop-by-hop or framing field: rules cannot set, add or remove it`);
+  }
+  fails(t, entry('    response_headers:', '      add: { X-A: 1, connection: x }'), 'lb.yaml:5:22: paths[0].response_headers.add: "connection" is a hop-by-hop or framing field: rules cannot set, add or remove it');
+  fails(t, entry('    response_headers:', '      remove: [Server, Transfer-Encoding]'), 'lb.yaml:5:24: paths[0].response_headers.remove[1]: "Transfer-Encoding" is a hop-by-hop or framing field: rules cannot set, add or remove it');
+  fails(t, entry('    request_headers: { set: { x-request-id: a } }'), 'lb.yaml:4:31: paths[0].request_headers.set: "x-request-id" is the request_id field, which the balancer writes (request_id: "" turns that off)');
+  fails(t, entry('    request_headers: { set: { "X Env": a } }'), 'lb.yaml:4:31: paths[0].request_headers.set: expected a field name, e.g. X-Env');
+  fails(t, entry('    request_headers: { set: { X-Env: "a\\r\\nX-Evil: 1" } }'), 'lb.yaml:4:38: paths[0].request_headers.set.X-Env: a field value may hold visible characters, spaces and tabs only (no CR, LF, NUL or other control characters)');
+  fails(t, entry('    request_headers: { add: { X-Env: "a\\u0000" } }'), 'lb.yaml:4:38: paths[0].request_headers.add.X-Env: a field value may hold visible characters, spaces and tabs only (no CR, LF, NUL or other control characters)');
+  fails(t, entry('    request_headers: { add: { X-Env: "\\u20ac" } }'), 'lb.yaml:4:38: paths[0].request_headers.add.X-Env: a field value may hold visible characters, spaces and tabs only (no CR, LF, NUL or other control characters)');
+  fails(t, entry('    request_headers: { add: { X-Env: [a] } }'), 'lb.yaml:4:38: paths[0].request_headers.add.X-Env: expected a field value (text)');
+  fails(t, entry('    request_headers: { add: [X-Env] }'), 'lb.yaml:4:29: paths[0].request_headers.add: expected a mapping of field names to values, e.g. { X-Env: prod }');
+  fails(t, entry('    request_headers: { remove: X-Env }'), 'lb.yaml:4:32: paths[0].request_headers.remove: expected a list of field names');
+  fails(t, entry('    request_headers: { replace: {} }'), 'lb.yaml:4:24: paths[0].request_headers: unknown key "replace"; expected one of set, add, remove');
+  fails(t, entry('    strip_prefix: true', '    rewrite_prefix: /v2'), 'lb.yaml:5:21: paths[0].rewrite_prefix: strip_prefix and rewrite_prefix cannot both be set: strip_prefix is rewrite_prefix "/"');
+  fails(t, entry('    rewrite_prefix: v2'), 'lb.yaml:4:21: paths[0].rewrite_prefix: expected a path starting with "/", e.g. "/v2"');
+  fails(t, entry('    rewrite_prefix: /v2?x'), 'lb.yaml:4:21: paths[0].rewrite_prefix: expected a path starting with "/", e.g. "/v2"');
+  fails(t, entry('    strip_prefix: yes'), 'lb.yaml:4:19: paths[0].strip_prefix: expected true or false');
+  fails(t, yaml('hosts:', '  - { host: a, strip_prefix: true, servers: [a:1] }'), 'lb.yaml:2:30: hosts[0].strip_prefix: a hosts entry has no path prefix to strip (strip_prefix is for paths entries)');
+  fails(t, entry('    redirect: { code: 301 }'), 'lb.yaml:4:15: paths[0].redirect: missing "location", e.g. "https://{host}{path}"');
+  fails(t, entry('    redirect: { location: "" }'), 'lb.yaml:4:27: paths[0].redirect.location: a field value may hold visible characters, spaces and tabs only (no CR, LF, NUL or other control characters)');
+  fails(t, entry('    redirect: { location: "https://{hots}/" }'), 'lb.yaml:4:27: paths[0].redirect.location: unknown placeholder "{hots}"; expected {host}, {path} or {scheme}');
+  fails(t, entry('    redirect: { location: /x, code: 300 }'), 'lb.yaml:4:37: paths[0].redirect.code: expected 301, 302, 303, 307 or 308');
+  fails(t, entry('    redirect: { location: /x, code: [301] }'), 'lb.yaml:4:37: paths[0].redirect.code: expected 301, 302, 303, 307 or 308');
+  fails(t, entry('    timeouts: { idle: 1s }'), 'lb.yaml:4:17: paths[0].timeouts: unknown key "idle"; expected one of connect, server');
+  fails(t, entry('    timeouts: { server: 0 }'), 'lb.yaml:4:25: paths[0].timeouts.server: expected a duration greater than 0');
+  fails(t, yaml('servers: [a:1]', 'request_id: "X Id"'), 'lb.yaml:2:13: request_id: expected a field name like X-Request-ID, or "" for no request ids');
+  fails(t, yaml('servers: [a:1]', 'request_id: X-Forwarded-For'), 'lb.yaml:2:13: request_id: "X-Forwarded-For" is a field the balancer reads or writes itself; expected a field name like X-Request-ID, or "" for no request ids');
+  fails(t, yaml('servers: [a:1]', 'request_id: Trailer'), 'lb.yaml:2:13: request_id: "Trailer" is a field the balancer reads or writes itself; expected a field name like X-Request-ID, or "" for no request ids');
+  fails(t, yaml('servers: [a:1]', 'limits: { max_body: -1 }'), 'lb.yaml:2:21: limits.max_body: expected a size like "8KiB", "1MiB" or a number of bytes');
 });

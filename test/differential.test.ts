@@ -7,7 +7,7 @@
 //   - what node rejects (a 4xx/5xx, or a close without an answer), we reject too: the backend
 //     never sees a request that node did not see, and never has to reject one itself;
 //   - what both accept reaches the backend as node saw it: same method, target, version, body
-//     and end-to-end fields (hop-by-hop fields and the X-Forwarded-* we add set aside; an
+//     and end-to-end fields (hop-by-hop fields, and the X-Forwarded-* and X-Request-ID we add, set aside; an
 //     absolute-form target arrives in origin form with Host set to its authority);
 //   - where we are stricter (we reject what node takes), that is counted and listed.
 //
@@ -514,7 +514,7 @@ function statusesOf(bytes: Buffer): number[] {
 // Comparing.
 
 /** Hop-by-hop fields (RFC 9110 7.6.1) and the ones the balancer sets: not compared. */
-const NOT_END_TO_END = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+const NOT_END_TO_END = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id']);
 
 /** What a backend behind the balancer should see for a request node saw as `seen`. */
 function forwarded(seen: Seen): Seen {

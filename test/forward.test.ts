@@ -5,9 +5,16 @@
 import t from 'tap';
 import { HttpError } from '../src/errors.js';
 import { buildClientHead, buildUpstreamHead, type ClientInfo } from '../src/http/forward.js';
+import { DEFAULTS, type HeaderRules, type RouteRules } from '../src/config/schema.js';
+import { EMPTY, RequestIds, type RequestIdSlot } from '../src/http/request-id.js';
+import { compileRoute, noRules, redirectLocation, rewriteTarget } from '../src/http/route-rules.js';
 import { errorResponse } from '../src/http/responses.js';
 import { RequestParser, type RequestHead } from '../src/http/request-parser.js';
 import { ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
+
+/** No rules, no ids: the head builders as every route without rules uses them with request_id off. */
+const NONE = noRules({ connect: 1, server: 1 });
+const slot = (): RequestIdSlot => ({ idBuf: EMPTY, idStart: 0, idEnd: 0 });
 
 const CLIENT: ClientInfo = { address: '192.0.2.7', proto: 'http', trusted: false };
 const TRUSTED: ClientInfo = { address: '10.0.0.1', proto: 'http', trusted: true };
@@ -33,11 +40,11 @@ function responseHead(text: string, requestWasHead = false): ResponseHead {
 
 /** The upstream head for `text`, as text with "\n" line ends. */
 function upstream(text: string, client: ClientInfo = CLIENT): string {
-  return buildUpstreamHead(requestHead(text), client).toString('latin1').replace(/\r\n/g, '\n');
+  return buildUpstreamHead(requestHead(text), client, NONE, null, slot()).toString('latin1').replace(/\r\n/g, '\n');
 }
 
 function toClient(text: string, connection: 'close' | 'keep-alive' | null, requestWasHead = false): string {
-  return buildClientHead(responseHead(text, requestWasHead), connection, null).toString('latin1').replace(/\r\n/g, '\n');
+  return buildClientHead(responseHead(text, requestWasHead), connection, null, null, null, slot()).toString('latin1').replace(/\r\n/g, '\n');
 }
 
 t.test('buildUpstreamHead: the head as sent, plus X-Forwarded-For, -Host and -Proto', async (t) => {
@@ -161,7 +168,7 @@ t.test('buildUpstreamHead: an IPv6 client address and an https listener', async 
 t.test('buildUpstreamHead: long values and many fields are copied whole', async (t) => {
   const many = Array.from({ length: 150 }, (_, i) => `X-F${i}: ${'v'.repeat(i)}`);
   const text = `GET /${'p'.repeat(3000)} HTTP/1.1\nHost: ${'h'.repeat(200)}.com\n${many.join('\n')}\n\n`;
-  const out = buildUpstreamHead(requestHead(text, 200), CLIENT).toString('latin1').replace(/\r\n/g, '\n');
+  const out = buildUpstreamHead(requestHead(text, 200), CLIENT, NONE, null, slot()).toString('latin1').replace(/\r\n/g, '\n');
   t.equal(
     out,
     `GET /${'p'.repeat(3000)} HTTP/1.1\nHost: ${'h'.repeat(200)}.com\n${many.join('\n')}\n` +
@@ -171,7 +178,7 @@ t.test('buildUpstreamHead: long values and many fields are copied whole', async 
   const mixed = Array.from({ length: 140 }, (_, i) => (i % 3 === 0 ? `Keep-Alive: ${i}` : `X-M${i}: ${i}`));
   const expected = mixed.filter((l) => !l.startsWith('Keep-Alive'));
   t.equal(
-    buildUpstreamHead(requestHead(`GET / HTTP/1.1\n${mixed.join('\n')}\nHost: a.com\n\n`, 200), TRUSTED)
+    buildUpstreamHead(requestHead(`GET / HTTP/1.1\n${mixed.join('\n')}\nHost: a.com\n\n`, 200), TRUSTED, NONE, null, slot())
       .toString('latin1')
       .replace(/\r\n/g, '\n'),
     `GET / HTTP/1.1\n${expected.join('\n')}\nHost: a.com\nX-Forwarded-For: 10.0.0.1\nX-Forwarded-Host: a.com\nX-Forwarded-Proto: http\n\n`,
@@ -186,7 +193,7 @@ t.test('buildUpstreamHead: long values and many fields are copied whole', async 
 
 t.test('buildClientHead: always a new buffer, even when nothing changes (the read buffer is reused)', async (t) => {
   const head = responseHead('HTTP/1.1 200 OK\nContent-Length: 2\nX-Server: a\n\nok');
-  const out = buildClientHead(head, null, null);
+  const out = buildClientHead(head, null, null, null, null, slot());
   head.buf.fill(0x21); // the next read lands where the head was
   t.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Server: a\r\n\r\n', 'a copy');
 });
@@ -196,14 +203,14 @@ t.test('buildClientHead: the first body bytes go behind the head, in the same bu
   const parser = new ResponseParser();
   const head = parser.execute(bytes, 0) as ResponseHead;
   const at = parser.consumed;
-  const same = buildClientHead(head, null, null, bytes, at, bytes.length);
+  const same = buildClientHead(head, null, null, null, null, slot(), bytes, at, bytes.length);
   const text = bytes.toString('latin1');
   t.equal(same.toString('latin1'), text);
   t.equal(
-    buildClientHead(head, 'close', null, bytes, at, bytes.length).toString('latin1'),
+    buildClientHead(head, 'close', null, null, null, slot(), bytes, at, bytes.length).toString('latin1'),
     'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
   );
-  t.equal(buildClientHead(head, null, null, Buffer.from('xxhelloxx'), 2, 7).toString('latin1'), text, 'a body from another buffer is copied in');
+  t.equal(buildClientHead(head, null, null, null, null, slot(), Buffer.from('xxhelloxx'), 2, 7).toString('latin1'), text, 'a body from another buffer is copied in');
   bytes.fill(0x21); // the next read lands where the response was
   t.equal(same.toString('latin1'), text, 'a copy');
 });
@@ -214,7 +221,7 @@ t.test('buildClientHead: a head that came in pieces is copied out of the parser 
   t.equal(parser.execute(text.subarray(0, 10), 0), null);
   const head = parser.execute(text.subarray(10), 0) as ResponseHead;
   t.equal(head.scratch, true);
-  const out = buildClientHead(head, null, null);
+  const out = buildClientHead(head, null, null, null, null, slot());
   head.buf.fill(0x21); // the next head that comes in pieces
   t.equal(out.toString('latin1'), text.toString('latin1'), 'a copy');
 });
@@ -272,4 +279,62 @@ t.test('errorResponse: status, reason, text/plain body, Content-Length, and Conn
   }
   t.equal(errorResponse(503, 'close'), errorResponse(503, 'close'), 'built once, then the same bytes');
   t.equal(errorResponse(599, null).toString('latin1'), 'HTTP/1.1 599 Error\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nError', 'a status not in the table');
+});
+
+/** Route rules as the config reader gives them, compiled for a route whose prefix is `prefix`. */
+function route(rules: Partial<RouteRules>, prefix = '/api') {
+  return compileRoute({ ...DEFAULTS.rules, ...rules }, prefix, { connect: 1, server: 1 });
+}
+const headerRules = (h: Partial<HeaderRules>): HeaderRules => ({ set: [], add: [], remove: [], ...h });
+
+t.test('buildUpstreamHead: request rules drop and add lines, and may replace the balancer’s X-Forwarded-*', async (t) => {
+  const rules = route({ requestHeaders: headerRules({ set: [['X-Forwarded-Host', 'public.test'], ['X-Env', 'prod']], add: [['X-Tag', 'a']], remove: ['x-forwarded-for', 'X-FORWARDED-PROTO', 'X-Debug'] }) });
+  const head = requestHead('GET /api/x HTTP/1.1\nHost: a.test\nX-Env: dev\nX-Debug: 1\nX-Keep: k\nX-Forwarded-Host: evil\n\n');
+  t.equal(
+    buildUpstreamHead(head, CLIENT, rules, null, slot()).toString('latin1').replace(/\r\n/g, '\n'),
+    'GET /api/x HTTP/1.1\nHost: a.test\nX-Keep: k\nX-Forwarded-Host: public.test\nX-Env: prod\nX-Tag: a\n\n',
+    'every X-Forwarded-* is the rules’ (the CRLF before the first added line is the copied fields’)',
+  );
+  // No fields copied at all: the request line's CRLF ends what was copied.
+  const bare = route({ requestHeaders: headerRules({ remove: ['X-Forwarded-For', 'X-Forwarded-Proto'] }) });
+  t.equal(buildUpstreamHead(requestHead('GET / HTTP/1.0\n\n'), CLIENT, bare, null, slot()).toString('latin1'), 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  t.equal(buildUpstreamHead(requestHead('GET / HTTP/1.1\nHost: a\n\n'), CLIENT, bare, null, slot()).toString('latin1'), 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Host: a\r\n\r\n');
+});
+
+t.test('buildUpstreamHead: request ids, kept, replaced or made, one field to the backend', async (t) => {
+  const ids = new RequestIds('X-Request-ID');
+  const none = route({});
+  const up = (text: string, s: RequestIdSlot) => buildUpstreamHead(requestHead(text), CLIENT, none, ids, s).toString('latin1');
+  const made = slot();
+  t.match(up('GET / HTTP/1.1\nHost: a\n\n', made), /\r\nX-Forwarded-Proto: http\r\nX-Request-ID: [0-9a-f]{32}\r\n\r\n$/);
+  t.equal(made.idEnd - made.idStart, 32);
+  const kept = slot();
+  t.equal(up('GET / HTTP/1.1\nHost: a\nx-request-id: abc\nX-Request-ID: second\n\n', kept), 'GET / HTTP/1.1\r\nHost: a\r\nx-request-id: abc\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Host: a\r\nX-Forwarded-Proto: http\r\n\r\n');
+  t.equal(kept.idBuf.toString('latin1', kept.idStart, kept.idEnd), 'abc', 'a copy of the first');
+  const replaced = slot();
+  t.match(up('GET / HTTP/1.1\nHost: a\nX-Request-ID: a b\nX-Request-ID: valid\n\n', replaced), /^GET \/ HTTP\/1\.1\r\nHost: a\r\nX-Forwarded-For: [^\r]+\r\nX-Forwarded-Host: a\r\nX-Forwarded-Proto: http\r\nX-Request-ID: [0-9a-f]{32}\r\n\r\n$/);
+  // Connection may list the field: then it is hop-by-hop, and a new id goes instead.
+  t.match(up('GET / HTTP/1.1\nHost: a\nConnection: x-request-id\nX-Request-ID: abc\n\n', slot()), /X-Request-ID: [0-9a-f]{32}\r\n\r\n$/);
+  // The response: the backend's own id fields dropped, the request's added.
+  const res = responseHead('HTTP/1.1 200 OK\nX-Request-ID: backend\nContent-Length: 0\nx-request-id: again\n\n');
+  t.equal(buildClientHead(res, null, null, null, ids, kept).toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-ID: abc\r\n\r\n');
+  // Response rules: drop, then add, beside a sticky cookie line.
+  const rr = route({ responseHeaders: headerRules({ set: [['X-A', '1']], add: [['X-B', '2']], remove: ['server'] }) }).response;
+  const backend = responseHead('HTTP/1.1 200 OK\nServer: s\nX-A: 0\nContent-Length: 0\n\n');
+  t.equal(
+    buildClientHead(backend, 'close', Buffer.from('Set-Cookie: c=1\r\n'), rr, ids, kept).toString('latin1'),
+    'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\nSet-Cookie: c=1\r\nX-A: 1\r\nX-B: 2\r\nX-Request-ID: abc\r\n\r\n',
+  );
+});
+
+t.test('rewriteTarget and redirectLocation', async (t) => {
+  t.equal(rewriteTarget(route({ rewritePrefix: '' }), '/api/users?x'), '/users?x');
+  t.equal(rewriteTarget(route({ rewritePrefix: '' }), '/api'), '/');
+  t.equal(rewriteTarget(route({ rewritePrefix: '' }), '/api?x'), '/?x');
+  t.equal(rewriteTarget(route({ rewritePrefix: '/v2' }), '/api/users'), '/v2/users');
+  t.equal(rewriteTarget(route({ rewritePrefix: '/v2' }, '/'), '/x'), '/v2/x', 'the root prefix cuts nothing');
+  t.equal(rewriteTarget(route({ rewritePrefix: '' }, '/'), '/x'), '/x');
+  const r = route({ redirect: { location: '{scheme}://{host}{path}#{host}', code: 307 } }).redirect!;
+  t.equal(r.code, 307);
+  t.equal(redirectLocation(r.parts, 'a.test', '/p?q', 'https'), 'https://a.test/p?q#a.test');
 });

@@ -39,13 +39,13 @@ function parseTextLine(line: string): TextLine {
 const accessLines = (proxy: Proxy) => proxy.log.lines.filter((l) => l.startsWith(`${HOST} - - [`) || l.startsWith('{"time"'));
 
 /** Sends `bytes` on a new connection, reads the response, and returns it with the access line it added and the bytes the client got. */
-async function exchange(h: Harness, proxy: Proxy, bytes: Buffer | string, what: string): Promise<{ status: number; line: string; length: number }> {
+async function exchange(h: Harness, proxy: Proxy, bytes: Buffer | string, what: string): Promise<{ status: number; line: string; length: number; id: string | undefined }> {
   const before = accessLines(proxy).length;
   const client = await h.client(proxy);
   await client.write(bytes);
   const res = await client.read();
   await waitFor(`the access line of ${what}`, () => accessLines(proxy).length === before + 1);
-  return { status: res.status, line: accessLines(proxy)[before]!, length: client.bytesReceived };
+  return { status: res.status, line: accessLines(proxy)[before]!, length: client.bytesReceived, id: res.header('x-request-id') };
 }
 
 /** Raw backends that misbehave once the proxy's request arrives. */
@@ -117,7 +117,9 @@ t.test('text: every response the balancer makes itself has its line, its code an
     const got = await exchange(h, proxy, bytes, what);
     t.equal(got.status, status, `${what}: the status`);
     const line = parseTextLine(got.line);
-    t.match(line, { client: HOST, time: /^\[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\]$/, request: requestLine, status: String(status), bytes: String(got.length), referer, userAgent, host, server, requestId: '-', duration: /^\d+ms$/, code }, `${what}: the line, field by field`);
+    // Every response carries the request's id (a new one: none was sent), and the line shows it.
+    t.match(got.id, /^[0-9a-f]{32}$/, `${what}: the response's request id`);
+    t.match(line, { client: HOST, time: /^\[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\]$/, request: requestLine, status: String(status), bytes: String(got.length), referer, userAgent, host, server, requestId: got.id, duration: /^\d+ms$/, code }, `${what}: the line, field by field`);
   }
 
   // 408: a head that does not come whole within timeouts.header; its request line had.
@@ -184,7 +186,7 @@ t.test('json: every access line is one object, with what the text line has', asy
   const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   for (const p of parsed) {
     t.strictSame(Object.keys(p), ['time', 'client', 'method', 'host', 'path', 'status', 'server', 'bytes', 'ms', 'code', 'referer', 'user_agent', 'request_id'], 'the same keys, in order');
-    t.match(p, { time: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, client: HOST, bytes: Number, ms: Number, request_id: null });
+    t.match(p, { time: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, client: HOST, bytes: Number, ms: Number, request_id: /^[0-9a-f]{32}$/ });
   }
   t.match(parsed[0], { method: 'GET', host: 'ok.test', path: '/ok', status: 200, server: ok.address, code: null, referer: 'https://r.test/', user_agent: 'agent "1"' });
   t.match(parsed[1], { status: 200, referer: null, user_agent: null });

@@ -7,7 +7,7 @@ import { RequestParser } from '../src/http/request-parser.js';
 import { ParserPool } from '../src/proxy/parser-pool.js';
 import { proxyTest, request, waitFor } from './helpers/net.js';
 
-const LIMITS = { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0 };
+const LIMITS = { maxRequestLine: 8192, maxHead: 16384, maxFields: 100, maxConnections: 0, maxBody: 0 };
 
 t.test('a parser given back serves the next connection, with no partial head left in it', async (t) => {
   const pool = new ParserPool();

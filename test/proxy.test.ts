@@ -516,7 +516,10 @@ proxyTest(t, 'headers: X-Forwarded-For, -Host and -Proto are set; incoming ones 
     ['X-Forwarded-For', '127.0.0.1'],
     ['X-Forwarded-Host', 'headers.test:8080'],
     ['X-Forwarded-Proto', 'http'],
+    // A new request id: the same one the client gets.
+    ['X-Request-ID', res.header('x-request-id')],
   ]);
+  t.match(res.header('x-request-id'), /^[0-9a-f]{32}$/);
 }, onMain);
 
 proxyTest(t, 'headers: from a trusted proxy, X-Forwarded-For is appended to and -Host / -Proto kept', async (t, h) => {
@@ -531,6 +534,7 @@ proxyTest(t, 'headers: from a trusted proxy, X-Forwarded-For is appended to and 
     ['X-Forwarded-Host', 'public.mango.com'],
     ['X-Forwarded-Proto', 'https'],
     ['X-Forwarded-For', '198.51.100.1, 127.0.0.1'],
+    ['X-Request-ID', res.header('x-request-id')],
   ]);
 }, onRouted);
 
@@ -551,6 +555,7 @@ proxyTest(t, 'headers: hop-by-hop fields are not forwarded, either way', async (
     ['X-Forwarded-For', '127.0.0.1'],
     ['X-Forwarded-Host', 'headers.test'],
     ['X-Forwarded-Proto', 'http'],
+    ['X-Request-ID', res.header('x-request-id')],
   ]);
   // Node's http server answers with Connection: keep-alive and Keep-Alive: timeout=5.
   t.notOk(res.names().includes('keep-alive'), 'the backend’s Keep-Alive is not relayed');
@@ -571,6 +576,7 @@ proxyTest(t, 'HTTP/1.0: the connection closes after the response unless the clie
     [
       ['X-Forwarded-For', '127.0.0.1'],
       ['X-Forwarded-Proto', 'http'],
+      ['X-Request-ID', res.header('x-request-id')],
       ['Connection', 'keep-alive'],
     ],
     'no Host to copy; the backend is asked to keep its connection',
@@ -672,8 +678,10 @@ proxyTest(t, 'config: a server listed in several pools is one server, with one s
 
 proxyTest(t, 'access log: one line per request, nginx combined plus host, server, request id, duration and code', async (t, h) => {
   const client = await h.client(main);
-  await client.send(request('GET', '/logged?x=1', { host: 'log.test', headers: [['Referer', 'https://log.test/from'], ['User-Agent', 'tester/1.0 (x)']] }));
-  await client.get('/bare', 'log.test');
+  const first = await client.send(request('GET', '/logged?x=1', { host: 'log.test', headers: [['Referer', 'https://log.test/from'], ['User-Agent', 'tester/1.0 (x)']] }));
+  // A valid id of the client's own is kept.
+  const second = await client.get('/bare', 'log.test', [['X-Request-ID', 'client-id-7']]);
+  t.equal(second.header('x-request-id'), 'client-id-7');
   await waitFor('the access lines', () => main.log.matching(' log.test ').length === 2);
   const address = B.logged!.address.replace(/\./g, '\\.');
   const [withFields, without] = main.log.matching(' log.test ');
@@ -681,10 +689,10 @@ proxyTest(t, 'access log: one line per request, nginx combined plus host, server
     withFields,
     new RegExp(
       `^127\\.0\\.0\\.1 - - \\[\\d\\d/\\w{3}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0000\\] "GET /logged\\?x=1 HTTP/1\\.1" 200 \\d+ ` +
-        `"https://log\\.test/from" "tester/1\\.0 \\(x\\)" log\\.test ${address} - \\d+ms -$`,
+        `"https://log\\.test/from" "tester/1\\.0 \\(x\\)" log\\.test ${address} ${first.header('x-request-id')} \\d+ms -$`,
     ),
   );
-  t.match(without, new RegExp(`"GET /bare HTTP/1\\.1" 200 \\d+ "-" "-" log\\.test ${address} - \\d+ms -$`), 'no Referer, no User-Agent: "-"');
+  t.match(without, new RegExp(`"GET /bare HTTP/1\\.1" 200 \\d+ "-" "-" log\\.test ${address} client-id-7 \\d+ms -$`), 'no Referer, no User-Agent: "-"');
 }, onMain);
 
 // ---------------------------------------------------------------------------------------------

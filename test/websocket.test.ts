@@ -79,7 +79,7 @@ proxyTest(t, 'a WebSocket handshake is forwarded, the 101 relayed, then bytes ec
   const open = Date.now() - switched;
   await waitFor('the access line', () => proxy.log.matching('"GET /chat HTTP/1.1" 101 ').length === 1);
   // Written when the tunnel ended: every byte passed to the client over its life, the whole duration.
-  const [, bytes, ms] = /" 101 (\d+) "-" "-" ws\.test \S+ - (\d+)ms -$/.exec(proxy.log.matching('"GET /chat HTTP/1.1" 101 ')[0]!)!;
+  const [, bytes, ms] = /" 101 (\d+) "-" "-" ws\.test \S+ [0-9a-f]{32} (\d+)ms -$/.exec(proxy.log.matching('"GET /chat HTTP/1.1" 101 ')[0]!)!;
   t.equal(Number(bytes), client.bytesReceived, `${bytes} bytes: the 101's head and the ${payload.length} echoed`);
   t.ok(Number(ms) + 2 >= open, `${ms} ms, at least the ${open} ms the tunnel was open`);
   const status = statusOf(proxy.server, 0, Date.now());

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS, type Balancing, type HashKey, type PoolServer, type SendProxy } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { noRules, type CompiledRoute } from '../http/route-rules.js';
 import type { Backend, SlotListener } from './backend.js';
 import { OutlierDetector } from './outlier.js';
 import { Cycle } from './policies/cycle.js';
@@ -107,6 +108,8 @@ export class Pool<B extends Backend = Backend> implements Candidates, SlotListen
     /** What a failure counts as for least_latency, in ms: timeouts.server. */
     failurePenalty: number = DEFAULTS.timeouts.server,
     private readonly logger: Logger | null = null,
+    /** The rules of the route this pool serves (route-rules.ts): what is changed on the way, its timeouts. */
+    readonly route: CompiledRoute = noRules(DEFAULTS.timeouts),
   ) {
     const n = servers.length;
     this.balancing = balancing;

@@ -3,7 +3,8 @@
 // remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
 
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
+import { DEFAULTS, hasOwnPool, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
+import { compileRoute } from '../http/route-rules.js';
 import type { Logger } from '../log.js';
 import { Router, type HostRoutes } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
@@ -74,7 +75,8 @@ export async function buildSnapshot<C extends Pooled>(
   const checks = new Map<Backend<C>, Healthcheck>();
   // The new pools listen for their servers' free slots; the old ones only while requests wait in them.
   if (previous !== null) for (const server of previous.servers) server.keepWaitingListeners();
-  const makePool = async (pool: PoolConfig): Promise<Pool<Backend<C>>> => {
+  /** `prefix`: the route's path prefix, which strip_prefix and rewrite_prefix replace ("/" for a host). */
+  const makePool = async (pool: PoolConfig, prefix: string): Promise<Pool<Backend<C>>> => {
     const servers: Backend<C>[] = [];
     const members = withDiscovered(pool, discovered);
     for (const s of members) {
@@ -90,7 +92,8 @@ export async function buildSnapshot<C extends Pooled>(
       // The config lists a server once per pool (a duplicate is an error there).
       servers.push(server);
     }
-    const made = new Pool(pool.name, servers, members, pool.balancing, config.timeouts.server, logger);
+    const route = compileRoute(pool.rules, prefix, config.timeouts);
+    const made = new Pool(pool.name, servers, members, pool.balancing, route.server, logger, route);
     // Runtime states and weights survive a reload for the servers that remain (interface.md).
     const before = previous?.pools.find((p) => p.name === pool.name);
     if (before !== undefined) made.carryOver(before, performance.now());
@@ -98,8 +101,8 @@ export async function buildSnapshot<C extends Pooled>(
   };
   // In routing order (poolsOf): a host's paths, then the host; the paths; the default pool.
   const pools: Pool<Backend<C>>[] = [];
-  const made = async (p: PoolConfig): Promise<Pool<Backend<C>>> => {
-    const pool = await makePool(p);
+  const made = async (p: PoolConfig, prefix: string): Promise<Pool<Backend<C>>> => {
+    const pool = await makePool(p, prefix);
     pools.push(pool);
     return pool;
   };
@@ -107,13 +110,16 @@ export async function buildSnapshot<C extends Pooled>(
   for (const h of config.hosts) {
     const paths = [];
     // A path under a host is named host + prefix; its prefix is what follows the host's name.
-    for (const p of h.paths) paths.push({ prefix: p.name.slice(h.name.length), pool: await made(p) });
-    const own = h.servers.length > 0 || h.discover.length > 0 ? await made(h) : null;
+    for (const p of h.paths) {
+      const prefix = p.name.slice(h.name.length);
+      paths.push({ prefix, pool: await made(p, prefix) });
+    }
+    const own = hasOwnPool(h) ? await made(h, '/') : null;
     hosts.push([h.name, { paths, pool: own }]);
   }
   const paths = [];
-  for (const p of config.paths) paths.push({ prefix: p.name, pool: await made(p) });
-  const fallback = config.servers === null ? null : await made(config.servers);
+  for (const p of config.paths) paths.push({ prefix: p.name, pool: await made(p, p.name) });
+  const fallback = config.servers === null ? null : await made(config.servers, '/');
   return new Snapshot(pools, new Router(hosts, paths, fallback), checks);
 }
 

@@ -13,6 +13,7 @@ import { readAdmin, readListen } from './sections/listen.js';
 import { readLog } from './sections/log.js';
 import { readResolvers } from './sections/discover.js';
 import { readDefaultPool, readHosts, readPaths } from './sections/pools.js';
+import { readRequestId } from './sections/request-id.js';
 import { readTimeouts } from './sections/timeouts.js';
 import { readTrustedProxies } from './sections/trusted-proxies.js';
 import { readDocument, readMap } from './yaml.js';
@@ -32,6 +33,7 @@ const TOP_KEYS = [
   'trusted_proxies',
   'resolvers',
   'log',
+  'request_id',
 ] as const;
 
 /** A configuration, and where its file wrote the values that are checked after parsing. */
@@ -69,7 +71,9 @@ export function parseConfigWithPlaces(text: string, file: string): LoadedConfig 
   const listen = readListen(src, top.listen, 'listen');
   const admin = readAdmin(src, top.admin);
   const healthcheck = readHealthcheck(src, top.healthcheck);
-  const pools = readPoolDefaults(src, top, healthcheck);
+  // Before the pools: their rules may not name the request_id field.
+  const requestId = readRequestId(src, top.request_id);
+  const pools = { ...readPoolDefaults(src, top, healthcheck), requestId: requestId.toLowerCase() };
   const config: Config = {
     listen,
     admin,
@@ -79,6 +83,7 @@ export function parseConfigWithPlaces(text: string, file: string): LoadedConfig 
     hosts: readHosts(src, top.hosts, pools),
     paths: readPaths(src, top.paths, pools),
     servers: readDefaultPool(src, top.servers, pools),
+    requestId,
     trustedProxies: readTrustedProxies(src, top.trusted_proxies),
     resolvers: readResolvers(src, top.resolvers),
     log: readLog(src, top.log),

@@ -27,12 +27,12 @@ export function readDuration(
   return ms;
 }
 
-/** A positive number of bytes; `fallback` when absent. */
-export function readSize(src: Source, node: Node | undefined, path: string, fallback: number): number {
+/** A number of bytes; `fallback` when absent. More than 0, unless `zero` is 'allowed' (0 meaning "no limit"). */
+export function readSize(src: Source, node: Node | undefined, path: string, fallback: number, zero: 'allowed' | 'refused' = 'refused'): number {
   if (node === undefined) return fallback;
   const bytes = isScalar(node) ? parseSize(node.value) : null;
   if (bytes === null) src.fail(node, path, SIZE_HINT);
-  if (bytes === 0) src.fail(node, path, 'expected a size greater than 0');
+  if (bytes === 0 && zero === 'refused') src.fail(node, path, 'expected a size greater than 0');
   return bytes;
 }
 

@@ -134,6 +134,43 @@ export interface Pool {
    * then the default pool, each in the order written).
    */
   healthcheck: Healthcheck;
+  /** The entry's route rules; DEFAULTS.rules (none) for the default pool and an entry that writes none. */
+  rules: RouteRules;
+}
+
+/** `request_headers` / `response_headers`: field lines a route changes, names as written. */
+export interface HeaderRules {
+  /** `set`: each field replaced (every line of that name removed, this one added), in the order written. */
+  set: [name: string, value: string][];
+  /** `add`: one more line each, beside any the message has. */
+  add: [name: string, value: string][];
+  /** `remove`: every line of each name removed. */
+  remove: string[];
+}
+
+/** `redirect`: the route answers every request itself with a redirect. */
+export interface Redirect {
+  /** `location`: the Location, with `{host}`, `{path}` and `{scheme}` filled in per request. */
+  location: string;
+  /** `code`: 301, 302, 303, 307 or 308. Default 308. */
+  code: 301 | 302 | 303 | 307 | 308;
+}
+
+/** What a `hosts` / `paths` entry changes about the requests it routes (interface.md, "Route rules"). */
+export interface RouteRules {
+  /**
+   * What the route's prefix becomes in the target the backend gets: "" for `strip_prefix: true`,
+   * "/v2" for `rewrite_prefix: /v2` (a trailing "/" removed); null (the default) = unchanged.
+   */
+  rewritePrefix: string | null;
+  /** `request_headers`; null (the default) = none. */
+  requestHeaders: HeaderRules | null;
+  /** `response_headers`; null (the default) = none. */
+  responseHeaders: HeaderRules | null;
+  /** `redirect`; null (the default) = requests go to the servers. */
+  redirect: Redirect | null;
+  /** `timeouts.connect` / `timeouts.server` of this route, ms; null = the top level's. */
+  timeouts: { connect: number | null; server: number | null };
 }
 
 /** An address to listen on. */
@@ -250,6 +287,8 @@ export interface Limits {
   maxFields: number;
   /** `max_connections`: most client connections open at once. 0 (the default) = unlimited. */
   maxConnections: number;
+  /** `max_body`: largest request body in bytes; larger gets 413. 0 (the default) = no limit. */
+  maxBody: number;
 }
 
 /** Everything lb.yaml can say, with every default filled in. Durations are in milliseconds. */
@@ -284,6 +323,12 @@ export interface Config {
    * empty (the default) = no path routing.
    */
   paths: Pool[];
+  /**
+   * `request_id`: the field that carries each request's id, to the backend, back to the client
+   * and into the access log; a request without a valid one gets a new one. Default
+   * "X-Request-ID" (as written); "" = off.
+   */
+  requestId: string;
   /** `servers`: the default pool, named "default", for requests nothing above matched. null (the default) = 404. */
   servers: Pool | null;
   /**
@@ -312,11 +357,19 @@ export function poolsOf(config: Config): Pool[] {
   const pools: Pool[] = [];
   for (const host of config.hosts) {
     pools.push(...host.paths);
-    if (host.servers.length > 0 || host.discover.length > 0) pools.push(host);
+    if (hasOwnPool(host)) pools.push(host);
   }
   pools.push(...config.paths);
   if (config.servers !== null) pools.push(config.servers);
   return pools;
+}
+
+/**
+ * Whether a hosts entry routes requests itself: it has servers (written or discovered), or it
+ * answers them with a redirect. One with paths only has no pool of its own.
+ */
+export function hasOwnPool(entry: Pool): boolean {
+  return entry.servers.length > 0 || entry.discover.length > 0 || entry.rules.redirect !== null;
 }
 
 /** Durations are counted in milliseconds, sizes in bytes; these name the larger units. */
@@ -334,7 +387,11 @@ export const DEFAULTS = {
   adminHost: '127.0.0.1',
   healthcheck: { type: 'http', path: '/healthcheck', strictPath: false, expect: [[200, 399]], host: '', interval: 5 * SECOND, timeout: 1 * SECOND, rise: 2, fall: 2 },
   timeouts: { connect: 3 * SECOND, header: 10 * SECOND, idle: 60 * SECOND, server: 60 * SECOND, drain: 30 * SECOND },
-  limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0 },
+  limits: { maxRequestLine: 8 * KIB, maxHead: 16 * KIB, maxFields: 100, maxConnections: 0, maxBody: 0 },
+  requestId: 'X-Request-ID',
+  /** A route's rules when its entry writes none, and the default pool's. */
+  rules: { rewritePrefix: null, requestHeaders: null, responseHeaders: null, redirect: null, timeouts: { connect: null, server: null } },
+  redirectCode: 308,
   log: { format: 'text' },
   server: { weight: 1, maxConnections: 0, backup: false, slowStart: 0 },
   balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2, sendProxy: 0 },

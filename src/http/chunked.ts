@@ -158,8 +158,14 @@ export class ChunkedScanner {
   /** The trailer name being read: its length, and which framing names it still matches (bits). */
   private nameLength = 0;
   private framingName = 0;
+  /** Data bytes the chunk sizes so far announced, against `maxData`. */
+  private data = 0;
 
-  constructor(private readonly limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS) {}
+  constructor(
+    private readonly limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS,
+    /** Most data bytes of a body (limits.max_body); 0 = no limit. */
+    private readonly maxData = 0,
+  ) {}
 
   /** Starts a new body. */
   reset(): void {
@@ -168,6 +174,7 @@ export class ChunkedScanner {
     this.remaining = 0;
     this.extra = 0;
     this.seen = 0;
+    this.data = 0;
   }
 
   /**
@@ -225,6 +232,9 @@ export class ChunkedScanner {
           if (buf[i] !== LF) return this.error('BAD_CHUNK_SIZE', start, i);
           i++;
           this.digits = 0;
+          // A chunk whose data would pass maxData is refused at its size line, before any of
+          // its data: whoever stops forwarding here has sent at most maxData bytes of data.
+          if (this.maxData > 0 && (this.data += this.remaining) > this.maxData) return this.error('BODY_TOO_LARGE', start, i);
           if (this.remaining === 0) {
             // last-chunk: a trailer section follows.
             this.state = TRAILER_START;

@@ -5,13 +5,18 @@
 //   - hop-by-hop fields are removed, in both directions (HOP_BY_HOP below);
 //   - X-Forwarded-For / -Host / -Proto are set on requests;
 //   - an absolute-form request line becomes origin-form, and Host takes its authority;
-//   - Connection is set to say what this hop does: keep-alive for HTTP/1.0, close when we close.
+//   - Connection is set to say what this hop does: keep-alive for HTTP/1.0, close when we close;
+//   - the request id field is kept when valid, else replaced, and goes back on the response;
+//   - the route's rules (route-rules.ts) rewrite the target's prefix and drop and add fields,
+//     in the same pass over the fields that drops the hop-by-hop ones.
 // Everything else, and the body, passes through byte for byte.
 
-import { F_LINE, F_VALUE, F_VALUE_END, FIELD_STRIDE, Field } from './fields.js';
+import { F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, Field } from './fields.js';
+import { ID_LENGTH, isValidId, keep, type RequestIdSlot, type RequestIds } from './request-id.js';
 import { TargetForm, type RequestHead } from './request-parser.js';
 import type { ResponseHead } from './response-parser.js';
 import type { ConnectionField } from './responses.js';
+import { OWN_FOR, OWN_HOST, OWN_PROTO, dropsField, rewriteTarget, type CompiledHeaderRules, type CompiledRoute } from './route-rules.js';
 
 /**
  * Hop-by-hop fields: they describe one connection, not the message, so a proxy MUST remove them
@@ -94,10 +99,16 @@ function fixedFields(client: ClientInfo): FixedFields {
 /**
  * The head to send to a backend for `head`, as one buffer. With a trusted client, an incoming
  * X-Forwarded-For gets the client's address appended and incoming -Host / -Proto are kept.
+ * `route`'s rules apply; with `ids`, `slot` is pointed at the request's id: its own when the
+ * first field of that name holds a valid one (the others are dropped), else a new one, added.
  */
-export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer {
+export function buildUpstreamHead(head: RequestHead, client: ClientInfo, route: CompiledRoute, ids: RequestIds | null, slot: RequestIdSlot): Buffer {
   const { buf, fields, kinds, fieldCount } = head;
   const absolute = head.targetForm === TargetForm.ABSOLUTE;
+  const rules = route.request;
+  let idSeen = false;
+  let idStart = -1;
+  let idEnd = -1;
 
   // Which fields go through; and what the kept X-Forwarded-* of a trusted client say.
   let forwardedFor = '';
@@ -112,6 +123,15 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
     const at = FIELD_STRIDE * k;
     // Upgrade is hop-by-hop, but a protocol switch is asked of the backend on the client's behalf.
     let dropped = (HOP_BY_HOP[kind] === 1 && !(head.upgrade && kind === Field.UPGRADE)) || (absolute && kind === Field.HOST);
+    if (kind === Field.OTHER && ids !== null && ids.names(buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!)) {
+      // The first id field decides: kept when valid; any other goes (the backend gets one id).
+      if (!idSeen && isValidId(buf, fields[at + F_VALUE]!, fields[at + F_VALUE_END]!)) {
+        idStart = fields[at + F_VALUE]!;
+        idEnd = fields[at + F_VALUE_END]!;
+      } else dropped = true;
+      idSeen = true;
+    }
+    if (rules !== null && !dropped && dropsField(rules, buf, fields[at + F_LINE]!, fields[at + F_NAME_END]!)) dropped = true;
     if (REPLACED[kind] === 1) {
       dropped = true;
       if (client.trusted) {
@@ -132,14 +152,18 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
     }
     drop[k] = dropped ? 1 : 0;
   }
-  size += forwardedFor.length;
+  size += forwardedFor.length + route.replacement.length;
+  if (rules !== null) size += rules.lines.length;
+  if (ids !== null) size += ids.requestPrefix.length + ID_LENGTH;
 
   const out = Buffer.allocUnsafe(size);
   let n = 0;
-  // The request line: as sent, or rebuilt in origin form (RFC 9112 3.2.2).
-  if (absolute) {
-    n += out.write(`${head.method} ${head.path} HTTP/1.${head.minor}\r\n`, n, 'latin1');
-    n += out.write(`Host: ${head.authority}\r\n`, n, 'latin1');
+  // The request line: as sent, or rebuilt in origin form (RFC 9112 3.2.2), or with the route's
+  // prefix rewritten.
+  if (absolute || route.cut >= 0) {
+    const target = route.cut >= 0 ? rewriteTarget(route, head.path) : head.path;
+    n += out.write(`${head.method} ${target} HTTP/1.${head.minor}\r\n`, n, 'latin1');
+    if (absolute) n += out.write(`Host: ${head.authority}\r\n`, n, 'latin1');
   } else {
     n += copyRange(buf, head.start, head.requestLineEnd + 2, out, n);
     // HTTP/1.2 and later 1.x are read as 1.1 (RFC 9110 2.5), and an intermediary sends its own
@@ -161,19 +185,37 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
   // X-Forwarded-*: the de-facto standard fields (interface.md). What depends only on the client
   // is copied from bytes made once per connection, instead of encoding strings per request.
   const fixed = (client.fixed ??= fixedFields(client));
+  // Rules that set or remove an X-Forwarded-* field have the last word on it.
+  const own = rules === null ? 0 : rules.own;
   // (set() of a whole buffer makes no view: the copies of the fixed parts below use it.)
-  if (forwardedFor === '') {
+  // What was copied so far ends in CRLF, and X-Forwarded-For starts a line; every line after it
+  // starts with its CRLF. Without X-Forwarded-For, the next line's CRLF ends what was copied.
+  if ((own & OWN_FOR) !== 0) n -= 2;
+  else if (forwardedFor === '') {
     out.set(fixed.forwardedFor, n);
     n += fixed.forwardedFor.length;
   } else n += out.write(`X-Forwarded-For: ${forwardedFor}, ${client.address}`, n, 'latin1');
-  if (!keepHost && (absolute || hostEnd > hostStart)) {
+  if (!keepHost && (absolute || hostEnd > hostStart) && (own & OWN_HOST) === 0) {
     out.set(FORWARDED_HOST, n);
     n += FORWARDED_HOST.length;
     n += absolute ? out.write(head.authority, n, 'latin1') : copyRange(buf, hostStart, hostEnd, out, n);
   }
-  if (!keepProto) {
+  if (!keepProto && (own & OWN_PROTO) === 0) {
     out.set(fixed.forwardedProto, n);
     n += fixed.forwardedProto.length;
+  }
+  if (ids !== null) {
+    if (idStart >= 0) keep(buf, idStart, idEnd, slot);
+    else {
+      ids.fresh(slot);
+      out.set(ids.requestPrefix, n);
+      n += ids.requestPrefix.length;
+      n += copyRange(slot.idBuf, slot.idStart, slot.idEnd, out, n);
+    }
+  }
+  if (rules !== null) {
+    out.set(rules.lines, n);
+    n += rules.lines.length;
   }
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
@@ -186,15 +228,20 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo): Buffer
  * The head to send to the client for a backend's response: hop-by-hop fields removed, and a
  * Connection field saying what we do with the client connection: `close` when it ends after this
  * response, `keep-alive` for an HTTP/1.0 client whose connection persists, nothing otherwise.
- * The first body bytes, body[bodyStart, bodyEnd), may be given: they are placed right behind
- * the head, so that both leave in one write. The result is always a new buffer: the backend's
- * bytes sit in a read buffer that the next read overwrites (backend-connection.ts).
+ * `rules` (the route's response_headers) drop and add fields; with `ids`, the backend's own id
+ * fields are dropped and the request's id (`id`) added. The first body bytes,
+ * body[bodyStart, bodyEnd), may be given: they are placed right behind the head, so that both
+ * leave in one write. The result is always a new buffer: the backend's bytes sit in a read
+ * buffer that the next read overwrites (backend-connection.ts).
  */
 export function buildClientHead(
   head: ResponseHead,
   connection: ConnectionField,
   /** Field lines to add (each ending in CRLF): a sticky cookie; null for none. */
   extra: Buffer | null,
+  rules: CompiledHeaderRules | null,
+  ids: RequestIds | null,
+  id: RequestIdSlot,
   body: Buffer = head.buf,
   bodyStart = head.end,
   bodyEnd = head.end,
@@ -206,20 +253,31 @@ export function buildClientHead(
   // The exact size first (field lines are contiguous: each ends where the next begins), so that
   // the result needs no trimming view.
   let dropped = 0;
+  const drop = dropScratch(fieldCount);
   for (let k = 0; k < fieldCount; k++) {
-    if (hop[kinds[k]!] !== 1) continue;
-    const next = k + 1 < fieldCount ? fields[FIELD_STRIDE * (k + 1) + F_LINE]! : fieldsEnd;
-    dropped += next - fields[FIELD_STRIDE * k + F_LINE]!;
+    const kind = kinds[k]!;
+    const at = FIELD_STRIDE * k;
+    const lineStart = fields[at + F_LINE]!;
+    const out =
+      hop[kind] === 1 ||
+      (kind === Field.OTHER && ids !== null && ids.names(buf, lineStart, fields[at + F_NAME_END]!)) ||
+      (rules !== null && dropsField(rules, buf, lineStart, fields[at + F_NAME_END]!));
+    drop[k] = out ? 1 : 0;
+    if (!out) continue;
+    const next = k + 1 < fieldCount ? fields[at + FIELD_STRIDE + F_LINE]! : fieldsEnd;
+    dropped += next - lineStart;
   }
   const line = connection === null ? null : CONNECTION_LINES[connection];
-  const out = Buffer.allocUnsafe(
-    head.end - head.start - dropped + (line === null ? 0 : line.length) + (extra === null ? 0 : extra.length) + (bodyEnd - bodyStart),
-  );
+  let added = line === null ? 0 : line.length;
+  if (extra !== null) added += extra.length;
+  if (rules !== null) added += rules.lines.length;
+  if (ids !== null) added += ids.responsePrefix.length + (id.idEnd - id.idStart) + 2;
+  const out = Buffer.allocUnsafe(head.end - head.start - dropped + added + (bodyEnd - bodyStart));
   let n = copyRange(buf, head.start, head.statusLineEnd + 2, out, 0);
   let runStart = -1;
   for (let k = 0; k < fieldCount; k++) {
     const lineStart = fields[FIELD_STRIDE * k + F_LINE]!;
-    if (hop[kinds[k]!] === 1) {
+    if (drop[k] === 1) {
       if (runStart >= 0) n += copyRange(buf, runStart, lineStart, out, n);
       runStart = -1;
     } else if (runStart < 0) runStart = lineStart;
@@ -232,6 +290,15 @@ export function buildClientHead(
   if (extra !== null) {
     out.set(extra, n);
     n += extra.length;
+  }
+  if (rules !== null) {
+    out.set(rules.lines, n);
+    n += rules.lines.length;
+  }
+  if (ids !== null) {
+    out.set(ids.responsePrefix, n);
+    n += ids.responsePrefix.length;
+    n = crlf(out, n + copyRange(id.idBuf, id.idStart, id.idEnd, out, n));
   }
   n = crlf(out, n);
   copyRange(body, bodyStart, bodyEnd, out, n);

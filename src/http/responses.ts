@@ -1,7 +1,14 @@
 // The responses the balancer makes itself (interface.md, "Responses the balancer makes itself"),
-// built once as bytes so that answering one costs a single write.
+// built once as bytes so that answering one costs a single write; with a request id or a
+// redirect's Location, those lines are put in a copy.
+
+import type { RequestIdSlot, RequestIds } from './request-id.js';
 
 const REASONS: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
@@ -60,16 +67,31 @@ export function errorResponse(status: number, connection: ConnectionField, headO
   return bytes;
 }
 
-/**
- * A redirect to `location` (RFC 9110 15.4.9: 308 keeps the method and body, unlike 301), with an
- * empty body (so a HEAD gets the same bytes). Not cached: the location is the request's. `location` holds only bytes the request
- * parser accepted in a Host and a target, so no CR or LF.
- */
-export function redirectResponse(status: number, location: string, connection: ConnectionField): Buffer {
-  return Buffer.from(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
-      (connection === null ? '' : `Connection: ${connection}\r\n`) +
-      '\r\n',
-    'latin1',
-  );
+/** errorResponse(status, connection, headOnly) with the request's id field (`ids` and `id`) when `ids` is set. */
+export function ownResponse(status: number, connection: ConnectionField, headOnly: boolean, ids: RequestIds | null, id: RequestIdSlot): Buffer {
+  const plain = errorResponse(status, connection, headOnly);
+  if (ids === null) return plain;
+  // The id goes last among the fields, before the head's empty line.
+  const at = plain.indexOf('\r\n\r\n') + 2;
+  return Buffer.concat([plain.subarray(0, at), idLine(ids, id), plain.subarray(at)]);
 }
+
+/** A redirect to `location` with `status` (301, 302, 303, 307, 308), no body, the request's id when `ids` is set. */
+export function redirectResponse(status: number, connection: ConnectionField, location: string, ids: RequestIds | null, id: RequestIdSlot): Buffer {
+  return Buffer.concat([
+    Buffer.from(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
+        (connection === null ? '' : `Connection: ${connection}\r\n`),
+      'latin1',
+    ),
+    ids === null ? EMPTY_LINE : idLine(ids, id),
+    CRLF,
+  ]);
+}
+
+function idLine(ids: RequestIds, id: RequestIdSlot): Buffer {
+  return Buffer.concat([ids.responsePrefix, id.idBuf.subarray(id.idStart, id.idEnd), CRLF]);
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const EMPTY_LINE = Buffer.alloc(0);

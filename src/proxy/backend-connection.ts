@@ -36,6 +36,8 @@ export class BackendConnection implements BackendSide, Timed {
   private state = CONNECTING;
   private readonly socket: net.Socket;
   private readonly io: SocketIO;
+  /** timeouts.server of the route whose request this carries. */
+  private serverTimeout = 0;
 
   /**
    * Opens a connection to `server` for `exchange`, which hears of it when it is ready. `t`: now().
@@ -56,7 +58,7 @@ export class BackendConnection implements BackendSide, Timed {
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
-    this.deadline = t + ctx.timeouts.connect;
+    this.deadline = t + exchange.route.connect;
     ctx.deadlines.add(this);
   }
 
@@ -77,7 +79,8 @@ export class BackendConnection implements BackendSide, Timed {
     this.exchange = exchange;
     this.state = ACTIVE;
     this.parser.requestWasHead = requestWasHead;
-    this.deadline = t + this.ctx.timeouts.server;
+    this.serverTimeout = exchange.route.server;
+    this.deadline = t + this.serverTimeout;
     if (bodyFollows) {
       this.socket.cork();
       process.nextTick(uncork, this.socket);
@@ -86,7 +89,7 @@ export class BackendConnection implements BackendSide, Timed {
   }
 
   write(bytes: Buffer): boolean {
-    if (this.state === ACTIVE) this.deadline = now() + this.ctx.timeouts.server;
+    if (this.state === ACTIVE) this.deadline = now() + this.serverTimeout;
     return this.io.write(bytes);
   }
 
@@ -149,7 +152,7 @@ export class BackendConnection implements BackendSide, Timed {
     }
     // The clock is read once per read, for the deadline and for whatever the bytes complete.
     const t = now();
-    if (this.state === ACTIVE) this.deadline = t + this.ctx.timeouts.server;
+    if (this.state === ACTIVE) this.deadline = t + this.serverTimeout;
     exchange.onResponseData(chunk, t);
   }
 

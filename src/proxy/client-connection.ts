@@ -11,9 +11,10 @@
 
 import type net from 'node:net';
 import { HttpError, statusOf, type ErrorCode } from '../errors.js';
-import { buildUpstreamHead, type ClientInfo } from '../http/forward.js';
+import type { ClientInfo } from '../http/forward.js';
+import { EMPTY } from '../http/request-id.js';
 import type { RequestHead, RequestParser } from '../http/request-parser.js';
-import { errorResponse } from '../http/responses.js';
+import { ownResponse } from '../http/responses.js';
 import { inReadBuffer, ownBytes, SocketIO } from '../io/socket-io.js';
 import { proxyHeader } from '../http/proxy-header.js';
 import type { ProxyHeader } from '../http/proxy-protocol.js';
@@ -42,7 +43,7 @@ export class ClientConnection implements ClientSide, Timed {
   private readonly parser: RequestParser;
   /** The limits the parser was made with (a reload may bring others). */
   private readonly limits: ProxyContext['limits'];
-  private readonly info: ClientInfo;
+  readonly info: ClientInfo;
   private readonly io: SocketIO;
   private exchange: Exchange | null = null;
   /** Bytes received but not processed yet (a body, or pipelined requests), from `heldAt`. */
@@ -189,8 +190,7 @@ export class ClientConnection implements ClientSide, Timed {
     // A redirecting listener routes nothing: the exchange answers 308 (no pool).
     const redirect = this.entrance.redirect;
     const pool = redirect ? null : this.ctx.router.route(head.host, head.path);
-    const upstreamHead = pool === null ? null : buildUpstreamHead(head, this.info);
-    const exchange = new Exchange(this, this.ctx, head, pool, upstreamHead, t, redirect);
+    const exchange = new Exchange(this, this.ctx, head, pool, t, redirect);
     this.exchange = exchange;
     this.state = EXCHANGE;
     this.deadline = 0; // the backend's deadlines govern until the response is done
@@ -303,7 +303,11 @@ export class ClientConnection implements ClientSide, Timed {
    */
   private reject(code: ErrorCode, startedAt: number): void {
     const status = statusOf(code);
-    const response = errorResponse(status, 'close');
+    // Its fields are not read: a new id.
+    const ids = this.ctx.requestIds;
+    const id = { idBuf: EMPTY, idStart: 0, idEnd: 0 };
+    ids?.fresh(id);
+    const response = ownResponse(status, 'close', false, ids, id);
     this.io.write(response);
     this.ctx.unrouted.balancer(code);
     const log = this.ctx.accessLog;
@@ -323,6 +327,7 @@ export class ClientConnection implements ClientSide, Timed {
         code,
         referer: null,
         userAgent: null,
+        requestId: ids === null ? null : id.idBuf.toString('latin1', id.idStart, id.idEnd),
       });
     }
     this.close();

@@ -5,6 +5,7 @@
 import type { AccessLog } from '../access-log.js';
 import type { DurationHistogram, ResponseCounts } from '../balancer/stats.js';
 import type { Config } from '../config/schema.js';
+import type { RequestIds } from '../http/request-id.js';
 import type { Logger } from '../log.js';
 import type { Router } from '../router.js';
 import type { Deadlines } from './deadlines.js';
@@ -37,6 +38,8 @@ export interface ProxyContext {
   readonly logger: Logger;
   /** One line per request, in the configured format; replaced on reload. */
   accessLog: AccessLog;
+  /** The request_id field and the ids it makes; null when request_id is "". Replaced on reload when the field changes. */
+  requestIds: RequestIds | null;
   /** Client connections that are open, for shutdown and the status page. */
   readonly clients: Set<OpenConnection>;
   /** Request parsers of closed client connections, for new ones. */

@@ -1,18 +1,21 @@
 // One request and its response, from the parsed head to the response's last byte. The exchange
-// picks a server (and another when one fails before answering), sends the head and streams the
-// body to a backend connection, relays the response as response-relay.ts frames it, answers
-// itself when it must (an error of errors.ts: the one path from a code to a response), and
-// counts and logs itself when it is over. The client connection reads, the backend connection
+// builds the head the backend gets (with its route's rules and the request's id), picks a server
+// (and another when one fails before answering), sends the head and streams the body to a
+// backend connection, relays the response as response-relay.ts frames it, answers itself when it
+// must (an error of errors.ts: the one path from a code to a response; a route's redirect;
+// a body over limits.max_body), and counts and logs itself when it is over. The client connection reads, the backend connection
 // carries bytes; every decision about the request is made here.
 
 import { formatDuration } from '../config/values.js';
 import { statusOf, HttpError, type ErrorCode } from '../errors.js';
-import { ChunkedScanner } from '../http/chunked.js';
+import { ChunkedScanner, DEFAULT_CHUNKED_LIMITS } from '../http/chunked.js';
+import { buildUpstreamHead } from '../http/forward.js';
+import { noRules, redirectLocation } from '../http/route-rules.js';
 import { text } from '../http/chars.js';
 import { FIELD_STRIDE, F_VALUE, F_VALUE_END, Field } from '../http/fields.js';
 import { Body, type BodyKind, type RequestHead } from '../http/request-parser.js';
 import { cookieValue, hashKeyOf } from '../http/request-key.js';
-import { errorResponse, redirectResponse, type ConnectionField } from '../http/responses.js';
+import { ownResponse, redirectResponse, type ConnectionField } from '../http/responses.js';
 import { ownBytes } from '../io/socket-io.js';
 import { BackendConnection } from './backend-connection.js';
 import type { ProxyContext } from './context.js';
@@ -61,10 +64,11 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
   private readonly body: BodyKind;
   /** The client asked to switch protocols (WebSocket). */
   readonly upgrade: boolean;
+  /** The head as the backend gets it, kept for a retry; null when the request goes to no server (no route, a redirect). */
+  private readonly upstreamHead: Buffer | null = null;
 
   /**
    * @param pool where the request goes; null when no route matched (answered 404 by `start`)
-   * @param upstreamHead the head as the backend gets it, kept for a retry
    * @param started when the head was parsed (now())
    * @param redirect the request came to a `redirect: https` listener: answered 308 (`pool` is null)
    */
@@ -73,18 +77,21 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     ctx: ProxyContext,
     head: RequestHead,
     private readonly pool: ProxyPool | null,
-    private readonly upstreamHead: Buffer | null,
     readonly started: number,
     private readonly redirect = false,
   ) {
-    super(client, ctx, head.minor, head.keepAlive && !client.ended, head.method === 'HEAD');
+    super(client, ctx, head.minor, head.keepAlive && !client.ended, head.method === 'HEAD', pool === null ? NO_ROUTE : pool.route);
     this.method = head.method;
     this.host = head.host;
     this.path = head.path;
     this.body = head.body;
     this.upgrade = head.upgrade;
     this.remaining = head.contentLength;
-    this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner() : null;
+    const maxBody = ctx.limits.maxBody;
+    this.chunked = head.body === Body.CHUNKED ? new ChunkedScanner(DEFAULT_CHUNKED_LIMITS, maxBody) : null;
+    const ids = ctx.requestIds;
+    if (pool !== null && pool.route.redirect === null) this.upstreamHead = buildUpstreamHead(head, client.info, pool.route, ids, this);
+    else if (ids !== null) ids.of(head, this);
     if (ctx.accessLog.enabled) this.readLogFields(head);
     // What the pool's options read of the request; nothing for a pool without them.
     if (pool !== null) {
@@ -125,7 +132,12 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     return this.body === Body.NONE && (this.method === 'GET' || this.method === 'HEAD' || this.method === 'OPTIONS');
   }
 
-  /** Sets off to a server of the pool, or answers 404 when no route matched (308 on a redirecting listener). `t`: now(). */
+  /**
+   * Sets off to a server of the pool; or answers 404 when no route matched (308 on a redirecting
+   * listener), the route's redirect, or 413 when the body's Content-Length is over
+   * limits.max_body (nothing goes to a server, and the connection closes: the body is not read).
+   * `t`: now().
+   */
   start(t: number): void {
     const pool = this.pool;
     if (pool === null) {
@@ -135,6 +147,16 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     }
     pool.stats.requests++;
     pool.stats.inFlight++;
+    const redirect = this.route.redirect;
+    if (redirect !== null) {
+      this.answer(REDIRECT_CODES[redirect.code], false, redirectLocation(redirect.parts, this.host, this.path, this.client.proto));
+      return;
+    }
+    const maxBody = this.ctx.limits.maxBody;
+    if (maxBody > 0 && this.remaining > maxBody) {
+      this.respond('BODY_TOO_LARGE', true);
+      return;
+    }
     pool.budget.request(t);
     this.connect(t, false);
   }
@@ -246,9 +268,17 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     } else {
       const found = this.chunked.scan(buf, at, length);
       if (found instanceof HttpError) {
-        // The head went out already; the backend must not see a body we cannot frame.
+        // The head went out already; the backend must not see a body we cannot frame, nor more
+        // than max_body bytes of one (the scanner stops at the size line of the chunk that
+        // would pass it, so none of this piece is sent). Its connection goes.
         this.ctx.logger.debug(`client ${client.address}: ${found.code} in chunked body`);
-        this.respond(found.code, true);
+        if (this.responseStarted) {
+          // A status is out already: all that is left is to cut the response.
+          const backend = this.backend!;
+          this.backend = null;
+          backend.destroy();
+          client.destroy();
+        } else this.respond(found.code, true);
         return;
       }
       if (found >= 0) {
@@ -351,7 +381,7 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     this.backend = null;
     if (this.pool!.observes) this.pool!.failed(this.position, 'timeout', now());
     const server = this.lastServer!.name;
-    const limit = `timeouts.server (${formatDuration(this.ctx.timeouts.server)})`;
+    const limit = `timeouts.server (${formatDuration(this.route.server)})`;
     if (this.headSent) {
       this.ctx.logger.warn(`server ${server}: the response to ${this.method} ${this.path} stalled past ${limit}, cutting it`);
       this.client.destroy();
@@ -369,6 +399,11 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
    * and persistent (`close` forces it: the request's framing can no longer be trusted).
    */
   respond(code: ErrorCode, close = false): void {
+    this.answer(code, close, null);
+  }
+
+  /** respond(), or with a Location: the route's redirect (`code` is one of REDIRECT_CODES). */
+  private answer(code: ErrorCode, close: boolean, location: string | null): void {
     const status = statusOf(code);
     const backend = this.backend;
     if (backend !== null) {
@@ -378,10 +413,10 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     const client = this.client;
     close ||= !this.keepAlive || !this.received || client.ended || this.ctx.closing || status === 504;
     const connection = close ? 'close' : connectionField(false, this.minor);
-    const response =
-      code === 'HTTPS_REDIRECT'
-        ? redirectResponse(status, `https://${this.host}${this.path}`, connection)
-        : errorResponse(status, connection, this.headOnly);
+    const ids = this.ctx.requestIds;
+    // A redirecting listener's 308 goes to the same host and target over https.
+    const to = code === 'HTTPS_REDIRECT' ? `https://${this.host}${this.path}` : location;
+    const response = to === null ? ownResponse(status, connection, this.headOnly, ids, this) : redirectResponse(status, connection, to, ids, this);
     this.bytes += response.length;
     const t = now();
     this.finish(status, code, t);
@@ -447,7 +482,8 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
       const server = code !== null || this.lastServer === null ? '-' : this.lastServer.name;
       const { method, host, path, bytes, referer, userAgent } = this;
       const protocol = this.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
-      log.write({ client: this.client.address, method, path, protocol, host, status, server, bytes, ms, code, referer, userAgent });
+      const requestId = this.ctx.requestIds === null ? null : this.idBuf.toString('latin1', this.idStart, this.idEnd);
+      log.write({ client: this.client.address, method, path, protocol, host, status, server, bytes, ms, code, referer, userAgent, requestId });
     }
     const server = this.server;
     if (server !== null) {
@@ -467,3 +503,9 @@ function connectionField(close: boolean, minor: 0 | 1): ConnectionField {
   if (close) return 'close';
   return minor === 0 ? 'keep-alive' : null;
 }
+
+/** The rules of no route (a request answered 404): none, and no timeouts, as it goes to no server. */
+const NO_ROUTE = noRules({ connect: 0, server: 0 });
+
+/** The code a redirect of each status is counted and logged under. */
+const REDIRECT_CODES = { 301: 'REDIRECT_301', 302: 'REDIRECT_302', 303: 'REDIRECT_303', 307: 'REDIRECT_307', 308: 'REDIRECT_308' } as const;

@@ -16,6 +16,7 @@ import { formatAddress, formatListen, isTrustedProxy } from '../config/address.j
 import { AdminServer, reportOn } from '../admin/admin-server.js';
 import { bindError } from '../bind-error.js';
 import { HealthMonitor, type CreateHealthChecks, type HealthChecks } from '../health/monitor.js';
+import { RequestIds } from '../http/request-id.js';
 import type { Logger } from '../log.js';
 import { reason } from '../reason.js';
 import { ClientConnection, clientAddress } from './client-connection.js';
@@ -72,6 +73,7 @@ export class ProxyServer {
       deadlines: new Deadlines(resolutionOf(config)),
       logger,
       accessLog: new AccessLog(logger, config.log.format),
+      requestIds: requestIdsOf(config.requestId),
       clients: new Set(),
       parsers: new ParserPool(),
       durations: new DurationHistogram(),
@@ -221,6 +223,7 @@ export class ProxyServer {
     this.ctx.timeouts = config.timeouts;
     this.ctx.limits = config.limits;
     if (config.log.format !== this.ctx.accessLog.format) this.ctx.accessLog = new AccessLog(this.logger, config.log.format);
+    if (config.requestId !== (this.ctx.requestIds?.field ?? '')) this.ctx.requestIds = requestIdsOf(config.requestId);
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.setMaxConnections(config.limits.maxConnections);
     this.readCertificates();
@@ -385,3 +388,7 @@ function resolutionOf(config: Config): number {
   return resolutionFor(Math.min(t.connect, t.header, t.idle, t.server));
 }
 
+/** The ids of `field` (request_id); null when it is "" (off). */
+function requestIdsOf(field: string): RequestIds | null {
+  return field === '' ? null : new RequestIds(field);
+}

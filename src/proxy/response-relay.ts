@@ -5,6 +5,8 @@
 
 import { HttpError, type ErrorCode } from '../errors.js';
 import { buildClientHead } from '../http/forward.js';
+import { EMPTY, type RequestIdSlot } from '../http/request-id.js';
+import type { CompiledRoute } from '../http/route-rules.js';
 import { ResponseBody, type ResponseBodyKind, type ResponseHead } from '../http/response-parser.js';
 import type { ConnectionField } from '../http/responses.js';
 import { ownBytes } from '../io/socket-io.js';
@@ -15,7 +17,7 @@ import { Failure, type BackendSide, type ClientSide, type FailureKind } from './
 /** Below this, body bytes are copied behind the head so that both go out in one write (one syscall). */
 const JOIN_LIMIT = 16 * 1024;
 
-export abstract class ResponseRelay {
+export abstract class ResponseRelay implements RequestIdSlot {
   /** The backend connection carrying the request, or null (none yet, or no longer). */
   protected backend: BackendSide | null = null;
   /** Whether any byte of response came, and whether the final response's head was parsed. */
@@ -49,6 +51,10 @@ export abstract class ResponseRelay {
   protected bytes = 0;
   /** Field lines the final head gets besides the backend's (a sticky cookie), or null. */
   protected addLines: Buffer | null = null;
+  /** The request's id (request-id.ts), which the final head gets when ids are on. */
+  idBuf = EMPTY;
+  idStart = 0;
+  idEnd = 0;
 
   constructor(
     protected readonly client: ClientSide,
@@ -59,6 +65,8 @@ export abstract class ResponseRelay {
     protected readonly keepAlive: boolean,
     /** The request was HEAD: no body follows, whatever the response head says (RFC 9110 9.3.2). */
     protected readonly headOnly: boolean,
+    /** The rules of the request's route (its response_headers apply to the final head). */
+    readonly route: CompiledRoute,
   ) {}
 
   /** Whether the request asked to switch protocols. */
@@ -77,6 +85,11 @@ export abstract class ResponseRelay {
   /** The backend's final head (or 101) came with `status`. `t`: now(). */
   protected abstract answered(status: number, t: number): void;
   abstract onBackendFailed(backend: BackendSide, kind: FailureKind, reason: string): void;
+
+  /** Whether bytes of the final response went to the client: then no response of our own can follow. */
+  protected get responseStarted(): boolean {
+    return this.headSent && this.headOut === null;
+  }
 
   /** Whether the backend's next read should land in a buffer of its own: a tunnel, or a body longer than JOIN_LIMIT. */
   streamingResponse(): boolean {
@@ -160,12 +173,12 @@ export abstract class ResponseRelay {
           this.answered(101, t);
           backend.startTunnel();
           this.responseStarts(101, true);
-          this.send(buildClientHead(head, 'upgrade', this.addLines, chunk, at, chunk.length));
+          this.send(buildClientHead(head, 'upgrade', this.addLines, this.route.response, this.ctx.requestIds, this, chunk, at, chunk.length));
           this.startTunnel();
           return -1;
         }
         // RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
-        if (this.minor === 1) this.send(buildClientHead(head, null, null));
+        if (this.minor === 1) this.send(buildClientHead(head, null, null, null, null, this));
         this.early = false;
         continue;
       }
@@ -231,11 +244,11 @@ export abstract class ResponseRelay {
     let ok = true;
     if (head !== null && end - at <= JOIN_LIMIT) {
       this.headOut = null;
-      ok = this.send(buildClientHead(head, this.connectionOut, this.addLines, chunk, at, end));
+      ok = this.send(buildClientHead(head, this.connectionOut, this.addLines, this.route.response, this.ctx.requestIds, this, chunk, at, end));
     } else if (end > at) {
       if (head !== null) {
         this.headOut = null;
-        this.send(buildClientHead(head, this.connectionOut, this.addLines));
+        this.send(buildClientHead(head, this.connectionOut, this.addLines, this.route.response, this.ctx.requestIds, this));
       }
       ok = this.send(ownBytes(chunk, at, end));
     }

@@ -7,6 +7,8 @@
 import type { Backend, Pooled } from '../balancer/backend.js';
 import type { Pool } from '../balancer/pool.js';
 import type { ChunkedScanner } from '../http/chunked.js';
+import type { ClientInfo } from '../http/forward.js';
+import type { CompiledRoute } from '../http/route-rules.js';
 import type { ResponseParser } from '../http/response-parser.js';
 
 /** A server as the proxy sees it: its idle connections are backend connections. */
@@ -21,6 +23,8 @@ export interface ClientSide {
   readonly proto: string;
   /** The PROXY header (send_proxy `version`) that says who this client is, for a backend connection to open with. */
   proxyHeader(version: 1 | 2): Buffer;
+  /** What the head builder needs to know of the client (its address, scheme, trust). */
+  readonly info: ClientInfo;
   /** The client sent FIN: the exchange in flight is its last. */
   readonly ended: boolean;
   /** Writes response bytes; false when they wait in a queue (backpressure: the client's drain follows). */
@@ -76,6 +80,8 @@ export type FailureKind = (typeof Failure)[keyof typeof Failure];
 
 /** What a backend connection tells the exchange whose request it carries. */
 export interface ExchangeSide {
+  /** The rules of the request's route: its timeouts.connect and timeouts.server govern the connection. */
+  readonly route: CompiledRoute;
   /** Connected (a new connection): send the request. `t`: now(). */
   onBackendReady(backend: BackendSide, t: number): void;
   /** Bytes of the response (or of a tunnel); in the shared read buffer, valid until this returns. `t`: now(). */

@@ -5,7 +5,7 @@ import { DEFAULTS, type Limits } from '../schema.js';
 import { readCount, readSize } from '../scalars.js';
 import { readMap, type Source } from '../yaml.js';
 
-const KEYS = ['max_request_line', 'max_head', 'max_fields', 'max_connections'] as const;
+const KEYS = ['max_request_line', 'max_head', 'max_fields', 'max_connections', 'max_body'] as const;
 
 export function readLimits(src: Source, node: Node | undefined): Limits {
   const fields = node === undefined ? {} : readMap(src, node, 'limits', KEYS);
@@ -15,5 +15,6 @@ export function readLimits(src: Source, node: Node | undefined): Limits {
     maxHead: readSize(src, fields.max_head, 'limits.max_head', d.maxHead),
     maxFields: readCount(src, fields.max_fields, 'limits.max_fields', d.maxFields, 1),
     maxConnections: readCount(src, fields.max_connections, 'limits.max_connections', d.maxConnections, 0),
+    maxBody: readSize(src, fields.max_body, 'limits.max_body', d.maxBody, 'allowed'),
   };
 }

@@ -11,14 +11,20 @@ import { readMap, readSeq, readText, type Source } from '../yaml.js';
 import { BALANCING_KEYS, readPoolBalancing, type PoolDefaults } from './balancing.js';
 import { readDiscover } from './discover.js';
 import { readHealthcheck } from './healthcheck.js';
+import { ROUTE_RULE_KEYS, readRouteRules, type RouteRuleNodes } from './route-rules.js';
 
-const HOST_KEYS = ['host', 'servers', 'paths', 'healthcheck', ...BALANCING_KEYS] as const;
-const PATH_KEYS = ['path', 'servers', 'healthcheck', ...BALANCING_KEYS] as const;
+const HOST_KEYS = ['host', 'servers', 'paths', 'healthcheck', ...BALANCING_KEYS, ...ROUTE_RULE_KEYS] as const;
+const PATH_KEYS = ['path', 'servers', 'healthcheck', ...BALANCING_KEYS, ...ROUTE_RULE_KEYS] as const;
+
+/** What an entry inherits: the pool options and healthcheck of the level above, and the request_id field (lower case, "" when off), which rules may not name. */
+export interface EntryDefaults extends PoolDefaults {
+  requestId: string;
+}
 /** The long server form's keys. */
 const SERVER_KEYS = ['address', 'weight', 'max_connections', 'backup', 'slow_start'] as const;
 
 /** `hosts`; `defaults` are the top level's pool options and healthcheck, which an entry's own override. */
-export function readHosts(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool[] {
+export function readHosts(src: Source, node: Node | undefined, defaults: EntryDefaults): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
   return readSeq(src, node, 'hosts', '{host, servers} entries').map((entry, i) => {
@@ -40,7 +46,7 @@ export function readHosts(src: Source, node: Node | undefined, defaults: PoolDef
  * `paths` (at `at`: the top level's, or "hosts[0].paths" under a host, whose pools are named
  * `host` + prefix); `defaults` are the options of the level above, which an entry's own override.
  */
-export function readPaths(src: Source, node: Node | undefined, defaults: PoolDefaults, at = 'paths', host = ''): Pool[] {
+export function readPaths(src: Source, node: Node | undefined, defaults: EntryDefaults, at = 'paths', host = ''): Pool[] {
   if (node === undefined) return [];
   const seen = new Map<string, Node>();
   return readSeq(src, node, at, '{path, servers} entries').map((entry, i) => {
@@ -72,9 +78,9 @@ interface Entry {
   /** A hosts entry's own `paths`. */
   paths: Node | undefined;
   healthcheck: Node | undefined;
-  /** The entry's pool options (balancing.ts reads them). */
-  options: Parameters<typeof readPoolBalancing>[1];
-  defaults: PoolDefaults;
+  /** The entry's pool options (balancing.ts reads them) and route rules (route-rules.ts). */
+  options: Parameters<typeof readPoolBalancing>[1] & RouteRuleNodes;
+  defaults: EntryDefaults;
 }
 
 /**
@@ -86,21 +92,25 @@ function readEntry(src: Source, e: Entry): Pool {
   const { name } = e;
   if (first) src.fail(e.nameNode, `${e.path}.${e.key}`, `duplicate ${e.key} "${name}" (first at line ${src.lineOf(first)})`);
   e.seen.set(name, e.nameNode);
-  // A host with paths needs no servers of its own: a request matching none of them goes on as if the host had not matched.
-  if (!e.servers && !e.paths) src.fail(e.entry, e.path, e.key === 'host' ? 'missing "servers" (or "paths")' : 'missing "servers"');
+  // A host with paths needs no servers of its own: a request matching none of them goes on as if
+  // the host had not matched. A redirect answers every request itself.
+  if (!e.servers && !e.paths && !e.options.redirect) {
+    src.fail(e.entry, e.path, e.key === 'host' ? 'missing "servers" (or "paths", or "redirect")' : 'missing "servers" (or "redirect")');
+  }
   const own = e.servers ? readServers(src, e.servers, `${e.path}.servers`) : { servers: [], discover: [] };
   const balancing = readPoolBalancing(src, e.options, e.path, e.defaults);
   const healthcheck = readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck);
-  const nested = { balancing, healthcheck, balanceNode: e.options.balance ?? e.defaults.balanceNode };
+  const rules = readRouteRules(src, e.options, e.path, e.key === 'path', e.defaults.requestId);
+  const nested = { balancing, healthcheck, balanceNode: e.options.balance ?? e.defaults.balanceNode, requestId: e.defaults.requestId };
   const paths = readPaths(src, e.paths, nested, `${e.path}.paths`, name);
-  return { name, ...own, paths, balancing, healthcheck };
+  return { name, ...own, paths, balancing, healthcheck, rules };
 }
 
 /** `servers`: the default pool, named "default", with the top level's options; null when absent. */
 export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
   if (node === undefined) return null;
   const balancing = readPoolBalancing(src, {}, '', defaults);
-  return { name: 'default', ...readServers(src, node, 'servers'), paths: [], balancing, healthcheck: defaults.healthcheck };
+  return { name: 'default', ...readServers(src, node, 'servers'), paths: [], balancing, healthcheck: defaults.healthcheck, rules: DEFAULTS.rules };
 }
 
 /**
