@@ -1,13 +1,17 @@
 // TLS termination: clients speak HTTPS to the balancer, backends get plain HTTP with
 // X-Forwarded-Proto: https. The certificate is self-signed, made for the test with openssl.
 
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import https from 'node:https';
 import tls from 'node:tls';
 import t from 'tap';
 import { describeConfig } from '../src/config/check.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { certificateNames } from '../src/config/tls-files.js';
 import { Logger } from '../src/log.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
 import { selfSigned } from './helpers/certificate.js';
@@ -142,3 +146,15 @@ proxyTest(t, 'a reload reads the certificate files again: new connections get th
   t.match(kept.names, /renewed\.test/, 'the certificate in force stays');
   kept.socket.destroy();
 }, { alive: false });
+
+t.test('a certificate\'s names: its subjectAltName DNS entries, else its CN, else none', async (t) => {
+  const dir = t.testdir({});
+  const make = (subject: string, ...ext: string[]): X509Certificate => {
+    const cert = join(dir, 'c.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', subject, ...ext, '-keyout', join(dir, 'k.pem'), '-out', cert], { stdio: 'ignore' });
+    return new X509Certificate(readFileSync(cert));
+  };
+  t.strictSame(certificateNames(make('/CN=ignored.test', '-addext', 'subjectAltName=DNS:A.test,IP:127.0.0.1,DNS:*.b.test')), ['a.test', '*.b.test']);
+  t.strictSame(certificateNames(make('/CN=Only.Test')), ['only.test'], 'no subjectAltName: the CN');
+  t.strictSame(certificateNames(make('/O=Nameless')), [], 'neither: no name (it serves only as the default)');
+});
