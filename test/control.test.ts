@@ -184,8 +184,12 @@ t.test('under steady load: drain, maint and ready move the traffic with zero cli
 
     for (const state of ['drain', 'maint']) {
       await post(state);
-      // Requests picked before the change may still reach it: count from when the pool says it is drained.
+      // Requests picked before the change may still reach it: count from when the pool says it is
+      // drained and every client has had one more answer since (the last answer from a may still
+      // be on its way to its client when the count of requests in flight reaches 0).
       await waitFor(`a to be drained (${state})`, () => proxy.server.servers[0]!.stats.inFlight === 0, 5000);
+      const drainedAt = traffic.count('b');
+      await waitFor('each client to have had an answer since', () => traffic.count('b') > drainedAt + 20, 10_000);
       const atA = traffic.count('a');
       const atB = traffic.count('b');
       await waitFor('more traffic', () => traffic.count('b') > atB + 200, 10_000);
