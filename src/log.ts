@@ -134,17 +134,42 @@ export interface WarningSource {
 }
 
 /**
+ * Whether Node's own handler would leave `warning` unprinted, given the node options: all of them
+ * with --no-warnings, deprecations with --no-deprecation, and each code or type that
+ * --disable-warning names. Node still emits those; only its handler, which ProcessWarnings
+ * replaces, reads the options.
+ */
+export function silencedBy(options: readonly string[]): (warning: Error & { code?: string }) => boolean {
+  let all = false;
+  const off = new Set<string>();
+  options.forEach((option, i) => {
+    if (option === '--no-warnings') all = true;
+    else if (option === '--no-deprecation') off.add('DeprecationWarning');
+    else if (option.startsWith('--disable-warning=')) off.add(option.slice('--disable-warning='.length));
+    else if (option === '--disable-warning' && i + 1 < options.length) off.add(options[i + 1]!);
+  });
+  return (warning) => all || off.has(warning.name) || (warning.code !== undefined && off.has(warning.code));
+}
+
+/** The node options in force: the command line's, then those of NODE_OPTIONS (`env`), split at whitespace. */
+export function nodeOptions(execArgv: readonly string[], env: string | undefined): string[] {
+  return [...execArgv, ...(env ?? '').split(/\s+/).filter((o) => o !== '')];
+}
+
+/**
  * Node's own warnings (a deprecation, an experimental feature) as log lines, so that they too are
  * in log.format and obey the log level: Node's handler, which prints them as text on stderr
- * whatever the format, is taken off. Those that come before there is a log wait for it.
+ * whatever the format, is taken off (what its options silence stays silent). Those that come
+ * before there is a log wait for it.
  */
 export class ProcessWarnings {
   #logger: Logger | null = null;
   readonly #held: Error[] = [];
 
-  constructor(source: WarningSource) {
+  constructor(source: WarningSource, silenced = silencedBy(nodeOptions(process.execArgv, process.env['NODE_OPTIONS']))) {
     source.removeAllListeners('warning');
     source.on('warning', (warning) => {
+      if (silenced(warning)) return;
       if (this.#logger === null) this.#held.push(warning);
       else this.#log(warning);
     });

@@ -13,7 +13,7 @@ import { parseConfigWithPlaces } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
-import { LB, lb } from './helpers/lb-process.js';
+import { LB, lb, withWarnings } from './helpers/lb-process.js';
 import { closedPort } from './helpers/net.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -250,6 +250,13 @@ t.test('--check with log.format json: its warnings are JSON objects too', async 
 });
 
 t.test('main: Node\'s own warnings are log lines, held until there is a log', async (t) => {
+  // Node's own options silence warnings for the balancer as for Node (tap sets --no-warnings on some lines).
+  const options = process.env['NODE_OPTIONS'];
+  process.env['NODE_OPTIONS'] = withWarnings()['NODE_OPTIONS'];
+  t.teardown(() => {
+    if (options === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = options;
+  });
   const file = join(t.testdir({ 'lb.yaml': 'log: { format: json }\nservers: [localhost:8081]\n' }), 'lb.yaml');
   const run = new FakeProcess(['node', 'lb.js', file]);
   run.on('warning', () => t.fail('Node\'s own handler stays'));

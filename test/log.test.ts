@@ -1,7 +1,7 @@
 // The logger: levels, line format, batching of access lines and flush.
 
 import t from 'tap';
-import { LOG_LEVELS, Logger, type LogLevel } from '../src/log.js';
+import { LOG_LEVELS, Logger, nodeOptions, ProcessWarnings, silencedBy, type LogLevel } from '../src/log.js';
 
 /** An output that records each write() separately. */
 class Collector {
@@ -186,4 +186,38 @@ t.test('defaults to process.stdout, process.stderr, Date.now and text', async (t
   t.equal(logger.now, Date.now);
   t.equal(logger.format, 'text');
   t.equal(logger.worker, 0);
+});
+
+t.test("Node's own warnings: what its options silence stays silent (--no-warnings, --no-deprecation, --disable-warning CODE or TYPE)", async (t) => {
+  const warning = (name: string, code?: string) => Object.assign(new Error('w'), { name, ...(code === undefined ? {} : { code }) });
+  const deprecation = warning('DeprecationWarning', 'DEP0205');
+  const experimental = warning('ExperimentalWarning');
+  const cases: [string[], boolean, boolean][] = [
+    [[], false, false],
+    [['--no-warnings'], true, true],
+    [['--no-deprecation'], true, false],
+    [['--disable-warning=DEP0205'], true, false],
+    [['--disable-warning', 'ExperimentalWarning'], false, true],
+    [['--disable-warning'], false, false],
+    [['--import=x', '--enable-source-maps'], false, false],
+  ];
+  for (const [options, dep, exp] of cases) {
+    const silenced = silencedBy(options);
+    t.equal(silenced(deprecation), dep, `${options.join(' ') || '(none)'}: the deprecation ${dep ? 'silenced' : 'logged'}`);
+    t.equal(silenced(experimental), exp, `${options.join(' ') || '(none)'}: the experimental warning ${exp ? 'silenced' : 'logged'}`);
+  }
+  // Wired in: a silenced warning is not logged, another is.
+  const listeners: ((w: Error) => void)[] = [];
+  const source = { on: (_e: 'warning', l: (w: Error) => void) => listeners.push(l), removeAllListeners: () => {} };
+  const lines: string[] = [];
+  const sink = { write: (text: string) => lines.push(text) };
+  const warnings = new ProcessWarnings(source, silencedBy(['--disable-warning=DEP0205']));
+  warnings.logTo(new Logger('warn', sink, sink));
+  listeners[0]!(deprecation);
+  listeners[0]!(experimental);
+  t.equal(lines.length, 1);
+  t.match(lines[0], /WARN ExperimentalWarning: w/);
+  t.ok(typeof new ProcessWarnings(source) === 'object', 'by default, the process\'s own options');
+  t.strictSame(nodeOptions(['--a'], ' --no-deprecation  --disable-warning=X '), ['--a', '--no-deprecation', '--disable-warning=X'], 'NODE_OPTIONS after the command line');
+  t.strictSame(nodeOptions(['--a'], undefined), ['--a']);
 });

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import t, { type Test } from 'tap';
 import { metricsOf } from '../src/admin/metrics.js';
 import { statusOf, type ResponseCount } from '../src/admin/status.js';
-import { lb, LB } from './helpers/lb-process.js';
+import { lb, LB, withWarnings } from './helpers/lb-process.js';
 import { Harness, HOST, q, request, waitFor, within, type Proxy } from './helpers/net.js';
 
 /** What the parts of a text access line are, split on the spaces outside quotes and brackets. */
@@ -202,7 +202,7 @@ t.test('a process with log.format json: stdout holds access lines only, stderr J
   // A warning of Node's own while it runs (on SIGUSR2, which the balancer leaves alone): Node would
   // print it as text.
   const warn = `process.once('SIGUSR2', () => process.emitWarning('a warning of Node\\'s own', { type: 'DeprecationWarning', code: 'DEP0999' }))`;
-  const proc = lb([`--import=data:text/javascript,${encodeURIComponent(warn)}`, LB, 'lb.yaml'], dir);
+  const proc = lb([`--import=data:text/javascript,${encodeURIComponent(warn)}`, LB, 'lb.yaml'], dir, withWarnings());
   t.teardown(() => proc.child.kill('SIGKILL'));
   const port = Number((await within(proc.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/), 'the listening line', 30_000))[1]);
   proc.child.kill('SIGUSR2');

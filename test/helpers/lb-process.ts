@@ -25,9 +25,17 @@ export interface Exit {
   stderr: string;
 }
 
-/** Starts `lb` with `args`; `until` resolves with the match once the output matches a pattern. */
-export function lb(args: string[], cwd?: string) {
-  const child = spawn(process.execPath, [...CHILD_EXEC_ARGV, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * NODE_OPTIONS without --no-warnings, which tap sets on some Node lines: for a child whose own
+ * warnings a test wants to see (the balancer honours --no-warnings as Node's handler does).
+ */
+export function withWarnings(): NodeJS.ProcessEnv {
+  return { ...process.env, NODE_OPTIONS: (process.env['NODE_OPTIONS'] ?? '').replace(/"?--no-warnings"?/g, '') };
+}
+
+/** Starts `lb` with `args` (and `env`); `until` resolves with the match once the output matches a pattern. */
+export function lb(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [...CHILD_EXEC_ARGV, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
