@@ -21,7 +21,7 @@ import { Snapshot } from '../src/balancer/snapshot.js';
 import { DurationHistogram, ResponseCounts } from '../src/balancer/stats.js';
 import { Logger } from '../src/log.js';
 import { dumpDom, screenshot } from './helpers/chromium.js';
-import { HOST, LogCapture, closedPort, proxyTest, q, waitFor, type Harness, type Proxy } from './helpers/net.js';
+import { HOST, LogCapture, refusedPort, proxyTest, q, waitFor, type Harness, type Proxy } from './helpers/net.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -78,7 +78,7 @@ async function startAdmin(t: Test, source: () => StatusSource, options: Partial<
  */
 async function mangoProxy(h: Harness): Promise<{ proxy: Proxy; a: string; b: string; dead: string }> {
   const [a, b] = await h.backends('a', 'b');
-  const deadPort = await closedPort();
+  const deadPort = await refusedPort();
   const proxy = await h.proxy(`
 healthcheck: { interval: 1m }
 hosts:

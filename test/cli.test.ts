@@ -14,7 +14,7 @@ import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
 import { LB, lb, withWarnings } from './helpers/lb-process.js';
-import { closedPort } from './helpers/net.js';
+import { refusedPort } from './helpers/net.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -567,7 +567,7 @@ t.test('--check: a server name that does not resolve is a warning with its line,
 });
 
 t.test('--check asks the discover names on the configured resolvers: one that does not answer is a warning with its line', async (t) => {
-  const port = await closedPort();
+  const port = await refusedPort();
   const file = join(t.testdir({ 'lb.yaml': `resolvers: ["127.0.0.1:${port}"]\nservers:\n  - discover: api.internal:8080\n` }), 'lb.yaml');
   const check = await cli([file, '--check']);
   t.equal(check.code, 0);

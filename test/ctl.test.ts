@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCtl, table } from '../src/ctl.js';
-import { closedPort, proxyTest, q, within, type Proxy } from './helpers/net.js';
+import { refusedPort, proxyTest, q, within, type Proxy } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 
 const TOKEN = 'ctl-test-token-0123456789abcdef012345';
@@ -94,7 +94,7 @@ t.test('usage and every early error: one line, exit 1', async (t) => {
   const noAdmin = join(dir, 'no-admin.yaml');
   writeFileSync(noAdmin, 'servers: [a:1]\n');
   t.equal((await ctl('servers', '--config', noAdmin)).err, `lb ctl: ${noAdmin} has no admin listener: set admin, or give --admin HOST:PORT\n`);
-  const closed = await closedPort();
+  const closed = await refusedPort();
   t.equal((await ctl('servers', '--admin', `127.0.0.1:${closed}`)).err, `lb ctl: cannot reach the admin API at 127.0.0.1:${closed} (ECONNREFUSED)\n`);
   t.equal(table([]), 'POOL  SERVER  HEALTH  ADMIN  WEIGHT  IN FLIGHT\n', 'no servers: the header alone');
   const ejected = { pool: 'p', server: 'a:1', health: 'up' as const, admin: 'drain' as const, weight: 1, in_flight: 0, drained: true, ejected: true };

@@ -8,7 +8,7 @@ import { get } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { alive, LB, lb } from './helpers/lb-process.js';
-import { closedPort, HOST, waitFor, within } from './helpers/net.js';
+import { freePort, HOST, waitFor, within } from './helpers/net.js';
 
 const DEMO = fileURLToPath(new URL('../servers/demo.js', import.meta.url));
 
@@ -28,7 +28,7 @@ function fetchText(port: number, path: string): Promise<string> {
 
 /** Starts the demo on a config whose one server is a free port; resolves once its balancer listens. */
 async function demo(t: Test, listen = `${HOST}:0`) {
-  const backend = await closedPort();
+  const backend = await freePort();
   const dir = t.testdir({ 'lb.yaml': `listen: ${listen}\nhealthcheck: { interval: 1m }\nservers: ["${HOST}:${backend}"]\n` });
   const proc = lb([DEMO, 'lb.yaml', '--with-balancer', '--lb', LB], dir);
   let balancerPid = 0;

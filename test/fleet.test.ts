@@ -12,7 +12,7 @@ import { SharedHealth } from '../src/cluster/remote-health.js';
 import { parseConfig } from '../src/config/load.js';
 import type { HealthChecks } from '../src/health/monitor.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
-import { HOST, LogCapture, closedPort, request, RawClient, waitFor, within } from './helpers/net.js';
+import { HOST, LogCapture, refusedPort, request, RawClient, waitFor, within } from './helpers/net.js';
 
 /** A pooled connection stand-in that records being destroyed. */
 class FakeConnection implements Pooled {
@@ -162,7 +162,7 @@ function recordingChecks(marked: string[]): HealthChecks {
 }
 
 t.test('a passive failure in the proxy goes through the owner: logged once, the checks told each time', async (t) => {
-  const port = await closedPort();
+  const port = await refusedPort();
   const log = new LogCapture('info');
   const marked: string[] = [];
   const proxy = new ProxyServer(parseConfig(`listen: ${HOST}:0\nservers: ["${HOST}:${port}"]\n`, 'lb.yaml'), log.logger, () => recordingChecks(marked));

@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { closedPort, HOST, proxyTest, q, request, waitFor, within } from './helpers/net.js';
+import { freePort, HOST, proxyTest, q, request, waitFor, within } from './helpers/net.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 
@@ -29,7 +29,7 @@ if (!existsSync(HAPROXY)) {
 } else {
   proxyTest(t, 'a real HAProxy: send-proxy and send-proxy-v2 into our proxy_protocol listener, our send_proxy into its accept-proxy', async (t, h) => {
     const backend = await h.backend('app');
-    const [v1In, v2In, echo] = [await closedPort(), await closedPort(), await closedPort()];
+    const [v1In, v2In, echo] = [await freePort(), await freePort(), await freePort()];
     const proxy = await h.proxy(
       `listen:\n  - { address: 127.0.0.1:0, proxy_protocol: true }\n  - 127.0.0.1:0\n` +
         `healthcheck: { interval: 100ms, rise: 1, fall: 1, path: / }\n` +

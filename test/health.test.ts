@@ -17,7 +17,7 @@ import { probeHttp, probeTcp, type ProbeResult } from '../src/health/probe.js';
 import { DEFAULTS, type Healthcheck } from '../src/config/schema.js';
 import { spawnApp } from './helpers/app-process.js';
 import { load } from './helpers/load.js';
-import { HOST, LogCapture, closedPort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
+import { HOST, LogCapture, refusedPort, freePort, proxyTest, waitEvent, waitFor, within } from './helpers/net.js';
 
 
 /** Check settings: the defaults with `over`. */
@@ -225,7 +225,7 @@ t.test('probe', async (t) => {
   t.same(await probeHttp(await raw((s) => s.once('data', () => s.end())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: closed without a response' });
   t.same(await probeHttp(await raw((s) => s.once('data', () => s.resetAndDestroy())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: ECONNRESET' });
   t.same(await probeHttp(await raw(() => {}), hc({ path: '/h', timeout: 50 })), { ok: false, status: 0, reason: 'GET /h: no answer within 50ms (healthcheck.timeout)' });
-  t.same(await probeHttp({ host: HOST, port: await closedPort() }, hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: connect ECONNREFUSED' });
+  t.same(await probeHttp({ host: HOST, port: await refusedPort() }, hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: connect ECONNREFUSED' });
 
   t.test('an IPv6 server gets its address in brackets in Host', async (t) => {
     let seen = '';
@@ -260,8 +260,8 @@ t.test('probe', async (t) => {
   });
   t.test('a TCP check passes when the connection opens', async (t) => {
     t.same(await probeTcp(await raw(() => {}), 1000), { ok: true, status: 0, reason: 'TCP connect: open' });
-    t.same(await probeTcp({ host: HOST, port: await closedPort() }, 1000), { ok: false, status: 0, reason: 'TCP connect: ECONNREFUSED' });
-    t.same(await probeTcp({ host: HOST, port: await closedPort() }, 1000, 'TCP connect (no /healthcheck page)'), {
+    t.same(await probeTcp({ host: HOST, port: await refusedPort() }, 1000), { ok: false, status: 0, reason: 'TCP connect: ECONNREFUSED' });
+    t.same(await probeTcp({ host: HOST, port: await refusedPort() }, 1000, 'TCP connect (no /healthcheck page)'), {
       ok: false,
       status: 0,
       reason: 'TCP connect (no /healthcheck page): ECONNREFUSED',
@@ -301,7 +301,7 @@ function ownerOf(server: Backend, log: LogCapture): Fleet {
 t.test('HealthMonitor', async (t) => {
   t.test('runs in a worker thread, which keeps checking while the main thread is blocked', async (t) => {
     const log = new LogCapture('debug');
-    const server = new Backend(HOST, await closedPort(), 'x');
+    const server = new Backend(HOST, await refusedPort(), 'x');
     const fleet = ownerOf(server, log);
     const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 2, fall: 2 }), log.logger);
     const checks: number[] = [];
@@ -338,7 +338,7 @@ t.test('HealthMonitor', async (t) => {
     t.teardown(() => noPage.close());
     const port = (noPage.address() as net.AddressInfo).port;
     const later = new Backend('localhost', port, `localhost:${port}`, false);
-    const refused = new Backend(HOST, await closedPort(), 'x');
+    const refused = new Backend(HOST, await refusedPort(), 'x');
     const fleet = new Fleet(log.logger, new Snapshot([new Pool('p', [later, refused])]));
     const monitor = new HealthMonitor(fleet, hc({ interval: 20, timeout: 1000, rise: 1, fall: 1 }), log.logger, false, 20);
     // Stopped in teardown even if it never says ready (a worker left running keeps the file alive).
@@ -361,7 +361,7 @@ t.test('HealthMonitor', async (t) => {
 
   t.test('a crashed worker is restarted and servers keep their last known state', async (t) => {
     const log = new LogCapture('info');
-    const server = new Backend(HOST, await closedPort(), 'x');
+    const server = new Backend(HOST, await refusedPort(), 'x');
     const fleet = ownerOf(server, log);
     const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 1, fall: 1 }), log.logger);
     await monitor.start();
@@ -403,7 +403,7 @@ t.test('HealthMonitor', async (t) => {
 
   t.test('stop() while a crashed worker waits to be restarted: it stays stopped', async (t) => {
     const log = new LogCapture('info');
-    const server = new Backend(HOST, await closedPort(), 'x');
+    const server = new Backend(HOST, await refusedPort(), 'x');
     const fleet = ownerOf(server, log);
     const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 1000, timeout: 100, rise: 1, fall: 1 }), log.logger);
     await monitor.start();
@@ -440,7 +440,7 @@ t.test('HealthMonitor', async (t) => {
 
 proxyTest(t, 'a backend killed under load: no client sees an error; it comes back when restarted', async (t, h) => {
   const steady = await h.backend('steady');
-  const port = await closedPort();
+  const port = await freePort();
   let victim = await spawnApp('victim', port);
   t.teardown(() => victim.kill('SIGKILL'));
   const proxy = await h.proxy(`

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import { parseConfig } from '../src/config/load.js';
 import type { BackendConnection } from '../src/proxy/backend-connection.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
-import { answerEveryHead, closedPort, Harness, HOST, LogCapture, proxyTest, q, RawClient, request, serverOf, sha256, waitEvent, waitFor, within, type Backend, type RawBackend } from './helpers/net.js';
+import { answerEveryHead, refusedPort, Harness, HOST, LogCapture, proxyTest, q, RawClient, request, serverOf, sha256, waitEvent, waitFor, within, type Backend, type RawBackend } from './helpers/net.js';
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
@@ -90,7 +90,7 @@ for (const [name, fn] of Object.entries({
 })) {
   raw[name] = await root.rawBackend(fn);
 }
-const neverUp = await closedPort();
+const neverUp = await refusedPort();
 const blackhole = await root.blackhole();
 
 const pool = (...names: string[]) => `[${names.map((n) => q(app[n] ?? raw[n]!)).join(', ')}]`;

@@ -84,8 +84,30 @@ export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** A port nothing listens on (it was free a moment ago): connecting to it is refused. */
-export async function closedPort(): Promise<number> {
+/**
+ * A port that refuses connections for the whole test: one below 1024, where nothing here listens
+ * and the kernel never hands out ports to `listen(0)` or outgoing connections. (A port freed a
+ * moment ago, as `freePort` gives, can be taken by a test file running beside this one: a server
+ * meant to be down then passes its checks.)
+ */
+export async function refusedPort(): Promise<number> {
+  for (let port = 1; port < 1024; port++) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, HOST);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  /* c8 ignore next -- only on a machine where every port below 1024 on 127.0.0.1 answers */
+  throw new Error(`no port below 1024 on ${HOST} refuses connections`);
+}
+
+/** A port free a moment ago, for a server the test starts on it later. */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as net.AddressInfo;
