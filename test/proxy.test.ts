@@ -576,8 +576,8 @@ proxyTest(t, 'HTTP/1.0: the connection closes after the response unless the clie
     [
       ['X-Forwarded-For', '127.0.0.1'],
       ['X-Forwarded-Proto', 'http'],
-      ['X-Request-ID', res.header('x-request-id')],
       ['Connection', 'keep-alive'],
+      ['X-Request-ID', res.header('x-request-id')],
     ],
     'no Host to copy; the backend is asked to keep its connection',
   );

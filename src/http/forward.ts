@@ -12,7 +12,7 @@
 // Everything else, and the body, passes through byte for byte.
 
 import { F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, FIELD_STRIDE, Field } from './fields.js';
-import { ID_LENGTH, isValidId, keep, type RequestIdSlot, type RequestIds } from './request-id.js';
+import { isValidId, type RequestIdSlot, type RequestIds } from './request-id.js';
 import { TargetForm, type RequestHead } from './request-parser.js';
 import type { ResponseHead } from './response-parser.js';
 import type { ConnectionField } from './responses.js';
@@ -154,7 +154,16 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo, route: 
   }
   size += forwardedFor.length + route.replacement.length;
   if (rules !== null) size += rules.lines.length;
-  if (ids !== null) size += ids.requestPrefix.length + ID_LENGTH;
+  // The id: the request's own, forwarded in place, or a new one, added as the last line.
+  let idLine: Buffer | null = null;
+  if (ids !== null) {
+    if (idStart >= 0) ids.keep(buf, idStart, idEnd, slot);
+    else {
+      ids.fresh(slot);
+      idLine = slot.idLine;
+      size += idLine.length;
+    }
+  }
 
   const out = Buffer.allocUnsafe(size);
   let n = 0;
@@ -204,15 +213,6 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo, route: 
     out.set(fixed.forwardedProto, n);
     n += fixed.forwardedProto.length;
   }
-  if (ids !== null) {
-    if (idStart >= 0) keep(buf, idStart, idEnd, slot);
-    else {
-      ids.fresh(slot);
-      out.set(ids.requestPrefix, n);
-      n += ids.requestPrefix.length;
-      n += copyRange(slot.idBuf, slot.idStart, slot.idEnd, out, n);
-    }
-  }
   if (rules !== null) {
     out.set(rules.lines, n);
     n += rules.lines.length;
@@ -220,7 +220,11 @@ export function buildUpstreamHead(head: RequestHead, client: ClientInfo, route: 
   // An HTTP/1.0 request is not persistent by default; ask the backend to keep the connection.
   if (head.minor === 0) n += out.write('\r\nConnection: keep-alive', n, 'latin1');
   else if (head.upgrade) n += out.write('\r\nConnection: upgrade', n, 'latin1');
-  n = crlf(out, crlf(out, n));
+  // The id line brings its CRLF before and after: the head's empty line follows.
+  if (idLine !== null) {
+    out.set(idLine, n);
+    n = crlf(out, n + idLine.length);
+  } else n = crlf(out, crlf(out, n));
   return out.subarray(0, n);
 }
 
@@ -271,7 +275,8 @@ export function buildClientHead(
   let added = line === null ? 0 : line.length;
   if (extra !== null) added += extra.length;
   if (rules !== null) added += rules.lines.length;
-  if (ids !== null) added += ids.responsePrefix.length + (id.idEnd - id.idStart) + 2;
+  // The id line goes over the CRLF that ends the line before it (the same two bytes).
+  if (ids !== null) added += id.idLine.length - 2;
   const out = Buffer.allocUnsafe(head.end - head.start - dropped + added + (bodyEnd - bodyStart));
   let n = copyRange(buf, head.start, head.statusLineEnd + 2, out, 0);
   let runStart = -1;
@@ -296,9 +301,8 @@ export function buildClientHead(
     n += rules.lines.length;
   }
   if (ids !== null) {
-    out.set(ids.responsePrefix, n);
-    n += ids.responsePrefix.length;
-    n = crlf(out, n + copyRange(id.idBuf, id.idStart, id.idEnd, out, n));
+    out.set(id.idLine, n - 2);
+    n += id.idLine.length - 2;
   }
   n = crlf(out, n);
   copyRange(body, bodyStart, bodyEnd, out, n);

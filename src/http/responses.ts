@@ -71,27 +71,23 @@ export function errorResponse(status: number, connection: ConnectionField, headO
 export function ownResponse(status: number, connection: ConnectionField, headOnly: boolean, ids: RequestIds | null, id: RequestIdSlot): Buffer {
   const plain = errorResponse(status, connection, headOnly);
   if (ids === null) return plain;
-  // The id goes last among the fields, before the head's empty line.
-  const at = plain.indexOf('\r\n\r\n') + 2;
-  return Buffer.concat([plain.subarray(0, at), idLine(ids, id), plain.subarray(at)]);
+  // The id line (CRLF before and after) goes last among the fields, over the CRLF that ends the
+  // last one.
+  const at = plain.indexOf('\r\n\r\n');
+  return Buffer.concat([plain.subarray(0, at), id.idLine, plain.subarray(at + 2)]);
 }
 
 /** A redirect to `location` with `status` (301, 302, 303, 307, 308), no body, the request's id when `ids` is set. */
 export function redirectResponse(status: number, connection: ConnectionField, location: string, ids: RequestIds | null, id: RequestIdSlot): Buffer {
   return Buffer.concat([
     Buffer.from(
-      `HTTP/1.1 ${status} ${REASONS[status]}\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
-        (connection === null ? '' : `Connection: ${connection}\r\n`),
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\nLocation: ${location}\r\nContent-Length: 0` + (connection === null ? '' : `\r\nConnection: ${connection}`),
       'latin1',
     ),
-    ids === null ? EMPTY_LINE : idLine(ids, id),
+    // The id line brings the CRLFs around it; without it, the last field's CRLF.
+    ids === null ? CRLF : id.idLine,
     CRLF,
   ]);
 }
 
-function idLine(ids: RequestIds, id: RequestIdSlot): Buffer {
-  return Buffer.concat([ids.responsePrefix, id.idBuf.subarray(id.idStart, id.idEnd), CRLF]);
-}
-
 const CRLF = Buffer.from('\r\n', 'latin1');
-const EMPTY_LINE = Buffer.alloc(0);

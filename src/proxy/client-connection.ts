@@ -305,7 +305,7 @@ export class ClientConnection implements ClientSide, Timed {
     const status = statusOf(code);
     // Its fields are not read: a new id.
     const ids = this.ctx.requestIds;
-    const id = { idBuf: EMPTY, idStart: 0, idEnd: 0 };
+    const id = { idLine: EMPTY };
     ids?.fresh(id);
     const response = ownResponse(status, 'close', false, ids, id);
     this.io.write(response);
@@ -327,7 +327,7 @@ export class ClientConnection implements ClientSide, Timed {
         code,
         referer: null,
         userAgent: null,
-        requestId: ids === null ? null : id.idBuf.toString('latin1', id.idStart, id.idEnd),
+        requestId: ids === null ? null : ids.idOf(id),
       });
     }
     this.close();

@@ -482,7 +482,8 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
       const server = code !== null || this.lastServer === null ? '-' : this.lastServer.name;
       const { method, host, path, bytes, referer, userAgent } = this;
       const protocol = this.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
-      const requestId = this.ctx.requestIds === null ? null : this.idBuf.toString('latin1', this.idStart, this.idEnd);
+      const ids = this.ctx.requestIds;
+      const requestId = ids === null ? null : ids.idOf(this);
       log.write({ client: this.client.address, method, path, protocol, host, status, server, bytes, ms, code, referer, userAgent, requestId });
     }
     const server = this.server;

@@ -52,9 +52,7 @@ export abstract class ResponseRelay implements RequestIdSlot {
   /** Field lines the final head gets besides the backend's (a sticky cookie), or null. */
   protected addLines: Buffer | null = null;
   /** The request's id (request-id.ts), which the final head gets when ids are on. */
-  idBuf = EMPTY;
-  idStart = 0;
-  idEnd = 0;
+  idLine = EMPTY;
 
   constructor(
     protected readonly client: ClientSide,
