@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
 import { systemReason } from '../error.js';
-import { DEFAULTS, type BackendTls, type PoolServer } from '../schema.js';
+import { DEFAULTS, poolsOf, type BackendTls, type Config, type PoolServer } from '../schema.js';
 import { readFlag } from '../scalars.js';
 import { readMap, readText, type Source } from '../yaml.js';
 
@@ -94,4 +94,14 @@ export class ServerTlsClaims {
       }
     });
   }
+}
+
+/**
+ * One warning per pool whose backend_tls does not verify its servers' certificates, naming the
+ * pool: `verify: false` is for tests, and a start or reload says so.
+ */
+export function unverifiedWarnings(config: Config): string[] {
+  return poolsOf(config)
+    .filter((pool) => pool.balancing.backendTls?.verify === false)
+    .map((pool) => `pool ${pool.name}: backend_tls.verify is false: its servers' certificates and names are not checked`);
 }
