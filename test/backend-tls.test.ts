@@ -174,6 +174,16 @@ proxyTest(t, 'a certificate from an untrusted CA: the connection counts as refus
   t.equal(serverOf(proxy, lone).up, false);
 }, { alive: { host: 'two.test' } });
 
+proxyTest(t, 'a server that never finishes the handshake, and one that speaks plain HTTP: refused connections too (timeouts.connect covers the handshake)', async (t, h) => {
+  const silent = await h.rawBackend();
+  const plain = await h.backend('plain');
+  const good = await httpsBackend(t, BY_IP);
+  const proxy = await h.proxy(`healthcheck: { type: none }\ntimeouts: { connect: 300ms }\nbackend_tls: { ca: ${CA} }\nservers: ["${silent.address}", "${plain.address}", "${good.address}"]\n`);
+  for (let i = 0; i < 3; i++) t.equal((await send(h, proxy, 'GET', '/')).text(), 'hello', 'served by the good server');
+  t.match(proxy.log.matching(`${silent.address} (pool default) DOWN`)[0], /DOWN: connect timeout/, 'no ServerHello within timeouts.connect');
+  t.match(proxy.log.matching(`${plain.address} (pool default) DOWN`)[0], /DOWN: connect TLS ERR_SSL_WRONG_VERSION_NUMBER/, 'an HTTP answer to the ClientHello');
+});
+
 proxyTest(t, 'server_name: the SNI sent and the name checked; the IP address is checked without it; a name the certificate lacks fails', async (t, h) => {
   const named = await httpsBackend(t, BY_NAME);
   const unnamed = await httpsBackend(t, BY_NAME);

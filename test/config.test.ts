@@ -288,7 +288,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, backend_tls, trusted_proxies, resolvers, log, request_id',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -301,7 +301,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, backend_tls, trusted_proxies, resolvers, log, request_id',
     'a key that is not a scalar',
   );
 });

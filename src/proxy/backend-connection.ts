@@ -193,7 +193,9 @@ export class BackendConnection implements BackendSide, Timed {
     const connecting = this.state === CONNECTING;
     this.destroy();
     if (exchange === null) return; // closed while pooled, or closed already
-    const reason = err === null ? 'connection closed' : connecting && this.server.tls !== null && !this.socket.connecting ? `TLS ${describe(err)}` : describe(err);
+    // A TLS error (a certificate check, a handshake cut short) carries no system call, as a socket's own do.
+    const tlsFailed = err !== null && connecting && this.server.tls !== null && (err as NodeJS.ErrnoException).syscall === undefined;
+    const reason = err === null ? 'connection closed' : tlsFailed ? `TLS ${describe(err)}` : describe(err);
     exchange.onBackendFailed(this, connecting ? Failure.CONNECT : Failure.LOST, reason);
   };
 

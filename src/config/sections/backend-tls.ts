@@ -65,12 +65,10 @@ function readServerName(src: Source, node: Node, path: string): string {
   return text;
 }
 
-/** Whether two servers' settings secure their connections alike (the same certificates, whatever the file's name). */
-export function sameBackendTls(a: BackendTls | null, b: BackendTls | null): boolean {
-  return backendTlsKey(a) === backendTlsKey(b);
-}
-
-/** What tells one server's TLS settings from another's: "" for none. A reload replaces a server whose key changed. */
+/**
+ * What tells one server's TLS settings from another's: "" for none. Two settings with the same
+ * certificates secure alike, whatever file holds them. A reload replaces a server whose key changed.
+ */
 export function backendTlsKey(settings: BackendTls | null): string {
   return settings === null ? '' : JSON.stringify([settings.caCerts, settings.serverName, settings.verify]);
 }
