@@ -15,7 +15,7 @@ import t, { type Test } from 'tap';
 import { describeConfig } from '../src/config/check.js';
 import { parseConfig } from '../src/config/load.js';
 import type { BackendTls } from '../src/config/schema.js';
-import { backendTlsOptions, trustedRoots } from '../src/proxy/backend-tls.js';
+import { BackendTlsClient, backendTlsOptions, trustedRoots } from '../src/proxy/backend-tls.js';
 import { certificateAuthority, signedBy } from './helpers/certificate.js';
 import { LB, lb } from './helpers/lb-process.js';
 import { HOST, proxyTest, refusedPort, request, serverOf, sha256, waitFor, within, type Harness, type Proxy } from './helpers/net.js';
@@ -145,6 +145,23 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     const proxy = await h.proxy(`healthcheck: { type: none }\nbackend_tls: { ca: ${CA} }\nservers: ["${backend.address}"]\n`);
     for (let i = 0; i < 3; i++) t.equal((await send(h, proxy, 'GET', '/close')).text(), 'closing');
     t.same(backend.connections.map((c) => c.resumed), [false, true, true], 'each connection after the first resumed (the backend closed each one)');
+  });
+}
+
+for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+  t.test(`${version}: a connection whose certificate check failed leaves no session to resume (Node skips the name check on a resumed session)`, async (t) => {
+    const backend = await httpsBackend(t, BY_IP, { maxVersion: version });
+    const client = new BackendTlsClient({ ca: CA, caCerts: [readFileSync(CA, 'utf8')], serverName: 'other.internal', verify: true }, HOST);
+    const attempt = (): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = client.connect(HOST, backend.port, null);
+        socket.once('secureConnect', () => {
+          socket.destroy();
+          resolve(`connected, resumed ${socket.isSessionReused()}`);
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(String(err.code)));
+      });
+    for (let i = 0; i < 3; i++) t.equal(await within(attempt(), 'a connection attempt'), 'ERR_TLS_CERT_ALTNAME_INVALID', `attempt ${i + 1} fails the name check`);
   });
 }
 

@@ -75,12 +75,12 @@ export class BackendTlsClient {
   connect(address: string, port: number, proxyHeader: Buffer | null): tls.TLSSocket {
     const options = (this.options ??= backendTlsOptions(this.settings, this.host));
     const socket = connectTls(this.session === undefined ? options : { ...options, session: this.session }, address, port, proxyHeader);
-    // TLS 1.3 sends its tickets after the handshake, TLS 1.2 during it: either way, the newest is kept.
-    socket.on('session', this.keepSession);
+    socket.on('session', (session: Buffer) => {
+      // Only a session from a connection whose certificate passed is kept: Node does not check
+      // the name again on a resumed session. (Node emits 'session' once the check is done, for
+      // TLS 1.2 and 1.3 alike; one that came before would be dropped, costing a full handshake.)
+      if (socket.authorized || !this.settings.verify) this.session = session;
+    });
     return socket;
   }
-
-  private readonly keepSession = (session: Buffer): void => {
-    this.session = session;
-  };
 }
