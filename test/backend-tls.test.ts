@@ -15,6 +15,7 @@ import t, { type Test } from 'tap';
 import { describeConfig } from '../src/config/check.js';
 import { parseConfig } from '../src/config/load.js';
 import type { BackendTls } from '../src/config/schema.js';
+import { probeHttp, probeTcp } from '../src/health/probe.js';
 import { BackendTlsClient, backendTlsOptions, trustedRoots } from '../src/proxy/backend-tls.js';
 import { certificateAuthority, signedBy } from './helpers/certificate.js';
 import { LB, lb } from './helpers/lb-process.js';
@@ -195,7 +196,12 @@ proxyTest(t, 'a server that never finishes the handshake, and one that speaks pl
   const silent = await h.rawBackend();
   const plain = await h.backend('plain');
   const good = await httpsBackend(t, BY_IP);
-  const proxy = await h.proxy(`healthcheck: { type: none }\ntimeouts: { connect: 300ms }\nbackend_tls: { ca: ${CA} }\nservers: ["${silent.address}", "${plain.address}", "${good.address}"]\n`);
+  const other = await h.backend('plain');
+  const proxy = await h.proxy(
+    `healthcheck: { type: none }\ntimeouts: { connect: 300ms }\nbackend_tls: { ca: ${CA} }\nservers: ["${silent.address}", "${plain.address}", "${good.address}"]\n` +
+      `hosts:\n  - host: plain.test\n    backend_tls: false\n    servers: ["${other.address}"]\n`,
+  );
+  t.equal((await send(h, proxy, 'GET', '/', { host: 'plain.test' })).json().message, 'This is the plain application.', 'a pool without backend_tls beside, in plain HTTP');
   for (let i = 0; i < 3; i++) t.equal((await send(h, proxy, 'GET', '/')).text(), 'hello', 'served by the good server');
   t.match(proxy.log.matching(`${silent.address} (pool default) DOWN`)[0], /DOWN: connect timeout/, 'no ServerHello within timeouts.connect');
   t.match(proxy.log.matching(`${plain.address} (pool default) DOWN`)[0], /DOWN: connect TLS ERR_SSL_WRONG_VERSION_NUMBER/, 'an HTTP answer to the ClientHello');
@@ -280,6 +286,25 @@ proxyTest(t, 'a reload keeps a server whose TLS settings are unchanged, and repl
   t.equal(first.retired, true, 'the old one is retired: its pooled connection closes');
   t.equal((await send(h, proxy, 'GET', '/')).status, 200);
   t.equal(backend.connections.length, 2, 'the new server made its own connection');
+});
+
+t.test('one check over TLS, run here: http and tcp, a bad certificate, a refused port, a PROXY header first; plain ones beside them', async (t) => {
+  const good = await httpsBackend(t, BY_IP, { proxyProtocol: true });
+  const bad = await httpsBackend(t, UNTRUSTED);
+  const plain = await httpsBackend(t, BY_IP);
+  const refused = await refusedPort();
+  const settings: BackendTls = { ca: CA, caCerts: [readFileSync(CA, 'utf8')], serverName: null, verify: true };
+  const secure = (port: number, sendProxy: 0 | 1 = 0) => ({ host: HOST, port, sendProxy, tls: { settings, host: HOST } });
+  const check = { path: '/healthcheck', expect: [[200, 399]] as [number, number][], host: '', timeout: 2000 };
+  t.same(await probeHttp(secure(good.port, 1), check), { ok: true, status: 200, reason: 'GET /healthcheck -> 200' }, 'an HTTPS check after a PROXY header in clear');
+  t.equal(good.proxyLines[0], 'PROXY UNKNOWN');
+  t.same(await probeTcp(secure(plain.port), 2000), { ok: true, status: 0, reason: 'TLS connect: open' }, 'a tcp check completes the handshake');
+  t.same(await probeTcp(secure(bad.port), 2000), { ok: false, status: 0, reason: 'TLS connect: TLS UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  t.same(await probeHttp(secure(bad.port), check), { ok: false, status: 0, reason: 'GET /healthcheck: TLS UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  t.same(await probeTcp(secure(refused), 2000), { ok: false, status: 0, reason: 'TLS connect: ECONNREFUSED' });
+  // Without backend_tls, as before: a TLS server answers no plain HTTP, a TCP connect opens.
+  t.same(await probeTcp({ host: HOST, port: plain.port, tls: null }, 2000), { ok: true, status: 0, reason: 'TCP connect: open' });
+  t.same(await probeTcp({ host: HOST, port: refused, sendProxy: 1 }, 2000), { ok: false, status: 0, reason: 'TCP connect: ECONNREFUSED' });
 });
 
 t.test('the config: shorthand, merging over the top level, --check, and every mistake at its line', async (t) => {

@@ -9,7 +9,7 @@ import { backendTlsKey } from '../config/sections/backend-tls.js';
 
 /**
  * Node's default roots (its bundled ones, NODE_EXTRA_CA_CERTS, the system's under
- * --use-system-ca), where Node has the call (22.15 and later); Node 20 has only the bundled list.
+ * --use-system-ca), where this Node has the call; an older one lists only its bundled roots.
  */
 const defaultRoots = (tls as { getCACertificates?: (type: 'default') => string[] }).getCACertificates;
 
