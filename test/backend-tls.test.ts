@@ -302,6 +302,7 @@ t.test('one check over TLS, run here: http and tcp, a bad certificate, a refused
   t.same(await probeTcp(secure(bad.port), 2000), { ok: false, status: 0, reason: 'TLS connect: TLS UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   t.same(await probeHttp(secure(bad.port), check), { ok: false, status: 0, reason: 'GET /healthcheck: TLS UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   t.same(await probeTcp(secure(refused), 2000), { ok: false, status: 0, reason: 'TLS connect: ECONNREFUSED' });
+  t.same(await probeHttp(secure(refused, 1), check), { ok: false, status: 0, reason: 'GET /healthcheck: connect ECONNREFUSED' }, 'with a PROXY header to send: the TLS socket reports its TCP connection\'s error');
   // Without backend_tls, as before: a TLS server answers no plain HTTP, a TCP connect opens.
   t.same(await probeTcp({ host: HOST, port: plain.port, tls: null }, 2000), { ok: true, status: 0, reason: 'TCP connect: open' });
   t.same(await probeTcp({ host: HOST, port: refused, sendProxy: 1 }, 2000), { ok: false, status: 0, reason: 'TCP connect: ECONNREFUSED' });

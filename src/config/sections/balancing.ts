@@ -1,13 +1,14 @@
 // The pool options `balance`, `hash_key`, `sticky`, `queue`, `outlier`, `retry_budget`,
-// `send_proxy` and `backend_tls` (read in backend-tls.ts): at the top level they are every pool's default; on a `hosts` / `paths` entry they
-// override it for that pool, a mapping's fields one by one over the top level's, a scalar whole.
+// `send_proxy` and `backend_tls` (read in backend-tls.ts): at the top level they are every pool's
+// default; on a `hosts` / `paths` entry they override it for that pool, a mapping's fields one by
+// one over the top level's, a scalar whole.
 
 import type { Node } from 'yaml';
 import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Healthcheck, type Outlier, type Queue, type SendProxy, type Sticky } from '../schema.js';
 import { readCount, readDuration, readFlag, readShare } from '../scalars.js';
-import { readBackendTls, ServerTlsClaims } from './backend-tls.js';
 import { isToken, parseSeconds } from '../values.js';
 import { readMap, readText, suggest, type Source } from '../yaml.js';
+import { readBackendTls, ServerTlsClaims } from './backend-tls.js';
 
 /** The option keys, in the contract's order; the top level and every `hosts` / `paths` entry take them. */
 export const BALANCING_KEYS = ['balance', 'hash_key', 'sticky', 'queue', 'outlier', 'retry_budget', 'send_proxy', 'backend_tls'] as const;
