@@ -13,6 +13,7 @@ import { describeConfig } from './config/check.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { discoverWarnings, preflight } from './config/preflight.js';
 import { DEFAULTS, SECOND, type Config } from './config/schema.js';
+import { unverifiedWarnings } from './config/sections/backend-tls.js';
 import { LOG_LEVELS, Logger, ProcessWarnings, type LogFormat, type LogLevel, type LogOutput } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { reason, UsageError } from './reason.js';
@@ -121,7 +122,7 @@ export async function runCli(
     // --check does what a start does short of listening: the same checks, the same messages.
     const unresolved = await preflight(config, places);
     if (options.check) {
-      for (const warning of [...unresolved, ...(await discoverWarnings(config, places))]) {
+      for (const warning of [...unresolved, ...(await discoverWarnings(config, places)), ...unverifiedWarnings(config)]) {
         io.stderr.write(stderrLine(config.log.format, 'warn', `lb: warning: ${warning}`));
       }
       io.stdout.write(describeConfig(config));
@@ -137,6 +138,7 @@ export async function runCli(
     // A name that does not resolve does not stop a start: its server stays down while the health
     // checker looks it up again (the DNS record may not exist yet, or a resolver be down).
     for (const warning of unresolved) logger.warn(`${warning}; retrying every ${DEFAULTS.retry / SECOND} s`);
+    for (const warning of unverifiedWarnings(config)) logger.warn(warning);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const addresses = await server.listen();
     // Before the lines that say it listens: whoever waits for them finds the file.
@@ -205,6 +207,7 @@ export function stopOnSignals({ server, logger, readConfig, file, pidFile }: Run
       .then((unresolved) => {
         // The reload decides what to do about such a server (a new one is refused, as at start).
         for (const warning of unresolved) logger.warn(`SIGHUP: ${warning}`);
+        for (const warning of unverifiedWarnings(config)) logger.warn(`SIGHUP: ${warning}`);
         return server.reload(config);
       })
       .then(

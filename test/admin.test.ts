@@ -743,7 +743,7 @@ t.test('the pool options on /status, the dashboard and in a cluster’s sum: wei
   const members = servers.map((s) => ({ host: s.host, port: s.port, name: s.label, weight: 2, maxConnections: 0, backup: false, slowStart: 0 }));
   members[1] = { ...members[1]!, maxConnections: 5, backup: true };
   const outlier = { consecutiveFailures: 1, count5xx: true, ejection: 60_000, maxEjected: 1 };
-  const balancing = { balance: 'least_conn' as const, hashKey: null, sticky: null, queue: { max: 10, timeout: 1000 }, outlier, retryBudget: 0.2, sendProxy: 0 as const };
+  const balancing = { balance: 'least_conn' as const, hashKey: null, sticky: null, queue: { max: 10, timeout: 1000 }, outlier, retryBudget: 0.2, sendProxy: 0 as const, backendTls: null };
   const pool = new Pool('p', servers, members, balancing);
   pool.answered(0, 500, 1, 0);
   const source = { snapshot: new Snapshot([pool]), durations: new DurationHistogram(), connections: 0 };

@@ -118,6 +118,7 @@ t.test('a config with every key', async (t) => {
     outlier: { consecutiveFailures: 2, count5xx: true, ejection: 1000, maxEjected: 1 },
     retryBudget: 0.5,
     sendProxy: 0,
+    backendTls: null,
   } as const;
   const healthcheck: Healthcheck = { type: 'http', path: '/health?full=1', strictPath: true, expect: [[200, 299], [301, 301]], host: 'app.internal', interval: 2000, timeout: 250, rise: 3, fall: 1 };
   const backup = { ...server('10.0.0.2:8082'), weight: 2, maxConnections: 10, backup: true, slowStart: 5000 };
@@ -287,7 +288,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', 'frobnicate: 1'),
-    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
+    'lb.yaml:2:1: unknown key "frobnicate"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, backend_tls, trusted_proxies, resolvers, log, request_id',
   );
   fails(t, yaml('servers: [a:1]', 'timeouts:', '  conect: 1s'), 'lb.yaml:3:3: timeouts: unknown key "conect" (did you mean "connect"?)');
   fails(t, yaml('servers: [a:1]', 'limits:', '  max-head: 1'), 'lb.yaml:3:3: limits: unknown key "max-head" (did you mean "max_head"?)');
@@ -300,7 +301,7 @@ t.test('unknown keys', async (t) => {
   fails(
     t,
     yaml('servers: [a:1]', '? [x]', ': 1'),
-    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, trusted_proxies, resolvers, log, request_id',
+    'lb.yaml:2:3: unknown key "["x"]"; expected one of listen, admin, healthcheck, timeouts, limits, hosts, paths, servers, balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, backend_tls, trusted_proxies, resolvers, log, request_id',
     'a key that is not a scalar',
   );
 });
@@ -670,6 +671,7 @@ t.test('pool options: every key, at the top level, for the default pool', async 
     outlier: { consecutiveFailures: 3, count5xx: true, ejection: 10000, maxEjected: 0.25 },
     retryBudget: 0.1,
     sendProxy: 0,
+    backendTls: null,
   });
 });
 
@@ -722,6 +724,7 @@ t.test('pool options: an entry overrides the top level, a mapping field by field
     outlier: { ...DEFAULTS.outlier, ejection: 10000 },
     retryBudget: 0.1,
     sendProxy: 0,
+    backendTls: null,
   };
   t.strictSame(
     c.hosts[0]!.balancing,
@@ -733,6 +736,7 @@ t.test('pool options: an entry overrides the top level, a mapping field by field
       outlier: { ...DEFAULTS.outlier, ejection: 10000, count5xx: true },
       retryBudget: 0.5,
       sendProxy: 0,
+      backendTls: null,
     },
     'scalars replace; mappings are merged over the top level',
   );

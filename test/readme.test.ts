@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import t from 'tap';
 import { parseConfig } from '../src/config/load.js';
 import { Body, RequestParser, type RequestHead } from '../src/http/request-parser.js';
@@ -34,10 +35,14 @@ t.test('every YAML example is a valid config (one without a pool given a default
   const examples = [...readme.matchAll(/```yaml\n([^]*?)```/g)].map((m) => m[1]!);
   t.ok(examples.length >= 4, 'the examples are found');
   // A token_file the example names (/etc/lb/admin.token) is one this machine does not have: a real one stands in.
-  const token = join(mkdtempSync(join(tmpdir(), 'lb-readme-')), 'admin.token');
+  const dir = mkdtempSync(join(tmpdir(), 'lb-readme-'));
+  const token = join(dir, 'admin.token');
   writeFileSync(token, `${'x'.repeat(32)}\n`);
+  // So is a backend_tls `ca` (/etc/lb/internal-ca.pem): any PEM certificate will do.
+  const ca = join(dir, 'ca.pem');
+  writeFileSync(ca, tls.rootCertificates[0]!);
   for (const example of examples) {
-    const text = example.replace(/token_file: \S+/g, `token_file: ${token}`);
+    const text = example.replace(/token_file: \S+/g, `token_file: ${token}`).replace(/\bca: \S+/g, `ca: ${ca}`);
     const whole = /^(hosts|paths|servers):/m.test(text) ? text : `${text}servers: [localhost:8081]\n`;
     t.doesNotThrow(() => parseConfig(whole, 'README.md'), text.split('\n', 1)[0]);
   }

@@ -3,6 +3,7 @@
 // and by successive snapshots while the config lists it; its state is written by fleet.ts.
 
 import { hostPort } from '../config/address.js';
+import type { BackendTlsClient } from '../proxy/backend-tls.js';
 import { Counters } from './stats.js';
 
 /** Who waits for a slot on a server: a pool with a queue (pool.ts). */
@@ -56,6 +57,8 @@ export class Backend<C extends Pooled = Pooled> {
      * until the health checker's lookups find it (resolvedTo).
      */
     public resolved = true,
+    /** backend_tls: how its connections are secured, and its last session; null = plain TCP. */
+    readonly tls: BackendTlsClient | null = null,
   ) {
     this.up = resolved;
   }

@@ -3,9 +3,11 @@
 // remain, and swaps it in (fleet.ts); requests in flight finish with the one they started with.
 
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS, hasOwnPool, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
+import { backendTlsKey } from '../config/sections/backend-tls.js';
+import { DEFAULTS, hasOwnPool, type BackendTls, type Config, type Healthcheck, type Pool as PoolConfig, type PoolServer } from '../config/schema.js';
 import { compileRoute } from '../http/route-rules.js';
 import type { Logger } from '../log.js';
+import { BackendTlsClient } from '../proxy/backend-tls.js';
 import { Router, type HostRoutes } from '../router.js';
 import { Backend, type Pooled } from './backend.js';
 import { label, type Discovered } from './discovery.js';
@@ -82,7 +84,12 @@ export async function buildSnapshot<C extends Pooled>(
     for (const s of members) {
       let server = byLabel.get(s.name);
       if (server === undefined) {
-        server = previous?.byLabel.get(s.name) ?? (await makeBackend<C>(s.host, s.port, s.name, previous === null));
+        // A server whose TLS settings (ca contents included) changed is a new one: its pooled
+        // connections and session were made with the old settings.
+        const tls = pool.balancing.backendTls;
+        const before = previous?.byLabel.get(s.name);
+        const same = before !== undefined && (before.tls?.key ?? '') === backendTlsKey(tls);
+        server = same ? before : await makeBackend<C>(s.host, s.port, s.name, previous === null, tls);
         byLabel.set(s.name, server);
         // Checked once, as the first pool that lists it says (README, "Health checks").
         // A pool that sends PROXY headers has its servers' checks send one too.
@@ -123,13 +130,17 @@ export async function buildSnapshot<C extends Pooled>(
   return new Snapshot(pools, new Router(hosts, paths, fallback), checks);
 }
 
-/** A new server, its name resolved; `tolerant`: one that does not resolve is made down and unresolved. */
-async function makeBackend<C extends Pooled>(host: string, port: number, label: string, tolerant: boolean): Promise<Backend<C>> {
+/**
+ * A new server, its name resolved; `tolerant`: one that does not resolve is made down and
+ * unresolved. `tls`: its backend_tls, whose default name is `host` as written, not the address.
+ */
+async function makeBackend<C extends Pooled>(host: string, port: number, label: string, tolerant: boolean, tls: BackendTls | null): Promise<Backend<C>> {
+  const secure = tls === null ? null : new BackendTlsClient(tls, host);
   try {
-    return new Backend<C>(await resolveHost(host), port, label);
+    return new Backend<C>(await resolveHost(host), port, label, true, secure);
   } catch (err) {
     if (!tolerant) throw err;
-    return new Backend<C>(host, port, label, false);
+    return new Backend<C>(host, port, label, false, secure);
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { formatListen } from './address.js';
 import { formatDuration } from './values.js';
-import { DEFAULTS, KIB, MIB, type Balancing, type Config, type Healthcheck, type Listener, type Pool, type PoolServer } from './schema.js';
+import { DEFAULTS, KIB, MIB, type BackendTls, type Balancing, type Config, type Healthcheck, type Listener, type Pool, type PoolServer } from './schema.js';
 import { formatExpect } from './sections/healthcheck.js';
 
 /** A multi-line, human summary of a config: listen, admin, each pool and its servers, health, timeouts, limits. */
@@ -80,11 +80,21 @@ function describeBalancing(b: Balancing): string {
   }
   if (b.sticky !== null) parts.push(`sticky cookie ${b.sticky.cookie}`);
   if (b.sendProxy !== 0) parts.push(`send_proxy v${b.sendProxy}`);
+  if (b.backendTls !== null) parts.push(describeBackendTls(b.backendTls));
   // consecutive_failures 0 is outlier detection off, as if the key were absent.
   if (b.outlier !== null && b.outlier.consecutiveFailures > 0) {
     parts.push(`outlier ejection after ${b.outlier.consecutiveFailures} failures`);
   }
   return parts.map((part) => `, ${part}`).join('');
+}
+
+/** "HTTPS to servers (CA /etc/lb/ca.pem: 2 certificates; name api.internal)", "HTTPS to servers (certificates not verified)". */
+function describeBackendTls(tls: BackendTls): string {
+  const parts: string[] = [];
+  if (tls.ca !== null) parts.push(`CA ${tls.ca}: ${tls.caCerts.length} certificate${tls.caCerts.length === 1 ? '' : 's'}`);
+  if (tls.serverName !== null) parts.push(`name ${tls.serverName}`);
+  if (!tls.verify) parts.push('certificates not verified');
+  return parts.length === 0 ? 'HTTPS to servers' : `HTTPS to servers (${parts.join('; ')})`;
 }
 
 /** The long form's settings that are not the default (weight, max in flight, backup, slow start); "" when none. */

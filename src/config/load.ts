@@ -28,7 +28,7 @@ const TOP_KEYS = [
   'hosts',
   'paths',
   'servers',
-  // balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy: every pool's defaults.
+  // balance, hash_key, sticky, queue, outlier, retry_budget, send_proxy, backend_tls: every pool's defaults.
   ...BALANCING_KEYS,
   'trusted_proxies',
   'resolvers',

@@ -108,6 +108,23 @@ export interface Balancing {
    * `PROXY UNKNOWN` / v2 LOCAL. 0 (the default) = no header.
    */
   sendProxy: SendProxy;
+  /**
+   * `backend_tls`: the pool's servers speak HTTPS, and are checked over TLS too; null (the
+   * default, or `false`) = plain HTTP. `true` = verified against the default roots, no `ca`.
+   */
+  backendTls: BackendTls | null;
+}
+
+/** `backend_tls`: how connections to a pool's servers are secured; the settings belong to each server. */
+export interface BackendTls {
+  /** `ca` as written, made absolute (relative to the config file); null (the default) = no roots besides the default ones. */
+  ca: string | null;
+  /** The certificates of the `ca` file, PEM, one per item; read when the config is loaded. Empty without `ca`. */
+  caCerts: string[];
+  /** `server_name`: the SNI sent and the name the certificate must hold; null (the default) = the server's host (no SNI for an IP address). */
+  serverName: string | null;
+  /** `verify`: whether the certificate is checked (chain and name). Default true; false is for tests, and logged. */
+  verify: boolean;
 }
 
 /** A named list of servers that requests are balanced over, and how. */
@@ -394,8 +411,10 @@ export const DEFAULTS = {
   redirectCode: 308,
   log: { format: 'text' },
   server: { weight: 1, maxConnections: 0, backup: false, slowStart: 0 },
-  balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2, sendProxy: 0 },
+  balancing: { balance: 'round_robin', hashKey: null, sticky: null, queue: { max: 1024, timeout: 5 * SECOND }, outlier: null, retryBudget: 0.2, sendProxy: 0, backendTls: null },
   sticky: { cookie: 'lb_server', maxAge: 0 },
+  /** `backend_tls: true`, or a mapping's fields where it leaves them out. */
+  backendTls: { ca: null, caCerts: [], serverName: null, verify: true },
   outlier: { consecutiveFailures: 5, count5xx: false, ejection: 30 * SECOND, maxEjected: 0.5 },
   /** The longest an outlier's ejection grows to by doubling. */
   maxEjection: 5 * MINUTE,

@@ -76,7 +76,15 @@ export class HealthMonitor implements HealthChecks {
   /** Starts the worker; resolves once it runs. */
   start(): Promise<void> {
     const data: HealthWorkerData = {
-      targets: this.servers.map((s, i) => ({ host: s.host, port: s.port, resolved: s.resolved, check: this.checks[i]!, sendProxy: this.checks[i]!.sendProxy ?? 0 })),
+      targets: this.servers.map((s, i) => ({
+        host: s.host,
+        port: s.port,
+        resolved: s.resolved,
+        check: this.checks[i]!,
+        sendProxy: this.checks[i]!.sendProxy ?? 0,
+        // Checked over TLS as its requests go: the same settings, the same name.
+        tls: s.tls === null ? null : { settings: s.tls.settings, host: s.tls.host },
+      })),
       retry: this.retry,
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),

@@ -2,7 +2,8 @@
 // keeps it alive, parked in its server's idle pool between requests. It carries bytes and tells
 // the exchange whose request it carries what happened (sides.ts, ExchangeSide); what the bytes
 // mean is the exchange's business. Its one deadline: timeouts.connect while connecting,
-// timeouts.server while a request is out, the pool's idle time while parked.
+// timeouts.server while a request is out, the pool's idle time while parked. Over TLS
+// (backend_tls) it is connecting until the handshake and the certificate check are done.
 
 import net from 'node:net';
 import { ChunkedScanner } from '../http/chunked.js';
@@ -52,9 +53,11 @@ export class BackendConnection implements BackendSide, Timed {
     private readonly proxyHeader: Buffer | null = null,
   ) {
     this.exchange = exchange;
-    this.socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    // backend_tls: the one branch it costs; a TLS socket is read and written through its stream (io/).
+    const secure = server.tls;
+    this.socket = secure === null ? net.connect({ host: server.host, port: server.port, noDelay: true }) : secure.connect(server.host, server.port, proxyHeader);
     this.io = new SocketIO(this.socket, this, this.onDrain);
-    this.socket.on('connect', this.onConnect);
+    this.socket.on(secure === null ? 'connect' : 'secureConnect', secure === null ? this.onConnect : this.onSecureConnect);
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
@@ -172,6 +175,13 @@ export class BackendConnection implements BackendSide, Timed {
     this.exchange!.onBackendReady(this, now());
   };
 
+  /** Connected over TLS, the certificate checked (a failed check is an error while connecting: refused). */
+  private readonly onSecureConnect = (): void => {
+    this.state = ACTIVE;
+    // The PROXY header, if any, went before the handshake (backend-tls.ts).
+    this.exchange!.onBackendReady(this, now());
+  };
+
   private readonly onEnd = (): void => {
     const exchange = this.exchange;
     if (exchange === null) this.destroy(); // closed while pooled
@@ -183,7 +193,9 @@ export class BackendConnection implements BackendSide, Timed {
     const connecting = this.state === CONNECTING;
     this.destroy();
     if (exchange === null) return; // closed while pooled, or closed already
-    const reason = err === null ? 'connection closed' : describe(err);
+    // A TLS error (a certificate check, a handshake cut short) carries no system call, as a socket's own do.
+    const tlsFailed = err !== null && connecting && this.server.tls !== null && (err as NodeJS.ErrnoException).syscall === undefined;
+    const reason = err === null ? 'connection closed' : tlsFailed ? `TLS ${describe(err)}` : describe(err);
     exchange.onBackendFailed(this, connecting ? Failure.CONNECT : Failure.LOST, reason);
   };
 
@@ -201,8 +213,8 @@ function uncork(socket: net.Socket): void {
   socket.uncork();
 }
 
-/** "ECONNRESET": socket errors carry a code; the message is only a fallback. */
+/** "ECONNRESET", "UNABLE_TO_VERIFY_LEAF_SIGNATURE": socket and TLS errors carry a code; the message is only a fallback. */
 function describe(err: Error): string {
-  /* c8 ignore next -- every error a net.Socket emits has a code */
+  /* c8 ignore next -- every error a net.Socket or a TLSSocket emits has a code */
   return (err as NodeJS.ErrnoException).code ?? err.message;
 }

@@ -1,6 +1,7 @@
-// Self-signed certificates for 127.0.0.1, made with openssl for the TLS tests.
+// Certificates made with openssl for the TLS tests: self-signed ones for 127.0.0.1, and a test CA with server certificates it signs.
 
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CertificateOptions {
@@ -23,6 +24,34 @@ export function selfSigned(dir: string, { name, bits = 2048, passphrase, names =
   execFileSync('openssl', [
     'req', '-x509', '-newkey', `rsa:${bits}`, ...encryption, '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', `subjectAltName=${[...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',')}`, '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+/** A certificate authority: its certificate (ca) and key, as PEM files NAME-ca.pem and NAME-ca-key.pem in `dir`. */
+export function certificateAuthority(dir: string, name: string): { ca: string; key: string } {
+  const ca = join(dir, `${name}-ca.pem`);
+  const key = join(dir, `${name}-ca-key.pem`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name} test CA`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', key, '-out', ca,
+  ], { stdio: 'ignore' });
+  return { ca, key };
+}
+
+/**
+ * A server certificate signed by `authority`, for `altNames` ("IP:127.0.0.1", "DNS:api.internal"),
+ * and its key: NAME-cert.pem and NAME-key.pem in `dir`.
+ */
+export function signedBy(authority: { ca: string; key: string }, dir: string, name: string, altNames: string[]): { cert: string; key: string } {
+  const cert = join(dir, `${name}-cert.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  const request = join(dir, `${name}.csr`);
+  const extensions = join(dir, `${name}.ext`);
+  execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', key, '-out', request], { stdio: 'ignore' });
+  writeFileSync(extensions, `subjectAltName=${altNames.join(',')}\nextendedKeyUsage=serverAuth\n`);
+  execFileSync('openssl', [
+    'x509', '-req', '-in', request, '-CA', authority.ca, '-CAkey', authority.key, '-set_serial', String(Date.now()), '-days', '1', '-extfile', extensions, '-out', cert,
   ], { stdio: 'ignore' });
   return { cert, key };
 }

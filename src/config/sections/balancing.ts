@@ -1,15 +1,17 @@
-// The pool options `balance`, `hash_key`, `sticky`, `queue`, `outlier`, `retry_budget` and
-// `send_proxy`: at the top level they are every pool's default; on a `hosts` / `paths` entry they
-// override it for that pool, a mapping's fields one by one over the top level's, a scalar whole.
+// The pool options `balance`, `hash_key`, `sticky`, `queue`, `outlier`, `retry_budget`,
+// `send_proxy` and `backend_tls` (read in backend-tls.ts): at the top level they are every pool's
+// default; on a `hosts` / `paths` entry they override it for that pool, a mapping's fields one by
+// one over the top level's, a scalar whole.
 
 import type { Node } from 'yaml';
 import { DEFAULTS, MINUTE, type Balance, type Balancing, type HashKey, type Healthcheck, type Outlier, type Queue, type SendProxy, type Sticky } from '../schema.js';
 import { readCount, readDuration, readFlag, readShare } from '../scalars.js';
 import { isToken, parseSeconds } from '../values.js';
 import { readMap, readText, suggest, type Source } from '../yaml.js';
+import { readBackendTls, ServerTlsClaims } from './backend-tls.js';
 
 /** The option keys, in the contract's order; the top level and every `hosts` / `paths` entry take them. */
-export const BALANCING_KEYS = ['balance', 'hash_key', 'sticky', 'queue', 'outlier', 'retry_budget', 'send_proxy'] as const;
+export const BALANCING_KEYS = ['balance', 'hash_key', 'sticky', 'queue', 'outlier', 'retry_budget', 'send_proxy', 'backend_tls'] as const;
 
 /** The option values of one mapping (the top level or one entry) by key; an absent key is undefined. */
 export type BalancingNodes = Partial<Record<(typeof BALANCING_KEYS)[number], Node>>;
@@ -21,6 +23,8 @@ export interface PoolDefaults {
   healthcheck: Healthcheck;
   /** The top-level `balance` value: where a pool that inherits `balance: hash` without a hash_key is reported. */
   balanceNode: Node | undefined;
+  /** The TLS settings each server got from the pools read so far: another pool must give it the same. */
+  tlsClaims: ServerTlsClaims;
 }
 
 /** `balance`'s values, in the contract's order. */
@@ -31,7 +35,7 @@ const MAX_AGE_HINT = 'expected whole seconds, e.g. 3600, or a duration in whole 
 
 /** The top-level options over the built-in defaults. No pool is checked here: see readPoolBalancing. */
 export function readPoolDefaults(src: Source, nodes: BalancingNodes, healthcheck: Healthcheck): PoolDefaults {
-  return { balancing: readOptions(src, nodes, '', DEFAULTS.balancing), healthcheck, balanceNode: nodes.balance };
+  return { balancing: readOptions(src, nodes, '', DEFAULTS.balancing), healthcheck, balanceNode: nodes.balance, tlsClaims: new ServerTlsClaims() };
 }
 
 /**
@@ -62,6 +66,9 @@ function readOptions(src: Source, nodes: BalancingNodes, path: string, base: Bal
       : base.outlier && { ...base.outlier },
     retryBudget: readShare(src, nodes.retry_budget, join(path, 'retry_budget'), base.retryBudget),
     sendProxy: nodes.send_proxy ? readSendProxy(src, nodes.send_proxy, join(path, 'send_proxy')) : base.sendProxy,
+    backendTls: nodes.backend_tls
+      ? readBackendTls(src, nodes.backend_tls, join(path, 'backend_tls'), base.backendTls)
+      : base.backendTls && { ...base.backendTls, caCerts: [...base.backendTls.caCerts] },
   };
 }
 

@@ -97,11 +97,12 @@ function readEntry(src: Source, e: Entry): Pool {
   if (!e.servers && !e.paths && !e.options.redirect) {
     src.fail(e.entry, e.path, e.key === 'host' ? 'missing "servers" (or "paths", or "redirect")' : 'missing "servers" (or "redirect")');
   }
-  const own = e.servers ? readServers(src, e.servers, `${e.path}.servers`) : { servers: [], discover: [] };
+  const { nodes, ...own } = e.servers ? readServers(src, e.servers, `${e.path}.servers`) : { servers: [], discover: [], nodes: [] };
   const balancing = readPoolBalancing(src, e.options, e.path, e.defaults);
+  e.defaults.tlsClaims.claim(src, `${e.path}.servers`, own.servers, nodes, balancing.backendTls);
   const healthcheck = readHealthcheck(src, e.healthcheck, `${e.path}.healthcheck`, e.defaults.healthcheck);
   const rules = readRouteRules(src, e.options, e.path, e.key === 'path', e.defaults.requestId);
-  const nested = { balancing, healthcheck, balanceNode: e.options.balance ?? e.defaults.balanceNode, requestId: e.defaults.requestId };
+  const nested = { ...e.defaults, balancing, healthcheck, balanceNode: e.options.balance ?? e.defaults.balanceNode };
   const paths = readPaths(src, e.paths, nested, `${e.path}.paths`, name);
   return { name, ...own, paths, balancing, healthcheck, rules };
 }
@@ -110,21 +111,24 @@ function readEntry(src: Source, e: Entry): Pool {
 export function readDefaultPool(src: Source, node: Node | undefined, defaults: PoolDefaults): Pool | null {
   if (node === undefined) return null;
   const balancing = readPoolBalancing(src, {}, '', defaults);
-  return { name: 'default', ...readServers(src, node, 'servers'), paths: [], balancing, healthcheck: defaults.healthcheck, rules: DEFAULTS.rules };
+  const { nodes, ...own } = readServers(src, node, 'servers');
+  defaults.tlsClaims.claim(src, 'servers', own.servers, nodes, balancing.backendTls);
+  return { name: 'default', ...own, paths: [], balancing, healthcheck: defaults.healthcheck, rules: DEFAULTS.rules };
 }
 
 /**
  * A pool's server list: at least one item, no address or discover name twice, not every one a
  * backup (a pool of backups alone would have nothing to stand in for). An item is "host:port"
  * (the defaults), a mapping `{address, weight, max_connections, backup, slow_start}`, or a
- * `discover` mapping (discover.ts).
+ * `discover` mapping (discover.ts). `nodes`: where each server's address is written.
  */
-function readServers(src: Source, node: Node, path: string): { servers: PoolServer[]; discover: Discover[] } {
+function readServers(src: Source, node: Node, path: string): { servers: PoolServer[]; discover: Discover[]; nodes: Node[] } {
   const items = readSeq(src, node, path, '"host:port" servers');
   if (items.length === 0) src.fail(node, path, 'expected at least one "host:port" server');
   const seen = new Set<string>();
   const servers: PoolServer[] = [];
   const discover: Discover[] = [];
+  const nodes: Node[] = [];
   items.forEach((item, i) => {
     const at = `${path}[${i}]`;
     if (isMap(item) && item.has('discover')) {
@@ -144,6 +148,7 @@ function readServers(src: Source, node: Node, path: string): { servers: PoolServ
     const address = readAddress(src, fields.address, addressAt);
     if (seen.has(address.name)) src.fail(fields.address, addressAt, `duplicate server "${address.name}"`);
     seen.add(address.name);
+    nodes.push(fields.address);
     const d = DEFAULTS.server;
     servers.push({
       ...address,
@@ -156,7 +161,7 @@ function readServers(src: Source, node: Node, path: string): { servers: PoolServ
   if (servers.every((s) => s.backup) && discover.every((e) => e.backup)) {
     src.fail(node, path, 'every server is a backup: at least one must not be');
   }
-  return { servers, discover };
+  return { servers, discover, nodes };
 }
 
 /**
