@@ -109,13 +109,13 @@ t.test('a port another process holds is refused, even with SO_REUSEPORT (another
   t.same(ours(), before, 'the port 0 one held before is let go');
 });
 
-t.test('a ProxyServer told to: its listener has SO_REUSEPORT (another socket joins it)', async (t) => {
-  const config = parseConfig(`listen: ${HOST}:0\nhealthcheck: { type: none }\nservers: ["${HOST}:1"]\n`, 'lb.yaml');
+t.test('a ProxyServer told to: its listeners have SO_REUSEPORT (another socket joins each)', async (t) => {
+  const config = parseConfig(`listen: ["${HOST}:0", "0"]\nhealthcheck: { type: none }\nservers: ["${HOST}:1"]\n`, 'lb.yaml');
   const server = new ProxyServer(config, new LogCapture().logger);
-  const [address] = await server.listen(true);
+  const addresses = await server.listen(true);
   t.teardown(() => server.close());
-  t.ok(address!.port > 0);
-  if (REUSE) await closeServer(await bindTo(address!.port, true));
+  t.match(addresses, [{ address: HOST }, { address: '::' }], 'one on 127.0.0.1, one on every interface');
+  for (const { port } of addresses) if (REUSE) await closeServer(await bindTo(port, true));
   t.pass(REUSE ? 'joined' : `${NO_REUSE}: listening is all there is to see`);
 });
 
