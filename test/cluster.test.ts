@@ -177,11 +177,17 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
   });
 
   t.test('a flip of the one checker reaches every worker', async (t) => {
+    // The primary tells every worker of a flip as it logs it, and a worker handles its messages
+    // in order: once every worker has answered a status request sent after it, each has the flip.
+    // (node:cluster hands connections over behind those messages; with SO_REUSEPORT a connection
+    // reaches a worker straight from the kernel, maybe before the worker has read the flip.)
     await setHealth(a!, 'unhealthy');
     await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) DOWN: GET \/healthcheck -> 500 \(healthcheck\.path, healthcheck\.expect\)/), 'a down');
+    t.equal((await getStatus(adminPort)).workers!.length, 2, 'both workers answered after the flip');
     t.same(new Set(await spread(port, 8)), new Set(['200 b']), 'no worker sends to a');
     await setHealth(a!, 'healthy');
     await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) UP/), 'a up');
+    t.equal((await getStatus(adminPort)).workers!.length, 2, 'both workers answered after the flip');
     t.same(new Set(await spread(port, 8)), new Set(['200 a', '200 b']), 'a is back in every worker');
     t.equal(count(proc.output(), /DOWN: GET \/healthcheck -> 500/), 1, 'logged once, by the primary');
   });
