@@ -1,9 +1,10 @@
-// `lb --workers N`, on the real program: the workers share the listener and all serve; one health
-// checker (in the primary) whose flips every worker follows; a passive failure seen by one worker
-// takes the server out of all of them; the status page adds up every worker's counters; SIGHUP
-// reloads every worker while a request in flight completes; a worker that dies is replaced;
-// SIGTERM drains every worker and exits 0. And the edges: an address in use, a worker that stops
-// answering, a replacement that cannot start.
+// `lb --workers N`, on the real program: the workers all serve (on node:cluster's shared
+// listener, or each on its own SO_REUSEPORT socket where this Node.js has it:
+// cluster-accept.test.ts); one health checker (in the primary) whose flips every worker follows;
+// a passive failure seen by one worker takes the server out of all of them; the status page adds
+// up every worker's counters; SIGHUP reloads every worker while a request in flight completes; a
+// worker that dies is replaced; SIGTERM drains every worker and exits 0. And the edges: an
+// address in use, a worker that stops answering, a replacement that cannot start.
 
 import type { Worker } from 'node:cluster';
 import http from 'node:http';
@@ -31,7 +32,7 @@ interface Reply {
   body: string;
 }
 
-/** One request on a fresh connection (so that node:cluster may hand it to any worker). */
+/** One request on a fresh connection (so that it may reach any worker). */
 function get(port: number, path: string, host = 'x', ca?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const options = { host: HOST, port, path, headers: { host }, agent: false, ca };
@@ -152,7 +153,13 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
   t.test('both workers take connections; the status page adds their counters up', async (t) => {
     const answers = await spread(port, 8);
     t.same(answers.filter((s) => !/^200 [ab]$/.test(s)), [], 'every request answered by a or b');
-    const status = await getStatus(adminPort);
+    // With SO_REUSEPORT (cluster-accept.test.ts) the kernel picks a worker by a hash of each
+    // connection, not in turn: a few more requests, one at a time, until each worker has served.
+    let status = await getStatus(adminPort);
+    for (let i = 0; i < 200 && !status.workers!.every((w) => w.requests > 0); i++) {
+      t.equal((await get(port, '/')).status, 200);
+      status = await getStatus(adminPort);
+    }
     t.same(status.workers!.map((w) => w.pid).sort(), [first, second].sort(), 'both workers report');
     t.ok(status.workers!.every((w) => w.requests > 0), `each worker served some: ${JSON.stringify(status.workers)}`);
     t.equal(status.pools[0]!.requests, status.workers!.reduce((n, w) => n + w.requests, 0), 'the pool counts every worker’s requests');
@@ -170,11 +177,17 @@ t.test('--workers 2: both serve, one checker, flips and reloads reach every work
   });
 
   t.test('a flip of the one checker reaches every worker', async (t) => {
+    // The primary tells every worker of a flip as it logs it, and a worker handles its messages
+    // in order: once every worker has answered a status request sent after it, each has the flip.
+    // (node:cluster hands connections over behind those messages; with SO_REUSEPORT a connection
+    // reaches a worker straight from the kernel, maybe before the worker has read the flip.)
     await setHealth(a!, 'unhealthy');
     await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) DOWN: GET \/healthcheck -> 500 \(healthcheck\.path, healthcheck\.expect\)/), 'a down');
+    t.equal((await getStatus(adminPort)).workers!.length, 2, 'both workers answered after the flip');
     t.same(new Set(await spread(port, 8)), new Set(['200 b']), 'no worker sends to a');
     await setHealth(a!, 'healthy');
     await within(proc.until(/server 127\.0\.0\.1:\d+ \(pool default\) UP/), 'a up');
+    t.equal((await getStatus(adminPort)).workers!.length, 2, 'both workers answered after the flip');
     t.same(new Set(await spread(port, 8)), new Set(['200 a', '200 b']), 'a is back in every worker');
     t.equal(count(proc.output(), /DOWN: GET \/healthcheck -> 500/), 1, 'logged once, by the primary');
   });
@@ -276,18 +289,22 @@ t.test('a passive failure in one worker takes the server out of all; a worker th
   t.notOk(alive(stopped), 'the stalled worker was killed');
 });
 
-t.test('an address in use: one line, exit 1', async (t) => {
+t.test('an address in use: one line, exit 1, either way the workers get connections', async (t) => {
   const taken = http.createServer();
   await new Promise<void>((resolve) => taken.listen(0, HOST, resolve));
   t.teardown(() => taken.close());
   const { port } = taken.address() as { port: number };
   const dir = t.testdir({ 'lb.yaml': `listen: 127.0.0.1:${port}\nservers: ["${HOST}:1"]\n` });
-  const proc = lb([LB, join(dir, 'lb.yaml'), '-w', '2']);
-  t.teardown(() => proc.child.kill('SIGKILL'));
-  const { code, stderr } = await within(proc.exit, 'the exit', STARTUP_MS);
-  t.equal(code, 1);
-  // node:cluster binds in the primary; the worker's listen fails, and says so as one process would.
-  t.equal(stderr, `lb: listen address 127.0.0.1:${port} is in use (EADDRINUSE)\n`);
+  // node:cluster's way binds in the primary, when a worker asks: the worker's listen fails, and
+  // says so as one process would. With SO_REUSEPORT (cluster-accept.test.ts) the primary finds
+  // the port taken before it starts any worker. Where there is no reusePort, both are the first.
+  for (const accept of ['cluster', 'default']) {
+    const proc = lb([LB, join(dir, 'lb.yaml'), '-w', '2'], undefined, { ...process.env, LB_ACCEPT: accept });
+    t.teardown(() => proc.child.kill('SIGKILL'));
+    const { code, stderr } = await within(proc.exit, 'the exit', STARTUP_MS);
+    t.equal(code, 1, accept);
+    t.equal(stderr, `lb: listen address 127.0.0.1:${port} is in use (EADDRINUSE)\n`, accept);
+  }
 });
 
 t.test('TLS: workers serve HTTPS; a replacement that cannot read the certificate is retried until it can', async (t) => {

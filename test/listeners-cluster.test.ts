@@ -1,6 +1,7 @@
 // Several listeners under `lb --workers 2`, on the real program: every worker binds each
-// listener (node:cluster shares them), both `listening on` lines are logged, and connections to
-// either listener, a proxy_protocol one included, are served whichever worker takes them.
+// listener (node:cluster shares them, or each worker binds its own with SO_REUSEPORT), both
+// `listening on` lines are logged, and connections to either listener, a proxy_protocol one
+// included, are served whichever worker takes them.
 // In its own file: cluster.test.ts is long already.
 
 import net from 'node:net';

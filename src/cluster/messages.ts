@@ -3,8 +3,8 @@
 //
 //   worker                                  primary
 //     ready              ------------------>            its message handler is set
-//                        <------------------  start      the configuration, who is up
-//     listening | failed ------------------>            bound the shared listeners, or not
+//                        <------------------  start      the configuration, who is up, how to bind
+//     listening | failed ------------------>            bound the listeners, or not
 //                        <------------------  health     a server flipped (the one checker)
 //     down               ------------------>            a server refused a connection (passive)
 //                        <------------------  reload     a new configuration
@@ -30,7 +30,8 @@ export type UpByLabel = Record<string, boolean>;
 export type Controls = [string, string, ControlChange][];
 
 export type ToWorker =
-  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls; discovered: Discovered }
+  /** reusePort: bind sockets of its own with SO_REUSEPORT (accept-mode.ts), at config's ports. */
+  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls; discovered: Discovered; reusePort: boolean }
   | { type: 'control'; id: number; name: string; pool: string | null; change: ControlChange }
   | { type: 'health'; label: string; up: boolean }
   | { type: 'reload'; id: number; config: Config; up: UpByLabel; discovered: Discovered }

@@ -1,10 +1,12 @@
-// The primary process of a cluster (`lb --workers N`): it forks N worker processes that share
-// the listeners (node:cluster hands them the connections in turn), runs the one health checker and
-// passes its flips on to every worker (as the servers' owner, fleet.ts, tells it), serves the
-// status page with every worker's counters added up, reloads every worker on SIGHUP, looks up the
-// `discover` entries once for all and tells every worker what it found, stops them all on
-// SIGTERM, and replaces a worker that dies. The workers are in worker-process.ts; what
-// they say to each other, in messages.ts.
+// The primary process of a cluster (`lb --workers N`): it forks N worker processes that serve
+// the listeners (each on sockets of its own with SO_REUSEPORT where Node.js and the platform
+// offer it, else on the primary's, node:cluster handing them the connections in turn:
+// accept-mode.ts, reserve-ports.ts), runs the one health checker and passes its flips on to
+// every worker (as the servers' owner, fleet.ts, tells it), serves the status page with every
+// worker's counters added up, reloads every worker on SIGHUP, looks up the `discover` entries
+// once for all and tells every worker what it found, stops them all on SIGTERM, and replaces a
+// worker that dies. The workers are in worker-process.ts; what they say to each other, in
+// messages.ts.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +17,14 @@ import { Fleet, namesOf, type ControlChange } from '../balancer/fleet.js';
 import { startDiscovery, type Discovered, type Discovery } from '../balancer/discovery.js';
 import { buildSnapshot } from '../balancer/snapshot.js';
 import { DurationHistogram } from '../balancer/stats.js';
-import type { Config } from '../config/schema.js';
+import type { Config, Listener } from '../config/schema.js';
 import { formatAddress } from '../config/address.js';
 import { HealthMonitor } from '../health/monitor.js';
 import type { Logger } from '../log.js';
 import { keepListeners } from '../proxy/proxy-server.js';
+import { acceptMode, type AcceptMode } from './accept-mode.js';
 import type { ToPrimary, ToWorker, UpByLabel } from './messages.js';
+import { reservePorts } from './reserve-ports.js';
 
 /** The workers' program: worker-process.js once built, .ts when the sources run directly (tests). */
 /* c8 ignore next -- coverage is measured on the sources, so always the .ts branch */
@@ -66,13 +70,21 @@ export class ClusterPrimary {
   private discovery: Discovery | null = null;
   /** Snapshot changes go one at a time: a reload and what DNS found must not race. */
   private changes: Promise<unknown> = Promise.resolve();
+  /**
+   * The listeners as the workers bind them: on the SO_REUSEPORT way, each with the port the
+   * primary settled (a port 0 listener's number); else the configuration's own.
+   */
+  private bound: Listener[];
 
   constructor(
     private config: Config,
     private readonly logger: Logger,
     /** How many workers run. */
     readonly size: number,
+    /** How the workers get their connections: by default, the way this Node.js and platform allow. */
+    private readonly accept: AcceptMode = acceptMode(process.versions.node, process.platform, process.env['LB_ACCEPT']),
   ) {
+    this.bound = config.listen;
     this.fleet = new Fleet(logger);
     this.fleet.onHealth((server, change) => {
       // A worker's passive failure restarts the checks' count of passes, even for a server down already.
@@ -82,20 +94,30 @@ export class ClusterPrimary {
   }
 
   /**
-   * Resolves the servers' names, starts the workers and waits until every one of them listens
-   * (rejects with the first one's reason if one cannot), then starts the health checker and the
-   * admin listener. Resolves with the addresses the workers share, one per listener.
+   * Resolves the servers' names, settles the ports (on the SO_REUSEPORT way), starts the workers
+   * and waits until every one of them listens (rejects with the first one's reason if one cannot),
+   * then starts the health checker and the admin listener. Resolves with the addresses the
+   * workers listen on, one per listener.
    */
   async listen(): Promise<AddressInfo[]> {
     this.discovery = await this.discover(this.config);
     this.fleet.use(await buildSnapshot(this.config, null, null, this.found()));
+    const reserved = await reservePorts(this.config.listen, this.accept.reusePort);
+    this.bound = reserved.listen;
     cluster.setupPrimary({ exec: fileURLToPath(WORKER_FILE), args: [], execArgv: process.execArgv });
     const listening = new Promise<AddressInfo[]>((resolve, reject) => (this.starting = { resolve, reject }));
     for (let i = 0; i < this.size; i++) this.fork();
-    const address = await listening;
+    let address: AddressInfo[];
+    try {
+      address = await listening;
+    } finally {
+      // The workers hold the ports now (or failed): the primary's sockets would only take a share.
+      await reserved.release();
+    }
     this.starting = null;
     this.running = true;
     this.logger.info(`${this.size} worker processes: ${[...this.members].map((m) => m.pid).join(', ')}`);
+    this.logger.info(this.accept.line);
     await this.startHealth();
     if (this.config.admin !== null) {
       this.admin = new AdminServer((startedAt, now) => this.report(startedAt, now), {
@@ -258,6 +280,7 @@ export class ClusterPrimary {
           up: this.upByLabel(),
           controls: this.fleet.controls(),
           discovered: this.found(),
+          reusePort: this.accept.reusePort,
         });
         return;
       case 'listening':
@@ -313,9 +336,12 @@ export class ClusterPrimary {
     await health.start();
   }
 
-  /** The configuration a worker runs: the primary's, without the admin listener (the primary serves it). */
+  /**
+   * The configuration a worker runs: the primary's, without the admin listener (the primary serves
+   * it), with the ports the workers bind (a reload's config too, which must name the same).
+   */
   private workerConfig(): Config {
-    return { ...this.config, admin: null };
+    return { ...this.config, admin: null, listen: this.bound };
   }
 
   private upByLabel(): UpByLabel {

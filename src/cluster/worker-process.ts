@@ -1,7 +1,8 @@
 // A worker process of a cluster (`lb --workers N`), started by the primary (primary.ts) with
-// node:cluster. It runs one ProxyServer on the listeners the workers share, with the primary's
-// health checks instead of its own, and does what the primary asks: start, reload, report its
-// counters, stop. Its access lines go to the stdout it shares with the other processes.
+// node:cluster. It runs one ProxyServer on the listeners (the primary's shared ones, or sockets
+// of its own with SO_REUSEPORT, as the primary says: accept-mode.ts), with the primary's health
+// checks instead of its own, and does what the primary asks: start, reload, report its counters,
+// stop. Its access lines go to the stdout it shares with the other processes.
 
 import { statusOf } from '../admin/status.js';
 import type { Discovered } from '../balancer/discovery.js';
@@ -36,7 +37,7 @@ let configuring = Promise.resolve();
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'start':
-      configuring = start(message.config, message.logLevel, message.up, message.controls, message.discovered);
+      configuring = start(message.config, message.logLevel, message.up, message.controls, message.discovered, message.reusePort);
       return configuring;
     case 'discovered':
       // The primary looks the `discover` entries up, once for all workers.
@@ -62,7 +63,14 @@ async function onMessage(message: ToWorker): Promise<void> {
   }
 }
 
-async function start(config: Config, logLevel: Logger['level'], up: Record<string, boolean>, controls: Controls, discovered: Discovered): Promise<void> {
+async function start(
+  config: Config,
+  logLevel: Logger['level'],
+  up: Record<string, boolean>,
+  controls: Controls,
+  discovered: Discovered,
+  reusePort: boolean,
+): Promise<void> {
   logger = new Logger(logLevel);
   logger.maxBatch = PIPE_BUF;
   logger.worker = process.pid;
@@ -72,7 +80,7 @@ async function start(config: Config, logLevel: Logger['level'], up: Record<strin
   try {
     // The constructor reads the listeners' TLS files: they may have gone since the primary started.
     server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet), discovered);
-    const addresses = await server.listen();
+    const addresses = await server.listen(reusePort);
     // The admin API's changes made before this worker started (it replaces one that died).
     for (const [pool, name, change] of controls) server.control(name, pool, change, null);
     send({ type: 'listening', addresses });

@@ -156,19 +156,31 @@ export class ProxyServer {
     for (const server of this.listeners) server.maxConnections = max > 0 ? max : Infinity;
   }
 
-  /** Resolves the servers' host names, builds the routes and starts listening; resolves with each listener's address. */
-  async listen(): Promise<net.AddressInfo[]> {
+  /**
+   * Resolves the servers' host names, builds the routes and starts listening; resolves with each
+   * listener's address. `reusePort`: in a cluster worker whose primary chose the SO_REUSEPORT way
+   * (cluster/accept-mode.ts), this worker binds sockets of its own beside the other workers'.
+   */
+  async listen(reusePort = false): Promise<net.AddressInfo[]> {
     this.discovery = await this.discover(this.config);
     this.use(await buildSnapshot(this.config, null, this.ctx.logger, this.found()));
-    // One after the other, in `listen`'s order: in a cluster, the workers' n-th listen() on port 0 shares one port.
+    // One after the other, in `listen`'s order: in a cluster on node:cluster's way, the workers' n-th listen() on port 0 shares one port.
     for (const [i, server] of this.listeners.entries()) {
       const listener = this.config.listen[i]!;
       const { host, port } = listener;
+      // @types/node of the oldest line we support does not know reusePort yet.
+      const options: net.ListenOptions & { reusePort?: boolean } = host === '' ? { port } : { host, port };
+      // exclusive: a handle of this worker's own, not the primary's shared one (Node implies it
+      // with reusePort; said here so that no line routes the listen through the primary).
+      if (reusePort) {
+        options.reusePort = true;
+        options.exclusive = true;
+      }
       try {
         await new Promise<void>((resolve, reject) => {
           const failed = (err: Error): void => reject(bindError('listen', listener, err));
           server.once('error', failed);
-          server.listen(host === '' ? { port } : { host, port }, () => {
+          server.listen(options, () => {
             server.off('error', failed);
             resolve();
           });
