@@ -16,10 +16,12 @@ const defaultRoots = (tls as { getCACertificates?: (type: 'default') => string[]
 /**
  * The roots a server's certificate may chain to: undefined (Node's defaults) without `ca`; else
  * the defaults and `ca`'s, since a `ca` option replaces the defaults rather than adding to them.
+ * `roots`: Node's call that lists its defaults; undefined where it has none, or null (which a
+ * test can pass on any Node, where undefined would take the default).
  */
-export function trustedRoots(caCerts: readonly string[], roots = defaultRoots): string[] | undefined {
+export function trustedRoots(caCerts: readonly string[], roots: typeof defaultRoots | null = defaultRoots): string[] | undefined {
   if (caCerts.length === 0) return undefined;
-  return [...(roots === undefined ? tls.rootCertificates : roots('default')), ...caCerts];
+  return [...(roots === undefined || roots === null ? tls.rootCertificates : roots('default')), ...caCerts];
 }
 
 /**
