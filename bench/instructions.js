@@ -58,7 +58,7 @@ Options:
   -s, --scenario NAME  keepalive (GETs on keep-alive connections), close (Connection: close,
                        a new connection per request), post16k (16 KiB POST bodies, keep-alive),
                        tls (HTTPS keep-alive GETs, TLS ended at the balancer, ECDSA P-256) or
-                       tlsclose (a new TLS connection, a full handshake, per request)
+                       tlsclose (a new TLS connection, a handshake, per request)
                        (default keepalive); in close and tlsclose a request is a connection
   -k, --keep-dumps DIR keep each interval's callgrind dump in DIR (made if missing), named
                        callgrind.out.<scenario>.<build>-<run>.<interval>, for callgrind_annotate
@@ -165,7 +165,7 @@ function run(file, args, timeoutMs) {
  * @typedef {object} Load  what wrk sends, from the scenario
  * @property {boolean} closeEach         `Connection: close`: a new connection per request
  * @property {string | null} wrkScript   the Lua script of POST bodies, or null for GETs
- * @property {boolean} tls               HTTPS (wrk checks no certificate and resumes no session)
+ * @property {boolean} tls               HTTPS (wrk checks no certificate; it offers its last session)
  */
 
 /**
