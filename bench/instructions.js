@@ -8,7 +8,11 @@
 // the median over the intervals. With --baseline DIR, DIR/dist/lb.js is measured the same way
 // right after, in its own valgrind process, and the ratio of the medians is printed. With
 // --balance P, this build's config says `balance: P` (the baseline's does not): with
-// `--baseline .`, what policy P costs per request against round robin.
+// `--baseline .`, what policy P costs per request against round robin. --scenario picks the
+// load, as in `npm run bench`: keep-alive GETs, a new connection per request, 16 KiB POST
+// bodies, HTTPS keep-alive, a new TLS connection per request (a certificate made with openssl
+// for the run). With --keep-dumps DIR each interval's dump is kept there, for
+// callgrind_annotate.
 //
 // Instruction counts do not depend on how busy the machine is, which wall-clock timings on a
 // shared machine do. They cover user space only (JavaScript, V8, Node's C++, libc, all threads
@@ -16,14 +20,14 @@
 // stopped, and the temporary directory removed, at the end, on Ctrl-C and on errors.
 
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
 import { startFastBackend } from './lib/backends.js';
-import { balancerYaml } from './lib/configs.js';
+import { balancerYaml, makeCertificate, wrkPostScript } from './lib/configs.js';
 import { parseWrk } from './lib/drivers.js';
 import { atExit, describeExit, freePorts, installCleanup, startProcess, stopAll } from './lib/processes.js';
 import { configRejected } from './lib/targets.js';
@@ -51,8 +55,13 @@ Options:
   -r, --runs N         valgrind processes per build (default 1); with --baseline they
                        alternate, A B, B A, A B...; the medians of the runs' medians are
                        compared (the same build's median moves ~2-3% between processes)
-  -s, --scenario NAME  keepalive (GETs on keep-alive connections) or close (Connection: close,
-                       a new connection per request) (default keepalive)
+  -s, --scenario NAME  keepalive (GETs on keep-alive connections), close (Connection: close,
+                       a new connection per request), post16k (16 KiB POST bodies, keep-alive),
+                       tls (HTTPS keep-alive GETs, TLS ended at the balancer, ECDSA P-256) or
+                       tlsclose (a new TLS connection, a handshake, per request)
+                       (default keepalive); in close and tlsclose a request is a connection
+  -k, --keep-dumps DIR keep each interval's callgrind dump in DIR (made if missing), named
+                       callgrind.out.<scenario>.<build>-<run>.<interval>, for callgrind_annotate
   -Y, --yaml TEXT      YAML added to this build's config, not the baseline's, "{servers}"
                        standing for the backends as a flow list: with --baseline, what a
                        setting costs (e.g. route rules on "paths: [{path: /, servers: {servers},
@@ -74,6 +83,8 @@ const WRK_GRACE_MS = 30_000;
 const WARMUP_LIMIT_MS = 10 * 60_000;
 /** A request without a response within this many seconds counts as a wrk timeout. */
 const REQUEST_TIMEOUT_S = 5;
+/** The scenarios of `npm run bench` this can measure (the others need another backend or idle clients). */
+const MEASURABLE = ['keepalive', 'close', 'post16k', 'tls', 'tlsclose'];
 /** The wrk and callgrind_control processes running now: killed on any exit. */
 const helpers = new Set();
 
@@ -90,10 +101,10 @@ function say(/** @type {string} */ line) {
 /** Reads and checks the command line. */
 function parseOptions(/** @type {string[]} */ argv) {
   const args = mri(argv, {
-    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario', 'balance', 'yaml'],
+    string: ['baseline', 'intervals', 'warmup', 'warmup-requests', 'interval', 'runs', 'scenario', 'balance', 'yaml', 'keep-dumps'],
     boolean: ['help'],
     // mri's `unknown` knows only names that have an alias.
-    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', B: 'balance', Y: 'yaml', h: 'help' },
+    alias: { b: 'baseline', n: 'intervals', w: 'warmup', W: 'warmup-requests', i: 'interval', r: 'runs', s: 'scenario', B: 'balance', Y: 'yaml', k: 'keep-dumps', h: 'help' },
     unknown: (flag) => fail(`unknown option ${flag}\n\n${USAGE}`),
   });
   if (args._.length > 0) fail(`unexpected argument ${args._[0]}\n\n${USAGE}`);
@@ -107,7 +118,7 @@ function parseOptions(/** @type {string[]} */ argv) {
     return n;
   };
   const scenarioName = args.scenario === undefined ? 'keepalive' : String(args.scenario);
-  if (scenarioName !== 'keepalive' && scenarioName !== 'close') fail(`--scenario must be keepalive or close, not ${scenarioName}`);
+  if (!MEASURABLE.includes(scenarioName)) fail(`--scenario must be one of ${MEASURABLE.join(', ')}, not ${scenarioName}`);
   const scenario = /** @type {import('./lib/scenarios.js').Scenario} */ (SCENARIOS.find((s) => s.name === scenarioName));
   const baseline = args.baseline ? path.resolve(String(args.baseline)) : null;
   const balance = args.balance ? String(args.balance) : null;
@@ -117,6 +128,7 @@ function parseOptions(/** @type {string[]} */ argv) {
     baseline,
     balance,
     yaml: args.yaml ? String(args.yaml) : null,
+    keepDumps: args['keep-dumps'] ? path.resolve(String(args['keep-dumps'])) : null,
     intervals: number('intervals', 5, 1),
     warmup: number('warmup', 40, 0),
     warmupRequests: number('warmup-requests', 60_000, 0),
@@ -150,16 +162,24 @@ function run(file, args, timeoutMs) {
 }
 
 /**
- * One wrk run of `seconds` against `port`: keep-alive GETs, or with `Connection: close`.
+ * @typedef {object} Load  what wrk sends, from the scenario
+ * @property {boolean} closeEach         `Connection: close`: a new connection per request
+ * @property {string | null} wrkScript   the Lua script of POST bodies, or null for GETs
+ * @property {boolean} tls               HTTPS (wrk checks no certificate; it offers its last session)
+ */
+
+/**
+ * One wrk run of `seconds` against `port`, as the scenario says.
  * @param {string} wrk
  * @param {number} port
  * @param {number} seconds
- * @param {boolean} closeEach
+ * @param {Load} load
  */
-async function drive(wrk, port, seconds, closeEach) {
+async function drive(wrk, port, seconds, load) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', `${REQUEST_TIMEOUT_S}s`];
-  if (closeEach) args.push('-H', 'Connection: close');
-  args.push(`http://127.0.0.1:${port}/`);
+  if (load.closeEach) args.push('-H', 'Connection: close');
+  if (load.wrkScript !== null) args.push('-s', load.wrkScript);
+  args.push(`${load.tls ? 'https' : 'http'}://127.0.0.1:${port}/`);
   const out = await run(wrk, args, seconds * 1000 + WRK_GRACE_MS);
   try {
     return parseWrk(out);
@@ -190,13 +210,15 @@ function dumpTotal(file) {
 
 /**
  * Dumps the counters of the process under callgrind (which zeroes them) and returns the
- * dump's total of instructions since the previous dump; removes the dump file.
+ * dump's total of instructions since the previous dump; removes the dump file, having copied
+ * it to `keepAs` when given.
  * @param {string} control  path of callgrind_control
  * @param {Callgrind} cg
  * @param {() => boolean} exited
+ * @param {string | null} [keepAs]
  * @returns {Promise<number>}
  */
-async function dump(control, cg, exited) {
+async function dump(control, cg, exited, keepAs = null) {
   await run(control, [`--vgdb-prefix=${cg.vgdbPrefix}`, '-d', String(cg.pid)], DUMP_TIMEOUT_MS);
   const prefix = `callgrind.out.${cg.pid}.`;
   const deadline = Date.now() + DUMP_TIMEOUT_MS;
@@ -208,6 +230,8 @@ async function dump(control, cg, exited) {
       const file = path.join(cg.dir, names[0]);
       const total = dumpTotal(file);
       if (total !== null) {
+        // Copied, not renamed: the kept dumps may be on another file system than the temp dir.
+        if (keepAs !== null) copyFileSync(file, keepAs);
         rmSync(file, { force: true });
         return total;
       }
@@ -247,10 +271,11 @@ async function dump(control, cg, exited) {
  * @param {string} label
  * @param {number} run
  * @param {string} root
- * @param {{ dir: string, backendPorts: number[], tools: Record<'valgrind' | 'control' | 'wrk', string>, options: ReturnType<typeof parseOptions> }} ctx
+ * @param {{ dir: string, backendPorts: number[], tools: Record<'valgrind' | 'control' | 'wrk', string>, options: ReturnType<typeof parseOptions>,
+ *   load: Load, certificate: import('./lib/configs.js').Certificate | null }} ctx
  * @returns {Promise<BuildResult>}
  */
-async function measureBuild(label, run, root, { dir, backendPorts, tools, options }) {
+async function measureBuild(label, run, root, { dir, backendPorts, tools, options, load, certificate }) {
   const started = Date.now();
   const revision = gitRevision(root);
   const buildDir = mkdtempSync(path.join(dir, `${label.replace(/\W+/g, '-')}-${run}-`));
@@ -259,7 +284,7 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   // --balance is this build's alone: the baseline is what it is compared with.
   const servers = JSON.stringify(backendPorts.map((p) => `127.0.0.1:${p}`));
   const extra = label === 'this build' && options.yaml !== null ? `${options.yaml.replaceAll('{servers}', servers)}\n` : '';
-  writeFileSync(config, balancerYaml(port, backendPorts, label === 'this build' ? options.balance : null) + extra);
+  writeFileSync(config, balancerYaml(port, backendPorts, label === 'this build' ? options.balance : null, certificate) + extra);
   const vgdbPrefix = path.join(buildDir, 'vgdb-pipe');
   const args = [
     '--tool=callgrind',
@@ -284,7 +309,6 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   const alive = () => {
     if (child.exited) throw new Error(`${label} ${describeExit(child)} under callgrind. Its last output:\n${child.output()}`);
   };
-  const closeEach = options.scenario.closeEach;
 
   // Warm-up: --warmup seconds, then more intervals until wrk completed --warmup-requests (on a
   // busy machine the balancer answers fewer requests a second, and the JIT needs requests).
@@ -297,7 +321,7 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
       break;
     }
     const seconds = warm.seconds < options.warmup ? options.warmup - warm.seconds : options.interval;
-    const m = await drive(tools.wrk, port, seconds, closeEach);
+    const m = await drive(tools.wrk, port, seconds, load);
     alive();
     warm.seconds += seconds;
     warm.requests += m.requests;
@@ -310,15 +334,16 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   /** @type {Interval[]} */
   const intervals = [];
   for (let i = 1; i <= options.intervals; i++) {
-    const m = await drive(tools.wrk, port, options.interval, closeEach);
+    const m = await drive(tools.wrk, port, options.interval, load);
     alive();
-    const instructions = await dump(tools.control, cg, () => child.exited);
+    const keepAs = options.keepDumps === null ? null : path.join(options.keepDumps, `callgrind.out.${options.scenario.name}.${label.replace(/\W+/g, '-')}-${run}.${i}`);
+    const instructions = await dump(tools.control, cg, () => child.exited, keepAs);
     if (m.requests === 0) throw new Error(`${label}: wrk completed no request in interval ${i}`);
     const interval = { instructions, requests: m.requests, rps: m.rps, errors: m.errors, perRequest: instructions / m.requests };
     intervals.push(interval);
     say(
       `  interval ${i}/${options.intervals}: ${fmt(instructions)} instructions / ${fmt(m.requests)} requests = ` +
-        `${fmt(interval.perRequest)} per request  (${Math.round(m.rps)} req/s` +
+        `${fmt(interval.perRequest)} per ${perWhat(options)}  (${Math.round(m.rps)} req/s` +
         `${m.errors > 0 ? `, ${m.errors} ERRORS ${JSON.stringify(m.errorDetail)}` : ''})`,
     );
   }
@@ -327,8 +352,13 @@ async function measureBuild(label, run, root, { dir, backendPorts, tools, option
   const per = intervals.map((x) => x.perRequest);
   const seconds = (Date.now() - started) / 1000;
   const result = { label, run, root, revision, warm, intervals, median: median(per), min: Math.min(...per), max: Math.max(...per), seconds };
-  say(`  ${label}${runs}: median ${fmt(result.median)} instructions per request, spread ${spread(result)} (${Math.round(seconds)} s)`);
+  say(`  ${label}${runs}: median ${fmt(result.median)} instructions per ${perWhat(options)}, spread ${spread(result)} (${Math.round(seconds)} s)`);
   return result;
+}
+
+/** "request", or "request (= connection)" where every request has a connection of its own. */
+function perWhat(/** @type {ReturnType<typeof parseOptions>} */ options) {
+  return options.scenario.closeEach ? 'request (= per connection)' : 'request';
 }
 
 /** 12,345 */
@@ -350,6 +380,7 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
   const n = options.intervals;
   const lines = [
     `Instructions per request (user space, callgrind), ${options.scenario.title}, wrk -t1 -c${CONNECTIONS}: ` +
+      (options.scenario.closeEach ? 'one request per connection, so per request is per connection too; ' : '') +
       `warm-up of at least ${options.warmup} s and ${fmt(options.warmupRequests)} requests, ${n} intervals of ${options.interval} s, median` +
       (options.balance === null ? '' : `; this build with \`balance: ${options.balance}\`${options.baseline === null ? '' : ', the baseline without'}`) +
       (options.yaml === null ? '' : `; this build's config adds \`${options.yaml}\``),
@@ -380,9 +411,9 @@ function renderTable(/** @type {BuildResult[]} */ results, /** @type {ReturnType
   const many = options.runs > 1 ? `, median of ${mine.length} runs' medians` : '';
   if (base.length > 0) {
     const b = median(base.map((r) => r.median));
-    lines.push(`this build / baseline: **${(a / b).toFixed(3)}x** (${fmt(a)} / ${fmt(b)} instructions per request${many})`);
+    lines.push(`this build / baseline: **${(a / b).toFixed(3)}x** (${fmt(a)} / ${fmt(b)} instructions per ${perWhat(options)}${many})`);
   } else if (options.runs > 1) {
-    lines.push(`this build: **${fmt(a)}** instructions per request${many}`);
+    lines.push(`this build: **${fmt(a)}** instructions per ${perWhat(options)}${many}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -434,7 +465,15 @@ async function main() {
     const backend = await startFastBackend(nginx, path.join(dir, 'fast'));
     if (backend.kind !== 'nginx') throw new Error(`the backend is ${backend.kind}, not nginx`);
     say(`backend: nginx on ports ${backend.ports.join(', ')}`);
-    const ctx = { dir, backendPorts: backend.ports, tools, options };
+    const certificate = options.scenario.tls ? makeCertificate(dir) : null;
+    /** @type {Load} */
+    const load = { closeEach: options.scenario.closeEach, wrkScript: null, tls: certificate !== null };
+    if (options.scenario.bodyBytes > 0) {
+      load.wrkScript = path.join(dir, `${options.scenario.name}.lua`);
+      writeFileSync(load.wrkScript, wrkPostScript(options.scenario.bodyBytes));
+    }
+    if (options.keepDumps !== null) mkdirSync(options.keepDumps, { recursive: true });
+    const ctx = { dir, backendPorts: backend.ports, tools, options, load, certificate };
     for (let run = 1; run <= options.runs; run++) {
       /** @type {[string, string][]} */
       const order = [['this build', repo]];

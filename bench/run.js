@@ -7,7 +7,6 @@
 // runs on 127.0.0.1; every process started is stopped at the end, on Ctrl-C and on errors. See
 // bench/README.md.
 
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
 import { startAppBackend, startFastBackend, startPolicyBackend } from './lib/backends.js';
-import { balancerYaml, wrkPostScript } from './lib/configs.js';
+import { balancerYaml, makeCertificate, wrkPostScript } from './lib/configs.js';
 import { runAutocannon, runWrk } from './lib/drivers.js';
 import { openIdleConnections } from './lib/idle.js';
 import { atExit, installCleanup, stopAll } from './lib/processes.js';
@@ -530,20 +529,3 @@ function emptyRow(scenario, driver, variant, note) {
 }
 
 await main();
-
-/**
- * The TLS scenarios' certificate, made with openssl for this run: ECDSA P-256 (what a public
- * site would serve today), for 127.0.0.1, in `dir` (cert, key, and both in one file for HAProxy).
- * @param {string} dir
- * @returns {import('./lib/configs.js').Certificate}
- */
-function makeCertificate(dir) {
-  const cert = path.join(dir, 'bench-cert.pem');
-  const key = path.join(dir, 'bench-key.pem');
-  const combined = path.join(dir, 'bench-combined.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-  // nginx's worker may run as another user: it must read them.
-  for (const file of [cert, key, combined]) chmodSync(file, 0o644);
-  return { cert, key, combined };
-}

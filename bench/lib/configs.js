@@ -2,6 +2,10 @@
 // and nginx's (as a peer proxy, and as the fast backend). Everything listens on 127.0.0.1 only.
 // Settings beyond the defaults are the ones the benchmark's README lists, each with its reason.
 
+import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
 /** How long an idle keep-alive client connection may stay open, everywhere (the balancer's default). */
 const CLIENT_IDLE = '60s';
 
@@ -175,4 +179,21 @@ wrk.method = "POST"
 wrk.body = string.rep("x", ${bytes})
 wrk.headers["Content-Type"] = "application/octet-stream"
 `;
+}
+
+/**
+ * The TLS scenarios' certificate, made with openssl for this run: ECDSA P-256 (what a public
+ * site would serve today), for 127.0.0.1, in `dir` (cert, key, and both in one file for HAProxy).
+ * @param {string} dir
+ * @returns {Certificate}
+ */
+export function makeCertificate(dir) {
+  const cert = path.join(dir, 'bench-cert.pem');
+  const key = path.join(dir, 'bench-key.pem');
+  const combined = path.join(dir, 'bench-combined.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  // nginx's worker may run as another user: it must read them.
+  for (const file of [cert, key, combined]) chmodSync(file, 0o644);
+  return { cert, key, combined };
 }

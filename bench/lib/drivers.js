@@ -52,7 +52,8 @@ export function runWrk(wrk, load) {
   const args = ['-t1', `-c${load.connections}`, `-d${load.duration}s`, '--latency', '--timeout', `${REQUEST_TIMEOUT_S}s`];
   if (load.closeEach) args.push('-H', 'Connection: close');
   if (load.wrkScript) args.push('-s', load.wrkScript);
-  // wrk checks no certificate, and offers no session to resume: each connection is a full handshake.
+  // wrk checks no certificate; on a new connection it offers the session of the last one (its
+  // ssl_close is SSL_shutdown + SSL_clear), so some handshakes are resumed (README, The TLS scenarios).
   args.push(`${load.tls ? 'https' : 'http'}://127.0.0.1:${load.port}${load.path}`);
   return new Promise((resolve, reject) => {
     execFile(wrk, args, { timeout: (load.duration + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
