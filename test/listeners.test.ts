@@ -136,6 +136,29 @@ proxyTest(t, 'proxy_protocol before TLS: the header in clear, then the handshake
   await proxy.log.waitFor('TLS handshake:');
 }, { alive: false });
 
+proxyTest(t, 'proxy_protocol before TLS with two certificates: the one the client names, after the header', async (t, h) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a', names: ['a.test'] });
+  const b = selfSigned(dir, { name: 'b', names: ['b.test'] });
+  const backend = await h.backend('app');
+  const proxy = await h.proxy(`listen:\n  - { address: 127.0.0.1:0, proxy_protocol: true, tls: { certs: [{cert: a, key: a}, {cert: b, key: b}] } }\nhealthcheck: { interval: 1m }\nservers: [${q(backend)}]\n`, {
+    configure: (c) => (c.listen[0]!.tls = { certs: [a, b], minVersion: 'TLSv1.2' }),
+  });
+  const namesFor = async (servername: string): Promise<string> => {
+    const raw = net.connect(proxy.port, HOST);
+    await within(new Promise((resolve) => raw.once('connect', resolve)), 'connect');
+    raw.write(V1('192.0.2.46'));
+    const secure = tls.connect({ socket: raw, servername, rejectUnauthorized: false });
+    await within(new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject)), 'the TLS handshake');
+    const names = secure.getPeerCertificate().subjectaltname ?? '';
+    secure.destroy();
+    return names;
+  };
+  t.match(await namesFor('b.test'), /DNS:b\.test/, 'the second certificate, by its name');
+  t.match(await namesFor('other.test'), /DNS:a\.test/, 'the first for any other name');
+  t.match(await namesFor('localhost'), /DNS:a\.test/, 'and for a name of one label');
+}, { alive: false });
+
 /** A backend that records each connection's bytes and answers every request head 200 (checks included). */
 async function recorder(t: Test): Promise<{ port: number; connections: Buffer[][] }> {
   const connections: Buffer[][] = [];

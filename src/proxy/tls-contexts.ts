@@ -50,19 +50,26 @@ export class TlsContexts {
     return (dot > 0 ? this.byName.get(`*${name.slice(dot)}`) : undefined) ?? this.fallback;
   }
 
-  /** What a TLS server (or a server-side TLSSocket) takes: the first certificate, SNI, the version floor, ALPN. */
+  /**
+   * What a TLS server takes: the first certificate, SNI, the version floor, ALPN. With one
+   * certificate there is nothing to pick: no SNICallback, whose call into JavaScript every
+   * handshake with a server name would pay (the files are the listener's until a restart, so
+   * their number never changes; a reload replaces the one context, setSecureContext).
+   */
   serverOptions(): tls.TlsOptions {
-    return {
-      ...this.contextOptions(this.first),
-      SNICallback: (servername, done) => done(null, this.pick(servername)),
-      ALPNProtocols: ALPN,
-    };
+    const options: tls.TlsOptions = { ...this.contextOptions(this.first), ALPNProtocols: ALPN };
+    if (this.settings.certs.length > 1) options.SNICallback = this.sni;
+    return options;
   }
 
   /** What a server-side TLSSocket takes (after a PROXY header): the contexts in force now. */
   socketOptions(): tls.TLSSocketOptions {
-    return { isServer: true, secureContext: this.fallback, SNICallback: (servername, done) => done(null, this.pick(servername)), ALPNProtocols: ALPN };
+    const options: tls.TLSSocketOptions = { isServer: true, secureContext: this.fallback, ALPNProtocols: ALPN };
+    if (this.settings.certs.length > 1) options.SNICallback = this.sni;
+    return options;
   }
+
+  private readonly sni = (servername: string, done: (err: Error | null, context: tls.SecureContext) => void): void => done(null, this.pick(servername));
 
   /** What tls.Server.setSecureContext takes after read(): the first certificate now. */
   defaultOptions(): tls.SecureContextOptions {
