@@ -140,7 +140,8 @@ ${servers.join('\n')}
  * @param {string | null} [balance]  an upstream balancing directive, e.g. "least_conn"; null:
  *   none (round robin)
  * @param {Certificate | null} [tls]  terminate TLS (nginx's session tickets stay at their
- *   default, on; its session cache at its default, off)
+ *   default, on; its session cache at its default, off), TLS 1.2 and 1.3 (1.22's default
+ *   protocols stop at 1.2, where the balancer and HAProxy speak 1.3: the same handshake for all)
  */
 export function nginxProxyConfig(dir, port, backendPorts, balance = null, tls = null) {
   return `${nginxMain(dir, 'nginx-proxy')}
@@ -158,6 +159,7 @@ ${
     listen 127.0.0.1:${port}${tls === null ? '' : ' ssl'} backlog=4096;
 ${tls === null ? '' : `    ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
 `}    client_body_buffer_size 32k;
     location / {
       proxy_pass http://servers;
