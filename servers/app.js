@@ -233,10 +233,8 @@ function sendBytes(req, res, query) {
   const n = Number(query.get('n') ?? 0);
   if (!Number.isSafeInteger(n) || n < 0) return sendText(res, 400, 'n must be a whole number of bytes');
 
-  const hash = createHash('sha256');
-  for (const block of deterministicBlocks(n)) hash.update(block);
   res.setHeader('content-type', 'application/octet-stream');
-  res.setHeader('x-sha256', hash.digest('hex'));
+  res.setHeader('x-sha256', sha256Of(n));
 
   if (query.get('close') === '1') {
     // With neither header Node falls back to close-delimited framing and
@@ -250,6 +248,31 @@ function sendBytes(req, res, query) {
   res.writeHead(200);
   if (req.method === 'HEAD') return res.end();
   Readable.from(deterministicBlocks(n), { objectMode: false }).pipe(res);
+}
+
+/** Hashes of large bodies already made: the same n is the same bytes. */
+const hashes = new Map();
+/** Bodies from this size on have their hash kept (at most HASHES_KEPT of them). */
+const HASH_KEPT_FROM = 1024 * 1024;
+const HASHES_KEPT = 64;
+
+/**
+ * The sha256 of the `n` bytes /bytes sends, in hex. It has to be known before the head goes out,
+ * so the bytes are made twice; a large body's hash is kept, so that many requests for it (a test
+ * of clients that never read) do not each block the event loop making it again.
+ * @param {number} n
+ */
+function sha256Of(n) {
+  const kept = hashes.get(n);
+  if (kept !== undefined) return kept;
+  const hash = createHash('sha256');
+  for (const block of deterministicBlocks(n)) hash.update(block);
+  const hex = hash.digest('hex');
+  if (n >= HASH_KEPT_FROM) {
+    if (hashes.size === HASHES_KEPT) hashes.clear();
+    hashes.set(n, hex);
+  }
+  return hex;
 }
 
 /**
