@@ -12,14 +12,19 @@
 // writes; the balancer counts its bytes itself.)
 //
 // One write request object (Node's WriteWrap) serves every write the kernel takes whole; see
-// `DirectWriter.write`.
+// `DirectWriter.write`. `DirectWriter.writeWith` writes bytes that lie in the shared read buffer
+// (io/read.ts) without copying the part the kernel takes.
 
+import fs from 'node:fs';
 import type net from 'node:net';
 import { streamWrap, type WriteRequest } from './internals.js';
+import { ownBytes } from './read.js';
 
-/** The part of Node's internal TCP handle used here (node/src/stream_base.cc). */
+/** The part of Node's internal TCP handle used here (node/src/stream_base.cc, stream_wrap.cc). */
 interface StreamHandle {
   writeBuffer(req: WriteRequest, bytes: Buffer): number;
+  /** The socket's file descriptor; -1 where there is none (Windows). */
+  readonly fd: number;
 }
 
 export class DirectWriter {
@@ -41,15 +46,23 @@ export class DirectWriter {
     this.direct = streamWrap !== null && !(socket as net.Socket & { encrypted?: boolean }).encrypted;
   }
 
-  /** Writes `bytes`; false when they wait in a queue (backpressure: wait for a drain). */
-  write(bytes: Buffer): boolean {
+  /** The socket's handle when a write may go to it directly (nothing queued anywhere), else null. */
+  private directHandle(): StreamHandle | null {
     const socket = this.socket;
     const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
     // Node's stream counts its bytes until their write completes, so with writableLength 0 and
     // none of our own pending, libuv's queue is empty.
     if (!this.direct || handle === null || this.pending > 0 || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.writableEnded || socket.connecting || socket.destroyed) {
-      return socket.write(bytes);
+      return null;
     }
+    return handle;
+  }
+
+  /** Writes `bytes`; false when they wait in a queue (backpressure: wait for a drain). */
+  write(bytes: Buffer): boolean {
+    const socket = this.socket;
+    const handle = this.directHandle();
+    if (handle === null) return socket.write(bytes);
     const { streamBaseState, kLastWriteWasAsync } = streamWrap!;
     const req = this.free ?? this.newRequest(handle);
     const err = handle.writeBuffer(req, bytes);
@@ -69,6 +82,55 @@ export class DirectWriter {
     req.buffer = bytes;
     this.pending++;
     return false;
+  }
+
+  /**
+   * Writes `head` and then buf[at, end) as one write (one writev); false when some wait in a queue
+   * (backpressure). `buf` may be a view of the shared read buffer (io/read.ts), valid only until
+   * its read is handled: only the bytes the kernel does not take at once are copied (into one
+   * new buffer, queued as `write` queues).
+   *
+   * Why not the handle's writev: when the kernel does not take every byte, libuv queues the rest
+   * where it lies, in the shared buffer, which the next read of any socket overwrites, and it
+   * does not say how much it took. So the bytes are offered to the socket's file descriptor
+   * with a synchronous writev, as libuv's own uv_try_write does (the socket is non-blocking: the
+   * kernel takes what fits, and libuv's fs write says how much); only when nothing is queued on the
+   * handle (as for a direct write), so that bytes still leave in the order they were written.
+   * Elsewhere (TLS, a queue, no descriptor) both parts go through the stream, corked into one
+   * write, the body copied out of the shared buffer.
+   */
+  writeWith(head: Buffer, buf: Buffer, at: number, end: number): boolean {
+    const socket = this.socket;
+    const handle = this.directHandle();
+    if (handle === null || handle.fd < 0) {
+      socket.cork();
+      socket.write(head);
+      const whole = socket.write(ownBytes(buf, at, end));
+      socket.uncork();
+      return whole;
+    }
+    const body = Buffer.from(buf.buffer, buf.byteOffset + at, end - at);
+    let taken: number;
+    try {
+      taken = fs.writevSync(handle.fd, [head, body]);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        // EPIPE, ECONNRESET: the peer is gone. Closing the socket tells its owner (its 'close').
+        socket.destroy();
+        return false;
+      }
+      taken = 0; // the kernel's buffer is full: everything waits
+    }
+    const total = head.length + body.length;
+    if (taken === total) return true;
+    const rest = Buffer.allocUnsafe(total - taken);
+    if (taken < head.length) {
+      head.copy(rest, 0, taken);
+      body.copy(rest, head.length - taken);
+    } else {
+      body.copy(rest, 0, taken - head.length);
+    }
+    return this.write(rest);
   }
 
   /**

@@ -75,20 +75,18 @@ export class BackendConnection implements BackendSide, Timed {
   }
 
   /**
-   * Starts carrying `exchange`'s request: sends the head. Body bytes written right after it, in
-   * the same turn, leave with it in one write (the socket is corked until the next tick).
+   * Starts carrying `exchange`'s request: sends the head, and with it, in the same write,
+   * body[bodyAt, bodyEnd) unless `body` is null. The body's bytes may lie in the shared read buffer:
+   * only what the kernel does not take at once is copied (DirectWriter.writeWith). False when
+   * bytes wait in a queue (backpressure: the drain follows).
    */
-  send(exchange: ExchangeSide, head: Buffer, requestWasHead: boolean, bodyFollows: boolean, t: number): void {
+  send(exchange: ExchangeSide, head: Buffer, requestWasHead: boolean, t: number, body: Buffer | null, bodyAt: number, bodyEnd: number): boolean {
     this.exchange = exchange;
     this.state = ACTIVE;
     this.parser.requestWasHead = requestWasHead;
     this.serverTimeout = exchange.route.server;
     this.deadline = t + this.serverTimeout;
-    if (bodyFollows) {
-      this.socket.cork();
-      process.nextTick(uncork, this.socket);
-    }
-    this.io.write(head);
+    return body === null ? this.io.write(head) : this.io.writeWith(head, body, bodyAt, bodyEnd);
   }
 
   write(bytes: Buffer): boolean {
@@ -207,10 +205,6 @@ export class BackendConnection implements BackendSide, Timed {
   private readonly onDrain = (): void => {
     this.exchange?.onBackendDrain();
   };
-}
-
-function uncork(socket: net.Socket): void {
-  socket.uncork();
 }
 
 /** "ECONNRESET", "UNABLE_TO_VERIFY_LEAF_SIGNATURE": socket and TLS errors carry a code; the message is only a fallback. */

@@ -110,6 +110,9 @@ export class ClientConnection implements ClientSide, Timed {
     if (this.state === READ_HEAD) this.readHeads(chunk, 0);
     else if (this.state === EXCHANGE) this.exchange!.onClientData(chunk);
     // CLOSING: discard.
+    // Bytes held still in the shared buffer (`hold`) wait beyond this read: copied now.
+    const held = this.held;
+    if (held !== null && inReadBuffer(held)) this.keep(held, this.heldAt);
   }
 
   private readonly onEnd = (): void => {
@@ -214,7 +217,13 @@ export class ClientConnection implements ClientSide, Timed {
     this.io.resume();
   }
 
-  /** Keeps buf[at..] for later and stops reading: one exchange at a time. */
+  /**
+   * Keeps buf[at..] for later and stops reading: one exchange at a time. Bytes in the shared read
+   * buffer are only looked at here: their exchange may take them back in this same turn (its
+   * backend connection comes from the idle pool), and then they need neither a copy nor a pause
+   * and resume of the socket. If still held when their read is handled, `onData` copies them
+   * and stops reading then (`keep`).
+   */
   hold(buf: Buffer, at: number): void {
     /* c8 ignore start -- reading is paused while bytes wait, so none can arrive behind them; this
        only keeps them in order should that ever change */
@@ -223,6 +232,14 @@ export class ClientConnection implements ClientSide, Timed {
       at = 0;
     }
     /* c8 ignore stop */
+    if (inReadBuffer(buf)) {
+      this.held = buf;
+      this.heldAt = at;
+    } else this.keep(buf, at);
+  }
+
+  /** Holds buf[at..] beyond this read (copied out of the shared buffer) and stops reading. */
+  private keep(buf: Buffer, at: number): void {
     if (inReadBuffer(buf)) {
       buf = ownBytes(buf, at, buf.length);
       at = 0;

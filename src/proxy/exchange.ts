@@ -227,10 +227,20 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
     this.forwarding = true;
     const client = this.client;
     const held = client.takeHeld();
-    backend.send(this, this.upstreamHead!, this.headOnly, held !== null && this.body !== Body.NONE, t);
-    if (this.body === Body.NONE) this.requestSent = true;
-    if (held !== null) this.forwardBody(held, client.heldAt);
-    else if (!this.requestSent) client.resume();
+    if (held === null || this.body === Body.NONE) {
+      backend.send(this, this.upstreamHead!, this.headOnly, t, null, 0, 0);
+      if (this.body === Body.NONE) this.requestSent = true;
+      if (held !== null) client.hold(held, client.heldAt); // what came after a request without a body
+      else if (!this.requestSent) client.resume();
+      return;
+    }
+    // The body's first bytes leave with the head, in one write. From a connection of the idle
+    // pool they are still in the shared read buffer (the read that brought them is being
+    // handled): send() copies only what the kernel does not take.
+    const at = client.heldAt;
+    const end = this.bodyEnd(held, at);
+    if (end < 0) return;
+    this.bodySent(held, end, backend.send(this, this.upstreamHead!, this.headOnly, t, held, at, end));
   }
 
   /** Bytes from the client while this exchange is in flight; in the shared read buffer, valid until this returns. */
@@ -252,46 +262,60 @@ export class Exchange extends ResponseRelay implements ExchangeSide, Waiter<Prox
 
   /** Sends request body bytes from buf[at..] to the backend; hands what follows the body back to the client. */
   private forwardBody(buf: Buffer, at: number): void {
-    const client = this.client;
-    if (this.requestSent) {
-      client.hold(buf, at);
-      return;
-    }
+    const end = this.bodyEnd(buf, at);
+    if (end < 0) return;
+    this.bodySent(buf, end, end === at || this.backend!.write(ownBytes(buf, at, end)));
+  }
+
+  /**
+   * Where the body ends in buf[at..] (buf.length: it goes on past this piece), counting the piece
+   * off; -1 when the piece cannot be sent (a bad chunked body): answered or cut already.
+   */
+  private bodyEnd(buf: Buffer, at: number): number {
     const length = buf.length;
-    let end = length;
     if (this.chunked === null) {
-      if (length - at >= this.remaining) {
-        end = at + this.remaining;
-        this.requestSent = true;
+      if (length - at < this.remaining) {
+        this.remaining -= length - at;
+        return length;
       }
-      this.remaining -= end - at;
-    } else {
-      const found = this.chunked.scan(buf, at, length);
-      if (found instanceof HttpError) {
-        // The head went out already; the backend must not see a body we cannot frame, nor more
-        // than max_body bytes of one (the scanner stops at the size line of the chunk that
-        // would pass it, so none of this piece is sent). Its connection goes.
-        this.ctx.logger.debug(`client ${client.address}: ${found.code} in chunked body`);
-        if (this.responseStarted) {
-          // A status is out already: all that is left is to cut the response.
-          const backend = this.backend!;
-          this.backend = null;
-          backend.destroy();
-          client.destroy();
-        } else this.respond(found.code, true);
-        return;
-      }
-      if (found >= 0) {
-        end = found;
-        this.requestSent = true;
-      }
+      const end = at + this.remaining;
+      this.remaining = 0;
+      this.requestSent = true;
+      return end;
     }
-    if (end > at && !this.backend!.write(ownBytes(buf, at, end))) {
+    const found = this.chunked.scan(buf, at, length);
+    if (found instanceof HttpError) {
+      // The backend must not see a body we cannot frame, nor more than max_body bytes of one
+      // (the scanner stops at the size line of the chunk that would pass it, so none of this
+      // piece is sent). Its connection goes.
+      const client = this.client;
+      this.ctx.logger.debug(`client ${client.address}: ${found.code} in chunked body`);
+      if (this.responseStarted) {
+        // A status is out already: all that is left is to cut the response.
+        const backend = this.backend!;
+        this.backend = null;
+        backend.destroy();
+        client.destroy();
+      } else this.respond(found.code, true);
+      return -1;
+    }
+    if (found < 0) return length;
+    this.requestSent = true;
+    return found;
+  }
+
+  /**
+   * The body's bytes up to `end` of `buf` went to the backend (`whole`: none wait in a queue):
+   * wait for its drain, or read on; what follows the body in `buf` waits for the next request.
+   */
+  private bodySent(buf: Buffer, end: number, whole: boolean): void {
+    const client = this.client;
+    if (!whole) {
       this.waitingForDrain = true;
       client.pause();
     }
     if (this.requestSent) {
-      if (end < length) client.hold(buf, end);
+      if (end < buf.length) client.hold(buf, end);
     } else if (!this.waitingForDrain) {
       client.resume();
     }

@@ -31,7 +31,11 @@ export interface ClientSide {
   write(bytes: Buffer): boolean;
   pause(): void;
   resume(): void;
-  /** Keeps buf[at..] (body or pipelined requests) until the exchange can take it, and stops reading. */
+  /**
+   * Keeps buf[at..] (body or pipelined requests) until the exchange can take it, and stops
+   * reading; bytes in the shared read buffer are copied, and reading stopped, only if still
+   * held when their read is handled (they may be taken back in the same turn).
+   */
   hold(buf: Buffer, at: number): void;
   /** What `hold` kept, from `heldAt`; null when nothing was. Taking it empties the hold. */
   takeHeld(): Buffer | null;
@@ -55,8 +59,11 @@ export interface BackendSide extends Pooled {
   /** This connection's response parser, and its chunked-body scanner (made on first use). */
   readonly parser: ResponseParser;
   chunks(): ChunkedScanner;
-  /** Sends a request head; `bodyFollows`: body bytes come in this same turn (one write). `t`: now(). */
-  send(exchange: ExchangeSide, head: Buffer, requestWasHead: boolean, bodyFollows: boolean, t: number): void;
+  /**
+   * Sends a request head, and body[bodyAt, bodyEnd) with it in one write unless `body` is null
+   * (it may lie in the shared read buffer). False when bytes wait (backpressure). `t`: now().
+   */
+  send(exchange: ExchangeSide, head: Buffer, requestWasHead: boolean, t: number, body: Buffer | null, bodyAt: number, bodyEnd: number): boolean;
   /** Writes request (or tunnel) bytes; false when the backend's buffer is full (wait for its drain). */
   write(bytes: Buffer): boolean;
   pause(): void;
