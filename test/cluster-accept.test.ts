@@ -17,7 +17,7 @@ import { reservePorts } from '../src/cluster/reserve-ports.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Listener } from '../src/config/schema.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
-import { freePort, HOST, LogCapture, within } from './helpers/net.js';
+import { freePort, HOST, LogCapture, slowRequestArrived, within } from './helpers/net.js';
 import { listeningSockets, portsOf } from './helpers/listening-sockets.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
 
@@ -202,21 +202,6 @@ function holders(port: number, pids: number[]): number[][] {
 }
 
 const sorted = (pids: number[]): number[][] => pids.map((pid) => [pid]).sort((a, b) => a[0]! - b[0]!);
-
-/** Resolves when one of `apps` receives a request for /slow. */
-function slowRequestArrived(...apps: App[]): Promise<void> {
-  return within(
-    new Promise<void>((resolve) => {
-      const onRequest = (req: http.IncomingMessage) => {
-        if (!req.url!.startsWith('/slow')) return;
-        for (const app of apps) app.server.off('request', onRequest);
-        resolve();
-      };
-      for (const app of apps) app.server.on('request', onRequest);
-    }),
-    'the slow request to reach a backend',
-  );
-}
 
 t.test('SO_REUSEPORT: a socket per worker, connections reach each, a replacement binds its own, SIGHUP reloads all, SIGTERM drains', { skip: REUSE ? false : NO_REUSE }, async (t) => {
   const [a, c] = await apps(t, 'a', 'c');

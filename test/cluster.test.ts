@@ -20,7 +20,7 @@ import { ClusterPrimary } from '../src/cluster/primary.js';
 import { parseConfig } from '../src/config/load.js';
 import type { HealthMonitor } from '../src/health/monitor.js';
 import { selfSigned } from './helpers/certificate.js';
-import { HOST, LogCapture, WAIT_MS, within } from './helpers/net.js';
+import { HOST, LogCapture, slowRequestArrived, WAIT_MS, within } from './helpers/net.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
 
 /** Starting the program (or a replacement worker) compiles it with tap's TypeScript loader: slow on a busy machine. */
@@ -101,21 +101,6 @@ function setHealth(app: App, state: 'healthy' | 'unhealthy'): Promise<void> {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Resolves when one of `apps` receives a request for /slow (not a health check). */
-function slowRequestArrived(...apps: App[]): Promise<void> {
-  return within(
-    new Promise<void>((resolve) => {
-      const onRequest = (req: http.IncomingMessage) => {
-        if (!req.url!.startsWith('/slow')) return;
-        for (const app of apps) app.server.off('request', onRequest);
-        resolve();
-      };
-      for (const app of apps) app.server.on('request', onRequest);
-    }),
-    'the slow request to reach a backend',
-  );
 }
 
 const count = (text: string, pattern: RegExp): number => (text.match(new RegExp(pattern, 'g')) ?? []).length;

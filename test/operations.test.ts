@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import { parseConfig } from '../src/config/load.js';
-import { HOST, proxyTest, serverOf, waitFor, within } from './helpers/net.js';
+import { HOST, proxyTest, serverOf, slowRequestArrived, waitFor, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 
 /** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
@@ -24,21 +24,6 @@ function get(port: number, path: string, host: string): Promise<{ status: number
     });
     req.on('error', reject);
   });
-}
-
-/** Resolves when `app` receives a request for /slow (not a health check). */
-function slowRequestArrived(app: App): Promise<void> {
-  return within(
-    new Promise<void>((resolve) => {
-      const onRequest = (req: http.IncomingMessage) => {
-        if (!req.url!.startsWith('/slow')) return;
-        app.server.off('request', onRequest);
-        resolve();
-      };
-      app.server.on('request', onRequest);
-    }),
-    'the slow request to reach the backend',
-  );
 }
 
 async function apps(t: Test, ...names: string[]): Promise<App[]> {

@@ -80,6 +80,21 @@ export function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Resolves when one of `apps` receives a request for /slow (not a health check). */
+export function slowRequestArrived(...apps: App[]): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      const onRequest = (req: IncomingMessage) => {
+        if (!req.url!.startsWith('/slow')) return;
+        for (const app of apps) app.server.off('request', onRequest);
+        resolve();
+      };
+      for (const app of apps) app.server.on('request', onRequest);
+    }),
+    'the slow request to reach a backend',
+  );
+}
+
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
