@@ -273,7 +273,7 @@ async function main() {
  */
 function startBalancer(lbPath, configPath) {
   const preload = fileURLToPath(new URL('exit-with-parent.cjs', import.meta.url));
-  // This process's own node options too: the tests run it, and src/lb.ts, with a TypeScript loader.
+  // This process's own node options too: the tests run it, and src/lb.ts, with their module hooks.
   return spawn(process.execPath, [...process.execArgv, '--require', preload, lbPath, configPath], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,

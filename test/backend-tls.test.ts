@@ -21,7 +21,7 @@ import { certificateAuthority, signedBy } from './helpers/certificate.js';
 import { LB, lb } from './helpers/lb-process.js';
 import { HOST, proxyTest, refusedPort, request, serverOf, sha256, waitFor, within, type Harness, type Proxy } from './helpers/net.js';
 
-/** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 30_000;
 
 // The certificates, made once for the whole file.

@@ -414,7 +414,7 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real processes: `node src/lb.ts ...`, compiled once (helpers/compiled.ts).
+// Real processes: `node src/lb.ts ...`, compiled once (helpers/compiled.mjs).
 
 t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });

@@ -21,7 +21,7 @@ import { freePort, HOST, LogCapture, slowRequestArrived, within } from './helper
 import { listeningSockets, portsOf } from './helpers/listening-sockets.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
 
-/** Starting the program (or a replacement worker) compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program (or a replacement worker) is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
 /** This Node.js, here: whether the workers get sockets of their own. */
 const REUSE = acceptMode(process.versions.node, process.platform, undefined).reusePort;

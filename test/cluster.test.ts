@@ -23,7 +23,7 @@ import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, slowRequestArrived, WAIT_MS, within } from './helpers/net.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
 
-/** Starting the program (or a replacement worker) compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program (or a replacement worker) is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
 
 interface Reply {

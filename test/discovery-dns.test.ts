@@ -20,7 +20,7 @@ import { HOST, proxyTest, request, waitFor, within, type Proxy } from './helpers
 const missing = dnsmasqMissing();
 if (missing !== null) throw new Error(missing);
 
-/** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
 
 /** Stub apps named by their address, on `addresses` and one port; closed in teardown. */

@@ -12,7 +12,7 @@ import { startApp } from '../servers/app.js';
 import { HOST, request, within } from './helpers/net.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
 
-/** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
 
 /** One request on a fresh connection (so that node:cluster may hand it to any worker), `first` sent before it; the response text. */

@@ -11,7 +11,7 @@ import { parseConfig } from '../src/config/load.js';
 import { HOST, proxyTest, serverOf, slowRequestArrived, waitFor, within } from './helpers/net.js';
 import { LB, lb } from './helpers/lb-process.js';
 
-/** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 30_000;
 
 /** GET through the balancer; resolves with status, x-server and body. */

@@ -13,7 +13,7 @@ import { startApp } from '../servers/app.js';
 import { LB, lb } from './helpers/lb-process.js';
 import { HOST, RawClient, request, waitFor, within } from './helpers/net.js';
 
-/** Starting the program compiles it with tap's TypeScript loader: slow on a busy machine. */
+/** Starting the program is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
 const MiB = 1024 * 1024;
 

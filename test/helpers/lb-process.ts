@@ -1,21 +1,20 @@
 // The balancer as a real process: `node src/lb.ts ARGS`, with its output collected and a way to
 // wait for a line, and whether a process (a worker, a child's child) is alive. A child keeps tap's
-// node options (its coverage) but its TypeScript loader: src-from-build.mjs serves the sources,
-// compiled once (compiled.ts), so that no child compiles them again.
+// node options (its coverage), and src-from-build.mjs serves it the sources compiled once
+// (compiled.mjs), so that no child compiles them again.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import './compiled.js';
 
 /** src/lb.ts, the program. */
 export const LB = fileURLToPath(new URL('../../src/lb.ts', import.meta.url));
 
 /**
- * The node options of a child: this process's, without tap's TypeScript loader, and with
- * src-from-build.mjs by its full path (a child may run in another folder).
+ * The node options of a child: this process's (tap's coverage), with src-from-build.mjs by its
+ * full path (a child may run in another folder).
  */
 export const CHILD_EXEC_ARGV = [
-  ...process.execArgv.filter((arg) => !arg.includes('@tapjs/typescript') && !arg.includes('src-from-build')),
+  ...process.execArgv.filter((arg) => !arg.includes('src-from-build')),
   `--import=${new URL('./src-from-build.mjs', import.meta.url).href}`,
 ];
 

@@ -18,8 +18,6 @@ import type { Config } from '../../src/config/schema.js';
 import { Logger, type LogLevel } from '../../src/log.js';
 import type { ProxyBackend } from '../../src/proxy/context.js';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
-// Health checkers started here run the compiled build of their worker (compiled.ts).
-import './compiled.js';
 
 export const HOST = '127.0.0.1';
 

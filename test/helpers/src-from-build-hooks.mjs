@@ -1,26 +1,29 @@
-// Module hooks (src-from-build.mjs registers them): a file of src/ is served as its JavaScript from
-// the build compiled.ts made, when the build was made from the same text (its manifest holds each
-// source's hash), and an import of "./x.js" within src/ finds x.ts, as TypeScript writes it;
-// anything else, a file changed since or a mocked module, goes on to the next loader (tap's
-// TypeScript one, where there is one), as without these hooks.
+// Module hooks (src-from-build.mjs registers them): a .ts file of src/ or test/ is served as its
+// JavaScript from the build compiled.mjs made, when the build was made from the same text (its
+// manifest holds each source's hash), or else compiled here and then; and an import of "./x.js"
+// from one of them finds x.ts, as TypeScript writes it. Anything else goes on to Node's own
+// resolution and loading.
 
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT, sourceHash, transpile } from './compiled.mjs';
 
-/** file:///.../src/ */
-let srcUrl = '';
-/** The build's folder and its manifest: source path under src/ to the sha256 of its text. */
+/** file:///.../src/ and file:///.../test/: the folders whose .ts files are served. */
+const SERVED = ['src', 'test'].map((folder) => pathToFileURL(join(ROOT, folder, '/')).href);
+/** The build's folder and its manifest: source path under the root to the sha256 of its text. */
 let build = '';
+/** @type {Record<string, string>} */
 let manifest = {};
 
 /** @param {{ build: string }} data */
 export function initialize(data) {
   build = data.build;
   manifest = JSON.parse(readFileSync(join(build, 'manifest.json'), 'utf8'));
-  srcUrl = pathToFileURL(join(fileURLToPath(new URL('../../src/', import.meta.url)), sep)).href;
 }
+
+/** @param {string} url */
+const served = (url) => SERVED.some((folder) => url.startsWith(folder));
 
 /**
  * @param {string} specifier
@@ -29,10 +32,9 @@ export function initialize(data) {
  */
 export async function resolve(specifier, context, next) {
   const parent = context.parentURL;
-  // A mocked module's imports carry a query: those are tap's to resolve.
-  if (parent !== undefined && parent.startsWith(srcUrl) && !parent.includes('?') && specifier.startsWith('.') && specifier.endsWith('.js')) {
-    const url = new URL(specifier.replace(/\.js$/, '.ts'), parent);
-    if (url.href.startsWith(srcUrl) && relative(fileURLToPath(srcUrl), fileURLToPath(url)) in manifest) {
+  if (parent !== undefined && served(parent) && specifier.startsWith('.') && specifier.endsWith('.js')) {
+    const url = new URL(`${specifier.slice(0, -3)}.ts`, parent);
+    if (served(url.href) && (relative(ROOT, fileURLToPath(url)) in manifest || existsSync(url))) {
       return { url: url.href, format: 'module', shortCircuit: true };
     }
   }
@@ -45,13 +47,12 @@ export async function resolve(specifier, context, next) {
  * @param {(url: string, context: object) => Promise<object>} next
  */
 export async function load(url, context, next) {
-  if (url.startsWith(srcUrl) && url.endsWith('.ts')) {
+  if (served(url) && url.endsWith('.ts')) {
     const path = fileURLToPath(url);
-    const name = relative(fileURLToPath(srcUrl), path);
+    const name = relative(ROOT, path);
     const text = readFileSync(path);
-    if (manifest[name] === createHash('sha256').update(text).digest('hex')) {
-      return { format: 'module', source: readFileSync(join(build, 'src', name.replace(/\.ts$/, '.js'))), shortCircuit: true };
-    }
+    const source = manifest[name] === sourceHash(text) ? readFileSync(join(build, name.replace(/\.ts$/, '.js'))) : transpile(text.toString('utf8'), path);
+    return { format: 'module', source, shortCircuit: true };
   }
   return next(url, context);
 }

@@ -1,0 +1,137 @@
+// The project's TypeScript (src/ and test/) compiled to JavaScript once, for every process of a
+// test run: the test files, the balancer processes they start and the health checker's worker
+// threads. src-from-build-hooks.mjs serves each .ts file from here; nothing else compiles
+// TypeScript during a run, and no process loads the compiler unless a file changed after the
+// build was made (the hooks then compile that one file themselves).
+// The build lives in .lb-build/ under a name made of the sources' content, so it is made once
+// and shared by every test file of a run (and the next run, if nothing changed). Its inline
+// source maps name the files in src/ and test/, so stack traces and coverage point there. It
+// lies inside the project, and not under .tap/ or test/: coverage leaves out whatever ran from
+// those or from outside the project.
+// Plain JavaScript, so that it runs before anything can load TypeScript.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project's root (package.json, src/, test/, .lb-build/). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The folders whose .ts files are compiled. */
+const FOLDERS = ['src', 'test'];
+
+/**
+ * Every .ts file under `dir`, sorted (so that the build's name does not depend on the order read).
+ * @param {string} dir
+ * @returns {string[]}
+ */
+function sourcesUnder(dir) {
+  /** @type {string[]} */
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourcesUnder(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
+  }
+  return out.sort();
+}
+
+/**
+ * The sha256 of a source's text, as the manifest holds it.
+ * @param {Buffer | string} text
+ */
+export function sourceHash(text) {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * The folder of the build: `<it>/src/lb.js` and so on, with package.json beside.
+ * @param {string[]} files
+ */
+function buildFolder(files) {
+  const hash = createHash('sha256').update(ROOT).update(process.version);
+  // This file too: how the build is made is part of what it is.
+  for (const file of [...files, join(ROOT, 'tsconfig.json'), join(ROOT, 'package.json'), fileURLToPath(import.meta.url)]) {
+    hash.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+  }
+  return join(ROOT, '.lb-build', hash.digest('hex').slice(0, 20));
+}
+
+/** @type {((text: string, file: string) => string) | undefined} */
+let transpiler;
+
+/**
+ * `text`, the TypeScript of `file`, as JavaScript with an inline source map naming `file`.
+ * @param {string} text
+ * @param {string} file
+ */
+export function transpile(text, file) {
+  if (transpiler === undefined) {
+    // Loaded only when something is compiled: loading the compiler is most of the cost of a build.
+    /** @type {typeof import('typescript')} */
+    const ts = createRequire(import.meta.url)('typescript');
+    const tsconfig = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (path) => ts.sys.readFile(path));
+    const { options } = ts.parseJsonConfigFileContent(tsconfig.config, ts.sys, ROOT);
+    // ES modules, as package.json's "type" makes them (transpileModule cannot read it: it would
+    // emit CommonJS for nodenext).
+    const compilerOptions = { ...options, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, sourceMap: false, inlineSourceMap: true, inlineSources: true, declaration: false };
+    transpiler = (source, fileName) => {
+      const { outputText } = ts.transpileModule(source, { compilerOptions, fileName });
+      const marker = '//# sourceMappingURL=data:application/json;base64,';
+      const at = outputText.lastIndexOf(marker);
+      /** @type {Record<string, unknown>} */
+      const map = JSON.parse(Buffer.from(outputText.slice(at + marker.length).trim(), 'base64').toString('utf8'));
+      // Coverage and stack traces read the map: the source is the .ts file, wherever the build lies.
+      map['sources'] = [fileName];
+      delete map['sourceRoot'];
+      return `${outputText.slice(0, at)}${marker}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+    };
+  }
+  return transpiler(text, file);
+}
+
+/**
+ * Compiles `files` into `out` (`src/x.ts` as `out/src/x.js`) and writes `out/manifest.json`: each
+ * source's path under the root and the sha256 of its text.
+ * @param {string[]} files
+ * @param {string} out
+ */
+function compile(files, out) {
+  /** @type {Record<string, string>} */
+  const manifest = {};
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const name = relative(ROOT, file);
+    manifest[name] = sourceHash(text);
+    const target = join(out, name.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, transpile(text, file));
+  }
+  // package.json says the files are ES modules, and lb --version reads it; the packages the
+  // sources import are found in the project's node_modules, a few folders up.
+  writeFileSync(join(out, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+  writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+}
+
+/**
+ * The build's folder, made if missing. Two test files may make it at once: each builds in a
+ * folder of its own and renames it into place; the rename that comes second fails, and that
+ * file uses the one already there (the same sources give the same build).
+ */
+export function compiledRoot() {
+  const files = FOLDERS.flatMap((folder) => sourcesUnder(join(ROOT, folder)));
+  const folder = buildFolder(files);
+  if (!existsSync(join(folder, 'manifest.json'))) {
+    mkdirSync(dirname(folder), { recursive: true });
+    const scratch = mkdtempSync(`${folder}.tmp-`);
+    try {
+      compile(files, scratch);
+      renameSync(scratch, folder);
+    } catch (err) {
+      rmSync(scratch, { recursive: true, force: true });
+      if (!existsSync(join(folder, 'manifest.json'))) throw err;
+    }
+  }
+  return folder;
+}
