@@ -200,6 +200,19 @@ t.test('HealthChecker: a lookup that ends after stop changes nothing', async (t)
   t.same(flips, []);
 });
 
+t.test('HealthChecker: a check that ends after stop changes nothing', async (t) => {
+  let answer: ((result: ProbeResult) => void) | null = null;
+  const target = { host: 'a', port: 1, resolved: true, check: hc({ interval: 1000, rise: 1, fall: 1 }) };
+  const flips: boolean[] = [];
+  const checker = new HealthChecker([target], probes(() => new Promise((resolve) => (answer = resolve))).probes, { flip: (_, up) => flips.push(up) });
+  checker.round();
+  await waitFor('a check', () => answer !== null);
+  checker.stop();
+  answer!(res(false, 500));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(flips, [], 'the failed check took nothing out');
+});
+
 t.test('probe', async (t) => {
   const servers: net.Server[] = [];
   t.teardown(() => servers.forEach((s) => s.close()));
@@ -225,6 +238,16 @@ t.test('probe', async (t) => {
   t.same(await probeHttp(await raw((s) => s.once('data', () => s.end())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: closed without a response' });
   t.same(await probeHttp(await raw((s) => s.once('data', () => s.resetAndDestroy())), hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: ECONNRESET' });
   t.same(await probeHttp(await raw(() => {}), hc({ path: '/h', timeout: 50 })), { ok: false, status: 0, reason: 'GET /h: no answer within 50ms (healthcheck.timeout)' });
+  // A server behind send_proxy gets the header that says "our own connection" before the request.
+  let got = '';
+  const proxied = await raw((s) =>
+    s.on('data', (chunk: Buffer) => {
+      got += chunk.toString('latin1');
+      if (got.endsWith('\r\n\r\n')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    }),
+  );
+  t.same(await probeHttp({ ...proxied, sendProxy: 1 }, hc({ path: '/h', timeout: 1000 })), { ok: true, status: 200, reason: 'GET /h -> 200' });
+  t.match(got, /^PROXY UNKNOWN\r\nGET \/h HTTP\/1\.1\r\n/, 'PROXY UNKNOWN, then the check');
   t.same(await probeHttp({ host: HOST, port: await refusedPort() }, hc({ path: '/h', timeout: 1000 })), { ok: false, status: 0, reason: 'GET /h: connect ECONNREFUSED' });
 
   t.test('an IPv6 server gets its address in brackets in Host', async (t) => {
@@ -323,10 +346,11 @@ t.test('HealthMonitor', async (t) => {
   });
 
   // Every other worker in the suite runs the build bare (no loaders, so no coverage): this one
-  // runs worker.ts as the sources do, and takes it through each message it posts and handles.
+  // and the next run worker.ts as the sources do, and take it through each message it posts and
+  // handles.
   t.test('without LB_HEALTH_WORKER the worker runs from its own file: ready, check, no-page, resolved, flip, down, stop', async (t) => {
     const build = process.env['LB_HEALTH_WORKER'];
-    t.ok(build, 'the suite names a build (helpers/compiled.ts)');
+    t.ok(build, 'the suite names a build (helpers/src-from-build.mjs)');
     delete process.env['LB_HEALTH_WORKER'];
     t.teardown(() => {
       process.env['LB_HEALTH_WORKER'] = build;
@@ -357,6 +381,26 @@ t.test('HealthMonitor', async (t) => {
     await waitFor('the worker to bring it back', () => later.up);
     await within(monitor.stop(), 'the worker to stop');
     t.equal(monitor.worker, null);
+  });
+
+  t.test('without LB_HEALTH_WORKER, below debug level: the worker posts the flips, not every check', async (t) => {
+    const build = process.env['LB_HEALTH_WORKER'];
+    delete process.env['LB_HEALTH_WORKER'];
+    t.teardown(() => {
+      process.env['LB_HEALTH_WORKER'] = build;
+    });
+    const log = new LogCapture('info');
+    const refused = new Backend(HOST, await refusedPort(), 'x');
+    const fleet = new Fleet(log.logger, new Snapshot([new Pool('p', [refused])]));
+    const monitor = new HealthMonitor(fleet, hc({ interval: 20, timeout: 1000, rise: 1, fall: 1 }), log.logger);
+    const started = monitor.start();
+    t.teardown(() => monitor.stop());
+    const posted: string[] = [];
+    monitor.worker!.on('message', (message: { type: string }) => posted.push(message.type));
+    await within(started, 'the worker to start from worker.ts', STARTUP_MS);
+    await waitFor('the refused server to go down', () => !refused.up);
+    t.same(posted, ['ready', 'flip'], 'ready, then the flip, and no check');
+    await within(monitor.stop(), 'the worker to stop');
   });
 
   t.test('a crashed worker is restarted and servers keep their last known state', async (t) => {

@@ -33,11 +33,14 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './
 /**
  * How the worker starts: from its own file; or, when LB_HEALTH_WORKER names one, from that build
  * of it (the test suite compiles the sources once, instead of once in every worker). A build is
- * JavaScript, so it starts without the process's loaders (--import), there only for TypeScript.
+ * JavaScript, so it starts without the process's loaders (--import, and those NODE_OPTIONS
+ * names, which a worker reads from its environment), there only for TypeScript and coverage.
  */
-function workerStart(): { file: URL; execArgv?: string[] } {
+function workerStart(): { file: URL; execArgv?: string[]; env?: NodeJS.ProcessEnv } {
   const build = process.env['LB_HEALTH_WORKER'];
-  return build === undefined || build === '' ? { file: WORKER_URL } : { file: pathToFileURL(build), execArgv: [] };
+  if (build === undefined || build === '') return { file: WORKER_URL };
+  const { NODE_OPTIONS: _loaders, ...env } = process.env;
+  return { file: pathToFileURL(build), execArgv: [], env };
 }
 
 /** How long to wait before starting a crashed worker again. */
@@ -89,8 +92,8 @@ export class HealthMonitor implements HealthChecks {
       up: this.servers.map((s) => s.up),
       reportChecks: this.reportChecks || this.onCheck !== null || this.logger.enabled('debug'),
     };
-    const { file, execArgv } = workerStart();
-    const worker = new Worker(file, { workerData: data, ...(execArgv === undefined ? {} : { execArgv }) });
+    const { file, ...options } = workerStart();
+    const worker = new Worker(file, { workerData: data, ...options });
     this.worker = worker;
     worker.unref();
     worker.on('message', (message: ToMain) => this.onMessage(message));
