@@ -444,10 +444,11 @@ interface Answer {
 
 /**
  * How long a connection is given to answer everything it will: cases run side by side, so one
- * generous wait costs the whole run no more than itself. A connection the server closes ends
- * sooner. What has not come by then is taken as the server waiting for more bytes.
+ * generous wait costs the whole run no more than itself, and test files run side by side too, so
+ * a loaded machine may take seconds to answer the last of them. A connection the server closes
+ * ends sooner. What has not come by then is taken as the server waiting for more bytes.
  */
-const ANSWER_MS = 2500;
+const ANSWER_MS = 6000;
 
 function send(port: number, localAddress: string, raw: string): Promise<Answer> {
   return new Promise((resolve) => {
