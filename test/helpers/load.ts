@@ -1,12 +1,14 @@
 // Steady client load for tests that change things under traffic (a backend killed, DNS records
 // changed): keep-alive GETs from a few concurrent clients until stopped, every outcome counted
-// by status and by the server that answered (its `x-server` header).
+// by status and by the server that answered (its `x-server` header). Paced: each client pauses
+// a moment between requests, so that the load is steady and never-ending for as long as the
+// test needs, without taking both cores from the test files that run beside it.
 
 import http from 'node:http';
 import { HOST, within } from './net.js';
 
-/** Keep-alive GETs from `clients` concurrent clients until `stop()`; every outcome counted. */
-export function load(port: number, host: string, clients: number, path = '/') {
+/** Keep-alive GETs from `clients` concurrent clients, each `pauseMs` apart, until `stop()`; every outcome counted. */
+export function load(port: number, host: string, clients: number, path = '/', pauseMs = 2) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const stats = { ok: 0, failed: [] as string[], byServer: new Map<string, number>(), running: true };
   const loops: Promise<void>[] = [];
@@ -32,6 +34,7 @@ export function load(port: number, host: string, clients: number, path = '/') {
               resolve();
             });
           });
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
         }
       })(),
     );
