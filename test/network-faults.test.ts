@@ -62,9 +62,12 @@ proxyTest(t, 'latency with jitter, a bandwidth limit, one byte per write: bodies
     relay.toxics = toxic;
     const what = JSON.stringify(toxic);
     const client = await h.client(proxy);
-    checkDownload(t, await client.get('/bytes?n=20000&chunked=1', 'x.test'), 20_000, `${what}, chunked download`);
-    checkDownload(t, await client.get('/bytes?n=30000', 'x.test'), 30_000, `${what}, download with a length`);
-    const res = await client.send(request('POST', '/sha256', { host: 'x.test', body: upload }));
+    // One byte per write is tens of thousands of writes through the relay: on a machine busy
+    // with the test files beside this one, more than the default 5 s.
+    const bound = { timeoutMs: 30_000 };
+    checkDownload(t, await client.send(request('GET', '/bytes?n=20000&chunked=1', { host: 'x.test' }), bound), 20_000, `${what}, chunked download`);
+    checkDownload(t, await client.send(request('GET', '/bytes?n=30000', { host: 'x.test' }), bound), 30_000, `${what}, download with a length`);
+    const res = await client.send(request('POST', '/sha256', { host: 'x.test', body: upload }), bound);
     t.equal(res.json().sha256, createHash('sha256').update(upload).digest('hex'), `${what}: the upload arrives byte-exact`);
     client.destroy();
   }
