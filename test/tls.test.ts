@@ -14,7 +14,6 @@ import type { Config } from '../src/config/schema.js';
 import { certificateNames } from '../src/config/tls-files.js';
 import { Logger } from '../src/log.js';
 import { ProxyServer } from '../src/proxy/proxy-server.js';
-import { renewTickets } from '../src/proxy/tls-contexts.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, proxyTest, within } from './helpers/net.js';
 
@@ -158,67 +157,4 @@ t.test('a certificate\'s names: its subjectAltName DNS entries, else its CN, els
   t.strictSame(certificateNames(make('/CN=ignored.test', '-addext', 'subjectAltName=DNS:A.test,IP:127.0.0.1,DNS:*.b.test')), ['a.test', '*.b.test']);
   t.strictSame(certificateNames(make('/CN=Only.Test')), ['only.test'], 'no subjectAltName: the CN');
   t.strictSame(certificateNames(make('/O=Nameless')), [], 'neither: no name (it serves only as the default)');
-});
-
-/**
- * `count` connections, one GET each with Connection: close, each offering the session ticket the
- * connection before it received (none for the first), as a client that uses a TLS 1.3 ticket once
- * (OpenSSL's, wrk's) does. For each: whether it resumed, and how many tickets it was given.
- */
-async function ticketChain(port: number, servername: string | null, count: number, first?: Buffer): Promise<{ resumed: boolean[]; tickets: number[]; last: Buffer | undefined }> {
-  const resumed: boolean[] = [];
-  const tickets: number[] = [];
-  let session = first;
-  for (let i = 0; i < count; i++) {
-    const got: Buffer[] = [];
-    const { socket } = await handshake(port, servername, { minVersion: 'TLSv1.3', ...(session === undefined ? {} : { session }) });
-    socket.on('session', (s: Buffer) => got.push(s));
-    resumed.push(socket.isSessionReused());
-    socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    // The tickets come right after the handshake, before the response: all in by its end.
-    await within(new Promise((resolve) => socket.resume().once('end', resolve)), 'the response and the server\'s close');
-    socket.destroy();
-    tickets.push(got.length);
-    session = got.at(-1);
-  }
-  return { resumed, tickets, last: session };
-}
-
-proxyTest(t, 'TLS 1.3: a resumed connection gets a new ticket, so a client that uses each ticket once resumes every time', async (t, h) => {
-  const dir = t.testdir({});
-  const one = selfSigned(dir, { name: 'one', names: ['one.test'] });
-  const backend = await h.backend('app');
-  const configure = (c: Config) => (c.listen[0]!.tls = { certs: [one], minVersion: 'TLSv1.2' });
-  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure });
-  const chain = await ticketChain(proxy.port, null, 5);
-  t.strictSame(chain.resumed, [false, true, true, true, true], 'every connection after the first resumed');
-  t.ok(chain.tickets.every((n) => n >= 1), `every connection was given a ticket: ${chain.tickets.join(', ')}`);
-
-  // A reload makes new ticket keys with the new certificate context: a ticket from before is
-  // not taken (a full handshake, and a new ticket), the ones after are.
-  const next = parseConfig(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, 'lb.yaml');
-  configure(next);
-  await proxy.server.reload(next);
-  const after = await ticketChain(proxy.port, null, 3, chain.last);
-  t.strictSame(after.resumed, [false, true, true], 'after a reload: the old ticket is refused, the new ones resume');
-  t.ok(after.tickets.every((n) => n >= 1), `tickets: ${after.tickets.join(', ')}`);
-}, { alive: false });
-
-proxyTest(t, 'TLS 1.3 with several certificates (SNI): every connection after the first resumes, for either name', async (t, h) => {
-  const dir = t.testdir({});
-  const a = selfSigned(dir, { name: 'a', names: ['a.test'] });
-  const b = selfSigned(dir, { name: 'b', names: ['b.test'] });
-  const backend = await h.backend('app');
-  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure: (c) => (c.listen[0]!.tls = { certs: [a, b], minVersion: 'TLSv1.2' }) });
-  for (const name of ['a.test', 'b.test', null]) {
-    const chain = await ticketChain(proxy.port, name, 4);
-    t.strictSame(chain.resumed, [false, true, true, true], `${name ?? 'no name'}: every connection after the first resumed (tickets ${chain.tickets.join(', ')})`);
-  }
-}, { alive: false });
-
-t.test('renewTickets: in place where Node has its ticket-key callback; without it, Node\'s own ticket code stays', async (t) => {
-  const { cert, key } = selfSigned(t.testdir({}));
-  const keys = Buffer.alloc(48, 7);
-  t.equal(renewTickets(tls.createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) }), keys), true, 'Node ' + process.version);
-  t.equal(renewTickets({ context: {} } as unknown as tls.SecureContext, keys), false, 'a Node without the callback: left alone');
 });

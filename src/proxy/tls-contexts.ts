@@ -13,15 +13,10 @@ import tls from 'node:tls';
 import type { Place } from '../config/places.js';
 import type { ListenerTls } from '../config/schema.js';
 import { loadListenerTls, type LoadedCertificate } from '../config/tls-files.js';
+import { serverSecureContext, setTicketKeyCallback } from '../io/internals.js';
 
 /** The one application protocol spoken: a client offering h2 alone is told so in the handshake. */
 const ALPN = ['http/1.1'];
-
-/** The native half of a tls.SecureContext (its `context`): where Node keeps its ticket-key callback. */
-interface NativeContext {
-  enableTicketKeyCallback?: () => void;
-  onticketkeycallback?: (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
-}
 
 /**
  * Has `context` seal session tickets with `keys` (48 bytes, as Node's `ticketKeys`: name, HMAC key,
@@ -29,22 +24,20 @@ interface NativeContext {
  * sends the client a new ticket, as OpenSSL's own ticket code, nginx and HAProxy do. Node's ticket
  * code answers "valid, do not renew", so a resumed connection gets none; a client that uses a TLS
  * 1.3 ticket once (OpenSSL's clients do, as RFC 8446 appendix C.4 asks) is then left with none,
- * and its next connection is a full handshake. Node has no option for it: the callback used here
- * is undocumented (Node keeps it for a test of its own), so where it is missing the context keeps
+ * and its next connection is a full handshake. Node has no option for it: the callback is reached
+ * through the I/O seam (src/io/internals.ts), and where that does not offer it the context keeps
  * Node's ticket code, with the same keys. Returns whether the callback is in place.
  */
-export function renewTickets(context: tls.SecureContext, keys: Buffer): boolean {
-  const native = (context as unknown as { context: NativeContext }).context;
-  if (typeof native.enableTicketKeyCallback !== 'function') return false;
+export function renewTickets(context: tls.SecureContext | null, keys: Buffer): boolean {
+  if (context === null) return false;
   const name = keys.subarray(0, 16);
   const hmac = keys.subarray(16, 32);
   const aes = keys.subarray(32, 48);
-  native.enableTicketKeyCallback();
   // Sealing: 1 (go on) with the key name and a fresh IV. Opening: 2 (take it, and send a new
   // one) if the ticket names our key, else 0 (not ours, or from before a reload: a full handshake).
-  native.onticketkeycallback = (ticketName, _iv, encrypt) =>
-    encrypt ? [1, hmac, aes, name, randomBytes(16)] : [name.equals(ticketName) ? 2 : 0, hmac, aes];
-  return true;
+  return setTicketKeyCallback(context, (ticketName, _iv, encrypt) =>
+    encrypt ? [1, hmac, aes, name, randomBytes(16)] : [name.equals(ticketName) ? 2 : 0, hmac, aes],
+  );
 }
 
 export class TlsContexts {
@@ -116,10 +109,10 @@ export class TlsContexts {
 
   /**
    * Makes the server's own context renew tickets as ours do: once it is made, and again after
-   * each setSecureContext (which makes a new one). Node keeps it in `_sharedCreds`.
+   * each setSecureContext (which makes a new one).
    */
   renewTicketsOf(server: tls.Server): void {
-    renewTickets((server as unknown as { _sharedCreds: tls.SecureContext })._sharedCreds, this.ticketKeys);
+    renewTickets(serverSecureContext(server), this.ticketKeys);
   }
 
   private index(loaded: LoadedCertificate[]): Map<string, tls.SecureContext> {
