@@ -1,10 +1,12 @@
 // The one place that reaches into Node's internals: the stream binding that net.js itself writes
-// and reads through, and the private symbol of a socket's `onread` buffer. Probed once, when this
-// module loads; null where they are missing or not as expected, on a Node.js line they were not
-// proven on, and with LB_IO=plain, which makes every socket read through its 'data' events and
-// write through its stream (the plain path, as a TLS socket always does).
+// and reads through, the private symbol of a socket's `onread` buffer, and a TLS context's
+// session-ticket callback. Probed once, when this module loads (the callback when it is asked
+// for); null where they are missing or not as expected, on a Node.js line they were not proven
+// on, and with LB_IO=plain, which makes every socket read through its 'data' events and write
+// through its stream (the plain path, as a TLS socket always does), and leaves tickets to Node.
 
 import net from 'node:net';
+import type tls from 'node:tls';
 
 /** Node's stream binding (node/src/stream_base.h, stream_wrap.cc): the parts used here. */
 export interface StreamWrap {
@@ -89,4 +91,39 @@ function findBufferSymbol(): symbol | null {
   const found = Object.getOwnPropertySymbols(probe).find((s) => probe[s] === buffer);
   /* c8 ignore next -- every Node line we support has it */
   return found ?? null;
+}
+
+/**
+ * A session-ticket callback (node/src/crypto/crypto_context.cc, TicketKeyCallback): given the
+ * ticket's key name and IV, and whether OpenSSL seals (true) or opens (false) a ticket, it answers
+ * [1, hmacKey, aesKey, name, iv] to seal; [0 | 1 | 2, hmacKey, aesKey] to open: 0 refuses the
+ * ticket, 1 takes it, 2 takes it and has OpenSSL send the client a new one.
+ */
+export type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
+
+/** The native half of a tls.SecureContext (its `context`), as far as tickets go. */
+interface NativeSecureContext {
+  enableTicketKeyCallback?: () => void;
+  onticketkeycallback?: TicketKeyCallback;
+}
+
+/**
+ * Has `context` seal and open session tickets through `callback` instead of Node's own ticket
+ * code. Undocumented (Node keeps it for a test of its own), so it is taken only where the fast
+ * paths are (a proven line, not LB_IO=plain) and the method is there. Returns whether it is in
+ * place; where not, Node's ticket code goes on.
+ */
+export function setTicketKeyCallback(context: tls.SecureContext, callback: TicketKeyCallback): boolean {
+  if (!FAST) return false;
+  const native = (context as unknown as { context?: NativeSecureContext }).context;
+  if (native === undefined || typeof native.enableTicketKeyCallback !== 'function') return false;
+  native.enableTicketKeyCallback();
+  native.onticketkeycallback = callback;
+  return true;
+}
+
+/** A tls.Server's own secure context, the one setSecureContext replaces (net.js `_sharedCreds`), or null. */
+export function serverSecureContext(server: tls.Server): tls.SecureContext | null {
+  if (!FAST) return null;
+  return (server as unknown as { _sharedCreds?: tls.SecureContext })._sharedCreds ?? null;
 }

@@ -108,6 +108,7 @@ export class ProxyServer {
       socket.setNoDelay(true);
       new ClientConnection(socket, this.ctx, entrance);
     });
+    contexts.renewTicketsOf(server);
     // A failed handshake concerns one client only.
     server.on('tlsClientError', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
     return server;
@@ -295,7 +296,10 @@ export class ProxyServer {
       try {
         contexts.read();
         const server = this.listeners[i]!;
-        if (server instanceof tls.Server) server.setSecureContext(contexts.defaultOptions());
+        if (server instanceof tls.Server) {
+          server.setSecureContext(contexts.defaultOptions());
+          contexts.renewTicketsOf(server);
+        }
       } catch (err) {
         this.logger.error(`reload: ${reason(err)}; keeping the certificates in force`);
       }

@@ -3,14 +3,42 @@
 // ("*.example.com") covering its first label, else the first certificate (also for a client that
 // names nothing, or connects by address). read() reads the files again (SIGHUP): connections that
 // are open keep the context they began with; new ones get the new certificates.
+//
+// Session tickets: all of a listener's contexts, and its tls.Server's own, share one set of ticket
+// keys (made anew by read()), and a resumed TLS 1.3 handshake hands the client a new ticket
+// (renewTickets below).
 
+import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import type { Place } from '../config/places.js';
 import type { ListenerTls } from '../config/schema.js';
 import { loadListenerTls, type LoadedCertificate } from '../config/tls-files.js';
+import { serverSecureContext, setTicketKeyCallback } from '../io/internals.js';
 
 /** The one application protocol spoken: a client offering h2 alone is told so in the handshake. */
 const ALPN = ['http/1.1'];
+
+/**
+ * Has `context` seal session tickets with `keys` (48 bytes, as Node's `ticketKeys`: name, HMAC key,
+ * AES key) and tell OpenSSL to renew every ticket it takes, so that a resumed TLS 1.3 handshake
+ * sends the client a new ticket, as OpenSSL's own ticket code, nginx and HAProxy do. Node's ticket
+ * code answers "valid, do not renew", so a resumed connection gets none; a client that uses a TLS
+ * 1.3 ticket once (OpenSSL's clients do, as RFC 8446 appendix C.4 asks) is then left with none,
+ * and its next connection is a full handshake. Node has no option for it: the callback is reached
+ * through the I/O seam (src/io/internals.ts), and where that does not offer it the context keeps
+ * Node's ticket code, with the same keys. Returns whether the callback is in place.
+ */
+export function renewTickets(context: tls.SecureContext | null, keys: Buffer): boolean {
+  if (context === null) return false;
+  const name = keys.subarray(0, 16);
+  const hmac = keys.subarray(16, 32);
+  const aes = keys.subarray(32, 48);
+  // Sealing: 1 (go on) with the key name and a fresh IV. Opening: 2 (take it, and send a new
+  // one) if the ticket names our key, else 0 (not ours, or from before a reload: a full handshake).
+  return setTicketKeyCallback(context, (ticketName, _iv, encrypt) =>
+    encrypt ? [1, hmac, aes, name, randomBytes(16)] : [name.equals(ticketName) ? 2 : 0, hmac, aes],
+  );
+}
 
 export class TlsContexts {
   /** Each certificate by each of its names, the first certificate that has a name winning. */
@@ -19,6 +47,8 @@ export class TlsContexts {
   private fallback: tls.SecureContext;
   /** The first certificate's bytes, for a tls.Server's own default context. */
   private first: LoadedCertificate;
+  /** The session ticket keys of every context here (renewTickets). */
+  private ticketKeys = randomBytes(48);
 
   constructor(
     private readonly settings: ListenerTls,
@@ -35,6 +65,7 @@ export class TlsContexts {
   /** Reads the certificate files again; throws a ConfigError (and changes nothing) if one is wrong. */
   read(): void {
     const loaded = loadListenerTls(this.settings, undefined, this.path);
+    this.ticketKeys = randomBytes(48);
     const byName = this.index(loaded);
     this.first = loaded[0]!;
     this.fallback = this.contextOf(this.first);
@@ -76,6 +107,14 @@ export class TlsContexts {
     return this.contextOptions(this.first);
   }
 
+  /**
+   * Makes the server's own context renew tickets as ours do: once it is made, and again after
+   * each setSecureContext (which makes a new one).
+   */
+  renewTicketsOf(server: tls.Server): void {
+    renewTickets(serverSecureContext(server), this.ticketKeys);
+  }
+
   private index(loaded: LoadedCertificate[]): Map<string, tls.SecureContext> {
     const byName = new Map<string, tls.SecureContext>();
     for (const certificate of loaded) {
@@ -86,10 +125,12 @@ export class TlsContexts {
   }
 
   private contextOf(certificate: LoadedCertificate): tls.SecureContext {
-    return tls.createSecureContext(this.contextOptions(certificate));
+    const context = tls.createSecureContext(this.contextOptions(certificate));
+    renewTickets(context, this.ticketKeys);
+    return context;
   }
 
   private contextOptions(certificate: LoadedCertificate): tls.SecureContextOptions {
-    return { cert: certificate.cert, key: certificate.key, minVersion: this.settings.minVersion };
+    return { cert: certificate.cert, key: certificate.key, minVersion: this.settings.minVersion, ticketKeys: this.ticketKeys };
   }
 }

@@ -1,0 +1,90 @@
+// TLS session tickets: a client that uses each TLS 1.3 ticket once (OpenSSL's, and so curl's and
+// wrk's) resumes every connection after its first, as with nginx and HAProxy, because a resumed
+// handshake hands it a new ticket (src/proxy/tls-contexts.ts, through the ticket callback of
+// src/io/internals.ts). test/plain-io/ runs this file again with LB_IO=plain, where Node's own
+// ticket code stays and such a client resumes every other connection.
+
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import t from 'tap';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { PLAIN_IO, serverSecureContext, setTicketKeyCallback } from '../src/io/internals.js';
+import { renewTickets } from '../src/proxy/tls-contexts.js';
+import { selfSigned } from './helpers/certificate.js';
+import { HOST, proxyTest, within } from './helpers/net.js';
+
+/** Whether tickets are renewed here: on the fast paths (every line CI tests), not with LB_IO=plain. */
+const RENEWING = !PLAIN_IO;
+
+/**
+ * `count` connections, one GET each with Connection: close, each offering the session ticket the
+ * connection before it received (none for the first), as a client that uses a TLS 1.3 ticket once
+ * (OpenSSL's, wrk's) does. For each: whether it resumed, and how many tickets it was given.
+ */
+async function ticketChain(port: number, servername: string | null, count: number, first?: Buffer): Promise<{ resumed: boolean[]; tickets: number[]; last: Buffer | undefined }> {
+  const resumed: boolean[] = [];
+  const tickets: number[] = [];
+  let session = first;
+  for (let i = 0; i < count; i++) {
+    const got: Buffer[] = [];
+    const socket = tls.connect({ host: HOST, port, rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(servername === null ? {} : { servername }), ...(session === undefined ? {} : { session }) });
+    await within(new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 'the TLS handshake');
+    socket.on('session', (s: Buffer) => got.push(s));
+    resumed.push(socket.isSessionReused());
+    socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    // The tickets come right after the handshake, before the response: all in by its end.
+    await within(new Promise((resolve) => socket.resume().once('end', resolve)), 'the response and the server\'s close');
+    socket.destroy();
+    tickets.push(got.length);
+    session = got.at(-1);
+  }
+  return { resumed, tickets, last: session };
+}
+
+proxyTest(t, 'TLS 1.3: a resumed connection gets a new ticket, so a client that uses each ticket once resumes every time', async (t, h) => {
+  const dir = t.testdir({});
+  const one = selfSigned(dir, { name: 'one', names: ['one.test'] });
+  const backend = await h.backend('app');
+  const configure = (c: Config) => (c.listen[0]!.tls = { certs: [one], minVersion: 'TLSv1.2' });
+  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure });
+  const chain = await ticketChain(proxy.port, null, 5);
+  if (!RENEWING) {
+    t.strictSame(chain.resumed, [false, true, false, true, false], `Node's own ticket code: every other connection resumed (tickets ${chain.tickets.join(', ')})`);
+    return;
+  }
+  t.strictSame(chain.resumed, [false, true, true, true, true], 'every connection after the first resumed');
+  t.ok(chain.tickets.every((n) => n >= 1), `every connection was given a ticket: ${chain.tickets.join(', ')}`);
+
+  // A reload makes new ticket keys with the new certificate context: a ticket from before is
+  // not taken (a full handshake, and a new ticket), the ones after are.
+  const next = parseConfig(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, 'lb.yaml');
+  configure(next);
+  await proxy.server.reload(next);
+  const after = await ticketChain(proxy.port, null, 3, chain.last);
+  t.strictSame(after.resumed, [false, true, true], 'after a reload: the old ticket is refused, the new ones resume');
+  t.ok(after.tickets.every((n) => n >= 1), `tickets: ${after.tickets.join(', ')}`);
+}, { alive: false });
+
+proxyTest(t, 'TLS 1.3 with several certificates (SNI): every connection after the first resumes, for either name', async (t, h) => {
+  const dir = t.testdir({});
+  const a = selfSigned(dir, { name: 'a', names: ['a.test'] });
+  const b = selfSigned(dir, { name: 'b', names: ['b.test'] });
+  const backend = await h.backend('app');
+  const proxy = await h.proxy(`healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`, { configure: (c) => (c.listen[0]!.tls = { certs: [a, b], minVersion: 'TLSv1.2' }) });
+  for (const name of ['a.test', 'b.test', null]) {
+    const chain = await ticketChain(proxy.port, name, 4);
+    const expected = RENEWING ? [false, true, true, true] : [false, true, false, true];
+    t.strictSame(chain.resumed, expected, `${name ?? 'no name'}: ${RENEWING ? 'every connection after the first' : 'every other connection'} resumed (tickets ${chain.tickets.join(', ')})`);
+  }
+}, { alive: false });
+
+t.test('renewTickets: in place where the I/O seam offers the ticket callback; without it, Node\'s own ticket code stays', async (t) => {
+  const { cert, key } = selfSigned(t.testdir({}));
+  const keys = Buffer.alloc(48, 7);
+  const context = tls.createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+  t.equal(renewTickets(context, keys), RENEWING, `Node ${process.version}, ${PLAIN_IO ? 'LB_IO=plain' : 'the fast paths'}`);
+  t.equal(renewTickets(null, keys), false, 'no context to renew (a tls.Server whose own context the seam does not give)');
+  t.equal(setTicketKeyCallback({ context: {} } as unknown as tls.SecureContext, () => []), false, 'a Node without the callback: left alone');
+  t.equal(serverSecureContext(tls.createServer({ cert: readFileSync(cert), key: readFileSync(key) })) !== null, RENEWING, 'a tls.Server\'s own context');
+});
