@@ -86,5 +86,7 @@ t.test('renewTickets: in place where the I/O seam offers the ticket callback; wi
   t.equal(renewTickets(context, keys), RENEWING, `Node ${process.version}, ${PLAIN_IO ? 'LB_IO=plain' : 'the fast paths'}`);
   t.equal(renewTickets(null, keys), false, 'no context to renew (a tls.Server whose own context the seam does not give)');
   t.equal(setTicketKeyCallback({ context: {} } as unknown as tls.SecureContext, () => []), false, 'a Node without the callback: left alone');
+  t.equal(setTicketKeyCallback({} as unknown as tls.SecureContext, () => []), false, 'a context without its native half: left alone');
+  t.equal(serverSecureContext({} as unknown as tls.Server), null, 'a server without its own context: none');
   t.equal(serverSecureContext(tls.createServer({ cert: readFileSync(cert), key: readFileSync(key) })) !== null, RENEWING, 'a tls.Server\'s own context');
 });
