@@ -11,7 +11,7 @@
 // Plain JavaScript, so that it runs before anything can load TypeScript.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +132,25 @@ export function compiledRoot() {
       rmSync(scratch, { recursive: true, force: true });
       if (!existsSync(join(folder, 'manifest.json'))) throw err;
     }
+    pruneOthers(folder);
   }
   return folder;
+}
+
+/** How old another build must be to be removed: a run takes minutes, so none still uses it. */
+const PRUNE_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the builds beside `keep` made more than an hour ago (every change of a source makes a
+ * new one), and scratch folders left by a build that did not finish.
+ * @param {string} keep
+ */
+function pruneOthers(keep) {
+  const parent = dirname(keep);
+  for (const name of readdirSync(parent)) {
+    const path = join(parent, name);
+    // Another test process may be pruning too: what it removed first is simply gone.
+    const made = statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity;
+    if (path !== keep && made < Date.now() - PRUNE_AFTER_MS) rmSync(path, { recursive: true, force: true });
+  }
 }
