@@ -11,7 +11,7 @@
 // Plain JavaScript, so that it runs before anything can load TypeScript.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,15 +133,19 @@ export function compiledRoot() {
       if (!existsSync(join(folder, 'manifest.json'))) throw err;
     }
     pruneOthers(folder);
+  } else {
+    // Used now: another run's pruning goes by this time.
+    const now = new Date();
+    utimesSync(folder, now, now);
   }
   return folder;
 }
 
-/** How old another build must be to be removed: a run takes minutes, so none still uses it. */
+/** How long since another build was made or last used before it is removed: a run takes minutes. */
 const PRUNE_AFTER_MS = 60 * 60 * 1000;
 
 /**
- * Removes the builds beside `keep` made more than an hour ago (every change of a source makes a
+ * Removes the builds beside `keep` not made or used for an hour (every change of a source makes a
  * new one), and scratch folders left by a build that did not finish.
  * @param {string} keep
  */
