@@ -53,6 +53,11 @@ export class HealthMonitor implements HealthChecks {
   threadId = 0;
   /** Every check result, when `onCheck` is set (tests, debug logs). */
   onCheck: ((server: Backend, ok: boolean, reason: string, at: number) => void) | null = null;
+  /**
+   * How long stop() lets the worker end by itself before it terminates it. A terminated thread
+   * runs no exit handlers: the tests that measure a worker's coverage give it longer.
+   */
+  stopGraceMs = 200;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
 
@@ -121,7 +126,7 @@ export class HealthMonitor implements HealthChecks {
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     this.post({ type: 'stop' });
     // A probe in flight may hold the thread until its timeout; don't wait for that.
-    const bound = setTimeout(() => void worker.terminate(), 200);
+    const bound = setTimeout(() => void worker.terminate(), this.stopGraceMs);
     await exited;
     clearTimeout(bound);
   }
