@@ -58,17 +58,20 @@ export class TlsContexts {
   ) {
     const loaded = loadListenerTls(settings, places, path);
     this.first = loaded[0]!;
-    this.fallback = this.contextOf(this.first);
-    this.byName = this.index(loaded);
+    this.fallback = this.contextOf(this.first, this.ticketKeys);
+    this.byName = this.index(loaded, this.ticketKeys);
   }
 
   /** Reads the certificate files again; throws a ConfigError (and changes nothing) if one is wrong. */
   read(): void {
     const loaded = loadListenerTls(this.settings, undefined, this.path);
-    this.ticketKeys = randomBytes(48);
-    const byName = this.index(loaded);
+    // Everything is made before anything is replaced: a context that fails leaves the old set.
+    const keys = randomBytes(48);
+    const byName = this.index(loaded, keys);
+    const fallback = this.contextOf(loaded[0]!, keys);
+    this.ticketKeys = keys;
     this.first = loaded[0]!;
-    this.fallback = this.contextOf(this.first);
+    this.fallback = fallback;
     this.byName = byName;
   }
 
@@ -88,7 +91,7 @@ export class TlsContexts {
    * their number never changes; a reload replaces the one context, setSecureContext).
    */
   serverOptions(): tls.TlsOptions {
-    const options: tls.TlsOptions = { ...this.contextOptions(this.first), ALPNProtocols: ALPN };
+    const options: tls.TlsOptions = { ...this.defaultOptions(), ALPNProtocols: ALPN };
     if (this.settings.certs.length > 1) options.SNICallback = this.sni;
     return options;
   }
@@ -104,7 +107,7 @@ export class TlsContexts {
 
   /** What tls.Server.setSecureContext takes after read(): the first certificate now. */
   defaultOptions(): tls.SecureContextOptions {
-    return this.contextOptions(this.first);
+    return this.contextOptions(this.first, this.ticketKeys);
   }
 
   /**
@@ -115,22 +118,22 @@ export class TlsContexts {
     renewTickets(serverSecureContext(server), this.ticketKeys);
   }
 
-  private index(loaded: LoadedCertificate[]): Map<string, tls.SecureContext> {
+  private index(loaded: LoadedCertificate[], keys: Buffer): Map<string, tls.SecureContext> {
     const byName = new Map<string, tls.SecureContext>();
     for (const certificate of loaded) {
-      const context = this.contextOf(certificate);
+      const context = this.contextOf(certificate, keys);
       for (const name of certificate.names) if (!byName.has(name)) byName.set(name, context);
     }
     return byName;
   }
 
-  private contextOf(certificate: LoadedCertificate): tls.SecureContext {
-    const context = tls.createSecureContext(this.contextOptions(certificate));
-    renewTickets(context, this.ticketKeys);
+  private contextOf(certificate: LoadedCertificate, keys: Buffer): tls.SecureContext {
+    const context = tls.createSecureContext(this.contextOptions(certificate, keys));
+    renewTickets(context, keys);
     return context;
   }
 
-  private contextOptions(certificate: LoadedCertificate): tls.SecureContextOptions {
-    return { cert: certificate.cert, key: certificate.key, minVersion: this.settings.minVersion, ticketKeys: this.ticketKeys };
+  private contextOptions(certificate: LoadedCertificate, keys: Buffer): tls.SecureContextOptions {
+    return { cert: certificate.cert, key: certificate.key, minVersion: this.settings.minVersion, ticketKeys: keys };
   }
 }
