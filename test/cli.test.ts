@@ -13,7 +13,7 @@ import { parseConfigWithPlaces } from '../src/config/load.js';
 import { Logger } from '../src/log.js';
 import { removePidFile } from '../src/pid-file.js';
 import { selfSigned } from './helpers/certificate.js';
-import { LB, lb, withWarnings } from './helpers/lb-process.js';
+import { LB, LB_BUILT, lb, withWarnings } from './helpers/lb-process.js';
 import { refusedPort } from './helpers/net.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -435,7 +435,7 @@ t.test('process: a TLS file that cannot be read stops a start with the line --ch
 
 t.test('process: runs through a symlink, as the npm bin does', async (t) => {
   const dir = t.testdir({});
-  symlinkSync(LB, join(dir, 'lb'));
+  symlinkSync(LB_BUILT, join(dir, 'lb'));
   const { code, stdout, stderr } = await lb([join(dir, 'lb'), '--version']).exit;
   t.strictSame({ code, stdout, stderr }, { code: 0, stdout: `${PKG.name} ${PKG.version}\n`, stderr: '' });
 });

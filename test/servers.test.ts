@@ -3,7 +3,6 @@
 // the app.js command line, and demo.js's reading of lb.yaml.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { deterministicBlocks, startApp } from '../servers/app.js';
 import { serversOf } from '../servers/demo.js';
+import { spawnNode } from './helpers/child-coverage.js';
 
 const root = new URL('../', import.meta.url);
 
@@ -278,16 +278,14 @@ t.test('close() drops idle keep-alive connections and pending slow requests', as
 });
 
 t.test('the command line: prints its address, SIGUSR1/SIGUSR2 switch health, SIGTERM stops it', async (t) => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('servers/app.js', root)), '--name', 'cherry', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawnNode([fileURLToPath(new URL('servers/app.js', root)), '--name', 'cherry', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   const lines: string[] = [];
   const waiters: Array<[RegExp, (line: string) => void]> = [];
   let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
     buffered += text;
     let end;
     while ((end = buffered.indexOf('\n')) >= 0) {

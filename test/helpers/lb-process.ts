@@ -1,22 +1,20 @@
 // The balancer as a real process: `node src/lb.ts ARGS`, with its output collected and a way to
-// wait for a line, and whether a process (a worker, a child's child) is alive. A child keeps tap's
-// node options (its coverage), and src-from-build.mjs serves it the sources compiled once
-// (compiled.mjs), so that no child compiles them again.
+// wait for a line, and whether a process (a worker, a child's child) is alive. A child runs the
+// build's JavaScript of src/lb.ts (compiled.mjs) as plain Node, without module hooks, its coverage
+// recorded by Node and handed to tap (child-coverage.ts).
 
-import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { collect, spawnNode } from './child-coverage.js';
 
 /** src/lb.ts, the program. */
 export const LB = fileURLToPath(new URL('../../src/lb.ts', import.meta.url));
 
-/**
- * The node options of a child: this process's (tap's coverage), with src-from-build.mjs by its
- * full path (a child may run in another folder).
- */
-export const CHILD_EXEC_ARGV = [
-  ...process.execArgv.filter((arg) => !arg.includes('src-from-build')),
-  `--import=${new URL('./src-from-build.mjs', import.meta.url).href}`,
-];
+/** The build's src/lb.ts, which a child runs for LB (src-from-build.mjs names the build in every test process). */
+export const LB_BUILT = join(process.env['LB_TEST_BUILD'] ?? '', 'src', 'lb.js');
+
+/** A child's node options: this process's, without tap's hooks or ours (--enable-source-maps stays, for stack traces and coverage). */
+const CHILD_EXEC_ARGV = process.execArgv.filter((arg) => !arg.includes('src-from-build') && !arg.includes('@tapjs/processinfo'));
 
 export interface Exit {
   code: number | null;
@@ -32,9 +30,13 @@ export function withWarnings(): NodeJS.ProcessEnv {
   return { ...process.env, NODE_OPTIONS: (process.env['NODE_OPTIONS'] ?? '').replace(/"?--no-warnings"?/g, '') };
 }
 
-/** Starts `lb` with `args` (and `env`); `until` resolves with the match once the output matches a pattern. */
+/**
+ * Starts node with `args` (LB among them stands for the build's lb.js) and `env`; `until` resolves
+ * with the match once the output matches a pattern.
+ */
 export function lb(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [...CHILD_EXEC_ARGV, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const built = args.map((arg) => (arg === LB ? LB_BUILT : arg));
+  const child = spawnNode([...CHILD_EXEC_ARGV, ...built], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], coverage: true });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
@@ -44,15 +46,20 @@ export function lb(args: string[], cwd?: string, env: NodeJS.ProcessEnv = proces
       if (m) w.resolve(m);
     }
   };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     check();
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
     check();
   });
-  const exit = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const exit = new Promise<Exit>((resolve) =>
+    child.on('close', (code) => {
+      collect();
+      resolve({ code, stdout, stderr });
+    }),
+  );
   /** The first match of `pattern` in the output (stdout and stderr) so far or to come. */
   const until = (pattern: RegExp) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
