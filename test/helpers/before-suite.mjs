@@ -32,7 +32,7 @@ function filesUnder(dir) {
 
 /** The stamp of a passed type check of what is on disk now. */
 function stampPath() {
-  const hash = createHash('sha256').update(process.version);
+  const hash = createHash('sha256');
   const inputs = [
     ...['src', 'test', 'servers'].flatMap((folder) => filesUnder(join(ROOT, folder))),
     ...['tsconfig.json', 'package.json', 'package-lock.json'].map((name) => join(ROOT, name)).filter((path) => existsSync(path)),
