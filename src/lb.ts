@@ -90,12 +90,15 @@ const createProxyServer: CreateBalancer = async (config, logger, workers) => {
  * line for each server name that does not resolve) or one `lb: <reason>` line to stderr; or with
  * the running balancer, having logged `listening on http://host:port` for each listener (https://
  * for a TLS one) and written --pid-file. `warnings`: Node's own warnings, logged once there is a log.
+ * `onRunning` is called once the balancer listens, before the file and the lines that say so: the
+ * program's signal handlers go there, so that whoever acts on the lines finds them in place.
  */
 export async function runCli(
   argv: string[],
   io: CliIo,
   createBalancer: CreateBalancer = createProxyServer,
   warnings?: ProcessWarnings,
+  onRunning?: (running: Running) => void,
 ): Promise<CliResult> {
   let server: Balancer | undefined;
   let logger: Logger | undefined;
@@ -141,11 +144,13 @@ export async function runCli(
     for (const warning of unverifiedWarnings(config)) logger.warn(warning);
     server = await createBalancer(config, logger, options.workers === 0 ? availableParallelism() : options.workers);
     const addresses = await server.listen();
+    const running: Running = { server, logger, readConfig: load, file: options.file, pidFile: options.pidFile };
+    onRunning?.(running);
     // Before the lines that say it listens: whoever waits for them finds the file.
     if (options.pidFile !== undefined) writePidFile(options.pidFile, process.pid);
     // The scheme clients use: a TLS listener speaks HTTPS (interface.md, "Logs an operator relies on").
     addresses.forEach((address, i) => logger!.info(`listening on ${config.listen[i]!.tls === null ? 'http' : 'https'}://${formatAddress(address)}`));
-    return { server, logger, readConfig: load, file: options.file, pidFile: options.pidFile };
+    return running;
   } catch (err) {
     // Once the config is read, stderr speaks its log.format, whatever the log level.
     io.stderr.write(stderrLine(logger?.format, 'error', `lb: ${reason(err)}`));
@@ -333,12 +338,14 @@ export interface Program extends CliIo, SignalSource {
 export async function main(proc: Program = process, createBalancer?: CreateBalancer): Promise<void> {
   // Taken over before anything is loaded that may warn (process.binding, under --pending-deprecation).
   const warnings = new ProcessWarnings(proc);
-  const result = await runCli(proc.argv.slice(2), proc, createBalancer, warnings);
+  // A SIGTERM sent as soon as "listening" is read must find the handler: Node installs none for
+  // a signal before a listener is added, and the default action ends the process on the spot.
+  const result = await runCli(proc.argv.slice(2), proc, createBalancer, warnings, (running) => stopOnSignals(running, proc));
   if ('code' in result) {
     // No balancer, so no log: what Node warned of is written as a log line all the same.
     warnings.logTo(new Logger('warn', proc.stdout, proc.stderr));
     proc.exitCode = result.code;
-  } else stopOnSignals(result, proc);
+  }
 }
 
 // Run when this file is the program: `node dist/lb.js`, or the `lb` bin, a symlink to it (hence the

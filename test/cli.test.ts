@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { bindError } from '../src/bind-error.js';
 import { main, runCli, stopOnSignals, type Balancer, type CreateBalancer, type Running } from '../src/lb.js';
 import { parseConfigWithPlaces } from '../src/config/load.js';
@@ -411,6 +411,20 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
   run.emit('SIGINT', 'SIGINT');
   t.equal(await run.exited, 0);
   t.equal(balancer.closed, 1);
+
+  // Whoever reads "listening" and at once sends SIGTERM finds the handler in place (Node's default
+  // action would end the process there, the pid file left behind).
+  const watched = new FakeProcess(['node', 'lb.js', file, '--pid-file', join(dirname(file), 'lb.pid')]);
+  const handlers: number[] = [];
+  const write = watched.stderr.write.bind(watched.stderr);
+  watched.stderr.write = (chunk: string) => {
+    if (chunk.includes('listening on')) handlers.push(watched.listenerCount('SIGTERM'), watched.listenerCount('SIGINT'), watched.listenerCount('exit'));
+    return write(chunk);
+  };
+  await main(watched, factory(new FakeBalancer(LOOPBACK)));
+  t.strictSame(handlers, [1, 1, 1], 'SIGTERM, SIGINT and the pid file\'s exit handler, before the line');
+  watched.emit('SIGTERM', 'SIGTERM');
+  t.equal(await watched.exited, 0);
 });
 
 // ---------------------------------------------------------------------------------------------
