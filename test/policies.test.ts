@@ -442,6 +442,9 @@ t.test('the random policies: the same seed gives the same picks', async (t) => {
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 const serverNames = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}:8080`);
 
+/** How many keys two mappings send to different servers (t.same on 10,000 names costs 80 ms under coverage). */
+const movedBetween = (a: readonly string[], b: readonly string[]): number => KEYS.filter((_, k) => a[k] !== b[k]).length;
+
 /** The name each key goes to. */
 function mapping(names: readonly string[], view: View = new View(names.map(() => 1))): string[] {
   const hash = new ConsistentHash(names);
@@ -461,13 +464,13 @@ t.test('stable hash: fixed values (the same in every process and version)', asyn
 t.test('hash: a key always reaches the same server, whatever the order of the names, in a fresh instance', async (t) => {
   const names = serverNames(5);
   const first = mapping(names);
-  t.same(mapping(names), first, 'a fresh instance');
+  t.equal(movedBetween(mapping(names), first), 0, 'a fresh instance');
   const shuffled = [names[3]!, names[0]!, names[4]!, names[2]!, names[1]!];
-  t.same(mapping(shuffled), first, 'the names in another order');
+  t.equal(movedBetween(mapping(shuffled), first), 0, 'the names in another order');
   const hash = new ConsistentHash(names);
   const view = new View([1, 1, 1, 1, 1]);
   const again = KEYS.map((key) => names[hash.pick(view, 0, key)]!);
-  t.same(again, first, 'the same instance, asked again');
+  t.equal(movedBetween(again, first), 0, 'the same instance, asked again');
   // Pinned: a change of hash or table that moves keys shows here.
   t.same(first.slice(0, 4), ['10.0.0.1:8080', '10.0.0.1:8080', '10.0.0.4:8080', '10.0.0.2:8080'], 'pinned: user-0..3');
 });
@@ -486,20 +489,20 @@ t.test('hash: spread (max / mean load of 10,000 keys) and disruption, N = 2..10'
     const view = new View(names.map(() => 1));
     view.out[out] = true;
     const during = mapping(names, view);
-    const movedOut = KEYS.filter((_, k) => during[k] !== before[k]).length;
+    const movedOut = movedBetween(during, before);
     const itsKeys = before.filter((s) => s === names[out]).length;
     t.equal(movedOut, itsKeys, `N=${n}, one out: only its ${itsKeys} keys move`);
     t.ok(movedOut / KEYS.length <= 1 / n + 0.02);
     view.out[out] = false;
-    t.same(mapping(names, view), before, `N=${n}: back in, they come back`);
+    t.equal(movedBetween(mapping(names, view), before), 0, `N=${n}: back in, they come back`);
 
     // Removed from the config: a table without its name.
     const fewer = names.filter((_, i) => i !== out);
     const without = mapping(fewer);
-    const movedRemoved = KEYS.filter((_, k) => without[k] !== before[k]).length;
+    const movedRemoved = movedBetween(without, before);
     const strangers = KEYS.filter((_, k) => without[k] !== before[k] && before[k] !== names[out]).length;
     t.ok(movedRemoved / KEYS.length <= 1 / n + 0.02, `N=${n}, one removed: ${movedRemoved} moved (1/N = ${KEYS.length / n})`);
-    t.same(mapping(names), before, `N=${n}: added back, the same table`);
+    t.equal(movedBetween(mapping(names), before), 0, `N=${n}: added back, the same table`);
     lines.push(
       `N=${n}: max/mean ${spread.toFixed(3)}; one out: ${movedOut} moved (${((100 * movedOut) / KEYS.length).toFixed(2)}%, only its own); ` +
         `one removed: ${movedRemoved} moved (${((100 * movedRemoved) / KEYS.length).toFixed(2)}%, ${strangers} of other servers)`,
