@@ -75,7 +75,7 @@ export function transpile(text, file) {
     const { options } = ts.parseJsonConfigFileContent(tsconfig.config, ts.sys, ROOT);
     // ES modules, as package.json's "type" makes them (transpileModule cannot read it: it would
     // emit CommonJS for nodenext).
-    const compilerOptions = { ...options, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, sourceMap: false, inlineSourceMap: true, inlineSources: true, declaration: false };
+    const compilerOptions = { ...options, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, sourceMap: false, inlineSourceMap: true, inlineSources: false, declaration: false };
     transpiler = (source, fileName) => {
       const { outputText } = ts.transpileModule(source, { compilerOptions, fileName });
       const marker = '//# sourceMappingURL=data:application/json;base64,';
