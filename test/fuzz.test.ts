@@ -5,6 +5,7 @@
 // Node's own parser (llhttp, strict), in process: where both read a message, they must read the
 // same method, target, fields and body; where llhttp rejects (or still waits) and we read the
 // message, one of the known differences (LLHTTP_DIFFERENCES in helpers/fuzz.ts) must explain it.
+// The inputs run in a worker thread (helpers/fuzz-run.ts); this test reports what they did.
 //
 //   npm test                                   a short pass: 20000 inputs, the fixed seed 20261121
 //   npm run fuzz                               a long one: 1000000 inputs, a new seed (FUZZ_INPUTS, FUZZ_SEED)
@@ -13,25 +14,11 @@
 //   FUZZ_STALL_MS=10000                        how long one input may run before it counts as a loop
 
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import {
-  Rng,
-  Watchdog,
-  checkBody,
-  checkHead,
-  compareWithLlhttp,
-  explainLlhttpRejection,
-  needsExplaining,
-  LLHTTP_DIFFERENCES,
-  inputSeed,
-  makeBodyInput,
-  makeHeadInput,
-  makeRequestParser,
-  makeResponseInput,
-  makeResponseParser,
-  newTally,
-  type Tally,
-} from './helpers/fuzz.js';
+import { LLHTTP_DIFFERENCES, Watchdog } from './helpers/fuzz.js';
+import { fuzzInputs, type FuzzResult } from './helpers/fuzz-run.js';
 
 // `npm test` runs a fixed seed, so that CI is reproducible; `npm run fuzz` a new one each time.
 const seedText = process.env.FUZZ_SEED ?? '20261121';
@@ -40,14 +27,25 @@ const inputs = Number(process.env.FUZZ_INPUTS ?? 20_000);
 const only = process.env.FUZZ_ONLY !== undefined ? Number(process.env.FUZZ_ONLY) : null;
 /** A call that has not returned after this long is taken for an endless loop. */
 const stallMs = Number(process.env.FUZZ_STALL_MS ?? 10_000);
-/** Stop collecting after this many failing inputs (the count goes on). */
-const MAX_REPORTED = 10;
 
-interface Failure {
-  index: number;
-  kind: string;
-  input: Buffer;
-  problem: string;
+/**
+ * The inputs run in a worker thread of the build's JavaScript (helpers/fuzz-run.ts says why);
+ * in this thread when there is no build (a process started without src-from-build.mjs).
+ */
+function runInputs(seed: number, from: number, to: number, watched: Watchdog['shared']): Promise<FuzzResult> {
+  const build = process.env['LB_TEST_BUILD'];
+  if (build === undefined || build === '') return Promise.resolve(fuzzInputs(seed, from, to, watched));
+  const { NODE_OPTIONS: _hooks, ...env } = process.env;
+  const worker = new Worker(join(build, 'test', 'helpers', 'fuzz-run.js'), { execArgv: [], env, workerData: { fuzz: true, seed, from, to, watched } });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (result: FuzzResult) => {
+      for (const f of result.failures) f.input = Buffer.from(f.input);
+      resolve(result);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the fuzzer's worker exited (${code}) before its result`)));
+  });
 }
 
 function show(input: Buffer): string {
@@ -59,67 +57,9 @@ t.test('the parsers never throw, never loop, and read every split alike', async 
   t.comment(`seed ${seed}, ${only === null ? `${inputs} inputs` : `input ${only} only`}`);
   const watchdog = new Watchdog(seed, stallMs);
   t.teardown(() => watchdog.stop());
-  const tallies: Record<'request' | 'response' | 'body', Tally & { inputs: number }> = {
-    request: { ...newTally(), inputs: 0 },
-    response: { ...newTally(), inputs: 0 },
-    body: { ...newTally(), inputs: 0 },
-  };
-  const llhttp = new Map<string, { count: number; examples: string[] }>();
-  const failures: Failure[] = [];
-  let failed = 0;
-
   const from = only ?? 0;
   const to = only === null ? inputs : only + 1;
-  const started = process.hrtime.bigint();
-  for (let index = from; index < to; index++) {
-    const rng = new Rng(inputSeed(seed, index));
-    const r = rng.int(100);
-    let kind: string;
-    let input: Buffer;
-    let problem: string | null;
-    if (r < 60) {
-      const head = makeHeadInput(rng);
-      kind = `request ${head.kind}`;
-      input = head.bytes;
-      watchdog.begin(index, input);
-      tallies.request.inputs++;
-      problem = checkHead(rng, input, makeRequestParser, head.valid, tallies.request);
-      if (problem === null) {
-        let { category, detail } = compareWithLlhttp(input);
-        if (needsExplaining(category)) {
-          // We read what llhttp rejects or has not seen end: only a known difference may explain it.
-          const known = explainLlhttpRejection(input);
-          if (known === null) problem = `we read what llhttp does not, and no known difference explains it: ${category}\n  ${detail}`;
-          else category = `known: ${known.join(' + ')}`;
-        } else if (category.startsWith('DIFFER')) {
-          problem = `llhttp and we read it differently: ${category}\n  ${detail}`;
-        }
-        let seen = llhttp.get(category);
-        if (seen === undefined) llhttp.set(category, (seen = { count: 0, examples: [] }));
-        seen.count++;
-        if (seen.examples.length < 4 && detail !== '') seen.examples.push(`input ${index}: ${JSON.stringify(input.toString('latin1').slice(0, 300))}\n  ${detail}`);
-      }
-    } else if (r < 70) {
-      const res = makeResponseInput(rng);
-      kind = res.kind;
-      input = res.bytes;
-      watchdog.begin(index, input);
-      tallies.response.inputs++;
-      problem = checkHead(rng, input, makeResponseParser, null, tallies.response);
-    } else {
-      const body = makeBodyInput(rng);
-      kind = body.kind;
-      input = body.bytes;
-      watchdog.begin(index, input);
-      tallies.body.inputs++;
-      problem = checkBody(rng, input, body.end, tallies.body);
-    }
-    if (problem !== null) {
-      failed++;
-      if (failures.length < MAX_REPORTED) failures.push({ index, kind, input, problem });
-    }
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const { tallies, llhttp, failures, failed, seconds } = await runInputs(seed, from, to, watchdog.shared);
   const run = to - from;
 
   t.comment(`seed ${seed}: ${run} inputs in ${seconds.toFixed(2)} s, ${Math.round(run / seconds)} inputs/s`);

@@ -1016,17 +1016,32 @@ setInterval(() => {
 `;
 
 export class Watchdog {
-  private readonly state = new Int32Array(new SharedArrayBuffer(12));
-  private readonly bytes = new Uint8Array(new SharedArrayBuffer(64 * 1024));
+  /** The progress counter, the index and the length of the input being run, and its first 64 KiB. */
+  readonly shared = { state: new SharedArrayBuffer(12), bytes: new SharedArrayBuffer(64 * 1024) };
   private readonly worker: Worker;
 
   constructor(seed: number, stallMs: number) {
     this.worker = new Worker(WATCHDOG, {
       eval: true,
       execArgv: [],
-      workerData: { state: this.state.buffer, bytes: this.bytes.buffer, seed, stallMs },
+      workerData: { ...this.shared, seed, stallMs },
     });
     this.worker.unref();
+  }
+
+  stop(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** The thread that runs the inputs tells the watchdog (whichever thread that is) of each one. */
+export class Progress {
+  private readonly state: Int32Array;
+  private readonly bytes: Uint8Array;
+
+  constructor(shared: Watchdog['shared']) {
+    this.state = new Int32Array(shared.state);
+    this.bytes = new Uint8Array(shared.bytes);
   }
 
   /** Records the input about to run. */
@@ -1035,9 +1050,5 @@ export class Watchdog {
     Atomics.store(this.state, 2, input.length);
     Atomics.store(this.state, 1, index);
     Atomics.add(this.state, 0, 1);
-  }
-
-  stop(): Promise<number> {
-    return this.worker.terminate();
   }
 }
