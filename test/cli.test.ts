@@ -428,7 +428,7 @@ t.test('main: sets the exit code, or runs until a signal', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real processes: `node src/lb.ts ...`, compiled once (helpers/compiled.mjs).
+// Real processes: the build's lb.js (helpers/compiled.mjs), run by helpers/lb-process.ts.
 
 t.test('process: an invalid config exits 1 with one line on stderr', async (t) => {
   const dir = t.testdir({ 'lb.yaml': 'servers:\n  - 8081\n' });
