@@ -471,15 +471,28 @@ t.test('HealthMonitor', async (t) => {
     const fleet = ownerOf(server, log);
     const monitor = new HealthMonitor(fleet, hc({ path: '/', interval: 20, timeout: 100, rise: 3, fall: 1 }), log.logger);
     const passes: number[] = [];
-    monitor.onCheck = (_s, ok) => ok && passes.push(Date.now());
+    // The worker tells of a flip just before the check that made it: the pass that brings the
+    // server back is the first one told after UP.
+    let up = false;
+    let passesAtUp = -1;
+    monitor.onCheck = (_s, ok) => {
+      if (!ok) return;
+      passes.push(Date.now());
+      if (up && passesAtUp < 0) passesAtUp = passes.length;
+    };
     await monitor.start();
     t.teardown(() => monitor.stop());
     await waitFor('a first pass', () => passes.length > 0);
     fleet.setHealth(server, false, 'connect ECONNREFUSED', 'passive');
     monitor.markDown(server);
     const before = passes.length;
+    // Told in the same turn as the flip, before the next message: its check.
+    fleet.onHealth((_s, change) => {
+      if (change.up && change.source === 'check') up = true;
+    });
     await log.waitFor(' UP');
-    t.ok(passes.length - before >= 3, `came back after ${passes.length - before} passes`);
+    await waitFor('the pass that brought it back', () => passesAtUp >= 0);
+    t.ok(passesAtUp - before >= 3, `came back with pass ${passesAtUp - before} after it was marked down`);
     t.equal(server.up, true);
   });
 });
