@@ -1,5 +1,5 @@
-// The balancer as a real process: `node src/lb.ts ARGS`, with its output collected and a way to
-// wait for a line, and whether a process (a worker, a child's child) is alive. A child runs the
+// The balancer as a real process: `node lb ARGS`, with its output collected and a way to wait
+// for a line, and whether a process (a worker, a child's child) is alive. A child runs the
 // build's JavaScript of src/lb.ts (compiled.mjs) as plain Node, without module hooks, its coverage
 // recorded by Node and handed to tap (child-coverage.ts).
 
@@ -10,7 +10,7 @@ import { collect, spawnNode } from './child-coverage.js';
 /** src/lb.ts, the program. */
 export const LB = fileURLToPath(new URL('../../src/lb.ts', import.meta.url));
 
-/** The build's src/lb.ts, which a child runs for LB (src-from-build.mjs names the build in every test process). */
+/** The build's JavaScript of src/lb.ts, which a child runs for LB (src-from-build.mjs names the build in every test process). */
 export const LB_BUILT = join(process.env['LB_TEST_BUILD'] ?? '', 'src', 'lb.js');
 
 /** A child's node options: this process's, without tap's hooks or ours (--enable-source-maps stays, for stack traces and coverage). */

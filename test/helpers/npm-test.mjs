@@ -1,0 +1,77 @@
+// What `npm test` runs: the build every test process runs from (compiled.mjs), made here once,
+// then tap over it, with the type check of the sources and the tests (tsc, as
+// test/tsconfig.json says) beside tap at the lowest CPU priority, so that it takes only what
+// the tests leave idle. The run fails if either fails; tsc's messages come after tap's report.
+// Arguments go on to tap (`npm test -- test/cli.test.ts`).
+// The build is made before tap starts: otherwise the first files tap starts, four at once, would
+// each find no build and each make it. The type check is skipped when nothing it reads has
+// changed since it last passed: a stamp in .lb-build/ is named after the content of src/,
+// test/, servers/, the tsconfigs and the lockfile.
+// Plain JavaScript, like compiled.mjs.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { setPriority } from 'node:os';
+import { join, relative } from 'node:path';
+import { compiledRoot, ROOT } from './compiled.mjs';
+
+/**
+ * Every file under `dir`, sorted.
+ * @param {string} dir
+ * @returns {string[]}
+ */
+function filesUnder(dir) {
+  /** @type {string[]} */
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...filesUnder(path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** The stamp of a passed type check of what is on disk now. */
+function stampPath() {
+  const hash = createHash('sha256');
+  const inputs = [
+    ...['src', 'test', 'servers'].flatMap((folder) => filesUnder(join(ROOT, folder))),
+    ...['tsconfig.json', 'package.json', 'package-lock.json'].map((name) => join(ROOT, name)).filter((path) => existsSync(path)),
+  ];
+  for (const file of inputs) hash.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+  return join(ROOT, '.lb-build', `type-checked-${hash.digest('hex').slice(0, 20)}`);
+}
+
+/**
+ * `node FILE ARGS`; resolves with its exit code and, when `quiet`, what it wrote (else it writes
+ * to this process's output).
+ * @param {string} file
+ * @param {string[]} args
+ * @param {{ quiet: boolean, priority: number }} how
+ * @returns {Promise<{ code: number, output: string }>}
+ */
+function run(file, args, { quiet, priority }) {
+  const child = spawn(process.execPath, [file, ...args], { stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'] });
+  // A priority is a request: where it may not be set, the child runs at ours.
+  if (priority !== 0 && child.pid !== undefined) {
+    try {
+      setPriority(child.pid, priority);
+    } catch {}
+  }
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (text) => (output += text));
+  child.stderr?.setEncoding('utf8').on('data', (text) => (output += text));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, output })));
+}
+
+const stamp = stampPath();
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const types = existsSync(stamp) ? null : run(tsc, ['-p', join(ROOT, 'test', 'tsconfig.json')], { quiet: true, priority: 19 });
+compiledRoot();
+const tests = await run(join(ROOT, 'node_modules', '.bin', 'tap'), process.argv.slice(2), { quiet: false, priority: 0 });
+const checked = (await types) ?? { code: 0, output: '' };
+if (checked.code !== 0) process.stderr.write(`\ntsc -p test/tsconfig.json failed:\n${checked.output}`);
+else if (types !== null) writeFileSync(stamp, '');
+process.exitCode = tests.code !== 0 ? tests.code : checked.code;
