@@ -22,19 +22,36 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FOLDERS = ['src', 'test'];
 
 /**
- * Every .ts file under `dir`, sorted (so that the build's name does not depend on the order read).
+ * Every file under `dir`, sorted (so that a hash of them does not depend on the order read).
  * @param {string} dir
  * @returns {string[]}
  */
-function sourcesUnder(dir) {
+export function filesUnder(dir) {
   /** @type {string[]} */
   const out = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourcesUnder(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(path);
+    if (entry.isDirectory()) out.push(...filesUnder(path));
+    else out.push(path);
   }
   return out.sort();
+}
+
+/**
+ * Every .ts file under `dir` but declarations, sorted.
+ * @param {string} dir
+ */
+const sourcesUnder = (dir) => filesUnder(dir).filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'));
+
+/**
+ * `hash` updated with each file's path under the root and its content: what a name made of it
+ * stands for.
+ * @param {import('node:crypto').Hash} hash
+ * @param {string[]} files
+ */
+export function hashFiles(hash, files) {
+  for (const file of files) hash.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+  return hash;
 }
 
 /**
@@ -50,12 +67,9 @@ export function sourceHash(text) {
  * @param {string[]} files
  */
 function buildFolder(files) {
-  const hash = createHash('sha256').update(ROOT).update(process.version);
   // This file too: how the build is made is part of what it is.
-  for (const file of [...files, join(ROOT, 'tsconfig.json'), join(ROOT, 'package.json'), fileURLToPath(import.meta.url)]) {
-    hash.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
-  }
-  return join(ROOT, '.lb-build', hash.digest('hex').slice(0, 20));
+  const inputs = [...files, join(ROOT, 'tsconfig.json'), join(ROOT, 'package.json'), fileURLToPath(import.meta.url)];
+  return join(ROOT, '.lb-build', hashFiles(createHash('sha256').update(ROOT).update(process.version), inputs).digest('hex').slice(0, 20));
 }
 
 /** @type {((text: string, file: string) => string) | undefined} */
@@ -146,7 +160,7 @@ const PRUNE_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * Removes the builds beside `keep` not made or used for an hour (every change of a source makes a
- * new one), and scratch folders left by a build that did not finish.
+ * new one), scratch folders left by a build that did not finish, and old type-check stamps.
  * @param {string} keep
  */
 function pruneOthers(keep) {

@@ -11,37 +11,19 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
-import { join, relative } from 'node:path';
-import { compiledRoot, ROOT } from './compiled.mjs';
-
-/**
- * Every file under `dir`, sorted.
- * @param {string} dir
- * @returns {string[]}
- */
-function filesUnder(dir) {
-  /** @type {string[]} */
-  const out = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...filesUnder(path));
-    else out.push(path);
-  }
-  return out.sort();
-}
+import { join } from 'node:path';
+import { compiledRoot, filesUnder, hashFiles, ROOT } from './compiled.mjs';
 
 /** The stamp of a passed type check of what is on disk now. */
 function stampPath() {
-  const hash = createHash('sha256');
   const inputs = [
     ...['src', 'test', 'servers'].flatMap((folder) => filesUnder(join(ROOT, folder))),
     ...['tsconfig.json', 'package.json', 'package-lock.json'].map((name) => join(ROOT, name)).filter((path) => existsSync(path)),
   ];
-  for (const file of inputs) hash.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
-  return join(ROOT, '.lb-build', `type-checked-${hash.digest('hex').slice(0, 20)}`);
+  return join(ROOT, '.lb-build', `type-checked-${hashFiles(createHash('sha256'), inputs).digest('hex').slice(0, 20)}`);
 }
 
 /**
