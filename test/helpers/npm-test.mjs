@@ -31,11 +31,11 @@ function stampPath() {
  * to this process's output).
  * @param {string} file
  * @param {string[]} args
- * @param {{ quiet: boolean, priority: number }} how
+ * @param {{ quiet: boolean, priority: number, env?: NodeJS.ProcessEnv }} how
  * @returns {Promise<{ code: number, output: string }>}
  */
-function run(file, args, { quiet, priority }) {
-  const child = spawn(process.execPath, [file, ...args], { stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'] });
+function run(file, args, { quiet, priority, env = process.env }) {
+  const child = spawn(process.execPath, [file, ...args], { env, stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'] });
   // A priority is a request: where it may not be set, the child runs at ours.
   if (priority !== 0 && child.pid !== undefined) {
     try {
@@ -51,8 +51,10 @@ function run(file, args, { quiet, priority }) {
 const stamp = stampPath();
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const types = existsSync(stamp) ? null : run(tsc, ['-p', join(ROOT, 'test', 'tsconfig.json')], { quiet: true, priority: 19 });
-compiledRoot();
-const tests = await run(join(ROOT, 'node_modules', '.bin', 'tap'), process.argv.slice(2), { quiet: false, priority: 0 });
+// Named in the environment, the build is not looked for again (by hashing src/ and test/) in
+// every test process.
+const env = { ...process.env, LB_TEST_BUILD: compiledRoot() };
+const tests = await run(join(ROOT, 'node_modules', '.bin', 'tap'), process.argv.slice(2), { quiet: false, priority: 0, env });
 const checked = (await types) ?? { code: 0, output: '' };
 if (checked.code !== 0) process.stderr.write(`\ntsc -p test/tsconfig.json failed:\n${checked.output}`);
 else if (types !== null) writeFileSync(stamp, '');
