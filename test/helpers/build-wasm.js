@@ -5,7 +5,7 @@
 //
 //   npm run build:wasm      writes src/http/head-scan-wasm.ts anew after head-scan.wat changed
 //
-// test/head-scan.test.ts assembles the source again and fails when the committed bytes differ.
+// test/unit/head-scan.test.ts assembles the source again and fails when the committed bytes differ.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

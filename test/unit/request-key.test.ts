@@ -2,8 +2,8 @@
 // parameter, the path, the client's address; read from a parsed head.
 
 import t from 'tap';
-import { cookieValue, fieldValue, hashKeyOf, pathOnly, queryValue } from '../src/http/request-key.js';
-import { RequestParser, type RequestHead } from '../src/http/request-parser.js';
+import { cookieValue, fieldValue, hashKeyOf, pathOnly, queryValue } from '../../src/http/request-key.js';
+import { RequestParser, type RequestHead } from '../../src/http/request-parser.js';
 
 function head(...lines: string[]): RequestHead {
   const parsed = new RequestParser().execute(Buffer.from([...lines, '', ''].join('\r\n'), 'latin1'), 0);

@@ -3,11 +3,11 @@
 // tell it (least_latency's estimates, outlier ejection with its log lines and its end).
 
 import t from 'tap';
-import { Backend } from '../src/balancer/backend.js';
-import { Fleet } from '../src/balancer/fleet.js';
-import { Pool, type Waiter } from '../src/balancer/pool.js';
-import { DEFAULTS, type Balancing, type PoolServer } from '../src/config/schema.js';
-import { Logger } from '../src/log.js';
+import { Backend } from '../../src/balancer/backend.js';
+import { Fleet } from '../../src/balancer/fleet.js';
+import { Pool, type Waiter } from '../../src/balancer/pool.js';
+import { DEFAULTS, type Balancing, type PoolServer } from '../../src/config/schema.js';
+import { Logger } from '../../src/log.js';
 
 const fleet = new Fleet(new Logger('silent'));
 

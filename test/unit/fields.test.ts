@@ -2,10 +2,10 @@
 // the character tables (chars.ts) and the error catalogue (errors.ts).
 
 import t from 'tap';
-import { ERRORS, HttpError, statusOf, type ErrorCode } from '../src/errors.js';
-import { HEX_VALUE, HOST_CHAR, LINE_CHAR, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, skipLineChars, text, wordsOf } from '../src/http/chars.js';
-import { Field, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, KNOWN_FIELD_NAMES, fieldKind, fieldLineError, isToken, lowerText, nextListElement, parseContentLength } from '../src/http/fields.js';
-import { RequestParser } from '../src/http/request-parser.js';
+import { ERRORS, HttpError, statusOf, type ErrorCode } from '../../src/errors.js';
+import { HEX_VALUE, HOST_CHAR, LINE_CHAR, TARGET_CHAR, TCHAR, equalsIgnoreCase, isOws, lower, skipLineChars, text, wordsOf } from '../../src/http/chars.js';
+import { Field, F_LINE, F_NAME_END, F_VALUE, F_VALUE_END, KNOWN_FIELD_NAMES, fieldKind, fieldLineError, isToken, lowerText, nextListElement, parseContentLength } from '../../src/http/fields.js';
+import { RequestParser } from '../../src/http/request-parser.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 

@@ -4,24 +4,24 @@
 // spread and the keys that move when a server leaves and comes back.
 
 import t from 'tap';
-import { Backend } from '../src/balancer/backend.js';
-import { Fleet } from '../src/balancer/fleet.js';
-import { Pool } from '../src/balancer/pool.js';
-import { ConsistentHash, TABLE_SIZE } from '../src/balancer/policies/hash.js';
-import { LeastConn } from '../src/balancer/policies/least-conn.js';
-import { LeastLatency } from '../src/balancer/policies/least-latency.js';
-import { LeastRequest } from '../src/balancer/policies/least-request.js';
-import { PeakEwma } from '../src/balancer/policies/peak-ewma.js';
-import type { Candidates, Policy } from '../src/balancer/policies/policy.js';
-import { WeightedRandom } from '../src/balancer/policies/random.js';
-import { xoshiro128 } from '../src/balancer/policies/random-source.js';
-import { RoundRobin } from '../src/balancer/policies/round-robin.js';
-import { Cycle } from '../src/balancer/policies/cycle.js';
-import { stableHash } from '../src/balancer/policies/stable-hash.js';
-import { TwoChoices } from '../src/balancer/policies/two-choices.js';
-import { Logger } from '../src/log.js';
-import { CounterPool } from './helpers/counter-pool.js';
-import { mulberry32 } from './helpers/prng.js';
+import { Backend } from '../../src/balancer/backend.js';
+import { Fleet } from '../../src/balancer/fleet.js';
+import { Pool } from '../../src/balancer/pool.js';
+import { ConsistentHash, TABLE_SIZE } from '../../src/balancer/policies/hash.js';
+import { LeastConn } from '../../src/balancer/policies/least-conn.js';
+import { LeastLatency } from '../../src/balancer/policies/least-latency.js';
+import { LeastRequest } from '../../src/balancer/policies/least-request.js';
+import { PeakEwma } from '../../src/balancer/policies/peak-ewma.js';
+import type { Candidates, Policy } from '../../src/balancer/policies/policy.js';
+import { WeightedRandom } from '../../src/balancer/policies/random.js';
+import { xoshiro128 } from '../../src/balancer/policies/random-source.js';
+import { RoundRobin } from '../../src/balancer/policies/round-robin.js';
+import { Cycle } from '../../src/balancer/policies/cycle.js';
+import { stableHash } from '../../src/balancer/policies/stable-hash.js';
+import { TwoChoices } from '../../src/balancer/policies/two-choices.js';
+import { Logger } from '../../src/log.js';
+import { CounterPool } from '../helpers/counter-pool.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 /** Candidates as arrays a test sets directly. Position i is named NAMES[i] in the tables below. */
 class View implements Candidates {

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
-import { parseConfig } from '../src/config/load.js';
-import { Body, RequestParser, type RequestHead } from '../src/http/request-parser.js';
+import { parseConfig } from '../../src/config/load.js';
+import { Body, RequestParser, type RequestHead } from '../../src/http/request-parser.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 t.test('"Reading the parser": the request, its pieces and the numbers the text gives', async (t) => {
   const bytes = Buffer.from('GET /mango?x=1 HTTP/1.1\r\nHost: www.Mango.com\r\nContent-Length: 5\r\n\r\nhello', 'latin1');

@@ -2,7 +2,7 @@
 // max(ratio x requests in those 10 s, 3 per second), with time passed in.
 
 import t from 'tap';
-import { RetryBudget } from '../src/balancer/retry-budget.js';
+import { RetryBudget } from '../../src/balancer/retry-budget.js';
 
 /** How many retries in a row fit at `now`. */
 function retriesThatFit(budget: RetryBudget, now: number, bound = 100_000): number {

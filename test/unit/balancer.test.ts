@@ -2,10 +2,10 @@
 // connections; Pool picks with its policy (round robin by default) over the servers that are up.
 
 import t from 'tap';
-import { Backend, type Pooled } from '../src/balancer/backend.js';
-import { Fleet } from '../src/balancer/fleet.js';
-import { Pool } from '../src/balancer/pool.js';
-import { Logger } from '../src/log.js';
+import { Backend, type Pooled } from '../../src/balancer/backend.js';
+import { Fleet } from '../../src/balancer/fleet.js';
+import { Pool } from '../../src/balancer/pool.js';
+import { Logger } from '../../src/log.js';
 
 /** A pooled connection stand-in that records being destroyed. */
 class FakeConnection implements Pooled {

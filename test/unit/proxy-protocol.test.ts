@@ -4,9 +4,9 @@
 // bytes follow each header: they are not the header's.
 
 import t, { type Test } from 'tap';
-import { ipv6Bytes, ipv6Text } from '../src/http/ip-bytes.js';
-import { PROXY_ERRORS, ProxyHeaderParser, V1_MAX_LENGTH, V2_SIGNATURE, type ProxyErrorCode, type ProxyHeader } from '../src/http/proxy-protocol.js';
-import { expectProxyAllWays } from './helpers/split.js';
+import { ipv6Bytes, ipv6Text } from '../../src/http/ip-bytes.js';
+import { PROXY_ERRORS, ProxyHeaderParser, V1_MAX_LENGTH, V2_SIGNATURE, type ProxyErrorCode, type ProxyHeader } from '../../src/http/proxy-protocol.js';
+import { expectProxyAllWays } from '../helpers/split.js';
 
 const REQUEST = 'GET / HTTP/1.1\r\n';
 const make = () => new ProxyHeaderParser();

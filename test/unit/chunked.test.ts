@@ -3,9 +3,9 @@
 // the body's end at the same offset, or the same error at the same offset.
 
 import t from 'tap';
-import { ERRORS, type ErrorCode } from '../src/errors.js';
-import { ChunkedScanner, DEFAULT_CHUNKED_LIMITS, type ChunkedLimits } from '../src/http/chunked.js';
-import { expectScanAllWays, scanAllWays, scanByteByByte, scanSplitAtEveryOffset, scanWhole, type ScanResult } from './helpers/split.js';
+import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import { ChunkedScanner, DEFAULT_CHUNKED_LIMITS, type ChunkedLimits } from '../../src/http/chunked.js';
+import { expectScanAllWays, scanAllWays, scanByteByByte, scanSplitAtEveryOffset, scanWhole, type ScanResult } from '../helpers/split.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 

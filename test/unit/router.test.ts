@@ -3,7 +3,7 @@
 // null (404). Pure: pools are plain strings here.
 
 import t from 'tap';
-import { Router, matchesPrefix, type HostRoutes } from '../src/router.js';
+import { Router, matchesPrefix, type HostRoutes } from '../../src/router.js';
 
 /** A host that routes everything to `pool`. */
 const only = (pool: string): HostRoutes<string> => ({ paths: [], pool });

@@ -2,7 +2,7 @@
 // process, and the Set-Cookie line the contract spells out.
 
 import t from 'tap';
-import { StickyCookies, stickyId } from '../src/balancer/sticky.js';
+import { StickyCookies, stickyId } from '../../src/balancer/sticky.js';
 
 t.test('ids: 16 hex digits, from the name only, distinct, not showing the address', async (t) => {
   const id = stickyId('10.0.0.1:8081');

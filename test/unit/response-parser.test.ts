@@ -3,14 +3,14 @@
 // of bad responses (helpers/bad-responses.ts), head and chunked body, the same way.
 
 import t from 'tap';
-import { ERRORS, type ErrorCode } from '../src/errors.js';
-import type { HeadLimits } from '../src/http/head-lines.js';
-import type { ReaderOptions } from '../src/http/head-reader.js';
-import { DEFAULT_RESPONSE_LIMITS, ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
+import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import type { HeadLimits } from '../../src/http/head-lines.js';
+import type { ReaderOptions } from '../../src/http/head-reader.js';
+import { DEFAULT_RESPONSE_LIMITS, ResponseParser, type ResponseHead } from '../../src/http/response-parser.js';
 import { isDeepStrictEqual } from 'node:util';
-import { ChunkedScanner } from '../src/http/chunked.js';
-import { BAD_RESPONSES } from './helpers/bad-responses.js';
-import { expectAllWays, feedAllWays, scanAllWays, type ErrorResult, type HeadResult, type ResponseResult } from './helpers/split.js';
+import { ChunkedScanner } from '../../src/http/chunked.js';
+import { BAD_RESPONSES } from '../helpers/bad-responses.js';
+import { expectAllWays, feedAllWays, scanAllWays, type ErrorResult, type HeadResult, type ResponseResult } from '../helpers/split.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const head = (...lines: string[]) => lines.map((l) => l + '\r\n').join('') + '\r\n';

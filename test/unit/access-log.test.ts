@@ -1,8 +1,8 @@
 // The access log's two formats, with a fixed clock.
 
 import t from 'tap';
-import { AccessLog, quotable, type AccessEntry } from '../src/access-log.js';
-import { Logger } from '../src/log.js';
+import { AccessLog, quotable, type AccessEntry } from '../../src/access-log.js';
+import { Logger } from '../../src/log.js';
 
 const entry: AccessEntry = {
   client: '192.0.2.7',
@@ -121,7 +121,7 @@ t.test('below info level nothing is built or written', async (t) => {
 });
 
 t.test('log.format in the config', async (t) => {
-  const { parseConfig } = await import('../src/config/load.js');
+  const { parseConfig } = await import('../../src/config/load.js');
   t.same(parseConfig('servers: ["a:1"]\n', 'lb.yaml').log, { format: 'text' });
   t.same(parseConfig('log: { format: json }\nservers: ["a:1"]\n', 'lb.yaml').log, { format: 'json' });
   t.same(parseConfig('log: {}\nservers: ["a:1"]\n', 'lb.yaml').log, { format: 'text' });

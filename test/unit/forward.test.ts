@@ -3,14 +3,14 @@
 // fields; response heads lose hop-by-hop fields and say what we do with the client connection.
 
 import t from 'tap';
-import { HttpError } from '../src/errors.js';
-import { buildClientHead, buildUpstreamHead, type ClientInfo } from '../src/http/forward.js';
-import { DEFAULTS, type HeaderRules, type RouteRules } from '../src/config/schema.js';
-import { EMPTY, RequestIds, type RequestIdSlot } from '../src/http/request-id.js';
-import { compileRoute, noRules, redirectLocation, rewriteTarget } from '../src/http/route-rules.js';
-import { errorResponse } from '../src/http/responses.js';
-import { RequestParser, type RequestHead } from '../src/http/request-parser.js';
-import { ResponseParser, type ResponseHead } from '../src/http/response-parser.js';
+import { HttpError } from '../../src/errors.js';
+import { buildClientHead, buildUpstreamHead, type ClientInfo } from '../../src/http/forward.js';
+import { DEFAULTS, type HeaderRules, type RouteRules } from '../../src/config/schema.js';
+import { EMPTY, RequestIds, type RequestIdSlot } from '../../src/http/request-id.js';
+import { compileRoute, noRules, redirectLocation, rewriteTarget } from '../../src/http/route-rules.js';
+import { errorResponse } from '../../src/http/responses.js';
+import { RequestParser, type RequestHead } from '../../src/http/request-parser.js';
+import { ResponseParser, type ResponseHead } from '../../src/http/response-parser.js';
 
 /** No rules, no ids: the head builders as every route without rules uses them with request_id off. */
 const NONE = noRules({ connect: 1, server: 1 });

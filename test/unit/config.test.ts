@@ -5,11 +5,11 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isTrustedProxy } from '../src/config/address.js';
-import { describeConfig } from '../src/config/check.js';
-import { loadConfig, parseConfig, parseConfigWithPlaces } from '../src/config/load.js';
-import { DEFAULTS, poolsOf, type Config, type Healthcheck, type Pool } from '../src/config/schema.js';
-import { parseDuration, parseSeconds, parseShare } from '../src/config/values.js';
+import { isTrustedProxy } from '../../src/config/address.js';
+import { describeConfig } from '../../src/config/check.js';
+import { loadConfig, parseConfig, parseConfigWithPlaces } from '../../src/config/load.js';
+import { DEFAULTS, poolsOf, type Config, type Healthcheck, type Pool } from '../../src/config/schema.js';
+import { parseDuration, parseSeconds, parseShare } from '../../src/config/values.js';
 
 /** Lines joined with "\n", so that a case reads like the file it stands for. */
 const yaml = (...lines: string[]) => lines.join('\n') + '\n';

@@ -2,7 +2,7 @@
 // 5 minutes, at most max_ejected of the pool is out at once (at least 1), time passed in.
 
 import t from 'tap';
-import { OutlierDetector } from '../src/balancer/outlier.js';
+import { OutlierDetector } from '../../src/balancer/outlier.js';
 
 const SETTINGS = { consecutiveFailures: 3, count5xx: false, ejection: 1000, maxEjected: 0.5 };
 

@@ -4,14 +4,14 @@
 // its input whole with and without the fast path: test/helpers/split.ts.)
 
 import t from 'tap';
-import { HttpError } from '../src/errors.js';
-import { newHeadLines, type HeadLimits, type HeadLines } from '../src/http/head-lines.js';
-import { HeadReader, type ReaderOptions } from '../src/http/head-reader.js';
-import { TCHAR } from '../src/http/chars.js';
-import { headScanner } from '../src/http/head-scan.js';
-import { HEAD_SCAN_WASM } from '../src/http/head-scan-wasm.js';
-import { DEFAULT_REQUEST_LIMITS, RequestParser, type RequestHead } from '../src/http/request-parser.js';
-import { assemble, tsSource, TS_FILE } from './helpers/build-wasm.js';
+import { HttpError } from '../../src/errors.js';
+import { newHeadLines, type HeadLimits, type HeadLines } from '../../src/http/head-lines.js';
+import { HeadReader, type ReaderOptions } from '../../src/http/head-reader.js';
+import { TCHAR } from '../../src/http/chars.js';
+import { headScanner } from '../../src/http/head-scan.js';
+import { HEAD_SCAN_WASM } from '../../src/http/head-scan-wasm.js';
+import { DEFAULT_REQUEST_LIMITS, RequestParser, type RequestHead } from '../../src/http/request-parser.js';
+import { assemble, tsSource, TS_FILE } from '../helpers/build-wasm.js';
 import { readFileSync } from 'node:fs';
 
 /** The little of the WebAssembly API used here (TypeScript declares it only in its "dom" lib). */

@@ -3,10 +3,10 @@
 // /work/shared/design/http-rules.md, in its order; then limits, pipelining and reuse.
 
 import t, { type Test } from 'tap';
-import { HttpError, ERRORS, type ErrorCode } from '../src/errors.js';
-import { DEFAULT_REQUEST_LIMITS, RequestParser, routingHost, type RequestHead, type RequestLine } from '../src/http/request-parser.js';
-import type { HeadLimits } from '../src/http/head-lines.js';
-import { expectAllWays, feedAllWays, type MakeParser, feedByteByByte, feedPieces, feedSplitAtEveryOffset, feedWhole, type ErrorResult, type HeadResult, type RequestResult } from './helpers/split.js';
+import { HttpError, ERRORS, type ErrorCode } from '../../src/errors.js';
+import { DEFAULT_REQUEST_LIMITS, RequestParser, routingHost, type RequestHead, type RequestLine } from '../../src/http/request-parser.js';
+import type { HeadLimits } from '../../src/http/head-lines.js';
+import { expectAllWays, feedAllWays, type MakeParser, feedByteByByte, feedPieces, feedSplitAtEveryOffset, feedWhole, type ErrorResult, type HeadResult, type RequestResult } from '../helpers/split.js';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 

@@ -1,7 +1,7 @@
 // The logger: levels, line format, batching of access lines and flush.
 
 import t from 'tap';
-import { LOG_LEVELS, Logger, nodeOptions, ProcessWarnings, silencedBy, type LogLevel } from '../src/log.js';
+import { LOG_LEVELS, Logger, nodeOptions, ProcessWarnings, silencedBy, type LogLevel } from '../../src/log.js';
 
 /** An output that records each write() separately. */
 class Collector {
