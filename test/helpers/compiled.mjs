@@ -11,7 +11,7 @@
 // Plain JavaScript, so that it runs before anything can load TypeScript.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,25 +106,78 @@ export function transpile(text, file) {
 }
 
 /**
+ * How a source's JavaScript is made, besides its own text: the compiler's options and version, and
+ * this file. A build made the same way can lend a new one the JavaScript of every source that has
+ * not changed.
+ */
+const recipe = () =>
+  hashFiles(createHash('sha256'), [join(ROOT, 'tsconfig.json'), join(ROOT, 'node_modules', 'typescript', 'package.json'), fileURLToPath(import.meta.url)]).digest('hex');
+
+/**
+ * The build beside `folder` made by the same recipe and used last, with its manifest; null when
+ * there is none.
+ * @param {string} folder
+ * @param {string} made  the recipe
+ * @returns {{ folder: string, manifest: Record<string, string> } | null}
+ */
+function lastBuild(folder, made) {
+  /** @type {{ folder: string, manifest: Record<string, string> } | null} */
+  let last = null;
+  let lastUsed = -Infinity;
+  for (const name of readdirSync(dirname(folder))) {
+    const other = join(dirname(folder), name);
+    const used = statSync(other, { throwIfNoEntry: false })?.mtimeMs;
+    if (used === undefined || used <= lastUsed) continue;
+    try {
+      if (readFileSync(join(other, 'recipe'), 'utf8') !== made) continue;
+      last = { folder: other, manifest: JSON.parse(readFileSync(join(other, 'manifest.json'), 'utf8')) };
+      lastUsed = used;
+    } catch {
+      // Not a finished build: a stamp, a scratch folder, one made before recipes, one just pruned.
+    }
+  }
+  return last;
+}
+
+/**
+ * Copies `from` to `to`; false when it cannot (another run pruned that build meanwhile).
+ * @param {string} from
+ * @param {string} to
+ */
+function copied(from, to) {
+  try {
+    copyFileSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Compiles `files` into `out` (`src/x.ts` as `out/src/x.js`) and writes `out/manifest.json`: each
- * source's path under the root and the sha256 of its text.
+ * source's path under the root and the sha256 of its text. A source whose text `last` compiled
+ * too is copied from there: a change to one file compiles one file.
  * @param {string[]} files
  * @param {string} out
+ * @param {string} made  the recipe
+ * @param {{ folder: string, manifest: Record<string, string> } | null} last
  */
-function compile(files, out) {
+function compile(files, out, made, last) {
   /** @type {Record<string, string>} */
   const manifest = {};
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const name = relative(ROOT, file);
     manifest[name] = sourceHash(text);
-    const target = join(out, name.replace(/\.ts$/, '.js'));
+    const js = name.replace(/\.ts$/, '.js');
+    const target = join(out, js);
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, transpile(text, file));
+    if (last?.manifest[name] !== manifest[name] || !copied(join(last.folder, js), target)) writeFileSync(target, transpile(text, file));
   }
   // package.json says the files are ES modules, and lb --version reads it; the packages the
   // sources import are found in the project's node_modules, a few folders up.
   writeFileSync(join(out, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+  writeFileSync(join(out, 'recipe'), made);
   writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
 }
 
@@ -140,7 +193,8 @@ export function compiledRoot() {
     mkdirSync(dirname(folder), { recursive: true });
     const scratch = mkdtempSync(`${folder}.tmp-`);
     try {
-      compile(files, scratch);
+      const made = recipe();
+      compile(files, scratch, made, lastBuild(folder, made));
       renameSync(scratch, folder);
     } catch (err) {
       rmSync(scratch, { recursive: true, force: true });
