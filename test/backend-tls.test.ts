@@ -16,7 +16,7 @@ import { describeConfig } from '../src/config/check.js';
 import { parseConfig } from '../src/config/load.js';
 import type { BackendTls } from '../src/config/schema.js';
 import { probeHttp, probeTcp } from '../src/health/probe.js';
-import { BackendTlsClient, backendTlsOptions, trustedRoots } from '../src/proxy/backend-tls.js';
+import { BackendTlsClient, backendTlsOptions, CONTEXTS_KEPT, rootsContext, trustedRoots } from '../src/proxy/backend-tls.js';
 import { certificateAuthority, signedBy } from './helpers/certificate.js';
 import { LB, lb } from './helpers/lb-process.js';
 import { HOST, proxyTest, refusedPort, request, serverOf, sha256, waitFor, within, type Harness, type Proxy } from './helpers/net.js';
@@ -379,6 +379,24 @@ t.test('the TLS options: SNI and the name checked by how the server is written; 
   t.equal(trustedRoots([]), undefined, "without ca: Node's default roots");
   t.strictSame(trustedRoots(['C'], () => ['A', 'B']), ['A', 'B', 'C'], "with ca, where Node lists its defaults: those and ca's");
   t.strictSame(trustedRoots(['C'], null), [...tls.rootCertificates, 'C'], "on Node 20: the bundled roots and ca's");
+});
+
+t.test('rootsContext: servers that trust the same CA certificates share one context; the last CONTEXTS_KEPT are kept', async (t) => {
+  // Real certificates, each a CA list of its own.
+  const lists = tls.rootCertificates.slice(0, CONTEXTS_KEPT + 1).map((pem) => [pem]);
+  const first = rootsContext(lists[0]!);
+  t.equal(rootsContext([...lists[0]!]), first, 'the same certificates in another array: the same context');
+  const settings: BackendTls = { ca: null, caCerts: lists[0]!, serverName: null, verify: true };
+  t.equal(backendTlsOptions(settings, 'a.internal').secureContext, backendTlsOptions({ ...settings, caCerts: [...lists[0]!] }, 'b.internal').secureContext, 'two servers, one context');
+  // Fifteen more: the sixteen are all that is kept now, whatever was before.
+  const made = [first];
+  for (let i = 1; i < CONTEXTS_KEPT; i++) made.push(rootsContext(lists[i]!));
+  t.equal(new Set(made).size, CONTEXTS_KEPT, 'other certificates, another context');
+  t.equal(rootsContext(lists[0]!), first, 'used again: kept, and now the last used');
+  rootsContext(lists[CONTEXTS_KEPT]!);
+  t.equal(rootsContext(lists[0]!), first, 'one more: the last used is still there');
+  t.not(rootsContext(lists[1]!), made[1], 'the one used longest ago was let go');
+  t.equal(rootsContext([]), rootsContext([]), 'without ca: one context too');
 });
 
 t.test('the real program: verify: false is a warning naming the pool at start and on SIGHUP; --check reads the ca file', async (t) => {

@@ -24,19 +24,46 @@ export function trustedRoots(caCerts: readonly string[], roots: typeof defaultRo
   return [...(roots === undefined || roots === null ? tls.rootCertificates : roots('default')), ...caCerts];
 }
 
+/** How many contexts `rootsContext` keeps: more than a config has CA files, as a rule. */
+export const CONTEXTS_KEPT = 16;
+/** Contexts by the CA certificates they trust besides the defaults, the one used last at the end. */
+const contexts = new Map<string, tls.SecureContext>();
+
+/**
+ * A context that trusts Node's default roots and `caCerts`, shared by every server that trusts
+ * the same: one with its own `ca` copies all the default roots into a store of its own (tens of
+ * milliseconds with Node's 140 to 280 roots), which made each server's first connection, and
+ * each health checker's, pay for it. A client context holds no per-server state: the SNI, the name
+ * checked and the session to resume go with each connection. The last CONTEXTS_KEPT are kept, so
+ * a CA file that changes from reload to reload does not pile up old ones.
+ */
+export function rootsContext(caCerts: readonly string[]): tls.SecureContext {
+  const key = caCerts.join('\n');
+  let context = contexts.get(key);
+  if (context === undefined) {
+    const ca = trustedRoots(caCerts);
+    context = tls.createSecureContext(ca === undefined ? {} : { ca });
+    if (contexts.size === CONTEXTS_KEPT) contexts.delete(contexts.keys().next().value!);
+  } else {
+    contexts.delete(key);
+  }
+  contexts.set(key, context);
+  return context;
+}
+
 /**
  * What every connection to a server secured by `settings` takes, the server written as `host` in
  * the config (a name, or an IP address; connections go to the address it resolved to): the roots
- * in one context (made once, not per connection), the SNI, and the name the certificate must hold.
+ * in a context shared with the servers that trust the same (rootsContext), the SNI, and the name
+ * the certificate must hold.
  */
 export function backendTlsOptions(settings: BackendTls, host: string): tls.ConnectionOptions {
   // RFC 6066, section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName"; such
   // a server's certificate is checked against its address (an IP subjectAltName) instead.
   const servername = settings.serverName ?? (net.isIP(host) === 0 ? host : undefined);
   const identity = servername ?? host;
-  const ca = trustedRoots(settings.caCerts);
   return {
-    secureContext: tls.createSecureContext(ca === undefined ? {} : { ca }),
+    secureContext: rootsContext(settings.caCerts),
     ...(servername === undefined ? {} : { servername }),
     rejectUnauthorized: settings.verify,
     checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(identity, cert),
