@@ -5,6 +5,8 @@
 // into one costs more CPU than most of these files' tests take (README, "Test suite time").
 // Their names still end in .test.ts, and one runs alone like any test file:
 // `npm test -- --disable-coverage test/unit/router.test.ts`.
+// This file's name puts it near the front: tap starts files in name order, and a long one that
+// starts last runs alone on one core at the end.
 
 import { readdirSync } from 'node:fs';
 
