@@ -31,9 +31,9 @@ const contexts = new Map<string, tls.SecureContext>();
 
 /**
  * A context that trusts Node's default roots and `caCerts`, shared by every server that trusts
- * the same: one with its own `ca` copies all the default roots into a store of its own (tens of
- * milliseconds with Node's 140 to 280 roots), which made each server's first connection, and
- * each health checker's, pay for it. A client context holds no per-server state: the SNI, the name
+ * the same. A context with a `ca` of its own parses every default root again into a store of its
+ * own, on the event loop: made per server, that was paid at each server's first connection and
+ * again by the health checker's. A client context holds no per-server state: the SNI, the name
  * checked and the session to resume go with each connection. The last CONTEXTS_KEPT are kept, so
  * a CA file that changes from reload to reload does not pile up old ones.
  */

@@ -50,8 +50,8 @@ function run(file, args, { quiet, priority, env = process.env }) {
 
 const stamp = stampPath();
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-// Incremental: after a change to one test file, tsc checks again what that change can affect
-// (2.5 s of CPU instead of 7 s), from what the last check left in .lb-build/.
+// Incremental: after a change, tsc checks again only what that change can affect, from what the
+// last check left in .lb-build/.
 const incremental = ['--incremental', '--tsBuildInfoFile', join(ROOT, '.lb-build', 'type-check.tsbuildinfo')];
 const types = existsSync(stamp) ? null : run(tsc, ['-p', join(ROOT, 'test', 'tsconfig.json'), ...incremental], { quiet: true, priority: 19 });
 // Named in the environment, the build is not looked for again (by hashing src/ and test/) in
