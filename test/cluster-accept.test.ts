@@ -38,7 +38,10 @@ t.test('the choice: reusePort from Node.js 22.12 and 23.1 on, on Linux and FreeB
   t.same(REUSEPORT_PLATFORMS, ['linux', 'freebsd']);
   t.same(acceptMode('24.22.3', 'linux', undefined), { reusePort: true, line: REUSE_LINE });
   t.same(acceptMode('22.12.0', 'freebsd', undefined), { reusePort: true, line: REUSE_LINE });
-  t.same(acceptMode('24.22.3', 'linux', 'something else'), { reusePort: true, line: REUSE_LINE }, 'LB_ACCEPT knows one value');
+  t.same(acceptMode('24.22.3', 'linux', 'clustre'), { reusePort: true, line: `${REUSE_LINE}; LB_ACCEPT=clustre ignored (its one value is cluster)` }, 'LB_ACCEPT knows one value, and says so');
+  t.same(acceptMode('20.20.2', 'linux', 'x'), { reusePort: false, line: `${CLUSTER_LINE}; Node.js 20.20.2 has no reusePort (22.12 and 23.1 on have it); LB_ACCEPT=x ignored (its one value is cluster)` });
+  t.same(acceptMode('24.22.3', 'win32', 'x'), { reusePort: false, line: `${CLUSTER_LINE}; SO_REUSEPORT is not used on win32; LB_ACCEPT=x ignored (its one value is cluster)` });
+  t.same(acceptMode('24.22.3', 'linux', ''), { reusePort: true, line: REUSE_LINE }, 'LB_ACCEPT= (empty) is as unset');
   t.same(acceptMode('20.20.2', 'linux', undefined), { reusePort: false, line: `${CLUSTER_LINE}; Node.js 20.20.2 has no reusePort (22.12 and 23.1 on have it)` });
   t.same(acceptMode('22.11.0', 'linux', undefined), { reusePort: false, line: `${CLUSTER_LINE}; Node.js 22.11.0 has no reusePort (22.12 and 23.1 on have it)` });
   for (const platform of ['darwin', 'win32', 'sunos', 'aix', 'openbsd']) {

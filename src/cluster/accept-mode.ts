@@ -33,12 +33,14 @@ export const REUSEPORT_PLATFORMS: readonly string[] = ['linux', 'freebsd'];
 
 /**
  * The way for Node.js `version` on `platform`; `forced` is LB_ACCEPT, whose value `cluster` keeps
- * node:cluster's way (to compare the two, or should the kernel's spreading not suit a host).
+ * node:cluster's way (to compare the two, or should the kernel's spreading not suit a host). Any
+ * other value is named in the line as ignored, so that a typo does not pass for a choice.
  */
 export function acceptMode(version: string, platform: string, forced: string | undefined): AcceptMode {
   const cluster = 'connections: the primary accepts them and hands each to a worker in turn (node:cluster)';
   if (forced === 'cluster') return { reusePort: false, line: `${cluster}, as LB_ACCEPT=cluster asks` };
-  if (!hasReusePort(version)) return { reusePort: false, line: `${cluster}; Node.js ${version} has no reusePort (22.12 and 23.1 on have it)` };
-  if (!REUSEPORT_PLATFORMS.includes(platform)) return { reusePort: false, line: `${cluster}; SO_REUSEPORT is not used on ${platform}` };
-  return { reusePort: true, line: 'connections: each worker accepts on a socket of its own (SO_REUSEPORT), the kernel spreads them' };
+  const ignored = forced === undefined || forced === '' ? '' : `; LB_ACCEPT=${forced} ignored (its one value is cluster)`;
+  if (!hasReusePort(version)) return { reusePort: false, line: `${cluster}; Node.js ${version} has no reusePort (22.12 and 23.1 on have it)${ignored}` };
+  if (!REUSEPORT_PLATFORMS.includes(platform)) return { reusePort: false, line: `${cluster}; SO_REUSEPORT is not used on ${platform}${ignored}` };
+  return { reusePort: true, line: `connections: each worker accepts on a socket of its own (SO_REUSEPORT), the kernel spreads them${ignored}` };
 }
