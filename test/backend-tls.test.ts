@@ -267,6 +267,12 @@ proxyTest(t, 'send_proxy v1 with backend_tls: the PROXY header goes first, in cl
   t.equal(res.header('x-sha256'), sha256(body));
   t.match(backend.proxyLines[1], new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 \\d+ ${proxy.port}$`), "a request's connection names its client");
   t.equal(backend.connections.length, 1);
+  // Each of these closes the connection it came on: the next one is new, and offers the session.
+  for (let i = 0; i < 2; i++) t.equal((await send(h, proxy, 'GET', '/close')).text(), 'closing');
+  const resumed = backend.connections.map((c) => c.resumed);
+  t.ok(resumed.length >= 2, 'new connections were made');
+  t.same(resumed, [false, ...resumed.slice(1).map(() => true)], 'each connection after the first resumed a session, its PROXY header in clear before the handshake');
+  t.match(backend.proxyLines.at(-1), /^PROXY TCP4 /, 'and named its client');
 });
 
 proxyTest(t, 'a reload keeps a server whose TLS settings are unchanged, and replaces one whose ca contents changed', async (t, h) => {
