@@ -11,6 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import type { Status } from '../src/admin/status.js';
@@ -104,6 +105,26 @@ function setHealth(app: App, state: 'healthy' | 'unhealthy'): Promise<void> {
 }
 
 const count = (text: string, pattern: RegExp): number => (text.match(new RegExp(pattern, 'g')) ?? []).length;
+
+/**
+ * `n` TLS 1.3 connections to `port`, one request each with Connection: close, each offering the
+ * session ticket the connection before it was given (as a client that uses a ticket once does);
+ * whether each resumed.
+ */
+async function resumptions(port: number, n: number): Promise<boolean[]> {
+  const resumed: boolean[] = [];
+  let session: Buffer | undefined;
+  for (let i = 0; i < n; i++) {
+    const socket = tls.connect({ host: HOST, port, rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(session === undefined ? {} : { session }) });
+    await within(new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 'the handshake');
+    socket.on('session', (s: Buffer) => (session = s));
+    resumed.push(socket.isSessionReused());
+    socket.end(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+    await within(new Promise((resolve) => socket.resume().once('end', resolve)), 'the response');
+    socket.destroy();
+  }
+  return resumed;
+}
 
 /** Starts `lb CONFIG --workers 2`, CONFIG in `dir`; resolves with the process, its port and its admin port. */
 async function cluster(t: Test, yaml: string, dir = t.testdir({})) {
@@ -304,6 +325,11 @@ t.test('TLS: workers serve HTTPS; a replacement that cannot read the certificate
   );
   const [, first] = /2 worker processes: (\d+), (\d+)/.exec(proc.output())!.map(Number);
   t.same(await get(port, '/', HOST, pem).then((r) => [r.status, r.server]), [200, 'a'], 'HTTPS through a worker');
+  // The workers seal tickets with the same keys (the primary's secret): a ticket one gave resumes
+  // on the other. Connections reach the workers in turn (node:cluster) or as the kernel spreads
+  // them (SO_REUSEPORT); with keys of their own, a chain this long would cross and fail.
+  const chain = await resumptions(port, 8);
+  t.same(chain, [false, true, true, true, true, true, true, true], 'every connection after the first resumed, whichever worker it reached');
 
   rmSync(cert);
   process.kill(first!, 'SIGKILL');

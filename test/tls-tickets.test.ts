@@ -4,6 +4,7 @@
 // src/io/internals.ts). test/plain-io/ runs this file again with LB_IO=plain, where Node's own
 // ticket code stays and such a client resumes every other connection.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import t from 'tap';
@@ -64,6 +65,33 @@ proxyTest(t, 'TLS 1.3: a resumed connection gets a new ticket, so a client that 
   const after = await ticketChain(proxy.port, null, 3, chain.last);
   t.strictSame(after.resumed, [false, true, true], 'after a reload: the old ticket is refused, the new ones resume');
   t.ok(after.tickets.every((n) => n >= 1), `tickets: ${after.tickets.join(', ')}`);
+}, { alive: false });
+
+proxyTest(t, "a cluster's secret: servers given the same one open each other's tickets, as a cluster's workers must; a new one at a reload refuses the old tickets", async (t, h) => {
+  const dir = t.testdir({});
+  const one = selfSigned(dir, { name: 'one', names: ['one.test'] });
+  const backend = await h.backend('app');
+  const yaml = `healthcheck: { interval: 1m }\nservers: ["${backend.address}"]\n`;
+  const configure = (c: Config) => (c.listen[0]!.tls = { certs: [one], minVersion: 'TLSv1.2' });
+  const secret = randomBytes(32);
+  const a = await h.proxy(yaml, { configure, ticketSecret: secret });
+  const b = await h.proxy(yaml, { configure, ticketSecret: secret });
+  const own = await h.proxy(yaml, { configure });
+  // One connection each: a full handshake gives a ticket, the next connection offers it elsewhere.
+  const fromA = (await ticketChain(a.port, null, 1)).last;
+  t.strictSame((await ticketChain(b.port, null, 1, fromA)).resumed, [true], "A's ticket resumes on B");
+  const fromB = (await ticketChain(b.port, null, 1)).last;
+  t.strictSame((await ticketChain(a.port, null, 1, fromB)).resumed, [true], "and B's on A");
+  t.strictSame((await ticketChain(own.port, null, 1, fromA)).resumed, [false], 'a server with keys of its own: a full handshake');
+
+  const reloaded = parseConfig(yaml, 'lb.yaml');
+  configure(reloaded);
+  const next = randomBytes(32);
+  await a.server.reload(reloaded, undefined, next);
+  await b.server.reload(reloaded, undefined, next);
+  t.strictSame((await ticketChain(a.port, null, 1, fromA)).resumed, [false], 'after a reload with a new secret: the old ticket is refused');
+  const fresh = (await ticketChain(a.port, null, 1)).last;
+  t.strictSame((await ticketChain(b.port, null, 1, fresh)).resumed, [true], "and A's new ticket resumes on B");
 }, { alive: false });
 
 proxyTest(t, 'TLS 1.3 with several certificates (SNI): every connection after the first resumes, for either name', async (t, h) => {

@@ -30,11 +30,15 @@ export type UpByLabel = Record<string, boolean>;
 export type Controls = [string, string, ControlChange][];
 
 export type ToWorker =
-  /** reusePort: bind sockets of its own with SO_REUSEPORT (accept-mode.ts), at config's ports. */
-  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls; discovered: Discovered; reusePort: boolean }
+  /**
+   * reusePort: bind sockets of its own with SO_REUSEPORT (accept-mode.ts), at config's ports.
+   * ticketSecret (base64): what every worker makes its session ticket keys from, the same in all,
+   * new with each reload (tls-contexts.ts, listenerTicketKeys).
+   */
+  | { type: 'start'; config: Config; logLevel: LogLevel; up: UpByLabel; controls: Controls; discovered: Discovered; reusePort: boolean; ticketSecret: string }
   | { type: 'control'; id: number; name: string; pool: string | null; change: ControlChange }
   | { type: 'health'; label: string; up: boolean }
-  | { type: 'reload'; id: number; config: Config; up: UpByLabel; discovered: Discovered }
+  | { type: 'reload'; id: number; config: Config; up: UpByLabel; discovered: Discovered; ticketSecret: string }
   | { type: 'discovered'; discovered: Discovered }
   | { type: 'status'; id: number }
   | { type: 'stop' };

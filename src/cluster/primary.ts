@@ -9,6 +9,7 @@
 // messages.ts.
 
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AdminServer } from '../admin/admin-server.js';
@@ -70,6 +71,11 @@ export class ClusterPrimary {
   private discovery: Discovery | null = null;
   /** Snapshot changes go one at a time: a reload and what DNS found must not race. */
   private changes: Promise<unknown> = Promise.resolve();
+  /**
+   * What every worker makes its TLS session ticket keys from (base64), so that a ticket one worker
+   * sealed resumes on another; new at each reload, as a single process's keys are.
+   */
+  private ticketSecret = randomBytes(32).toString('base64');
   /**
    * The listeners as the workers bind them: on the SO_REUSEPORT way, each with the port the
    * primary settled (a port 0 listener's number); else the configuration's own.
@@ -151,12 +157,13 @@ export class ClusterPrimary {
     this.discovery = discovery;
     keepListeners(this.config, config, this.logger);
     this.config = config;
+    this.ticketSecret = randomBytes(32).toString('base64');
     const previous = this.health;
     await Promise.all([previous?.stop(), this.startHealth()]);
     // A worker that cannot follow is told about in the log; the others run the new configuration.
     await Promise.all(
       [...this.members].filter((m) => m.started).map(async (m) => {
-        const reload = { type: 'reload', id: this.nextId++, config: this.workerConfig(), up: this.upByLabel(), discovered: this.found() } as const;
+        const reload = { type: 'reload', id: this.nextId++, config: this.workerConfig(), up: this.upByLabel(), discovered: this.found(), ticketSecret: this.ticketSecret } as const;
         const reply = await this.ask(m, reload, RELOAD_TIMEOUT_MS);
         if (reply === null) this.logger.error(`reload: worker ${m.pid} did not answer within ${RELOAD_TIMEOUT_MS} ms`);
         /* c8 ignore next 3 -- a worker fails a reload the primary passed only if its own DNS lookup fails */
@@ -281,6 +288,7 @@ export class ClusterPrimary {
           controls: this.fleet.controls(),
           discovered: this.found(),
           reusePort: this.accept.reusePort,
+          ticketSecret: this.ticketSecret,
         });
         return;
       case 'listening':

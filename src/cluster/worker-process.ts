@@ -37,7 +37,7 @@ let configuring = Promise.resolve();
 async function onMessage(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'start':
-      configuring = start(message.config, message.logLevel, message.up, message.controls, message.discovered, message.reusePort);
+      configuring = start(message.config, message.logLevel, message.up, message.controls, message.discovered, message.reusePort, Buffer.from(message.ticketSecret, 'base64'));
       return configuring;
     case 'discovered':
       // The primary looks the `discover` entries up, once for all workers.
@@ -53,7 +53,7 @@ async function onMessage(message: ToWorker): Promise<void> {
     case 'reload':
       // Merged now, before the reload waits for anything: a flip that follows it stays the latest.
       health.merge(message.up);
-      configuring = configuring.then(() => reload(message.id, message.config, message.discovered));
+      configuring = configuring.then(() => reload(message.id, message.config, message.discovered, Buffer.from(message.ticketSecret, 'base64')));
       return configuring;
     case 'status':
       // Asked for only once this worker listens (the primary counts the listening ones).
@@ -70,6 +70,7 @@ async function start(
   controls: Controls,
   discovered: Discovered,
   reusePort: boolean,
+  ticketSecret: Buffer,
 ): Promise<void> {
   logger = new Logger(logLevel);
   logger.maxBatch = PIPE_BUF;
@@ -79,7 +80,7 @@ async function start(
   health.merge(up);
   try {
     // The constructor reads the listeners' TLS files: they may have gone since the primary started.
-    server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet), discovered);
+    server = new ProxyServer(config, logger, (fleet) => health.checksFor(fleet), discovered, ticketSecret);
     const addresses = await server.listen(reusePort);
     // The admin API's changes made before this worker started (it replaces one that died).
     for (const [pool, name, change] of controls) server.control(name, pool, change, null);
@@ -90,9 +91,9 @@ async function start(
   }
 }
 
-async function reload(id: number, config: Config, discovered: Discovered): Promise<void> {
+async function reload(id: number, config: Config, discovered: Discovered, ticketSecret: Buffer): Promise<void> {
   try {
-    await server!.reload(config, discovered);
+    await server!.reload(config, discovered, ticketSecret);
     logger.format = config.log.format;
     send({ type: 'reloaded', id, error: null });
     /* c8 ignore next 3 -- the primary resolved the same names just before; only a lookup that fails here alone gets here */

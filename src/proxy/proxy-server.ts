@@ -24,7 +24,7 @@ import type { Entrance, ProxyBackend, ProxyContext, ProxyPool } from './context.
 import { Deadlines, resolutionFor } from './deadlines.js';
 import { ParserPool } from './parser-pool.js';
 import { readProxyHeader } from './proxy-header-gate.js';
-import { TlsContexts } from './tls-contexts.js';
+import { listenerTicketKeys, TlsContexts } from './tls-contexts.js';
 import type { BackendSide } from './sides.js';
 
 export class ProxyServer {
@@ -60,6 +60,12 @@ export class ProxyServer {
      * found, which this worker follows (follow(), and reload's second argument).
      */
     private followed: Discovered | null = null,
+    /**
+     * null: each TLS listener seals its session tickets with random keys, new at each reload. Else
+     * a cluster's secret, given to every worker (and a new one with each reload): the keys are
+     * made from it, the same in every worker (listenerTicketKeys).
+     */
+    private ticketSecret: Buffer | null = null,
   ) {
     this.fleet = new Fleet(logger);
     // A passive failure restarts the checks' count of passes, even for a server down already.
@@ -82,7 +88,7 @@ export class ProxyServer {
       isTrusted: (address) => this.config.trustedProxies.length > 0 && isTrustedProxy(address, this.config.trustedProxies),
       markDown: (backend, reason) => this.fleet.setHealth(backend, false, reason, 'passive'),
     };
-    this.listeners = config.listen.map((listener, i) => this.createListener(listener, config.listen.length === 1 ? 'listen' : `listen[${i}]`));
+    this.listeners = config.listen.map((listener, i) => this.createListener(listener, i, config.listen.length === 1 ? 'listen' : `listen[${i}]`));
     this.setMaxConnections(config.limits.maxConnections);
   }
 
@@ -90,12 +96,13 @@ export class ProxyServer {
    * A client-facing listener: plain TCP, or TLS when its `tls` is set (then clients speak HTTPS to
    * us, backends still get plain HTTP, with X-Forwarded-Proto: https). With `proxy_protocol` a
    * plain TCP server takes every connection, reads its PROXY header (proxy-header-gate.ts) and only
-   * then speaks HTTP, or TLS, on it. `path` names it in a message about its TLS files.
+   * then speaks HTTP, or TLS, on it. `index`: its place in `listen`; `path` names it in a message
+   * about its TLS files.
    */
-  private createListener(listener: Listener, path: string): net.Server {
+  private createListener(listener: Listener, index: number, path: string): net.Server {
     const entrance: Entrance = { proto: listener.tls === null ? 'http' : 'https', redirect: listener.redirect };
     // Checked as `lb` checked them before starting: a cluster worker reads them again, later.
-    const contexts = listener.tls === null ? null : new TlsContexts(listener.tls, `${path}.tls`);
+    const contexts = listener.tls === null ? null : new TlsContexts(listener.tls, `${path}.tls`, undefined, this.ticketKeysOf(index));
     this.tlsContexts.push(contexts);
     if (listener.proxyProtocol) {
       // Half-open only without TLS, as below.
@@ -215,11 +222,17 @@ export class ProxyServer {
    * host name that does not resolve). The listeners need a restart to change.
    * `discovered`: in a cluster worker, what the primary's discovery found for this configuration.
    */
-  reload(config: Config, discovered?: Discovered): Promise<void> {
-    return this.serially(() => this.reloadNow(config, discovered));
+  /** `ticketSecret`: a cluster's new secret for the session tickets (the constructor's). */
+  reload(config: Config, discovered?: Discovered, ticketSecret?: Buffer): Promise<void> {
+    return this.serially(() => this.reloadNow(config, discovered, ticketSecret));
   }
 
-  private async reloadNow(config: Config, discovered: Discovered | undefined): Promise<void> {
+  /** The session ticket keys of the listener at `index`: from the cluster's secret, else random. */
+  private ticketKeysOf(index: number): Buffer | undefined {
+    return this.ticketSecret === null ? undefined : listenerTicketKeys(this.ticketSecret, index);
+  }
+
+  private async reloadNow(config: Config, discovered: Discovered | undefined, ticketSecret: Buffer | undefined): Promise<void> {
     const discovery = await this.discover(config);
     let next: Snapshot<BackendSide>;
     try {
@@ -239,6 +252,7 @@ export class ProxyServer {
     if (config.requestId !== (this.ctx.requestIds?.field ?? '')) this.ctx.requestIds = requestIdsOf(config.requestId);
     this.ctx.deadlines.setResolution(resolutionOf(config));
     this.setMaxConnections(config.limits.maxConnections);
+    if (ticketSecret !== undefined) this.ticketSecret = ticketSecret;
     this.readCertificates();
     this.use(next);
     await this.restartHealth();
@@ -294,7 +308,7 @@ export class ProxyServer {
     this.tlsContexts.forEach((contexts, i) => {
       if (contexts === null) return;
       try {
-        contexts.read();
+        contexts.read(this.ticketKeysOf(i));
         const server = this.listeners[i]!;
         if (server instanceof tls.Server) {
           server.setSecureContext(contexts.defaultOptions());

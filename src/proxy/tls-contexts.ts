@@ -6,9 +6,10 @@
 //
 // Session tickets: all of a listener's contexts, and its tls.Server's own, share one set of ticket
 // keys (made anew by read()), and a resumed TLS 1.3 handshake hands the client a new ticket
-// (renewTickets below).
+// (renewTickets below). The keys are random; a cluster's workers make theirs from the secret the
+// primary gives them all (listenerTicketKeys).
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import type { Place } from '../config/places.js';
 import type { ListenerTls } from '../config/schema.js';
@@ -40,6 +41,16 @@ export function renewTickets(context: tls.SecureContext | null, keys: Buffer): b
   );
 }
 
+/**
+ * The ticket keys of the listener at `index` (48 bytes, as renewTickets takes them), made from a
+ * cluster's `secret`: each worker that holds the secret seals and opens its tickets with the same
+ * keys, so a client resumes on whichever worker its next connection reaches, as all of nginx's
+ * workers share one key. Each listener's keys are its own.
+ */
+export function listenerTicketKeys(secret: Buffer, index: number): Buffer {
+  return createHmac('sha384', secret).update(`session ticket keys of listen[${index}]`).digest();
+}
+
 export class TlsContexts {
   /** Each certificate by each of its names, the first certificate that has a name winning. */
   private byName = new Map<string, tls.SecureContext>();
@@ -47,14 +58,13 @@ export class TlsContexts {
   private fallback: tls.SecureContext;
   /** The first certificate's bytes, for a tls.Server's own default context. */
   private first: LoadedCertificate;
-  /** The session ticket keys of every context here (renewTickets). */
-  private ticketKeys = randomBytes(48);
-
   constructor(
     private readonly settings: ListenerTls,
     /** "listen.tls", "listen[1].tls": names the setting in a message about its files. */
     private readonly path: string,
     places?: { cert: Place; key: Place }[],
+    /** The session ticket keys of every context here (renewTickets): random, unless a cluster's. */
+    private ticketKeys: Buffer = randomBytes(48),
   ) {
     const loaded = loadListenerTls(settings, places, path);
     this.first = loaded[0]!;
@@ -62,11 +72,13 @@ export class TlsContexts {
     this.byName = this.index(loaded, this.ticketKeys);
   }
 
-  /** Reads the certificate files again; throws a ConfigError (and changes nothing) if one is wrong. */
-  read(): void {
+  /**
+   * Reads the certificate files again, the contexts sealing tickets with new `keys`; throws a
+   * ConfigError (and changes nothing) if one is wrong.
+   */
+  read(keys: Buffer = randomBytes(48)): void {
     const loaded = loadListenerTls(this.settings, undefined, this.path);
     // Everything is made before anything is replaced: a context that fails leaves the old set.
-    const keys = randomBytes(48);
     const byName = this.index(loaded, keys);
     const fallback = this.contextOf(loaded[0]!, keys);
     this.ticketKeys = keys;

@@ -246,6 +246,8 @@ export interface ProxyOptions {
   configure?: (config: Config) => void;
   /** The log level; default debug, so that every branch that logs runs. */
   level?: LogLevel;
+  /** A cluster's secret for the session ticket keys, as a worker is given (ProxyServer's). */
+  ticketSecret?: Buffer;
 }
 
 /** `"127.0.0.1:port"` with quotes, for YAML lists. */
@@ -718,7 +720,7 @@ export class Harness {
     config.listen = config.listen.map((l) => ({ ...l, host: HOST, port: 0 }));
     options.configure?.(config);
     const log = new LogCapture(options.level ?? 'debug');
-    const server = new ProxyServer(config, log.logger);
+    const server = new ProxyServer(config, log.logger, undefined, null, options.ticketSecret ?? null);
     const addresses = await server.listen();
     const proxy = { server, port: addresses[0]!.port, ports: addresses.map((a) => a.port), config, log };
     this.proxies.push(proxy);
