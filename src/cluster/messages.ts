@@ -3,11 +3,12 @@
 //
 //   worker                                  primary
 //     ready              ------------------>            its message handler is set
-//                        <------------------  start      the configuration, who is up, how to bind
+//                        <------------------  start      the configuration, who is up, how to bind,
+//                                                         the secret of the TLS session tickets
 //     listening | failed ------------------>            bound the listeners, or not
 //                        <------------------  health     a server flipped (the one checker)
 //     down               ------------------>            a server refused a connection (passive)
-//                        <------------------  reload     a new configuration
+//                        <------------------  reload     a new configuration, a new ticket secret
 //     reloaded           ------------------>
 //                        <------------------  status     counters, for the status page
 //     status             ------------------>
