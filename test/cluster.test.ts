@@ -11,7 +11,6 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { startApp, type App } from '../servers/app.js';
 import type { Status } from '../src/admin/status.js';
@@ -23,6 +22,7 @@ import type { HealthMonitor } from '../src/health/monitor.js';
 import { selfSigned } from './helpers/certificate.js';
 import { HOST, LogCapture, slowRequestArrived, WAIT_MS, within } from './helpers/net.js';
 import { alive, LB, lb } from './helpers/lb-process.js';
+import { ticketChain } from './helpers/ticket-chain.js';
 
 /** Starting the program (or a replacement worker) is a process start and its modules: slow on a busy machine (test files run side by side). */
 const STARTUP_MS = 60_000;
@@ -105,26 +105,6 @@ function setHealth(app: App, state: 'healthy' | 'unhealthy'): Promise<void> {
 }
 
 const count = (text: string, pattern: RegExp): number => (text.match(new RegExp(pattern, 'g')) ?? []).length;
-
-/**
- * `n` TLS 1.3 connections to `port`, one request each with Connection: close, each offering the
- * session ticket the connection before it was given (as a client that uses a ticket once does);
- * whether each resumed.
- */
-async function resumptions(port: number, n: number): Promise<boolean[]> {
-  const resumed: boolean[] = [];
-  let session: Buffer | undefined;
-  for (let i = 0; i < n; i++) {
-    const socket = tls.connect({ host: HOST, port, rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(session === undefined ? {} : { session }) });
-    await within(new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 'the handshake');
-    socket.on('session', (s: Buffer) => (session = s));
-    resumed.push(socket.isSessionReused());
-    socket.end(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
-    await within(new Promise((resolve) => socket.resume().once('end', resolve)), 'the response');
-    socket.destroy();
-  }
-  return resumed;
-}
 
 /** Starts `lb CONFIG --workers 2`, CONFIG in `dir`; resolves with the process, its port and its admin port. */
 async function cluster(t: Test, yaml: string, dir = t.testdir({})) {
@@ -328,8 +308,8 @@ t.test('TLS: workers serve HTTPS; a replacement that cannot read the certificate
   // The workers seal tickets with the same keys (the primary's secret): a ticket one gave resumes
   // on the other. Connections reach the workers in turn (node:cluster) or as the kernel spreads
   // them (SO_REUSEPORT); with keys of their own, a chain this long would cross and fail.
-  const chain = await resumptions(port, 8);
-  t.same(chain, [false, true, true, true, true, true, true, true], 'every connection after the first resumed, whichever worker it reached');
+  const { resumed } = await ticketChain(port, null, 8);
+  t.same(resumed, [false, true, true, true, true, true, true, true], 'every connection after the first resumed, whichever worker it reached');
 
   rmSync(cert);
   process.kill(first!, 'SIGKILL');

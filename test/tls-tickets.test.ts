@@ -13,35 +13,11 @@ import type { Config } from '../src/config/schema.js';
 import { PLAIN_IO, serverSecureContext, setTicketKeyCallback } from '../src/io/internals.js';
 import { renewTickets } from '../src/proxy/tls-contexts.js';
 import { selfSigned } from './helpers/certificate.js';
-import { HOST, proxyTest, within } from './helpers/net.js';
+import { proxyTest } from './helpers/net.js';
+import { ticketChain } from './helpers/ticket-chain.js';
 
 /** Whether tickets are renewed here: on the fast paths (every line CI tests), not with LB_IO=plain. */
 const RENEWING = !PLAIN_IO;
-
-/**
- * `count` connections, one GET each with Connection: close, each offering the session ticket the
- * connection before it received (none for the first), as a client that uses a TLS 1.3 ticket once
- * (OpenSSL's, wrk's) does. For each: whether it resumed, and how many tickets it was given.
- */
-async function ticketChain(port: number, servername: string | null, count: number, first?: Buffer): Promise<{ resumed: boolean[]; tickets: number[]; last: Buffer | undefined }> {
-  const resumed: boolean[] = [];
-  const tickets: number[] = [];
-  let session = first;
-  for (let i = 0; i < count; i++) {
-    const got: Buffer[] = [];
-    const socket = tls.connect({ host: HOST, port, rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(servername === null ? {} : { servername }), ...(session === undefined ? {} : { session }) });
-    await within(new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), 'the TLS handshake');
-    socket.on('session', (s: Buffer) => got.push(s));
-    resumed.push(socket.isSessionReused());
-    socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    // The tickets come right after the handshake, before the response: all in by its end.
-    await within(new Promise((resolve) => socket.resume().once('end', resolve)), 'the response and the server\'s close');
-    socket.destroy();
-    tickets.push(got.length);
-    session = got.at(-1);
-  }
-  return { resumed, tickets, last: session };
-}
 
 proxyTest(t, 'TLS 1.3: a resumed connection gets a new ticket, so a client that uses each ticket once resumes every time', async (t, h) => {
   const dir = t.testdir({});
